@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Builds (or installs) every binary the test environment needs into a cache
+# outside the repository, idempotently:
+#
+#   ${SIGWATCH_CACHE:-$HOME/.cache/sigwatch}/
+#     bin/          kube-apiserver kubectl etcd cosign olareg crane legacy-registry
+#     bin/.stamps/  one file per binary holding the version it was built from
+#     go/mod go/build   Go module and build caches (kept apart from the user's)
+#     build/<name>/ throw-away wrapper modules
+#
+# Versions come from hack/versions.env only. A binary whose stamp matches its
+# pinned version is not rebuilt, so a warm cache costs seconds. The cold build
+# (kube-apiserver dominates) takes 20-35 minutes on 2 cores; a heartbeat line
+# is printed every 30 s so CI logs show progress.
+#
+# Usage: hack/build-tools.sh [component...]   (default: all)
+set -euo pipefail
+
+HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=hack/versions.env
+. "$HACK_DIR/versions.env"
+
+CACHE=${SIGWATCH_CACHE:-$HOME/.cache/sigwatch}
+BIN=$CACHE/bin
+STAMPS=$BIN/.stamps
+BUILD=$CACHE/build
+mkdir -p "$BIN" "$STAMPS" "$BUILD" "$CACHE/go/mod" "$CACHE/go/build"
+
+export GOMODCACHE=$CACHE/go/mod
+export GOCACHE=$CACHE/go/build
+# Never let the go command download another toolchain: only registries are
+# reachable, and a silent toolchain switch would hide a too-old Go.
+export GOTOOLCHAIN=local
+export CGO_ENABLED=0
+export GOFLAGS="-trimpath -buildvcs=false"
+
+log() { printf '[build-tools %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+die() { log "ERROR: $*" >&2; exit 1; }
+
+check_go() {
+  command -v go >/dev/null || die "Go is not installed; Go >= $GO_MIN_VERSION is needed to build the test environment"
+  local have
+  have=$(go env GOVERSION | sed 's/^go//')
+  if [ "$(printf '%s\n%s\n' "$GO_MIN_VERSION" "$have" | sort -V | head -1)" != "$GO_MIN_VERSION" ]; then
+    die "Go $have is too old; Go >= $GO_MIN_VERSION is needed (GOTOOLCHAIN=local: no toolchain download)"
+  fi
+}
+
+is_current() { # name version
+  [ -x "$BIN/$1" ] && [ "$(cat "$STAMPS/$1" 2>/dev/null)" = "$2" ]
+}
+
+stamp() { printf '%s\n' "$2" >"$STAMPS/$1"; }
+
+# Runs "$@" with its output in a log file, printing a heartbeat with the number
+# of packages compiled so far (go build -v prints one line per package).
+run_logged() { # name cmd...
+  local name=$1; shift
+  local logf=$BUILD/$name.log start pid
+  start=$(date +%s)
+  "$@" >"$logf" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    if [ $(( ($(date +%s) - start) % 30 )) -lt 5 ] && kill -0 "$pid" 2>/dev/null; then
+      log "$name: still building, $(( $(date +%s) - start ))s, $(wc -l <"$logf") log lines"
+    fi
+  done
+  if ! wait "$pid"; then
+    tail -n 40 "$logf" >&2
+    die "$name failed after $(( $(date +%s) - start ))s; full log: $logf"
+  fi
+  log "$name: done in $(( $(date +%s) - start ))s"
+}
+
+# A fresh wrapper module per component, so minimal version selection in one
+# cannot move another's dependencies.
+wrapper() { # name -> prints dir
+  local dir=$BUILD/$1
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  (cd "$dir" && go mod init "sigwatch.test/$1-build" >/dev/null 2>&1 && go mod edit -go=1.26.0)
+  printf '%s\n' "$dir"
+}
+
+build_kubernetes() {
+  local kv=$KUBERNETES_VERSION
+  if is_current kube-apiserver "$kv" && is_current kubectl "$kv"; then
+    log "kube-apiserver, kubectl $kv: cached"; return
+  fi
+  log "kube-apiserver, kubectl $kv: building (the long one: 15-30 min cold)"
+  local dir sv gomod v
+  dir=$(wrapper kubernetes)
+  sv=v0.${kv#v1.}
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 with replace
+  # lines pointing into ./staging; replaces only apply in the main module, so
+  # the wrapper maps each one to its published version, read from the tag's
+  # own go.mod so the list never goes stale.
+  gomod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$kv" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+  [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@$kv"
+  sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$gomod" | while read -r m; do
+    (cd "$dir" && go mod edit -replace="$m=$m@$sv")
+  done
+  run_logged kubernetes-deps bash -c "cd '$dir' && go get -tool k8s.io/kubernetes/cmd/kube-apiserver@$kv && go get -tool k8s.io/kubernetes/cmd/kubectl@$kv"
+  v=k8s.io/component-base/version
+  # Only makes /version and --version truthful; behaviour comes from the code.
+  local ld="-s -w -X $v.gitVersion=$kv -X $v.gitMajor=1 -X $v.gitMinor=$(echo "$kv" | cut -d. -f2) -X $v.gitTreeState=clean"
+  run_logged kube-apiserver bash -c "cd '$dir' && go build -v -ldflags '$ld' -o '$BIN/kube-apiserver' k8s.io/kubernetes/cmd/kube-apiserver"
+  stamp kube-apiserver "$kv"
+  run_logged kubectl bash -c "cd '$dir' && go build -v -ldflags '$ld' -o '$BIN/kubectl' k8s.io/kubernetes/cmd/kubectl"
+  stamp kubectl "$kv"
+}
+
+build_etcd() {
+  # server/go.mod has replace directives, which `go install pkg@version`
+  # refuses; as a tool of a wrapper module it builds.
+  build_tool etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+}
+
+# `go install pkg@version` is avoided: it reads the module's version list to
+# check deprecations, and the proxy answers 403 for some lists (olareg). A
+# wrapper module with the command as a tool needs only the pinned version.
+build_tool() { # name package version
+  if is_current "$1" "$3"; then log "$1 $3: cached"; return; fi
+  log "$1 $3: building"
+  local dir
+  dir=$(wrapper "$1")
+  run_logged "$1" bash -c "cd '$dir' && go get -tool '$2@$3' && go build -v -ldflags '-s -w' -o '$BIN/$1' '$2'"
+  stamp "$1" "$3"
+}
+
+build_legacy_registry() {
+  if is_current legacy-registry "$GGCR_VERSION"; then log "legacy-registry $GGCR_VERSION: cached"; return; fi
+  log "legacy-registry (go-containerregistry $GGCR_VERSION, referrers API off): building"
+  local dir
+  dir=$(wrapper legacy-registry)
+  cp "$HACK_DIR/legacy-registry/main.go" "$dir/main.go"
+  run_logged legacy-registry bash -c "cd '$dir' && go get github.com/google/go-containerregistry@$GGCR_VERSION && go mod tidy && go build -v -ldflags '-s -w' -o '$BIN/legacy-registry' ."
+  stamp legacy-registry "$GGCR_VERSION"
+}
+
+main() {
+  check_go
+  local start all=(olareg crane legacy-registry etcd cosign kubernetes)
+  start=$(date +%s)
+  [ $# -gt 0 ] || set -- "${all[@]}"
+  log "cache: $CACHE (Go $(go env GOVERSION), GOPROXY=$(go env GOPROXY))"
+  for c in "$@"; do
+    case $c in
+      olareg) build_tool olareg github.com/olareg/olareg/cmd/olareg "$OLAREG_VERSION" ;;
+      crane) build_tool crane github.com/google/go-containerregistry/cmd/crane "$GGCR_VERSION" ;;
+      legacy-registry) build_legacy_registry ;;
+      etcd) build_etcd ;;
+      cosign) build_tool cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN_VERSION" ;;
+      kubernetes) build_kubernetes ;;
+      *) die "unknown component '$c' (known: ${all[*]})" ;;
+    esac
+  done
+  log "all tools ready in $BIN ($(( $(date +%s) - start ))s)"
+}
+
+main "$@"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `make demo`: a local cluster (kube-apiserver + etcd), two OCI registries and
+# cosign, with one signed and one unsigned image running in pods whose status
+# says which digest runs — the situation Sigwatch watches. The environment
+# stays up (state in .testenv/) until `make demo-down`.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+eval "$(bash hack/testenv up)"
+WORK=$SIGWATCH_TESTENV_DIR/demo
+mkdir -p "$WORK"
+export COSIGN_PASSWORD=demo TUF_ROOT=$WORK/tuf
+R=$SIGWATCH_TEST_REGISTRY
+
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+
+push_random() { # repo -> digest
+  head -c 65536 /dev/urandom >"$WORK/payload"
+  tar -C "$WORK" -cf "$WORK/layer.tar" payload
+  crane append --oci-empty-base -f "$WORK/layer.tar" -t "$R/$1:1.0" >/dev/null 2>&1
+  crane digest "$R/$1:1.0"
+}
+
+say "Pushing two images to the registry at $R"
+SIGNED=$(push_random demo/signed)
+UNSIGNED=$(push_random demo/unsigned)
+echo "demo/signed@$SIGNED"
+echo "demo/unsigned@$UNSIGNED"
+
+say "Signing demo/signed with cosign (key pair, cosign v3 bundle format, offline)"
+[ -f "$WORK/cosign.key" ] || cosign generate-key-pair --output-key-prefix "$WORK/cosign" >/dev/null 2>&1
+cosign sign --key "$WORK/cosign.key" --use-signing-config=false --tlog-upload=false --allow-http-registry --yes \
+  "$R/demo/signed@$SIGNED" 2>&1 | sed 's/^/  /'
+
+say "Running both in namespace demo (the test environment has no kubelet: we write the status it would)"
+kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+for name in signed unsigned; do
+  digest=$SIGNED; [ $name = signed ] || digest=$UNSIGNED
+  kubectl -n demo delete pod "$name" --ignore-not-found --grace-period=0 >/dev/null
+  kubectl -n demo run "$name" --image "$R/demo/$name:1.0" --restart=Never >/dev/null
+  kubectl -n demo patch pod "$name" --subresource=status --type=merge -p "$(printf \
+    '{"status":{"phase":"Running","containerStatuses":[{"name":"%s","image":"%s","imageID":"%s","ready":true,"restartCount":0,"state":{"running":{"startedAt":"%s"}}}]}}' \
+    "$name" "$R/demo/$name:1.0" "$R/demo/$name@$digest" "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" >/dev/null
+done
+kubectl -n demo get pods -o custom-columns='POD:.metadata.name,PHASE:.status.phase,RUNNING DIGEST:.status.containerStatuses[0].imageID'
+
+say "What Sigwatch asks of each running digest (here answered by cosign itself)"
+for name in signed unsigned; do
+  digest=$SIGNED; [ $name = signed ] || digest=$UNSIGNED
+  if cosign verify --key "$WORK/cosign.pub" --insecure-ignore-tlog --allow-http-registry "$R/demo/$name@$digest" >/dev/null 2>&1; then
+    echo "  demo/$name: signed by the demo key"
+  else
+    echo "  demo/$name: no valid signature by the demo key"
+  fi
+done
+
+say "The environment stays up. In your shell:"
+bash hack/testenv up 2>/dev/null | sed 's/^/  /'
+cat <<EOT
+
+  then: kubectl -n demo get pods; crane ls $R/demo/signed; npx sigwatch --help
+  stop: make demo-down
+EOT

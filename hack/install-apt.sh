@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need, only when a command is missing:
+# promtool (prometheus), prometheus-alertmanager, openssl, curl. Needs root
+# (or sudo). The packaged services are never started: tests run Alertmanager
+# by hand on loopback.
+set -euo pipefail
+HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=hack/versions.env
+. "$HACK_DIR/versions.env"
+
+need=()
+command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "[install-apt] $APT_PACKAGES: present"
+  exit 0
+fi
+sudo=
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "[install-apt] ERROR: need root or sudo to install: ${need[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+echo "[install-apt] installing: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+# policy-rc.d exit 101 keeps dpkg from starting the packaged daemons.
+had_policy=0
+[ -e /usr/sbin/policy-rc.d ] && had_policy=1
+if [ $had_policy -eq 0 ]; then printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null; $sudo chmod +x /usr/sbin/policy-rc.d; fi
+trap '[ $had_policy -eq 1 ] || $sudo rm -f /usr/sbin/policy-rc.d' EXIT
+$sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null ||
+  { echo "[install-apt] ERROR: promtool or prometheus-alertmanager still missing after install" >&2; exit 1; }

@@ -1,0 +1,109 @@
+/**
+ * The real `cosign` CLI (built by hack/build-tools.sh), driven offline: no
+ * signing config from TUF, no transparency-log upload, plain HTTP to the
+ * loopback registries. Both signature formats are supported:
+ *
+ *  - `bundle` (cosign v3's default): a Sigstore bundle v0.3 pushed as an OCI
+ *    1.1 referrer, plus the referrers fallback tag `sha256-<hex>` (an index);
+ *  - `legacy` (`--new-bundle-format=false`): the simple-signing payload under
+ *    the tag `sha256-<hex>.sig` (attestations: `.att`).
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exec } from './exec.js';
+import type { LeafCertificate } from './test-ca.js';
+
+export type SignatureFormat = 'bundle' | 'legacy';
+
+/** Private keys written by cosign are encrypted with this password (COSIGN_PASSWORD). */
+const password = 'sigwatch-test';
+
+export interface CosignKey {
+  /** Encrypted cosign private key (PEM). */
+  readonly key: string;
+  /** PEM public key. */
+  readonly pub: string;
+  /** Present when the key belongs to a test-CA certificate. */
+  readonly certificate?: LeafCertificate;
+}
+
+let workDir: string | undefined;
+
+async function dir(): Promise<string> {
+  workDir ??= await mkdtemp(join(tmpdir(), 'sigwatch-cosign-'));
+  return workDir;
+}
+
+async function cosign(args: readonly string[], cwd?: string): Promise<string> {
+  const d = await dir();
+  const { stdout } = await exec('cosign', args, {
+    // TUF_ROOT: anything cosign caches stays in a throw-away directory.
+    env: { COSIGN_PASSWORD: password, TUF_ROOT: join(d, 'tuf'), COSIGN_YES: 'true' },
+    cwd: cwd ?? d,
+    timeoutMs: 60_000,
+  });
+  return stdout;
+}
+
+let counter = 0;
+const uniquePrefix = async (name: string): Promise<string> =>
+  join(await dir(), `${name}-${String(++counter)}`);
+
+/** `cosign generate-key-pair`: an ECDSA P-256 key pair. */
+export async function generateKeyPair(): Promise<CosignKey> {
+  const prefix = await uniquePrefix('cosign');
+  await cosign(['generate-key-pair', '--output-key-prefix', prefix]);
+  return { key: `${prefix}.key`, pub: `${prefix}.pub` };
+}
+
+/** `cosign import-key-pair` for a test-CA leaf: cosign's `--key` wants its own encrypted PEM type. */
+export async function importCertificateKey(leaf: LeafCertificate): Promise<CosignKey> {
+  const prefix = await uniquePrefix('leaf');
+  await cosign(['import-key-pair', '--key', leaf.key, '--output-key-prefix', prefix]);
+  return { key: `${prefix}.key`, pub: `${prefix}.pub`, certificate: leaf };
+}
+
+const offline = ['--use-signing-config=false', '--tlog-upload=false', '--allow-http-registry', '--yes'];
+
+function signerArgs(key: CosignKey, format: SignatureFormat): string[] {
+  const args = ['--key', key.key, ...offline, `--new-bundle-format=${String(format === 'bundle')}`];
+  if (key.certificate) {
+    args.push('--certificate', key.certificate.cert, '--certificate-chain', key.certificate.chain);
+  }
+  return args;
+}
+
+/** Signs `ref` (always `repo@sha256:…`). */
+export async function sign(ref: string, key: CosignKey, format: SignatureFormat): Promise<void> {
+  await cosign(['sign', ...signerArgs(key, format), ref]);
+}
+
+/**
+ * Attests `ref` with a predicate file; `type` is cosign's `--type`
+ * (custom, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson,
+ * cyclonedx, link, vuln, openvex, or a predicate type URI).
+ */
+export async function attest(
+  ref: string,
+  key: CosignKey,
+  format: SignatureFormat,
+  type: string,
+  predicateFile: string,
+): Promise<void> {
+  await cosign(['attest', ...signerArgs(key, format), '--type', type, '--predicate', predicateFile, ref]);
+}
+
+/** `cosign verify` with a public key and no transparency log: the baseline the benchmarks compare against. */
+export async function verifyWithKey(refs: readonly string[], key: CosignKey): Promise<string> {
+  return cosign([
+    'verify',
+    '--key',
+    key.pub,
+    '--insecure-ignore-tlog',
+    '--allow-http-registry',
+    '--output',
+    'json',
+    ...refs,
+  ]);
+}

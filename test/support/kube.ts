@@ -1,0 +1,171 @@
+/**
+ * Kubernetes helpers for integration tests against the real apiserver of
+ * hack/testenv. No kubelet, scheduler or controller-manager runs there, so
+ * these helpers do their jobs: they write pod and PDB status, mint
+ * service-account tokens, and hand out a fresh namespace per test (a deleted
+ * namespace never finishes terminating without the namespace controller).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  PolicyV1Api,
+  setHeaderOptions,
+  type V1ContainerStatus,
+  type V1CustomResourceDefinition,
+  type V1PodDisruptionBudgetStatus,
+} from '@kubernetes/client-node';
+
+/** A KubeConfig for the test environment's admin (system:masters). */
+export function kubeConfig(): KubeConfig {
+  const path = process.env['KUBECONFIG'];
+  if (path === undefined) {
+    throw new Error('KUBECONFIG is not set: the integration root hook starts the test environment');
+  }
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
+}
+
+const mergePatch = (): ReturnType<typeof setHeaderOptions> =>
+  setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** Creates a namespace with a unique name (`prefix-<8 hex>`) and returns the name. */
+export async function freshNamespace(prefix = 'test'): Promise<string> {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name, labels: { 'sigwatch.dev/test': 'true' } } } });
+  return name;
+}
+
+/** Creates (or replaces the spec of) a CRD and waits until it is Established. */
+export async function applyCrd(crd: V1CustomResourceDefinition, timeoutMs = 30_000): Promise<void> {
+  const api = kubeConfig().makeApiClient(ApiextensionsV1Api);
+  const name = crd.metadata?.name;
+  if (name === undefined) {
+    throw new Error('CRD without metadata.name');
+  }
+  try {
+    await api.createCustomResourceDefinition({ body: crd });
+  } catch (error: unknown) {
+    if (!isConflict(error)) {
+      throw error;
+    }
+    const existing = await api.readCustomResourceDefinition({ name });
+    existing.spec = crd.spec;
+    await api.replaceCustomResourceDefinition({ name, body: existing });
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = await api.readCustomResourceDefinition({ name });
+    if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) {
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`CRD ${name} not Established after ${String(timeoutMs)} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function isConflict(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === 409;
+}
+
+/** One running container as a kubelet reports it. */
+export interface RunningContainer {
+  readonly name: string;
+  /** The image as written in the pod spec. */
+  readonly image: string;
+  /** What the runtime reports, e.g. `127.0.0.1:5000/app@sha256:…` or `docker-pullable://…`. */
+  readonly imageID: string;
+}
+
+/**
+ * Plays the kubelet: marks the pod Running with the given container statuses,
+ * through the status subresource as a kubelet would.
+ */
+export async function setRunning(
+  namespace: string,
+  pod: string,
+  containers: readonly RunningContainer[],
+  now = new Date(),
+): Promise<void> {
+  const startedAt = now;
+  const containerStatuses: V1ContainerStatus[] = containers.map((c) => ({
+    name: c.name,
+    image: c.image,
+    imageID: c.imageID,
+    ready: true,
+    restartCount: 0,
+    started: true,
+    state: { running: { startedAt } },
+  }));
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .patchNamespacedPodStatus(
+      {
+        name: pod,
+        namespace,
+        body: {
+          status: {
+            phase: 'Running',
+            conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: startedAt }],
+            containerStatuses,
+          },
+        },
+      },
+      mergePatch(),
+    );
+}
+
+/**
+ * Writes a PodDisruptionBudget's status, which no controller computes here.
+ * Without it the Eviction API refuses (429) every pod the PDB covers, because
+ * `observedGeneration` lags `metadata.generation`.
+ */
+export async function setPdbStatus(
+  namespace: string,
+  name: string,
+  status: Omit<V1PodDisruptionBudgetStatus, 'observedGeneration'>,
+): Promise<void> {
+  const api = kubeConfig().makeApiClient(PolicyV1Api);
+  const pdb = await api.readNamespacedPodDisruptionBudget({ name, namespace });
+  await api.patchNamespacedPodDisruptionBudgetStatus(
+    { name, namespace, body: { status: { ...status, observedGeneration: pdb.metadata?.generation ?? 1 } } },
+    mergePatch(),
+  );
+}
+
+/**
+ * Mints a bound service-account token with TokenRequest (the ServiceAccount is
+ * created if missing: no ServiceAccount controller runs here).
+ */
+export async function mintToken(
+  namespace: string,
+  serviceAccount: string,
+  audiences: readonly string[] = [],
+  expirationSeconds = 600,
+): Promise<string> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  try {
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: serviceAccount } } });
+  } catch (error: unknown) {
+    if (!isConflict(error)) {
+      throw error;
+    }
+  }
+  const tr = await core.createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace,
+    body: { spec: { audiences: [...audiences], expirationSeconds } },
+  });
+  const token = tr.status?.token;
+  if (token === undefined) {
+    throw new Error('TokenRequest returned no token');
+  }
+  return token;
+}

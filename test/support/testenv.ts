@@ -1,0 +1,120 @@
+/**
+ * Starts and stops the real test environment (hack/testenv) for a test run.
+ *
+ * `hack/testenv up` prints `export NAME=value` lines (bash `%q`-quoted); they
+ * are parsed here and applied to `process.env`, so helpers and the code under
+ * test find KUBECONFIG, the registries and the cache's bin/ (cosign, crane,
+ * kubectl) exactly as a developer's shell would after `eval "$(hack/testenv up)"`.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const testenvScript = fileURLToPath(new URL('../../hack/testenv', import.meta.url));
+
+/** The environment a test run talks to. */
+export interface TestEnv {
+  readonly dir: string;
+  readonly kubeconfig: string;
+  /** host:port of the registry that serves the OCI 1.1 referrers API (olareg). */
+  readonly registry: string;
+  /** host:port of the registry without the referrers API (tag fallback only). */
+  readonly legacyRegistry: string;
+  /** True when this process started the environment and must stop it. */
+  readonly owned: boolean;
+}
+
+/** Parses the `export K=V` lines of `hack/testenv up`; values are bash `%q` output of plain paths. */
+export function parseExports(stdout: string): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const m = /^export ([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m?.[1] !== undefined && m[2] !== undefined) {
+      // %q escapes shell metacharacters with a backslash; our values are paths
+      // and host:port pairs, so undoing backslash escapes is enough.
+      vars.set(m[1], m[2].replace(/\\(.)/g, '$1'));
+    }
+  }
+  return vars;
+}
+
+function required(vars: Map<string, string>, name: string): string {
+  const v = vars.get(name);
+  if (v === undefined || v === '') {
+    throw new Error(`hack/testenv up printed no ${name}`);
+  }
+  return v;
+}
+
+/**
+ * Brings the environment up in a fresh temporary directory (so parallel runs
+ * never share one) and exports its variables into this process. When
+ * SIGWATCH_TESTENV_DIR names an environment that is already up (a developer
+ * ran `eval "$(hack/testenv up)"`), that one is re-checked and reused.
+ */
+export async function startTestEnv(): Promise<TestEnv> {
+  const named = process.env['SIGWATCH_TESTENV_DIR'];
+  // Only an environment that is actually up is reused (and then left up);
+  // a stale variable from an old shell does not make this run adopt a directory.
+  const reuse = named !== undefined && existsSync(join(named, 'up')) ? named : undefined;
+  const dir = reuse ?? (await mkdtemp(join(tmpdir(), 'sigwatch-testenv-')));
+  const started = Date.now();
+  const { stdout, stderr } = await run('bash', [testenvScript, 'up', '--dir', dir], {
+    timeout: 180_000,
+    maxBuffer: 1 << 20,
+  }).catch(async (error: unknown) => {
+    // Stop whatever did start before reporting; a reused environment is left
+    // as it is so its owner can inspect it.
+    if (reuse === undefined) {
+      await run('bash', [testenvScript, 'down', '--dir', dir], { timeout: 60_000 }).catch(() => undefined);
+    }
+    const detail = error instanceof Error && 'stderr' in error ? String(error.stderr) : '';
+    throw new Error(`hack/testenv up failed (state in ${dir}):\n${detail}`, { cause: error });
+  });
+  process.stderr.write(stderr);
+  const vars = parseExports(stdout);
+  for (const [k, v] of vars) {
+    process.env[k] = v;
+  }
+  process.stderr.write(`[testenv] ready in ${String(Date.now() - started)} ms\n`);
+  return {
+    dir,
+    kubeconfig: required(vars, 'KUBECONFIG'),
+    registry: required(vars, 'SIGWATCH_TEST_REGISTRY'),
+    legacyRegistry: required(vars, 'SIGWATCH_TEST_LEGACY_REGISTRY'),
+    owned: reuse === undefined,
+  };
+}
+
+/** Stops an environment this process started; a reused one is left running. */
+export async function stopTestEnv(env: TestEnv): Promise<void> {
+  if (!env.owned) {
+    return;
+  }
+  const { stderr } = await run('bash', [testenvScript, 'down', '--dir', env.dir], { timeout: 60_000 });
+  process.stderr.write(stderr);
+}
+
+let current: TestEnv | undefined;
+
+/** The environment of this run; throws when called outside the integration suite. */
+export function testEnv(): TestEnv {
+  if (current === undefined) {
+    throw new Error('the test environment is not up: integration tests run with .mocharc.integration.json');
+  }
+  return current;
+}
+
+/** The environment of this run, if one is up (for teardown paths). */
+export function currentTestEnv(): TestEnv | undefined {
+  return current;
+}
+
+export function setTestEnv(env: TestEnv | undefined): void {
+  current = env;
+}
