@@ -35,11 +35,15 @@ async function dir(): Promise<string> {
   return workDir;
 }
 
-async function cosign(args: readonly string[], cwd?: string): Promise<string> {
+async function cosign(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<string> {
   const d = await dir();
   const { stdout } = await exec('cosign', args, {
     // TUF_ROOT: anything cosign caches stays in a throw-away directory.
-    env: { COSIGN_PASSWORD: password, TUF_ROOT: join(d, 'tuf'), COSIGN_YES: 'true' },
+    env: { COSIGN_PASSWORD: password, TUF_ROOT: join(d, 'tuf'), COSIGN_YES: 'true', ...env },
     cwd: cwd ?? d,
     timeoutMs: 60_000,
   });
@@ -74,9 +78,22 @@ function signerArgs(key: CosignKey, format: SignatureFormat): string[] {
   return args;
 }
 
+export interface SignOptions {
+  /** Store signatures in this repository instead of the image's (cosign's COSIGN_REPOSITORY). */
+  readonly repository?: string;
+}
+
+const placement = (options: SignOptions): Record<string, string> =>
+  options.repository === undefined ? {} : { COSIGN_REPOSITORY: options.repository };
+
 /** Signs `ref` (always `repo@sha256:…`). */
-export async function sign(ref: string, key: CosignKey, format: SignatureFormat): Promise<void> {
-  await cosign(['sign', ...signerArgs(key, format), ref]);
+export async function sign(
+  ref: string,
+  key: CosignKey,
+  format: SignatureFormat,
+  options: SignOptions = {},
+): Promise<void> {
+  await cosign(['sign', ...signerArgs(key, format), ref], placement(options));
 }
 
 /**
@@ -90,8 +107,12 @@ export async function attest(
   format: SignatureFormat,
   type: string,
   predicateFile: string,
+  options: SignOptions = {},
 ): Promise<void> {
-  await cosign(['attest', ...signerArgs(key, format), '--type', type, '--predicate', predicateFile, ref]);
+  await cosign(
+    ['attest', ...signerArgs(key, format), '--type', type, '--predicate', predicateFile, ref],
+    placement(options),
+  );
 }
 
 /** `cosign verify` with a public key and no transparency log: the baseline the benchmarks compare against. */

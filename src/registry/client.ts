@@ -1,0 +1,451 @@
+/**
+ * The OCI distribution client (read-only): manifests, blobs, tags and
+ * referrers, with authentication, per-registry concurrency and the bounds of
+ * the transport. Every content fetch is checked against its digest.
+ *
+ * Results distinguish "the registry definitively has nothing here" (a 404
+ * answer: `undefined`) from "we could not find out" (a thrown RegistryError):
+ * only the former may ever support a conclusion that a signature is missing.
+ */
+import { createHash } from 'node:crypto';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { digestHex, type Digest } from '../base/digest.js';
+import {
+  basicHeader,
+  mayReceiveCredentials,
+  parseChallenge,
+  parseTokenResponse,
+  TokenCache,
+  type Challenge,
+} from './auth.js';
+import { credentialsFor, type CredentialEntry } from './credentials.js';
+import { RegistryError } from './errors.js';
+import { defaultLimits, type RegistryLimits } from './limits.js';
+import { manifestAccept, MediaTypes, parseManifest, type Descriptor, type Manifest } from './manifest.js';
+import { apiHost } from './reference.js';
+import { RegistryTransport, type HttpResponse } from './transport.js';
+
+/** A repository: where manifests, tags and referrers live. */
+export interface Repository {
+  readonly registry: string;
+  readonly repository: string;
+}
+
+export interface RegistryClientOptions {
+  readonly limits?: Partial<RegistryLimits>;
+  /** Registries (host[:port]) spoken to over plain HTTP; everything else is HTTPS. */
+  readonly plainHttpRegistries?: readonly string[];
+  readonly credentials?: readonly CredentialEntry[];
+  /** Token realm hosts that may receive Basic credentials besides the registry itself. */
+  readonly allowedRealmHosts?: readonly string[];
+  /** Milliseconds since the epoch; injected so token expiry is testable. */
+  readonly nowMs?: () => number;
+}
+
+export interface FetchedManifest {
+  readonly digest: Digest;
+  readonly manifest: Manifest;
+  /** The exact bytes, whose sha256 is `digest`. */
+  readonly raw: Uint8Array;
+}
+
+export interface ManifestHead {
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly size: number;
+}
+
+/** Referrers of a digest and where they came from. */
+export interface ReferrerListing {
+  readonly source: 'api' | 'fallback-tag';
+  readonly descriptors: readonly Descriptor[];
+}
+
+export const sha256 = (data: Uint8Array): Digest =>
+  `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
+
+interface Request {
+  readonly method: 'GET' | 'HEAD';
+  readonly path: string;
+  readonly accept?: string;
+  readonly maxBytes: number;
+}
+
+export class RegistryClient {
+  readonly limits: RegistryLimits;
+  readonly #transport: RegistryTransport;
+  readonly #plainHttp: ReadonlySet<string>;
+  readonly #credentials: readonly CredentialEntry[];
+  readonly #allowedRealmHosts: readonly string[];
+  readonly #tokens: TokenCache;
+  readonly #challenges = new Map<string, Challenge>();
+  readonly #limiters = new Map<string, LimitFunction>();
+  /** Token fetches in flight, so parallel requests answering one challenge share one token. */
+  readonly #tokenFetches = new Map<string, Promise<string>>();
+  /** Requests sent, per registry host: for metrics and tests. */
+  readonly requestCounts = new Map<string, number>();
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.limits = { ...defaultLimits, ...options.limits };
+    this.#transport = new RegistryTransport(this.limits);
+    this.#plainHttp = new Set(options.plainHttpRegistries ?? []);
+    this.#credentials = options.credentials ?? [];
+    this.#allowedRealmHosts = options.allowedRealmHosts ?? ['auth.docker.io'];
+    this.#tokens = new TokenCache(options.nowMs ?? Date.now);
+  }
+
+  async close(): Promise<void> {
+    await this.#transport.close();
+  }
+
+  /**
+   * GETs a manifest by tag or digest; `undefined` when the registry answers 404.
+   * By digest the body must hash to it; by tag a `Docker-Content-Digest` header must match the body.
+   * @throws RegistryError
+   */
+  async getManifest(
+    repo: Repository,
+    reference: string,
+    signal: AbortSignal,
+    accept = manifestAccept,
+  ): Promise<FetchedManifest | undefined> {
+    const res = await this.#send(
+      repo,
+      { method: 'GET', path: `manifests/${reference}`, accept, maxBytes: this.limits.maxManifestBytes },
+      signal,
+    );
+    if (res.status === 404) return undefined;
+    this.#expectOk(res, repo, `manifest ${reference}`);
+    const digest = sha256(res.body);
+    const claimed = res.headers['docker-content-digest'];
+    if (
+      reference.startsWith('sha256:') ? digest !== reference : claimed !== undefined && claimed !== digest
+    ) {
+      throw new RegistryError(
+        'DigestMismatch',
+        `${repo.registry}/${repo.repository}: manifest ${reference} hashes to ${digest}${claimed ? ` (header says ${claimed})` : ''}`,
+      );
+    }
+    return {
+      digest,
+      manifest: parseManifest(res.body, res.headers['content-type'], this.limits.maxLayers),
+      raw: res.body,
+    };
+  }
+
+  /**
+   * HEADs a manifest: the cheap existence and change check. `undefined` on 404.
+   * @throws RegistryError (ProtocolError when the registry sends no Docker-Content-Digest)
+   */
+  async headManifest(
+    repo: Repository,
+    reference: string,
+    signal: AbortSignal,
+  ): Promise<ManifestHead | undefined> {
+    const res = await this.#send(
+      repo,
+      { method: 'HEAD', path: `manifests/${reference}`, accept: manifestAccept, maxBytes: 0 },
+      signal,
+    );
+    if (res.status === 404) return undefined;
+    this.#expectOk(res, repo, `manifest ${reference}`);
+    const digest = res.headers['docker-content-digest'];
+    if (digest === undefined || !/^sha256:[a-f0-9]{64}$/.test(digest)) {
+      throw new RegistryError(
+        'ProtocolError',
+        `${repo.registry}: HEAD ${reference} without a valid Docker-Content-Digest`,
+      );
+    }
+    if (reference.startsWith('sha256:') && digest !== reference) {
+      throw new RegistryError('DigestMismatch', `${repo.registry}: HEAD ${reference} answered for ${digest}`);
+    }
+    return {
+      digest: digest as Digest,
+      mediaType: res.headers['content-type'] ?? '',
+      size: Number(res.headers['content-length'] ?? 0),
+    };
+  }
+
+  /**
+   * GETs a blob and checks its digest and the descriptor's size.
+   * @throws RegistryError (LimitExceeded when the descriptor or body is over `maxBytes`)
+   */
+  async getBlob(
+    repo: Repository,
+    desc: Pick<Descriptor, 'digest' | 'size'>,
+    signal: AbortSignal,
+    maxBytes = this.limits.maxBlobBytes,
+  ): Promise<Uint8Array> {
+    if (desc.size > maxBytes) {
+      throw new RegistryError(
+        'LimitExceeded',
+        `blob ${desc.digest} is ${String(desc.size)} bytes, over ${String(maxBytes)}`,
+      );
+    }
+    const res = await this.#send(repo, { method: 'GET', path: `blobs/${desc.digest}`, maxBytes }, signal);
+    if (res.status === 404) {
+      throw new RegistryError(
+        'ProtocolError',
+        `${repo.registry}/${repo.repository}: blob ${desc.digest} listed but not found`,
+        { status: 404 },
+      );
+    }
+    this.#expectOk(res, repo, `blob ${desc.digest}`);
+    if (sha256(res.body) !== desc.digest || res.body.byteLength !== desc.size) {
+      throw new RegistryError(
+        'DigestMismatch',
+        `${repo.registry}/${repo.repository}: blob ${desc.digest} content does not match its descriptor`,
+      );
+    }
+    return res.body;
+  }
+
+  /**
+   * Every referrer of `digest`: the OCI 1.1 API (all pages), or, when the
+   * registry does not serve it (404, 400, 406, or a non-index 200), the
+   * `sha256-<hex>` fallback tag. A missing fallback tag is an empty listing.
+   * @throws RegistryError, including when a later page fails (a partial list is never returned)
+   */
+  async listReferrers(repo: Repository, digest: Digest, signal: AbortSignal): Promise<ReferrerListing> {
+    const first = await this.#send(
+      repo,
+      {
+        method: 'GET',
+        path: `referrers/${digest}`,
+        accept: MediaTypes.ociIndex,
+        maxBytes: this.limits.maxManifestBytes,
+      },
+      signal,
+    );
+    const isIndex = (r: HttpResponse): boolean =>
+      r.headers['content-type']?.split(';')[0]?.trim() === MediaTypes.ociIndex;
+    if ([400, 404, 406].includes(first.status) || (first.status === 200 && !isIndex(first))) {
+      const fallback = await this.getManifest(
+        repo,
+        `sha256-${digestHex(digest)}`,
+        signal,
+        MediaTypes.ociIndex,
+      );
+      return {
+        source: 'fallback-tag',
+        descriptors: fallback?.manifest.kind === 'index' ? fallback.manifest.manifests : [],
+      };
+    }
+    this.#expectOk(first, repo, `referrers of ${digest}`);
+    const all: Descriptor[] = [];
+    let page: HttpResponse = first;
+    for (let n = 1; ; n++) {
+      const index = parseManifest(page.body, MediaTypes.ociIndex, this.limits.maxReferrers);
+      if (index.kind !== 'index')
+        throw new RegistryError('ProtocolError', 'referrers response is not an index');
+      all.push(...index.manifests);
+      if (all.length > this.limits.maxReferrers) {
+        throw new RegistryError(
+          'LimitExceeded',
+          `${digest} has more than ${String(this.limits.maxReferrers)} referrers`,
+        );
+      }
+      const next = nextLink(page.headers['link']);
+      if (next === undefined) break;
+      if (n >= this.limits.maxReferrerPages) {
+        throw new RegistryError(
+          'LimitExceeded',
+          `referrers of ${digest} span more than ${String(this.limits.maxReferrerPages)} pages`,
+        );
+      }
+      page = await this.#sendUrl(
+        repo,
+        new URL(next, page.url),
+        { method: 'GET', path: '', accept: MediaTypes.ociIndex, maxBytes: this.limits.maxManifestBytes },
+        signal,
+      );
+      this.#expectOk(page, repo, `referrers of ${digest} (page ${String(n + 1)})`);
+    }
+    return { source: 'api', descriptors: all };
+  }
+
+  /** Tag list (all pages, bounded like referrers). */
+  async listTags(repo: Repository, signal: AbortSignal): Promise<string[]> {
+    const tags: string[] = [];
+    let url: URL | undefined = this.#url(repo, 'tags/list');
+    for (let n = 0; url !== undefined; n++) {
+      if (n >= this.limits.maxReferrerPages)
+        throw new RegistryError('LimitExceeded', 'tag list spans too many pages');
+      const res = await this.#sendUrl(
+        repo,
+        url,
+        { method: 'GET', path: '', maxBytes: this.limits.maxSmallBodyBytes },
+        signal,
+      );
+      if (res.status === 404) return [];
+      this.#expectOk(res, repo, 'tag list');
+      let body: unknown;
+      try {
+        body = JSON.parse(new TextDecoder().decode(res.body));
+      } catch (error: unknown) {
+        throw new RegistryError('ProtocolError', 'tag list is not JSON', { cause: error });
+      }
+      const page = (body as { tags?: unknown }).tags;
+      if (page !== null && page !== undefined) {
+        if (!Array.isArray(page) || !page.every((t) => typeof t === 'string'))
+          throw new RegistryError('ProtocolError', 'tag list is malformed');
+        tags.push(...page);
+      }
+      const next = nextLink(res.headers['link']);
+      url = next === undefined ? undefined : new URL(next, res.url);
+    }
+    return tags;
+  }
+
+  #expectOk(res: HttpResponse, repo: Repository, what: string): void {
+    if (res.status === 200) return;
+    if (res.status === 401 || res.status === 403) {
+      throw new RegistryError(
+        'Unauthorized',
+        `${repo.registry}/${repo.repository}: ${what}: HTTP ${String(res.status)}`,
+        { status: res.status },
+      );
+    }
+    throw new RegistryError(
+      'ProtocolError',
+      `${repo.registry}/${repo.repository}: ${what}: unexpected HTTP ${String(res.status)}`,
+      { status: res.status },
+    );
+  }
+
+  #url(repo: Repository, path: string): URL {
+    const scheme = this.#plainHttp.has(repo.registry) ? 'http' : 'https';
+    return new URL(`${scheme}://${apiHost(repo.registry)}/v2/${repo.repository}/${path}`);
+  }
+
+  #send(repo: Repository, req: Request, signal: AbortSignal): Promise<HttpResponse> {
+    return this.#sendUrl(repo, this.#url(repo, req.path), req, signal);
+  }
+
+  /** One request through the per-registry limiter, with one authentication round on 401. */
+  async #sendUrl(repo: Repository, url: URL, req: Request, signal: AbortSignal): Promise<HttpResponse> {
+    let limiter = this.#limiters.get(repo.registry);
+    if (limiter === undefined) {
+      limiter = pLimit(this.limits.perRegistryConcurrency);
+      this.#limiters.set(repo.registry, limiter);
+    }
+    const run = async (): Promise<HttpResponse> => {
+      const scope = `repository:${repo.repository}:pull`;
+      let auth = this.#cachedAuthorization(repo, scope);
+      for (let round = 0; ; round++) {
+        const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
+        if (req.accept !== undefined) headers['accept'] = req.accept;
+        if (auth !== undefined) headers['authorization'] = auth;
+        this.requestCounts.set(repo.registry, (this.requestCounts.get(repo.registry) ?? 0) + 1);
+        const res = await this.#transport.send({
+          method: req.method,
+          url,
+          headers,
+          maxBytes: req.maxBytes,
+          signal,
+        });
+        if (res.status !== 401 || round > 0) return res;
+        const challenge = parseChallenge(res.headers['www-authenticate']);
+        if (challenge === undefined) return res;
+        this.#challenges.set(repo.registry, challenge);
+        auth = await this.#authorize(repo, challenge, scope, signal);
+        if (auth === undefined) return res;
+      }
+    };
+    return limiter(run);
+  }
+
+  #cachedAuthorization(repo: Repository, scope: string): string | undefined {
+    const challenge = this.#challenges.get(repo.registry);
+    if (challenge === undefined) return undefined;
+    if (challenge.scheme === 'basic') {
+      const creds = credentialsFor(this.#credentials, repo.registry, repo.repository)[0];
+      return creds === undefined ? undefined : basicHeader(creds);
+    }
+    const token = this.#tokens.get(
+      TokenCache.key(challenge.params['realm'] ?? '', challenge.params['service'] ?? '', scope),
+    );
+    return token === undefined ? undefined : `Bearer ${token}`;
+  }
+
+  /** Answers a challenge: Basic credentials, or a Bearer token from the realm (one fetch per key at a time). */
+  async #authorize(
+    repo: Repository,
+    challenge: Challenge,
+    scope: string,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    if (challenge.scheme === 'basic') {
+      const creds = credentialsFor(this.#credentials, repo.registry, repo.repository)[0];
+      return creds === undefined ? undefined : basicHeader(creds);
+    }
+    const realmText = challenge.params['realm'];
+    if (realmText === undefined) {
+      throw new RegistryError('ProtocolError', `${repo.registry}: Bearer challenge without realm`);
+    }
+    let realm: URL;
+    try {
+      realm = new URL(realmText);
+    } catch (error: unknown) {
+      throw new RegistryError('ProtocolError', `${repo.registry}: bad token realm`, { cause: error });
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+      throw new RegistryError('ProtocolError', `${repo.registry}: token realm scheme ${realm.protocol}`);
+    }
+    const service = challenge.params['service'] ?? '';
+    realm.searchParams.set('service', service);
+    realm.searchParams.set('scope', scope);
+    const key = TokenCache.key(realmText, service, scope);
+    const cached = this.#tokens.get(key);
+    if (cached !== undefined) return `Bearer ${cached}`;
+    let fetching = this.#tokenFetches.get(key);
+    if (fetching === undefined) {
+      fetching = this.#fetchToken(repo, realm, key, signal).finally(() => this.#tokenFetches.delete(key));
+      this.#tokenFetches.set(key, fetching);
+    }
+    return `Bearer ${await fetching}`;
+  }
+
+  async #fetchToken(repo: Repository, realm: URL, key: string, signal: AbortSignal): Promise<string> {
+    const creds = credentialsFor(this.#credentials, repo.registry, repo.repository)[0];
+    const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
+    const allowed = mayReceiveCredentials(realm, apiHost(repo.registry), this.#allowedRealmHosts);
+    const withheld = creds !== undefined && !allowed;
+    if (creds !== undefined && allowed) {
+      headers['authorization'] = basicHeader(creds);
+    }
+    const res = await this.#transport.send({
+      method: 'GET',
+      url: realm,
+      headers,
+      maxBytes: this.limits.maxSmallBodyBytes,
+      signal,
+    });
+    if (res.status === 401 || res.status === 403) {
+      if (withheld) {
+        // Say why: the admin's credentials exist but were not sent, by design.
+        const msg = `${repo.registry}: credentials withheld from token realm ${realm.origin} (not HTTPS on the registry's or an allowed host); anonymous token refused`;
+        throw new RegistryError('CredentialsWithheld', msg, { status: res.status });
+      }
+      const msg = `${repo.registry}: token realm ${realm.host} refused (HTTP ${String(res.status)})`;
+      throw new RegistryError('Unauthorized', msg, { status: res.status });
+    }
+    if (res.status !== 200) {
+      const msg = `${repo.registry}: token realm ${realm.host} answered HTTP ${String(res.status)}`;
+      throw new RegistryError('ProtocolError', msg, { status: res.status });
+    }
+    const { token, expiresIn } = parseTokenResponse(res.body);
+    this.#tokens.set(key, token, expiresIn);
+    return token;
+  }
+}
+
+/** The `rel="next"` target of an RFC 8288 Link header. */
+export function nextLink(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(',')) {
+    const m = /<([^>]*)>\s*;(.*)/.exec(part);
+    if (m?.[1] !== undefined && /rel\s*=\s*"?next"?/i.test(m[2] ?? '')) return m[1];
+  }
+  return undefined;
+}

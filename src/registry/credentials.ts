@@ -1,0 +1,112 @@
+/**
+ * Registry credentials from docker `config.json` documents — the file, or the
+ * `.dockerconfigjson` / legacy `.dockercfg` data of a Kubernetes pull secret
+ * (the caller decodes the Secret; no Kubernetes types here). Matching follows
+ * the kubelet (formats.md §2): keys may carry a scheme, a path prefix, and
+ * `*` globs that match exactly one DNS label; every matching entry is a
+ * candidate, most specific first.
+ */
+import { SigwatchError } from '../base/errors.js';
+
+export interface BasicCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface CredentialEntry {
+  /** Host pattern, possibly with `*` labels and a port. */
+  readonly host: string;
+  /** Path prefix inside the registry ('' for all). */
+  readonly path: string;
+  readonly credentials: BasicCredentials;
+}
+
+export type CredentialsErrorCode = 'DockerConfigInvalid';
+export class CredentialsError extends SigwatchError<CredentialsErrorCode> {}
+
+function entryFrom(key: string, value: unknown): CredentialEntry | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  let username: string | undefined;
+  let password: string | undefined;
+  if (typeof v['auth'] === 'string' && v['auth'] !== '') {
+    // `auth` wins over username/password when both are set (docker's rule).
+    const decoded = Buffer.from(v['auth'], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return undefined;
+    username = decoded.slice(0, colon);
+    password = decoded.slice(colon + 1);
+  } else if (typeof v['username'] === 'string' && typeof v['password'] === 'string') {
+    username = v['username'];
+    password = v['password'];
+  }
+  if (username === undefined || password === undefined) return undefined;
+  let rest = key.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '');
+  if (rest === 'index.docker.io/v1' || rest === 'index.docker.io' || rest === 'registry-1.docker.io') {
+    rest = 'docker.io';
+  }
+  const slash = rest.indexOf('/');
+  return {
+    host: (slash < 0 ? rest : rest.slice(0, slash)).toLowerCase(),
+    path: slash < 0 ? '' : rest.slice(slash + 1),
+    credentials: { username, password },
+  };
+}
+
+/**
+ * Parses a docker config (`{"auths": {...}}`) or a legacy dockercfg (the map
+ * itself). Entries without usable credentials are skipped.
+ * @throws CredentialsError `DockerConfigInvalid` when the text is not a JSON object.
+ */
+export function parseDockerConfig(text: string): CredentialEntry[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error: unknown) {
+    throw new CredentialsError('DockerConfigInvalid', 'docker config is not JSON', { cause: error });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new CredentialsError('DockerConfigInvalid', 'docker config is not a JSON object');
+  }
+  const obj = json as Record<string, unknown>;
+  const auths =
+    typeof obj['auths'] === 'object' && obj['auths'] !== null
+      ? (obj['auths'] as Record<string, unknown>)
+      : obj;
+  const entries: CredentialEntry[] = [];
+  for (const [key, value] of Object.entries(auths)) {
+    const e = entryFrom(key, value);
+    if (e) entries.push(e);
+  }
+  return entries;
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  const [pHost = '', pPort] = pattern.split(/:(?=\d+$)/);
+  const [hHost = '', hPort] = host.toLowerCase().split(/:(?=\d+$)/);
+  if (pPort !== hPort) return false;
+  const pLabels = pHost.split('.');
+  const hLabels = hHost.split('.');
+  return pLabels.length === hLabels.length && pLabels.every((l, i) => l === '*' || l === hLabels[i]);
+}
+
+/**
+ * Credentials to try for `registry/repository`, most specific entry first
+ * (longest path prefix, then exact host before globs).
+ */
+export function credentialsFor(
+  entries: readonly CredentialEntry[],
+  registry: string,
+  repository: string,
+): BasicCredentials[] {
+  return entries
+    .filter(
+      (e) =>
+        hostMatches(e.host, registry) &&
+        (e.path === '' || repository === e.path || repository.startsWith(`${e.path}/`)),
+    )
+    .sort(
+      (a, b) => b.path.length - a.path.length || Number(a.host.includes('*')) - Number(b.host.includes('*')),
+    )
+    .map((e) => e.credentials);
+}

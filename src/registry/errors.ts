@@ -1,0 +1,58 @@
+import { SigwatchError } from '../base/errors.js';
+import type { UnknownReason } from '../base/reasons.js';
+
+/**
+ * Why a registry interaction failed. None of these is ever a verdict about
+ * the image: each maps to an Unknown-class reason (design §3), so a registry
+ * outage, a hostile response or a cap can never look like a missing signature.
+ */
+export type RegistryErrorCode =
+  /** Connection refused/reset, DNS, timeouts, 5xx. */
+  | 'Unavailable'
+  /** 401 after a fresh token, 403 DENIED, or credentials refused by the token realm. */
+  | 'Unauthorized'
+  /** 429, or a Retry-After beyond what we wait. */
+  | 'RateLimited'
+  /** A size, count, page or redirect cap was exceeded. */
+  | 'LimitExceeded'
+  /** Content did not hash to the digest it was asked for (or claimed in Docker-Content-Digest). */
+  | 'DigestMismatch'
+  /** Malformed response: bad JSON, wrong media type, HTML where a manifest belongs, bad headers. */
+  | 'ProtocolError'
+  /** A redirect to a forbidden address (link-local, loopback, private) or scheme. */
+  | 'RedirectRefused'
+  /** Credentials would have gone somewhere they must not (plain-HTTP or foreign token realm). */
+  | 'CredentialsWithheld'
+  /** The image reference or digest given to the client is not valid. */
+  | 'InvalidReference';
+
+export class RegistryError extends SigwatchError<RegistryErrorCode> {
+  /** HTTP status of the response that caused it, when there was one. */
+  readonly status: number | undefined;
+
+  constructor(code: RegistryErrorCode, message: string, options?: ErrorOptions & { status?: number }) {
+    super(code, message, options);
+    this.status = options?.status;
+  }
+}
+
+/** The one place registry failures become verdict reasons. */
+export function unknownReasonFor(code: RegistryErrorCode): UnknownReason {
+  switch (code) {
+    case 'Unavailable':
+    case 'RedirectRefused':
+      return 'RegistryUnavailable';
+    case 'Unauthorized':
+    case 'CredentialsWithheld':
+      return 'RegistryUnauthorized';
+    case 'RateLimited':
+      return 'RateLimited';
+    case 'LimitExceeded':
+      return 'EvidenceLimitExceeded';
+    case 'DigestMismatch':
+    case 'ProtocolError':
+      return 'EvidenceIncomplete';
+    case 'InvalidReference':
+      return 'DigestUnresolved';
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * HTTP for registries: one request with every bound of design §6 applied.
+ *
+ * - undici's `request`, not `fetch`: no automatic decompression (a gzip bomb
+ *   stays a small body) and no automatic redirects (each hop is checked).
+ * - Bodies are read into memory up to `maxBytes`; one byte more aborts.
+ * - Every request runs under `signal` plus its own deadline; a deadline
+ *   becomes `Unavailable`, the caller's cancellation is re-thrown as is.
+ * - Redirects: at most `maxRedirects`, http(s) only, never to a link-local,
+ *   loopback or private address unless the registry itself is in that class,
+ *   and `Authorization` is dropped when the host changes.
+ * - Retries (GET/HEAD only): 5xx, connection failures and 429 whose
+ *   Retry-After is within `maxRetryAfterMs`, with capped backoff.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import { isTimeout, withDeadline } from '../base/deadline.js';
+import { classifyHost, type AddressClass } from './addresses.js';
+import { RegistryError } from './errors.js';
+import type { RegistryLimits } from './limits.js';
+
+export interface HttpRequest {
+  readonly method: 'GET' | 'HEAD';
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly maxBytes: number;
+  readonly signal: AbortSignal;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  /** Lower-case header names; repeated headers joined with ", ". */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  /** Where the response finally came from, after redirects. */
+  readonly url: URL;
+}
+
+/** Sleeps for `ms` unless `signal` aborts first (then rejects with its reason). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Parses Retry-After (delta-seconds or HTTP-date) into milliseconds from `nowMs`. */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+export class RegistryTransport {
+  readonly #limits: RegistryLimits;
+  readonly #dispatcher: Dispatcher;
+
+  constructor(limits: RegistryLimits) {
+    this.#limits = limits;
+    this.#dispatcher = new Agent({
+      connect: { timeout: limits.connectTimeoutMs },
+      headersTimeout: limits.requestTimeoutMs,
+      bodyTimeout: limits.requestTimeoutMs,
+      connections: limits.perRegistryConcurrency,
+    });
+  }
+
+  /** Closes pooled connections. */
+  async close(): Promise<void> {
+    await this.#dispatcher.close();
+  }
+
+  /**
+   * Sends one request with retries and redirects.
+   * @throws RegistryError Unavailable | RateLimited | LimitExceeded | RedirectRefused | ProtocolError;
+   *   the caller's abort reason when `req.signal` aborts.
+   */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    for (let attempt = 1; ; attempt++) {
+      let res: HttpResponse;
+      try {
+        res = await this.#followRedirects(req);
+      } catch (error: unknown) {
+        if (req.signal.aborted || !(error instanceof RegistryError) || error.code !== 'Unavailable')
+          throw error;
+        if (attempt >= this.#limits.maxAttempts) throw error;
+        await sleep(this.#backoffMs(attempt), req.signal);
+        continue;
+      }
+      if (res.status === 429) {
+        const waitMs = parseRetryAfter(res.headers['retry-after'], Date.now()) ?? this.#backoffMs(attempt);
+        if (waitMs > this.#limits.maxRetryAfterMs || attempt >= this.#limits.maxAttempts) {
+          throw new RegistryError(
+            'RateLimited',
+            `${req.url.host}: 429 Too Many Requests (Retry-After ${res.headers['retry-after'] ?? 'absent'})`,
+            { status: 429 },
+          );
+        }
+        await sleep(waitMs, req.signal);
+        continue;
+      }
+      if (res.status >= 500) {
+        if (attempt >= this.#limits.maxAttempts) {
+          throw new RegistryError(
+            'Unavailable',
+            `${req.url.host}: HTTP ${String(res.status)} after ${String(attempt)} attempts`,
+            { status: res.status },
+          );
+        }
+        await sleep(this.#backoffMs(attempt), req.signal);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  #backoffMs(attempt: number): number {
+    return Math.min(2_000, 100 * 2 ** attempt);
+  }
+
+  async #followRedirects(req: HttpRequest): Promise<HttpResponse> {
+    let url = req.url;
+    let headers: Record<string, string> = { ...req.headers };
+    let originClasses: AddressClass[] | undefined;
+    for (let hop = 0; ; hop++) {
+      const res = await this.#once(req, url, headers);
+      if (![301, 302, 303, 307, 308].includes(res.status)) return res;
+      if (hop >= this.#limits.maxRedirects) {
+        throw new RegistryError(
+          'LimitExceeded',
+          `${req.url.host}: more than ${String(this.#limits.maxRedirects)} redirects`,
+        );
+      }
+      const location = res.headers['location'];
+      if (location === undefined) {
+        throw new RegistryError('ProtocolError', `${url.host}: redirect without Location`, {
+          status: res.status,
+        });
+      }
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch (error: unknown) {
+        throw new RegistryError('ProtocolError', `${url.host}: bad redirect Location`, { cause: error });
+      }
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+        throw new RegistryError('RedirectRefused', `${url.host}: redirect to scheme ${next.protocol}`);
+      }
+      originClasses ??= await classifyHost(req.url.hostname);
+      const targetClasses = await classifyHost(next.hostname);
+      const forbidden = targetClasses.find((c) => c !== 'public' && !originClasses?.includes(c));
+      if (forbidden !== undefined) {
+        throw new RegistryError(
+          'RedirectRefused',
+          `${req.url.host}: redirect to a ${forbidden} address (${next.host}) refused`,
+        );
+      }
+      if (next.host !== url.host) {
+        // Credentials belong to the registry, never to a CDN or another host.
+        headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
+      }
+      url = next;
+    }
+  }
+
+  async #once(req: HttpRequest, url: URL, headers: Record<string, string>): Promise<HttpResponse> {
+    const signal = withDeadline(req.signal, this.#limits.requestTimeoutMs);
+    try {
+      const res = await request(url, {
+        method: req.method,
+        headers,
+        signal,
+        dispatcher: this.#dispatcher,
+      });
+      const resHeaders = flattenHeaders(res.headers);
+      if (req.method === 'HEAD') {
+        res.body.resume();
+        return { status: res.statusCode, headers: resHeaders, body: new Uint8Array(), url };
+      }
+      // A declared length over the cap fails before a byte is read.
+      if (Number(resHeaders['content-length'] ?? 0) > req.maxBytes) {
+        res.body.destroy();
+        throw new RegistryError(
+          'LimitExceeded',
+          `${url.host}: Content-Length over ${String(req.maxBytes)} bytes`,
+        );
+      }
+      const body = await readCapped(res.body, req.maxBytes, url);
+      return { status: res.statusCode, headers: resHeaders, body, url };
+    } catch (error: unknown) {
+      if (req.signal.aborted) throw req.signal.reason as Error;
+      if (error instanceof RegistryError) throw error;
+      const why = isTimeout(signal)
+        ? `timed out after ${String(this.#limits.requestTimeoutMs)} ms`
+        : 'connection failed';
+      throw new RegistryError('Unavailable', `${url.host}: ${req.method} ${url.pathname}: ${why}`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+async function readCapped(
+  body: Dispatcher.ResponseData['body'],
+  maxBytes: number,
+  url: URL,
+): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    const buf = chunk as Buffer;
+    total += buf.byteLength;
+    if (total > maxBytes) {
+      body.destroy();
+      throw new RegistryError('LimitExceeded', `${url.host}: response body over ${String(maxBytes)} bytes`);
+    }
+    chunks.push(buf);
+  }
+  return new Uint8Array(Buffer.concat(chunks, total));
+}

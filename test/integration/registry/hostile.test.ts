@@ -1,0 +1,402 @@
+/**
+ * Misbehaving registries (design §6): every case must end in a typed
+ * Unknown-class outcome within the stated limits, with bounded memory, never
+ * a crash and never evidence that could support "signature missing".
+ */
+import { expect } from 'chai';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import type { Digest } from '../../../src/base/digest.js';
+import type { UnknownReason } from '../../../src/base/reasons.js';
+import { RegistryClient } from '../../../src/registry/client.js';
+import { parseDockerConfig } from '../../../src/registry/credentials.js';
+import { collectEvidence, type Evidence, type SourceItem } from '../../../src/registry/evidence.js';
+import type { RegistryLimits } from '../../../src/registry/limits.js';
+import {
+  sendJson,
+  sha256,
+  startHostileRegistry,
+  type HostileRegistry,
+} from '../../support/hostile-registry.js';
+
+const limits: Partial<RegistryLimits> = {
+  connectTimeoutMs: 1_000,
+  requestTimeoutMs: 1_500,
+  perDigestTimeoutMs: 4_000,
+  maxRetryAfterMs: 1_000,
+  maxAttempts: 2,
+};
+const perDigestLimitMs = 4_000;
+
+const sigPath = (h: HostileRegistry): RegExp =>
+  new RegExp(`^GET /v2/${h.repository}/manifests/sha256-[a-f0-9]{64}\\.sig$`);
+const referrersPath = (h: HostileRegistry): RegExp => new RegExp(`^GET /v2/${h.repository}/referrers/`);
+const ociIndex = 'application/vnd.oci.image.index.v1+json';
+const ociManifest = 'application/vnd.oci.image.manifest.v1+json';
+
+interface Outcome {
+  readonly evidence: Evidence;
+  readonly elapsedMs: number;
+  readonly rssGrowthBytes: number;
+}
+
+async function collectFrom(h: HostileRegistry, client?: RegistryClient): Promise<Outcome> {
+  const c = client ?? new RegistryClient({ plainHttpRegistries: [h.address], limits });
+  globalThis.gc?.();
+  const rss = process.memoryUsage().rss;
+  const started = performance.now();
+  try {
+    const evidence = await collectEvidence(c, {
+      image: { registry: h.address, repository: h.repository },
+      digest: h.digest as Digest,
+      now: new Date(),
+      signal: AbortSignal.timeout(60_000),
+    });
+    return {
+      evidence,
+      elapsedMs: performance.now() - started,
+      rssGrowthBytes: process.memoryUsage().rss - rss,
+    };
+  } finally {
+    if (client === undefined) await c.close();
+  }
+}
+
+function reasonOf(ev: Evidence, item: SourceItem): UnknownReason | undefined {
+  return ev.sources.find((s) => s.item === item && s.outcome === 'error')?.reason;
+}
+
+/** The invariants every hostile case must keep. */
+function expectSafe(o: Outcome): void {
+  expect(o.elapsedMs, 'elapsed ms').to.be.below(perDigestLimitMs + 1_000);
+  expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+  expect(o.evidence.complete, 'evidence complete').to.equal(false);
+  expect(o.evidence.signatures).to.have.lengthOf(0);
+  expect(o.evidence.bundles).to.have.lengthOf(0);
+}
+
+function sigManifest(layers: number): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: ociManifest,
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256(Buffer.from('{}')),
+        size: 2,
+      },
+      layers: Array.from({ length: layers }, (_, i) => ({
+        mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+        digest: sha256(Buffer.from(String(i))),
+        size: String(i).length,
+        annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ==' },
+      })),
+    }),
+  );
+}
+
+function descriptors(n: number, offset = 0): object[] {
+  return Array.from({ length: n }, (_, i) => ({
+    mediaType: ociManifest,
+    digest: sha256(Buffer.from(`r${String(i + offset)}`)),
+    size: 100,
+    artifactType: 'application/vnd.example+json',
+  }));
+}
+
+describe('registry: hostile registries', function () {
+  this.timeout(30_000);
+  let h: HostileRegistry;
+
+  beforeEach(async () => {
+    h = await startHostileRegistry();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('baseline: the well-behaved default is complete and empty', async () => {
+    const o = await collectFrom(h);
+    expect(o.evidence.complete).to.equal(true);
+    expect(o.evidence.imageSeen).to.equal(true);
+  });
+
+  it('oversized manifest → EvidenceLimitExceeded', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(200, { 'content-type': ociManifest });
+      // No Content-Length: the cap must hold while streaming.
+      const chunk = Buffer.alloc(1 << 20, 0x20);
+      for (let i = 0; i < 8; i++) res.write(chunk);
+      res.end('{}');
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceLimitExceeded');
+  });
+
+  it('manifest whose content does not match the digest asked for → EvidenceIncomplete', async () => {
+    h.route(new RegExp(`^GET /v2/${h.repository}/referrers/`), (_req, res) => {
+      sendJson(
+        res,
+        200,
+        {
+          schemaVersion: 2,
+          mediaType: ociIndex,
+          manifests: [
+            {
+              mediaType: ociManifest,
+              digest: sha256(Buffer.from('x')),
+              size: 1,
+              artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+            },
+          ],
+        },
+        ociIndex,
+      );
+    });
+    h.route(/^GET \/v2\/.*\/manifests\/sha256:/, (_req, res) => {
+      sendJson(res, 200, { schemaVersion: 2, mediaType: ociManifest, config: {}, layers: [] }, ociManifest);
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'referrers')).to.equal('EvidenceIncomplete');
+  });
+
+  it('lying Docker-Content-Digest on a tag → EvidenceIncomplete', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      const body = sigManifest(1);
+      res.writeHead(200, {
+        'content-type': ociManifest,
+        'docker-content-digest': sha256(Buffer.from('lie')),
+      });
+      res.end(body);
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+  });
+
+  it('endless redirect → EvidenceLimitExceeded', async () => {
+    h.route(sigPath(h), (req, res) => {
+      res.writeHead(307, { location: `${req.url ?? ''}?again=${String(Math.random())}` });
+      res.end();
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceLimitExceeded');
+  });
+
+  it('redirect to 169.254.169.254 → RegistryUnavailable, without connecting there', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' });
+      res.end();
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'sig')).to.equal('RegistryUnavailable');
+    expect(o.evidence.sources.find((s) => s.item === 'sig')?.message).to.contain('link-local');
+  });
+
+  it('slow drip → RegistryUnavailable within the request deadline', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(200, { 'content-type': ociManifest });
+      const t = setInterval(() => res.write(' '), 100);
+      res.on('close', () => {
+        clearInterval(t);
+      });
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'sig')).to.equal('RegistryUnavailable');
+  });
+
+  it('500s on referrers while .sig is 404 → RegistryUnavailable, incomplete', async () => {
+    h.route(referrersPath(h), (_req, res) => {
+      sendJson(res, 500, { errors: [{ code: 'UNKNOWN' }] });
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(o.evidence.sources.find((s) => s.item === 'sig')?.outcome).to.equal('absent');
+    expect(reasonOf(o.evidence, 'referrers')).to.equal('RegistryUnavailable');
+  });
+
+  it('429 with Retry-After: 86400 → RateLimited at once, no day-long wait', async () => {
+    h.route(/^GET /, (_req, res) => {
+      res.writeHead(429, { 'retry-after': '86400' });
+      res.end();
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(o.elapsedMs).to.be.below(2_000);
+    expect(reasonOf(o.evidence, 'sig')).to.equal('RateLimited');
+  });
+
+  it('401 then a token from the realm → complete', async () => {
+    h.route(/^GET \/token/, (_req, res) => {
+      sendJson(res, 200, { token: 'sekrit', expires_in: 300 });
+    });
+    h.route(/^(GET|HEAD) \/v2\//, (req, res) => {
+      if (req.headers.authorization === 'Bearer sekrit') {
+        passThrough(h, req, res);
+        return;
+      }
+      res.writeHead(401, {
+        'www-authenticate': `Bearer realm="http://${h.address}/token",service="hostile",scope="repository:${h.repository}:pull"`,
+      });
+      res.end();
+    });
+    const o = await collectFrom(h);
+    expect(o.evidence.complete).to.equal(true);
+    expect(h.seen.filter((s) => s.url.startsWith('/token'))).to.have.lengthOf(1);
+  });
+
+  it('token realm on another host over plain HTTP → no credentials sent, RegistryUnauthorized', async () => {
+    const tokenServer = await startTokenServer();
+    try {
+      h.route(/^(GET|HEAD) \/v2\//, (_req, res) => {
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="http://localhost:${String(tokenServer.port)}/token",service="hostile"`,
+        });
+        res.end();
+      });
+      const creds = parseDockerConfig(
+        JSON.stringify({ auths: { [h.address]: { username: 'u', password: 'p' } } }),
+      );
+      const client = new RegistryClient({ plainHttpRegistries: [h.address], limits, credentials: creds });
+      try {
+        const o = await collectFrom(h, client);
+        expectSafe(o);
+        expect(reasonOf(o.evidence, 'sig')).to.equal('RegistryUnauthorized');
+        expect(o.evidence.sources.find((s) => s.item === 'sig')?.message).to.contain('credentials withheld');
+        expect(tokenServer.authorizations.length).to.be.above(0);
+        expect(tokenServer.authorizations.every((a) => a === undefined)).to.equal(true);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await tokenServer.close();
+    }
+  });
+
+  it('image manifest 404 while .sig is 404 → incomplete (the image was never seen)', async () => {
+    h.route(/^HEAD \/v2\/.*\/manifests\/sha256:/, (_req, res) => {
+      res.writeHead(404);
+      res.end();
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(o.evidence.imageSeen).to.equal(false);
+    expect(o.evidence.sources.find((s) => s.item === 'sig')?.outcome).to.equal('absent');
+  });
+
+  it('101 signatures → EvidenceLimitExceeded', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      const body = sigManifest(101);
+      res.writeHead(200, { 'content-type': ociManifest });
+      res.end(body);
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceLimitExceeded');
+    expect(o.evidence.limitExceeded).to.equal(true);
+  });
+
+  it('a referrers index with 10,000 entries → EvidenceLimitExceeded', async () => {
+    h.route(referrersPath(h), (_req, res) => {
+      sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(10_000) }, ociIndex);
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'referrers')).to.equal('EvidenceLimitExceeded');
+  });
+
+  it('referrers page 2 failing → incomplete, never a partial list', async () => {
+    h.route(referrersPath(h), (req, res) => {
+      if ((req.url ?? '').includes('page=2')) {
+        sendJson(res, 500, { errors: [] });
+        return;
+      }
+      res.setHeader('link', `<${req.url ?? ''}?page=2>; rel="next"`);
+      sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(3) }, ociIndex);
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'referrers')).to.equal('RegistryUnavailable');
+  });
+
+  it('JSON nested 100,000 levels → EvidenceIncomplete, no stack overflow', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(200, { 'content-type': ociManifest });
+      res.end('{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000));
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+  });
+
+  it('a gzip bomb is never inflated → EvidenceIncomplete', async () => {
+    const bomb = gzipSync(Buffer.alloc(512 << 20));
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(200, {
+        'content-type': ociManifest,
+        'content-encoding': 'gzip',
+        'content-length': bomb.byteLength,
+      });
+      res.end(bomb);
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+  });
+
+  it('an HTML 200 page where a manifest belongs → EvidenceIncomplete', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><body>Sign in to continue</body></html>');
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+  });
+});
+
+/** Serves the default image manifest for an authorised request (used after a token round). */
+function passThrough(h: HostileRegistry, req: IncomingMessage, res: ServerResponse): void {
+  const path = (req.url ?? '').split('?')[0];
+  if (path === `/v2/${h.repository}/manifests/${h.digest}`) {
+    res.writeHead(200, {
+      'content-type': ociManifest,
+      'docker-content-digest': h.digest,
+      'content-length': h.manifest.byteLength,
+    });
+    res.end(req.method === 'HEAD' ? undefined : h.manifest);
+    return;
+  }
+  sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
+}
+
+async function startTokenServer(): Promise<{
+  port: number;
+  authorizations: (string | undefined)[];
+  close: () => Promise<void>;
+}> {
+  const authorizations: (string | undefined)[] = [];
+  const server: Server = createServer((req, res) => {
+    authorizations.push(req.headers.authorization);
+    res.writeHead(401);
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    authorizations,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
