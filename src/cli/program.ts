@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Command, type CommanderError } from 'commander';
-import { CliError } from '../base/errors.js';
+import { Command, CommanderError } from 'commander';
+import { CliError, describeError } from '../base/errors.js';
+import type { CommandFactory, Output } from './context.js';
+import { verifyCommand } from './verify.js';
+import { verifyBundleCommand } from './verify-bundle.js';
 
 /** Exit codes shared by every command; `verify` and `audit` add 1 and 2 (see their help). */
 export const ExitCode = {
@@ -31,17 +34,14 @@ function readPackageInfo(): PackageInfo {
   throw new CliError('UsageError', 'package.json has no version or description');
 }
 
-export interface Output {
-  writeOut(text: string): void;
-  writeErr(text: string): void;
-}
+const commands: readonly CommandFactory[] = [verifyCommand, verifyBundleCommand];
 
 /**
  * Builds the `sigwatch` command tree. Output goes through `output` so tests
  * read help text without touching the process streams; commander's own
  * `process.exit` is replaced by a thrown CliError (usage) or a clean return.
  */
-export function buildProgram(output: Output): Command {
+export function buildProgram(output: Output, setExitCode: (code: number) => void = () => undefined): Command {
   const pkg = readPackageInfo();
   const program = new Command('sigwatch')
     .description(pkg.description)
@@ -63,6 +63,10 @@ export function buildProgram(output: Output): Command {
       }
       throw new CliError('UsageError', err.message, { cause: err });
     });
+  for (const factory of commands) {
+    // addCommand does not copy the parent's output and exit handling, so copy it explicitly.
+    program.addCommand(factory({ output, setExitCode }).copyInheritedSettings(program));
+  }
   program.addHelpText(
     'after',
     `
@@ -76,15 +80,22 @@ export class HelpShown extends Error {}
 
 /** Runs the CLI with `argv` (without node and script) and returns the process exit code. */
 export async function runCli(argv: readonly string[], output: Output): Promise<number> {
-  const program = buildProgram(output);
+  let exitCode: number = ExitCode.Ok;
+  const program = buildProgram(output, (code) => {
+    exitCode = code;
+  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return ExitCode.Ok;
+    return exitCode;
   } catch (error: unknown) {
     if (error instanceof HelpShown) {
       return ExitCode.Ok;
     }
     if (error instanceof CliError) {
+      // commander has already printed its own parse errors; ours need saying.
+      if (!(error.cause instanceof CommanderError)) {
+        output.writeErr(`sigwatch: ${describeError(error)}\n`);
+      }
       return ExitCode.Usage;
     }
     throw error;

@@ -104,6 +104,13 @@ export interface CollectOptions {
 
 const name = (r: Repository): string => `${r.registry}/${r.repository}`;
 
+interface TagLayer {
+  readonly repository: string;
+  readonly manifestDigest: Digest;
+  readonly body: Uint8Array;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
 class Collector {
   readonly sources: SourceStatus[] = [];
   readonly signatures: SignatureLayer[] = [];
@@ -177,36 +184,29 @@ class Collector {
     return { manifestDigest: m.digest, layers };
   }
 
+  /** The layers of one media type under a cosign tag, or undefined when the tag does not exist. */
+  async attached(repo: Repository, tag: string, mediaType: string): Promise<TagLayer[] | undefined> {
+    const got = await this.tagLayers(repo, tag);
+    return got?.layers
+      .filter(({ desc }) => desc.mediaType === mediaType)
+      .map(({ desc, body }) => ({
+        repository: name(repo),
+        manifestDigest: got.manifestDigest,
+        body,
+        annotations: desc.annotations ?? {},
+      }));
+  }
+
   async sig(repo: Repository, digest: Digest): Promise<boolean> {
-    const got = await this.tagLayers(repo, `sha256-${digestHex(digest)}.sig`);
-    if (got === undefined) return false;
-    for (const { desc, body } of got.layers) {
-      if (desc.mediaType === simpleSigningMediaType) {
-        this.signatures.push({
-          repository: name(repo),
-          manifestDigest: got.manifestDigest,
-          payload: body,
-          annotations: desc.annotations ?? {},
-        });
-      }
-    }
-    return true;
+    const layers = await this.attached(repo, `sha256-${digestHex(digest)}.sig`, simpleSigningMediaType);
+    this.signatures.push(...(layers ?? []).map(({ body, ...l }) => ({ ...l, payload: body })));
+    return layers !== undefined;
   }
 
   async att(repo: Repository, digest: Digest): Promise<boolean> {
-    const got = await this.tagLayers(repo, `sha256-${digestHex(digest)}.att`);
-    if (got === undefined) return false;
-    for (const { desc, body } of got.layers) {
-      if (desc.mediaType === dsseMediaType) {
-        this.attestations.push({
-          repository: name(repo),
-          manifestDigest: got.manifestDigest,
-          envelope: body,
-          annotations: desc.annotations ?? {},
-        });
-      }
-    }
-    return true;
+    const layers = await this.attached(repo, `sha256-${digestHex(digest)}.att`, dsseMediaType);
+    this.attestations.push(...(layers ?? []).map(({ body, ...l }) => ({ ...l, envelope: body })));
+    return layers !== undefined;
   }
 
   async sbom(repo: Repository, digest: Digest): Promise<boolean> {

@@ -6,10 +6,6 @@ import { SigwatchError } from '../base/errors.js';
  * that fails to verify is not an error: it is a result with a reason.
  */
 export type VerifyErrorCode =
-  | 'TrustRootInvalid'
-  | 'PublicKeyInvalid'
-  | 'IdentityPatternInvalid'
-  | 'BundleInvalid'
-  | 'ArtifactInvalid';
+  'TrustRootInvalid' | 'PublicKeyInvalid' | 'IdentityPatternInvalid' | 'BundleInvalid' | 'ArtifactInvalid';
 
 export class VerifyError extends SigwatchError<VerifyErrorCode> {}

@@ -30,7 +30,9 @@ export function regexpIdentity(source: string): IdentityMatcher {
   try {
     pattern = RE2JS.compile(source);
   } catch (error: unknown) {
-    throw new VerifyError('IdentityPatternInvalid', `invalid RE2 pattern ${JSON.stringify(source)}`, { cause: error });
+    throw new VerifyError('IdentityPatternInvalid', `invalid RE2 pattern ${JSON.stringify(source)}`, {
+      cause: error,
+    });
   }
   return { kind: 'regexp', source, pattern, anchored: isAnchored(source) };
 }

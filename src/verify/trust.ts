@@ -58,7 +58,11 @@ export function loadTrustedRoot(json: unknown): LoadedTrustRoot {
   root.timestampAuthorities.forEach((ca, i) => {
     checkCa(`timestampAuthorities[${String(i)}]`, ca);
   });
-  if (root.certificateAuthorities.length === 0 && root.tlogs.length === 0 && root.timestampAuthorities.length === 0) {
+  if (
+    root.certificateAuthorities.length === 0 &&
+    root.tlogs.length === 0 &&
+    root.timestampAuthorities.length === 0
+  ) {
     throw invalid('trusted root trusts nothing (no CAs, logs or timestamp authorities)');
   }
   return { material: toTrustMaterial(root), root };
@@ -88,7 +92,10 @@ function checkCa(path: string, ca: TrustedRootCa): void {
     try {
       new NodeX509(c.rawBytes);
     } catch (error: unknown) {
-      throw invalid(`${path}.certChain.certificates[${String(j)}] is not a parsable X.509 certificate`, error);
+      throw invalid(
+        `${path}.certChain.certificates[${String(j)}] is not a parsable X.509 certificate`,
+        error,
+      );
     }
   });
 }

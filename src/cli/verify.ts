@@ -1,0 +1,301 @@
+/**
+ * `sigwatch verify IMAGE...`: the operator's signature check, run once from a
+ * laptop or CI against live registries. Exit 1 if any image definitely fails,
+ * else 2 if any could not be decided (registry down, incomplete evidence),
+ * else 0. The `--policy` flag arrives with the policy evaluator.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import pLimit from 'p-limit';
+import { CliError, SigwatchError, describeError } from '../base/errors.js';
+import type { Digest } from '../base/digest.js';
+import type { UnknownReason } from '../base/reasons.js';
+import { RegistryClient } from '../registry/client.js';
+import { parseDockerConfig, type CredentialEntry } from '../registry/credentials.js';
+import { RegistryError, unknownReasonFor } from '../registry/errors.js';
+import { collectEvidence } from '../registry/evidence.js';
+import { formatReference, parseReference, type ImageReference } from '../registry/reference.js';
+import type { Authority } from '../verify/authority.js';
+import { exactIdentity, regexpIdentity } from '../verify/identity.js';
+import { checkImageSignatures, type SignatureCheck } from '../verify/image-signatures.js';
+import { parsePublicKey } from '../verify/keys.js';
+import { publicGoodTrustedRoot } from '../verify/public-good.js';
+import { loadTrustedRoot } from '../verify/trust.js';
+import type { CommandContext } from './context.js';
+
+/** Exit codes of `verify` (and later `audit`): a verdict, never confused with a usage error (64). */
+export const VerdictExit = { Compliant: 0, NonCompliant: 1, Unknown: 2 } as const;
+
+interface VerifyFlags {
+  readonly key?: string;
+  readonly certificateIdentity?: string;
+  readonly certificateIdentityRegexp?: string;
+  readonly certificateOidcIssuer?: string;
+  readonly trustedRoot?: string;
+  readonly insecureIgnoreTlog?: boolean;
+  readonly insecureRegistry: string[];
+  readonly dockerConfig?: string;
+  readonly signatureRepository?: string;
+  readonly output: 'json' | 'table';
+  readonly concurrency: string;
+}
+
+/** One image's outcome, as printed. */
+export interface ImageVerdict {
+  readonly image: string;
+  readonly digest?: string;
+  readonly verdict: SignatureCheck['verdict'];
+  readonly reasons: readonly string[];
+  readonly signers: readonly { authority: string; format: string; identity?: string; issuer?: string }[];
+  readonly message?: string;
+}
+
+const usage = (message: string): CliError => new CliError('UsageError', message);
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error: unknown) {
+    throw new CliError('UsageError', `cannot read ${what} ${path}`, { cause: error });
+  }
+}
+
+/**
+ * Builds the one authority the flags describe (key xor keyless).
+ * @throws CliError `UsageError` for contradictory flags or unusable key, pattern or trust root files.
+ */
+export function authorityFromFlags(flags: VerifyFlags): Authority {
+  try {
+    return buildAuthority(flags);
+  } catch (error: unknown) {
+    if (error instanceof CliError || !(error instanceof SigwatchError || error instanceof SyntaxError))
+      throw error;
+    throw new CliError('UsageError', describeError(error), { cause: error });
+  }
+}
+
+function buildAuthority(flags: VerifyFlags): Authority {
+  const keyless = flags.certificateIdentity !== undefined || flags.certificateIdentityRegexp !== undefined;
+  if (flags.key !== undefined && keyless)
+    throw usage('--key and --certificate-identity(-regexp) are exclusive');
+  if (flags.key !== undefined) {
+    return {
+      kind: 'key',
+      name: 'key',
+      publicKey: parsePublicKey(readText(flags.key, 'key')),
+      requireTransparencyLog: false,
+    };
+  }
+  if (!keyless)
+    throw usage('one of --key or --certificate-identity / --certificate-identity-regexp is required');
+  if (flags.certificateIdentity !== undefined && flags.certificateIdentityRegexp !== undefined) {
+    throw usage('--certificate-identity and --certificate-identity-regexp are exclusive');
+  }
+  if (flags.certificateOidcIssuer === undefined)
+    throw usage('--certificate-oidc-issuer is required for keyless verification');
+  const trust =
+    flags.trustedRoot === undefined
+      ? publicGoodTrustedRoot()
+      : loadTrustedRoot(JSON.parse(readText(flags.trustedRoot, 'trusted root')) as unknown);
+  return {
+    kind: 'keyless',
+    name: 'keyless',
+    identity:
+      flags.certificateIdentity !== undefined
+        ? exactIdentity(flags.certificateIdentity)
+        : regexpIdentity(flags.certificateIdentityRegexp ?? ''),
+    issuer: exactIdentity(flags.certificateOidcIssuer),
+    trust,
+    requireTransparencyLog: flags.insecureIgnoreTlog !== true,
+  };
+}
+
+function dockerCredentials(path: string | undefined): CredentialEntry[] {
+  const file = path ?? join(process.env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'), 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    if (path !== undefined) throw usage(`cannot read docker config ${path}`);
+    return []; // no default config: anonymous
+  }
+  return parseDockerConfig(text);
+}
+
+interface VerifyRun {
+  readonly client: RegistryClient;
+  readonly authority: Authority;
+  readonly signatureRepository: ImageReference | undefined;
+  readonly signal: AbortSignal;
+}
+
+async function verifyOne(run: VerifyRun, input: string): Promise<ImageVerdict> {
+  const { client, authority, signal } = run;
+  let ref: ImageReference;
+  try {
+    ref = parseReference(input);
+  } catch (error: unknown) {
+    return unknown(
+      input,
+      undefined,
+      ['DigestUnresolved'],
+      error instanceof Error ? error.message : String(error),
+    );
+  }
+  const repo = { registry: ref.registry, repository: ref.repository };
+  let digest: Digest | undefined = ref.digest;
+  if (digest === undefined) {
+    try {
+      const head = await client.headManifest(repo, ref.tag ?? 'latest', signal);
+      if (head === undefined)
+        return unknown(input, undefined, ['DigestUnresolved'], `tag ${ref.tag ?? 'latest'} not found`);
+      digest = head.digest;
+    } catch (error: unknown) {
+      if (!(error instanceof RegistryError)) throw error;
+      return unknown(input, undefined, [unknownReasonFor(error.code)], error.message);
+    }
+  }
+  const extra =
+    run.signatureRepository === undefined
+      ? []
+      : [{ registry: run.signatureRepository.registry, repository: run.signatureRepository.repository }];
+  const evidence = await collectEvidence(client, {
+    image: repo,
+    digest,
+    extraRepositories: extra,
+    now: new Date(),
+    signal,
+  });
+  const check = checkImageSignatures(evidence, [authority], new Date());
+  const image = formatReference(ref);
+  switch (check.verdict) {
+    case 'Compliant':
+      return {
+        image,
+        digest,
+        verdict: 'Compliant',
+        reasons: [],
+        signers: check.accepted.map((a) => ({ authority: a.authority, format: a.format, ...a.signer })),
+      };
+    case 'NonCompliant':
+      return {
+        image,
+        digest,
+        verdict: 'NonCompliant',
+        reasons: check.reasons,
+        signers: [],
+        message: check.rejected[0]?.message ?? 'no signature found',
+      };
+    case 'Unknown': {
+      const detail = evidence.sources.find((s) => s.outcome === 'error')?.message;
+      return {
+        image,
+        digest,
+        verdict: 'Unknown',
+        reasons: check.reasons,
+        signers: [],
+        ...(detail === undefined ? {} : { message: detail }),
+      };
+    }
+  }
+}
+
+function unknown(
+  image: string,
+  digest: string | undefined,
+  reasons: UnknownReason[],
+  message: string,
+): ImageVerdict {
+  return {
+    image,
+    ...(digest === undefined ? {} : { digest }),
+    verdict: 'Unknown',
+    reasons,
+    signers: [],
+    message,
+  };
+}
+
+export function formatTable(results: readonly ImageVerdict[]): string {
+  const rows = results.map((r) => [
+    r.image,
+    r.digest === undefined ? '-' : `${r.digest.slice(0, 19)}…`,
+    r.verdict,
+    r.verdict === 'Compliant'
+      ? r.signers.map((s) => s.identity ?? `${s.authority} (${s.format})`).join(', ')
+      : `${r.reasons.join(', ')}${r.message ? `: ${r.message}` : ''}`,
+  ]);
+  const header = ['IMAGE', 'DIGEST', 'VERDICT', 'DETAIL'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function exitCodeFor(results: readonly ImageVerdict[]): number {
+  if (results.some((r) => r.verdict === 'NonCompliant')) return VerdictExit.NonCompliant;
+  if (results.some((r) => r.verdict === 'Unknown')) return VerdictExit.Unknown;
+  return VerdictExit.Compliant;
+}
+
+export function verifyCommand(context: CommandContext): Command {
+  return new Command('verify')
+    .description(
+      'verify the signatures of images in their registries (exit 1: a definite failure, 2: undecided)',
+    )
+    .argument('<image...>', 'image references (tag or @sha256:digest)')
+    .option('--key <file>', 'PEM public key that must have signed the image')
+    .option('--certificate-identity <id>', 'keyless: exact certificate identity (SAN)')
+    .option(
+      '--certificate-identity-regexp <re2>',
+      'keyless: identity pattern, RE2, unanchored like cosign (anchor it with ^…$)',
+    )
+    .option('--certificate-oidc-issuer <url>', 'keyless: exact OIDC issuer')
+    .option('--trusted-root <file>', 'Sigstore trusted_root.json (default: the embedded public-good root)')
+    .option('--insecure-ignore-tlog', 'keyless: accept signatures without a transparency-log entry')
+    .option(
+      '--insecure-registry <host>',
+      'speak plain HTTP to this registry (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
+    .option(
+      '--docker-config <file>',
+      'docker config.json with registry credentials (default: $DOCKER_CONFIG or ~/.docker/config.json)',
+    )
+    .option('--concurrency <n>', 'images verified at once', '8')
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
+    )
+    .action(async (images: string[], flags: VerifyFlags) => {
+      const authority = authorityFromFlags(flags);
+      const concurrency = Number(flags.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+        throw usage('--concurrency must be 1..64');
+      }
+      let signatureRepository: ImageReference | undefined;
+      try {
+        signatureRepository =
+          flags.signatureRepository === undefined ? undefined : parseReference(flags.signatureRepository);
+      } catch (error: unknown) {
+        throw new CliError('UsageError', `--signature-repository: ${describeError(error)}`, { cause: error });
+      }
+      const credentials = dockerCredentials(flags.dockerConfig);
+      const client = new RegistryClient({ plainHttpRegistries: flags.insecureRegistry, credentials });
+      const controller = new AbortController();
+      try {
+        const limit = pLimit(concurrency);
+        const run: VerifyRun = { client, authority, signatureRepository, signal: controller.signal };
+        const results = await Promise.all(images.map((image) => limit(() => verifyOne(run, image))));
+        context.output.writeOut(
+          flags.output === 'json' ? `${JSON.stringify(results, null, 2)}\n` : formatTable(results),
+        );
+        context.setExitCode(exitCodeFor(results));
+      } finally {
+        controller.abort();
+        await client.close();
+      }
+    });
+}

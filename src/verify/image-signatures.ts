@@ -1,0 +1,132 @@
+/**
+ * The signature check for one image digest: pure judgement of collected
+ * evidence against alternative authorities (design §3).
+ *
+ * - A valid signature from any one authority, found in any one source,
+ *   satisfies the check whatever the other sources did.
+ * - "Missing" and every other definite failure are concluded only from
+ *   complete evidence: if a source did not answer, or the image manifest was
+ *   not seen in this fetch, the answer is Unknown with the sources' reasons.
+ * - Bundles count as image signatures only when their verified content says
+ *   so: a DSSE statement with predicate type cosign/sign/v1 (cosign v3) or a
+ *   message signature over the image digest. Attestations are not signatures.
+ */
+import type { Digest } from '../base/digest.js';
+import type { DefiniteReason, UnknownReason } from '../base/reasons.js';
+import type { BundleReferrer, Evidence } from '../registry/evidence.js';
+import type { Authority } from './authority.js';
+import { verifyBundle } from './bundle.js';
+import { verifyLegacySignature } from './legacy-signature.js';
+import type { RejectedSignature, SignatureResult, VerifiedSignature } from './result.js';
+
+export const cosignSignPredicateType = 'https://sigstore.dev/cosign/sign/v1';
+
+export type SignatureCheck =
+  | { readonly verdict: 'Compliant'; readonly accepted: readonly VerifiedSignature[] }
+  | {
+      readonly verdict: 'NonCompliant';
+      readonly reasons: readonly DefiniteReason[];
+      readonly rejected: readonly RejectedSignature[];
+    }
+  | {
+      readonly verdict: 'Unknown';
+      readonly reasons: readonly UnknownReason[];
+      readonly rejected: readonly RejectedSignature[];
+    };
+
+/**
+ * When several candidates fail differently, the most specific reason leads:
+ * a signature by the right key with the wrong identity says more than a
+ * corrupt one.
+ */
+const reasonOrder: readonly DefiniteReason[] = [
+  'IdentityMismatch',
+  'CertificateExpired',
+  'TransparencyLogMissing',
+  'CertificateUntrusted',
+  'KeyMismatch',
+  'DigestMismatch',
+  'SignatureInvalid',
+];
+
+function isAttestationHint(b: BundleReferrer): boolean {
+  const hint = b.annotations['dev.sigstore.bundle.predicateType'];
+  return hint !== undefined && hint !== cosignSignPredicateType;
+}
+
+function checkBundle(
+  b: BundleReferrer,
+  digest: Digest,
+  authority: Authority,
+  now: Date,
+): SignatureResult | undefined {
+  const malformed = (what: string): SignatureResult => ({
+    ok: false,
+    authority: authority.name,
+    format: 'bundle',
+    reason: 'SignatureInvalid',
+    message: `bundle ${b.manifestDigest} ${what}`,
+  });
+  let result;
+  try {
+    result = verifyBundle(
+      JSON.parse(new TextDecoder().decode(b.bundle)) as unknown,
+      { kind: 'digest', digest },
+      authority,
+      now,
+    );
+  } catch {
+    // Not JSON, or not a bundle at all (VerifyError BundleInvalid): registry data never throws past here.
+    return malformed('is not a valid Sigstore bundle');
+  }
+  // A verified DSSE bundle about something other than a signature is an attestation: not a candidate here.
+  if (
+    result.ok &&
+    result.statement !== undefined &&
+    result.statement.predicateType !== cosignSignPredicateType
+  ) {
+    return undefined;
+  }
+  return result;
+}
+
+/** Judges the image's signatures. Pure: no I/O, time from `now`. */
+export function checkImageSignatures(
+  evidence: Evidence,
+  authorities: readonly Authority[],
+  now: Date,
+): SignatureCheck {
+  const accepted: VerifiedSignature[] = [];
+  const rejected: RejectedSignature[] = [];
+  const record = (r: SignatureResult | undefined): void => {
+    if (r === undefined) return;
+    if (r.ok) accepted.push(r);
+    else rejected.push(r);
+  };
+  for (const authority of authorities) {
+    for (const layer of evidence.signatures) {
+      record(
+        verifyLegacySignature(
+          { payload: layer.payload, annotations: layer.annotations },
+          evidence.digest,
+          authority,
+          now,
+        ),
+      );
+    }
+    for (const b of evidence.bundles) {
+      if (!isAttestationHint(b)) record(checkBundle(b, evidence.digest, authority, now));
+    }
+  }
+  if (accepted.length > 0) return { verdict: 'Compliant', accepted };
+  if (!evidence.complete) {
+    const reasons = new Set<UnknownReason>();
+    for (const s of evidence.sources) if (s.reason !== undefined) reasons.add(s.reason);
+    if (!evidence.imageSeen && reasons.size === 0) reasons.add('EvidenceIncomplete');
+    return { verdict: 'Unknown', reasons: [...reasons], rejected };
+  }
+  if (rejected.length === 0) return { verdict: 'NonCompliant', reasons: ['SignatureMissing'], rejected };
+  const present = new Set(rejected.map((r) => r.reason));
+  const lead = reasonOrder.find((r) => present.has(r)) ?? rejected[0]?.reason ?? 'SignatureInvalid';
+  return { verdict: 'NonCompliant', reasons: [lead], rejected };
+}

@@ -1,0 +1,133 @@
+/**
+ * `npm run bench`: Sigwatch against its baselines, in the same run.
+ *
+ * 1. First verification of N distinct signed images (N = 10, 100) from the
+ *    loopback registry: `cosign verify --key … --insecure-ignore-tlog` over
+ *    the N images in ONE invocation versus `sigwatch verify --key …` doing
+ *    the same checks; cold processes, fresh token caches, median and p95 of
+ *    SAMPLES runs (default 5), plus registry requests per image counted by a
+ *    proxy in front of the registry.
+ * 2. CPU cost of one Sigstore bundle verification, in process.
+ *
+ * Prints a table and one JSON line (`BENCH_JSON …`) for tracking.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { generateKeyPair, sign, type CosignKey } from '../support/cosign.js';
+import { startCountingProxy } from '../support/counting-proxy.js';
+import { pushRandomImage, randomRepo } from '../support/images.js';
+import { startTestEnv, stopTestEnv } from '../support/testenv.js';
+import { bundleCpuCost } from './bundle-cpu.js';
+import { environment, median, ms, quantile } from './stats.js';
+
+const run = promisify(execFile);
+const samples = Number(process.env['SAMPLES'] ?? 5);
+const sizes = (process.env['BENCH_N'] ?? '10,100').split(',').map(Number);
+const sigwatchBin = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+
+async function time(file: string, args: string[]): Promise<number> {
+  const t0 = performance.now();
+  await run(file, args, { maxBuffer: 64 << 20, timeout: 600_000 });
+  return performance.now() - t0;
+}
+
+interface Row {
+  n: number;
+  cosignMedianMs: number;
+  cosignP95Ms: number;
+  sigwatchMedianMs: number;
+  sigwatchP95Ms: number;
+  speedup: number;
+  requestsPerImage: number;
+  cosignRequestsPerImage: number;
+}
+
+async function verifyBench(registry: string, key: CosignKey, n: number): Promise<Row> {
+  const repo = randomRepo('bench');
+  const refs: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const img = await pushRandomImage(registry, `${repo}/img${String(i)}`, { layers: 1, layerBytes: 1024 });
+    await sign(img.ref, key, 'bundle');
+    refs.push(img.ref);
+  }
+  const proxy = await startCountingProxy(registry);
+  const viaProxy = refs.map((r) => r.replace(registry, proxy.address));
+  try {
+    const cosignArgs = [
+      'verify',
+      '--key',
+      key.pub,
+      '--insecure-ignore-tlog',
+      '--allow-http-registry',
+      ...viaProxy,
+    ];
+    const sigwatchArgs = [
+      sigwatchBin,
+      'verify',
+      '--key',
+      key.pub,
+      '--insecure-registry',
+      proxy.address,
+      '-o',
+      'json',
+      ...viaProxy,
+    ];
+    const c: number[] = [];
+    const s: number[] = [];
+    let cosignRequests = 0;
+    let sigwatchRequests = 0;
+    for (let i = 0; i < samples; i++) {
+      proxy.reset();
+      c.push(await time('cosign', cosignArgs));
+      cosignRequests = proxy.requests.length;
+      proxy.reset();
+      s.push(await time(process.execPath, sigwatchArgs));
+      sigwatchRequests = proxy.requests.length;
+    }
+    return {
+      n,
+      cosignMedianMs: median(c),
+      cosignP95Ms: quantile(c, 0.95),
+      sigwatchMedianMs: median(s),
+      sigwatchP95Ms: quantile(s, 0.95),
+      speedup: median(c) / median(s),
+      requestsPerImage: sigwatchRequests / n,
+      cosignRequestsPerImage: cosignRequests / n,
+    };
+  } finally {
+    await proxy.close();
+  }
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(`Sigwatch benchmarks — ${environment()}, ${String(samples)} samples\n\n`);
+  const env = await startTestEnv();
+  try {
+    const key = await generateKeyPair();
+    const rows: Row[] = [];
+    for (const n of sizes) rows.push(await verifyBench(env.registry, key, n));
+    process.stdout.write(
+      'first verification of N signed images (bundle format, key, no tlog), cold processes\n',
+    );
+    process.stdout.write(
+      '    N  cosign median (p95)     sigwatch median (p95)   speedup  requests/image sigwatch (cosign)\n',
+    );
+    for (const r of rows) {
+      process.stdout.write(
+        `${String(r.n).padStart(5)}  ${`${ms(r.cosignMedianMs)} (${ms(r.cosignP95Ms)})`.padEnd(22)}  ${`${ms(r.sigwatchMedianMs)} (${ms(r.sigwatchP95Ms)})`.padEnd(22)}  ${r.speedup.toFixed(1).padStart(5)}×  ${r.requestsPerImage.toFixed(1)} (${r.cosignRequestsPerImage.toFixed(1)})\n`,
+      );
+    }
+    const cpu = await bundleCpuCost(env.registry, key);
+    process.stdout.write(
+      `\none bundle verification, in process: ${cpu.perOpUs.toFixed(0)} µs CPU per verification (median of ${String(cpu.ops)} ops)\n`,
+    );
+    process.stdout.write(
+      `BENCH_JSON ${JSON.stringify({ env: environment(), samples, verify: rows, bundleCpuUs: cpu.perOpUs })}\n`,
+    );
+  } finally {
+    await stopTestEnv(env);
+  }
+}
+
+await main();

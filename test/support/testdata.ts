@@ -1,0 +1,128 @@
+/**
+ * Loader for the shared fixture corpus (`../shared/testdata`, beside the
+ * repository; never edited): each source folder's `cases.json` with its
+ * cases, inputs and variant checks (testdata/README.md describes the format).
+ * Tests read files through these helpers so a case is always addressed the
+ * same way: by source and case folder.
+ */
+import { readFileSync } from 'node:fs';
+
+/** `shared/testdata/` beside the repository (this file is `test/support/testdata.ts`). */
+export const testdataRoot = new URL('../../../shared/testdata/', import.meta.url);
+
+/** The public-good production trusted root snapshot, for cases without their own root. */
+export const productionTrustedRoot = new URL(
+  'sigstore-conformance/trust/trusted_root.production.json',
+  testdataRoot,
+);
+
+export type Expected = 'pass' | 'fail';
+
+/** The same data under different inputs (cases.json `checks`). */
+export interface CaseCheck {
+  readonly name: string;
+  readonly expected: Expected;
+  /** Why the upstream harness expects this outcome (often the upstream error code). */
+  readonly why?: string;
+  /** Inputs that replace the case's own for this check. */
+  readonly inputs: Readonly<Record<string, unknown>>;
+}
+
+export interface TestCase {
+  /** Source folder, e.g. `sigstore-conformance`. */
+  readonly source: string;
+  readonly id: string;
+  /** Case folder relative to the source folder; unique within a source (ids are not). */
+  readonly dir: string;
+  readonly kind: string;
+  readonly expected: Expected;
+  readonly description: string;
+  readonly inputs: Readonly<Record<string, unknown>>;
+  readonly checks: readonly CaseCheck[];
+  readonly facts: Readonly<Record<string, unknown>>;
+}
+
+function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function text(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new TypeError(`cases.json: ${what} is not a string`);
+  return value;
+}
+
+function expected(value: unknown, what: string): Expected {
+  if (value !== 'pass' && value !== 'fail') throw new TypeError(`cases.json: ${what} is not pass|fail`);
+  return value;
+}
+
+function toCheck(value: unknown, where: string): CaseCheck {
+  if (!isRecord(value)) throw new TypeError(`cases.json: ${where} is not an object`);
+  const why = value['why'];
+  return {
+    name: text(value['name'], `${where}.name`),
+    expected: expected(value['expected'], `${where}.expected`),
+    ...(typeof why === 'string' ? { why } : {}),
+    inputs: isRecord(value['inputs']) ? value['inputs'] : {},
+  };
+}
+
+/** Every case of `source` (optionally only of `kind`), in cases.json order. */
+export function loadCases(source: string, kind?: string): TestCase[] {
+  const index: unknown = JSON.parse(readFileSync(new URL(`${source}/cases.json`, testdataRoot), 'utf8'));
+  const cases = isRecord(index) ? index['cases'] : undefined;
+  if (!Array.isArray(cases)) throw new TypeError(`${source}/cases.json has no cases array`);
+  return cases
+    .map((raw: unknown, i): TestCase => {
+      const where = `${source} cases[${String(i)}]`;
+      if (!isRecord(raw)) throw new TypeError(`cases.json: ${where} is not an object`);
+      const checks = Array.isArray(raw['checks']) ? raw['checks'] : [];
+      return {
+        source,
+        id: text(raw['id'], `${where}.id`),
+        dir: text(raw['dir'], `${where}.dir`),
+        kind: text(raw['kind'], `${where}.kind`),
+        expected: expected(raw['expected'], `${where}.expected`),
+        description: text(raw['description'], `${where}.description`),
+        inputs: isRecord(raw['inputs']) ? raw['inputs'] : {},
+        checks: checks.map((c: unknown, j) => toCheck(c, `${where}.checks[${String(j)}]`)),
+        facts: isRecord(raw['facts']) ? raw['facts'] : {},
+      };
+    })
+    .filter((c) => kind === undefined || c.kind === kind);
+}
+
+/** A file of a case, by a path relative to its folder (as cases.json inputs give them). */
+export function caseFile(testCase: TestCase, relative: string): URL {
+  return new URL(relative, new URL(`${testCase.source}/${testCase.dir}/`, testdataRoot));
+}
+
+export function readCaseBytes(testCase: TestCase, relative: string): Buffer {
+  return readFileSync(caseFile(testCase, relative));
+}
+
+export function readCaseText(testCase: TestCase, relative: string): string {
+  return readFileSync(caseFile(testCase, relative), 'utf8');
+}
+
+export function readJson(url: URL): unknown {
+  return JSON.parse(readFileSync(url, 'utf8'));
+}
+
+/** A string input of the case, or undefined. */
+export function stringInput(inputs: Readonly<Record<string, unknown>>, name: string): string | undefined {
+  const value = inputs[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * The trusted root a Sigstore bundle case is verified against: its own file
+ * when `inputs.trusted_root` names one, else (no input, or an input that
+ * points at the public-good production root) the production snapshot.
+ */
+export function caseTrustedRoot(testCase: TestCase): URL {
+  const named = stringInput(testCase.inputs, 'trusted_root');
+  return named === undefined || named.includes('production')
+    ? productionTrustedRoot
+    : caseFile(testCase, named);
+}
