@@ -165,6 +165,8 @@ async function verifyOne(run: VerifyRun, input: string): Promise<ImageVerdict> {
     image: repo,
     digest,
     extraRepositories: extra,
+    // Signatures only: .att and .sbom cannot change this command's answer.
+    include: { attestations: false, attachedSboms: false },
     now: new Date(),
     signal,
   });

@@ -96,8 +96,13 @@ export interface CollectOptions {
   readonly digest: Digest;
   /** Further repositories holding signatures for this digest (`source.repository`). */
   readonly extraRepositories?: readonly Repository[];
-  /** Fetch `.sbom` attachments (inventory). Default true. */
-  readonly attachedSboms?: boolean;
+  /**
+   * Which sources to read. Default: everything. A signature-only check
+   * (`sigwatch verify` without a policy) skips `.att` and `.sbom`, saving two
+   * requests per repository; skipped sources are not listed in `sources` and
+   * their lists stay empty, so such evidence must not be judged for attestations.
+   */
+  readonly include?: { readonly attestations?: boolean; readonly attachedSboms?: boolean };
   readonly now: Date;
   readonly signal: AbortSignal;
 }
@@ -298,9 +303,10 @@ export async function collectEvidence(client: RegistryClient, options: CollectOp
   ];
   for (const repo of repos) {
     jobs.push(c.source(repo, 'sig', () => c.sig(repo, digest)));
-    jobs.push(c.source(repo, 'att', () => c.att(repo, digest)));
+    if (options.include?.attestations !== false) jobs.push(c.source(repo, 'att', () => c.att(repo, digest)));
     jobs.push(c.source(repo, 'referrers', () => c.referrers(repo, digest)));
-    if (options.attachedSboms !== false) jobs.push(c.source(repo, 'sbom', () => c.sbom(repo, digest)));
+    if (options.include?.attachedSboms !== false)
+      jobs.push(c.source(repo, 'sbom', () => c.sbom(repo, digest)));
   }
   await Promise.all(jobs);
   const imageSeen = c.sources.some((s) => s.item === 'image' && s.outcome === 'found');

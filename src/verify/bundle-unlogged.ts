@@ -12,7 +12,8 @@
 import type { SignedEntity, Signer } from '@sigstore/verify';
 import type { Authority, KeylessAuthority } from './authority.js';
 import { reject, type BundleRejection } from './bundle-failure.js';
-import { certificateKey, readCertificateIdentity, verifyCertificateChain } from './fulcio.js';
+import { verifyCertificateChain } from './certificate-chain.js';
+import { certificateKey, readCertificateIdentity } from './fulcio.js';
 
 /** True when this bundle and authority take the no-log, no-TSA, private-CA path. */
 export function isUnloggedPrivateKeyless(

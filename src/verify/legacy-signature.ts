@@ -43,22 +43,13 @@ import type { Digest } from '../base/digest.js';
 import type { DefiniteReason } from '../base/reasons.js';
 import type { Authority } from './authority.js';
 import { decodeBase64 } from './dsse.js';
-import {
-  certificateKey,
-  parseCertificatesPem,
-  readCertificateIdentity,
-  verifyCertificateChain,
-} from './fulcio.js';
+import { verifyCertificateChain } from './certificate-chain.js';
+import { certificateKey, parseCertificatesPem, readCertificateIdentity } from './fulcio.js';
 import { matchesIdentity } from './identity.js';
 import { spkiDer, verifyMessage } from './keys.js';
-import {
-  checkEntryBody,
-  parseCosignBundle,
-  verifySet,
-  verifyTimestamp,
-  type EntryExpectation,
-} from './rekor-set.js';
+import { checkEntryBody, parseCosignBundle, verifySet, type EntryExpectation } from './rekor-set.js';
 import type { RejectedSignature, TimeSource, VerifiedSignature } from './result.js';
+import { verifyTimestamp } from './rfc3161.js';
 import { parseSimpleSigning, type SimpleSigningPayload } from './simple-signing.js';
 
 /** Layer annotations cosign writes (formats.md §4). */

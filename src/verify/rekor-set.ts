@@ -5,8 +5,8 @@
  *   {"SignedEntryTimestamp":"<base64>",
  *    "Payload":{"body":"<base64 entry>","integratedTime":n,"logIndex":n,"logID":"<hex>"}}
  *
- * and the RFC 3161 timestamp in `dev.sigstore.cosign/rfc3161timestamp`,
- * `{"SignedRFC3161Timestamp":"<base64 DER TimeStampResp>"}`.
+ * The RFC 3161 timestamp of `dev.sigstore.cosign/rfc3161timestamp`, the other
+ * source of a signing time, is rfc3161.ts.
  *
  * The SET is the log's signature (ECDSA P-256/SHA-256 for Rekor v1) over the
  * RFC 8785 canonical JSON of `Payload`. Only once it verifies under a log key
@@ -16,15 +16,13 @@
  * and signer, or a genuine SET of some other entry could be grafted onto a
  * signature it never logged. Pure: no I/O, never throws.
  */
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { RFC3161Timestamp } from '@sigstore/core';
+import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { TrustMaterial } from '@sigstore/verify';
 import { decodeBase64 } from './dsse.js';
 import { parsePemBlocks, spkiDer } from './keys.js';
 
 type TLogAuthority = TrustMaterial['tlogs'][number];
-type CertAuthority = TrustMaterial['timestampAuthorities'][number];
 
 /** The parsed annotation. `body` stays base64 text: the SET covers that exact string. */
 export interface CosignBundle {
@@ -236,70 +234,4 @@ export function checkEntryBody(body: string, expect: EntryExpectation): EntryChe
   }
   const problem = bodyProblem(kindVersion, path(entry, 'spec'), expect);
   return problem === undefined ? { ok: true } : { ok: false, problem };
-}
-
-/** PKIStatus granted (0) or grantedWithMods (1), RFC 3161 §2.4.2. */
-const grantedStatuses: readonly bigint[] = [0n, 1n];
-
-function parseTimestamp(annotation: string): RFC3161Timestamp | undefined {
-  try {
-    const json: unknown = JSON.parse(annotation);
-    const text = isObject(json) ? json['SignedRFC3161Timestamp'] : undefined;
-    const der = typeof text === 'string' ? decodeBase64(text) : undefined;
-    if (der === undefined) {
-      return undefined;
-    }
-    const timestamp = RFC3161Timestamp.parse(Buffer.from(der));
-    return grantedStatuses.includes(timestamp.status) ? timestamp : undefined;
-  } catch {
-    // @sigstore/core's ASN.1 getters throw on any structural surprise.
-    return undefined;
-  }
-}
-
-/**
- * Verifies the RFC 3161 timestamp annotation over `timestamped` (the raw
- * signature bytes of a `.sig` layer; the envelope blob of an `.att` layer)
- * against the timestamp authorities of the trust material, and returns its
- * time. The TSA is the authority whose leaf (first `certChain` entry) has the
- * timestamp's signer issuer and serial number, whose `validFor` and whose
- * whole chain contain the time, and whose key verifies the token; the time
- * must not be after `now`. Returns undefined otherwise. Never throws.
- */
-export function verifyTimestamp(
-  annotation: string,
-  timestamped: Uint8Array,
-  authorities: readonly CertAuthority[],
-  now: Date,
-): Date | undefined {
-  const timestamp = parseTimestamp(annotation);
-  if (timestamp === undefined) {
-    return undefined;
-  }
-  try {
-    const at = timestamp.signingTime;
-    const trusted = authorities.some((ca) => {
-      const [leaf] = ca.certChain;
-      const signedBy =
-        leaf?.serialNumber.equals(timestamp.signerSerialNumber) === true &&
-        leaf.issuer.equals(timestamp.signerIssuer);
-      const valid =
-        ca.validFor.start <= at && at <= ca.validFor.end && ca.certChain.every((c) => c.validForDate(at));
-      if (leaf === undefined || !signedBy || !valid) {
-        return false;
-      }
-      try {
-        timestamp.verify(
-          Buffer.from(timestamped),
-          createPublicKey({ key: leaf.publicKey, format: 'der', type: 'spki' }),
-        );
-        return true;
-      } catch {
-        return false; // this authority's key does not verify it; another may
-      }
-    });
-    return trusted && at <= now ? at : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -16,6 +16,21 @@ export const productionTrustedRoot = new URL(
   testdataRoot,
 );
 
+/** A file of the corpus, by its path below `shared/testdata/` (e.g. `containers-image/rekor-set/rekor.pub`). */
+export function testdataUrl(path: string): URL {
+  return new URL(path, testdataRoot);
+}
+
+/** The text of a corpus file, by its path below `shared/testdata/`. */
+export function readTestdata(path: string): string {
+  return readFileSync(testdataUrl(path), 'utf8');
+}
+
+/** The bytes of a corpus file, by its path below `shared/testdata/`. */
+export function readTestdataBytes(path: string): Buffer {
+  return readFileSync(testdataUrl(path));
+}
+
 export type Expected = 'pass' | 'fail';
 
 /** The same data under different inputs (cases.json `checks`). */

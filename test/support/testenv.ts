@@ -62,15 +62,29 @@ export async function startTestEnv(): Promise<TestEnv> {
   // Only an environment that is actually up is reused (and then left up);
   // a stale variable from an old shell does not make this run adopt a directory.
   const reuse = named !== undefined && existsSync(join(named, 'up')) ? named : undefined;
-  const dir = reuse ?? (await mkdtemp(join(tmpdir(), 'sigwatch-testenv-')));
+  if (reuse !== undefined) return up(reuse, false);
+  try {
+    return await up(await mkdtemp(join(tmpdir(), 'sigwatch-testenv-')), true);
+  } catch (error: unknown) {
+    // Free ports are probed, then bound by the components: another process
+    // can win that race. Say what failed, then try once more on new ports.
+    process.stderr.write(
+      `[testenv] first start failed, retrying once: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    return up(await mkdtemp(join(tmpdir(), 'sigwatch-testenv-')), true);
+  }
+}
+
+async function up(dir: string, owned: boolean): Promise<TestEnv> {
   const started = Date.now();
   const { stdout, stderr } = await run('bash', [testenvScript, 'up', '--dir', dir], {
     timeout: 180_000,
     maxBuffer: 1 << 20,
   }).catch(async (error: unknown) => {
-    // Stop whatever did start before reporting; a reused environment is left
-    // as it is so its owner can inspect it.
-    if (reuse === undefined) {
+    // Stop whatever did start before reporting (the tail of the failing
+    // component's log is in stderr); a reused environment is left as it is
+    // so its owner can inspect it.
+    if (owned) {
       await run('bash', [testenvScript, 'down', '--dir', dir], { timeout: 60_000 }).catch(() => undefined);
     }
     const detail = error instanceof Error && 'stderr' in error ? String(error.stderr) : '';
@@ -87,7 +101,7 @@ export async function startTestEnv(): Promise<TestEnv> {
     kubeconfig: required(vars, 'KUBECONFIG'),
     registry: required(vars, 'SIGWATCH_TEST_REGISTRY'),
     legacyRegistry: required(vars, 'SIGWATCH_TEST_LEGACY_REGISTRY'),
-    owned: reuse === undefined,
+    owned,
   };
 }
 

@@ -1,5 +1,4 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import type { Digest } from '../../../src/base/digest.js';
 import type { Authority } from '../../../src/verify/authority.js';
@@ -14,25 +13,11 @@ import {
 } from '../../../src/verify/legacy-attestation.js';
 import { cosignAnnotations } from '../../../src/verify/legacy-signature.js';
 import { loadTrustedRoot, type LoadedTrustRoot } from '../../../src/verify/trust.js';
+import { cosignBundleAnnotation, type BundleWithTlogEntries } from '../../support/sigstore-bundles.js';
+import { loadCases, readCaseBytes, readCaseText, readTestdata } from '../../support/testdata.js';
+import { productionTrustRoot } from '../../support/trust-roots.js';
 
-// --- A private loader for the shared test data.
-const testdata = new URL('../../../../shared/testdata/', import.meta.url);
-const text = (path: string): string => readFileSync(new URL(path, testdata), 'utf8');
 const now = new Date('2026-06-01T00:00:00Z');
-
-interface TestCase {
-  readonly id: string;
-  readonly dir: string;
-  readonly kind: string;
-  readonly expected: 'pass' | 'fail';
-  readonly inputs: Readonly<Record<string, unknown>>;
-  readonly facts: Readonly<Record<string, unknown>>;
-  readonly checks: readonly { readonly name: string; readonly expected: 'pass' | 'fail' }[];
-}
-const dsseCases = (source: string): TestCase[] =>
-  (JSON.parse(text(`${source}/cases.json`)) as { cases: TestCase[] }).cases.filter(
-    (c) => c.kind === 'dsse-attestation',
-  );
 
 const keyAuthority = (publicKey: KeyObject): Authority => ({
   kind: 'key',
@@ -71,13 +56,12 @@ function conditionsHold(policy: unknown, predicate: unknown): boolean {
 }
 
 describe('verify/legacy-attestation: the signature part of every dsse-attestation case', () => {
-  for (const c of dsseCases('kyverno')) {
+  for (const c of loadCases('kyverno', 'dsse-attestation')) {
     describe(`kyverno/${c.id}`, () => {
-      const dir = `kyverno/${c.dir}/`;
-      const envelope = readFileSync(new URL(`${dir}envelope.dsse.json`, testdata));
+      const envelope = readCaseBytes(c, 'envelope.dsse.json');
       const digest = c.inputs['expected_subject_digest'] as Digest;
       const policyKey = (name: string): KeyObject => {
-        const policy = JSON.parse(text(`${dir}${name}`)) as {
+        const policy = JSON.parse(readCaseText(c, name)) as {
           spec: { rules: { verifyImages: { key: string }[] }[] };
         };
         return parsePublicKey(policy.spec.rules[0]?.verifyImages[0]?.key ?? '');
@@ -86,7 +70,7 @@ describe('verify/legacy-attestation: the signature part of every dsse-attestatio
         verifyLegacyAttestation(keyLayer(envelope), digest, keyAuthority(publicKey), now);
 
       it(`case, upstream ${c.expected}: verifies with cosign.pub; subject and predicate type as the collector found`, () => {
-        const result = run(parsePublicKey(text(`${dir}cosign.pub`)));
+        const result = run(parsePublicKey(readCaseText(c, 'cosign.pub')));
         expect(outcome(result)).to.equal(true);
         expect(result.ok && result.statement.predicateType).to.equal(c.facts['predicateType']);
         expect(result.ok && result.statement.subject).to.deep.equal(c.facts['subject']);
@@ -94,14 +78,14 @@ describe('verify/legacy-attestation: the signature part of every dsse-attestatio
 
       const checks: Record<string, () => void> = {
         'verify with other-key.pub → KeyMismatch': () => {
-          expect(outcome(run(parsePublicKey(text(`${dir}other-key.pub`))))).to.equal('KeyMismatch');
+          expect(outcome(run(parsePublicKey(readCaseText(c, 'other-key.pub'))))).to.equal('KeyMismatch');
         },
         'kyverno policy-good.json (CodeReview predicate, repo.branch == main) → ok, conditions hold': () => {
           const result = run(policyKey('policy-good.json'));
           expect(outcome(result)).to.equal(true);
           expect(
             conditionsHold(
-              JSON.parse(text(`${dir}policy-good.json`)),
+              JSON.parse(readCaseText(c, 'policy-good.json')),
               result.ok && result.statement.predicate,
             ),
           ).to.equal(true);
@@ -112,7 +96,7 @@ describe('verify/legacy-attestation: the signature part of every dsse-attestatio
           expect(outcome(result)).to.equal(true);
           expect(
             conditionsHold(
-              JSON.parse(text(`${dir}policy-bad.json`)),
+              JSON.parse(readCaseText(c, 'policy-bad.json')),
               result.ok && result.statement.predicate,
             ),
           ).to.equal(false);
@@ -131,9 +115,9 @@ describe('verify/legacy-attestation: the signature part of every dsse-attestatio
     });
   }
 
-  for (const c of dsseCases('cosign')) {
+  for (const c of loadCases('cosign', 'dsse-attestation')) {
     describe(`cosign/${c.id}`, () => {
-      const envelope = readFileSync(new URL(`cosign/${c.dir}/${String(c.inputs['envelope'])}`, testdata));
+      const envelope = readCaseBytes(c, String(c.inputs['envelope']));
 
       it(`case, upstream ${c.expected}: an in-toto envelope whose statement has the collector’s predicate type`, () => {
         const parsed = parseDsseEnvelope(envelope);
@@ -162,16 +146,8 @@ describe('verify/legacy-attestation: the signature part of every dsse-attestatio
 
 /** The `.att` layer cosign would have written for a Sigstore bundle's DSSE envelope, certificate and SET (same signed bytes). */
 function layerFromSigstoreBundle(dir: string): LegacyAttestationLayer {
-  interface Entry {
-    logIndex: string;
-    logId: { keyId: string };
-    integratedTime: string;
-    inclusionPromise: { signedEntryTimestamp: string };
-    canonicalizedBody: string;
-  }
-  const bundle = JSON.parse(text(`${dir}bundle.sigstore.json`)) as {
+  const bundle = JSON.parse(readTestdata(`${dir}bundle.sigstore.json`)) as BundleWithTlogEntries & {
     verificationMaterial: {
-      tlogEntries: Entry[];
       certificate?: { rawBytes: string };
       x509CertificateChain?: { certificates: { rawBytes: string }[] };
     };
@@ -183,23 +159,13 @@ function layerFromSigstoreBundle(dir: string): LegacyAttestationLayer {
     : (material.x509CertificateChain?.certificates ?? []).map((c) => c.rawBytes);
   const pem = (b64: string): string =>
     `-----BEGIN CERTIFICATE-----\n${(b64.match(/.{1,64}/g) ?? []).join('\n')}\n-----END CERTIFICATE-----\n`;
-  const entry = material.tlogEntries[0];
-  const set = entry && {
-    SignedEntryTimestamp: entry.inclusionPromise.signedEntryTimestamp,
-    Payload: {
-      body: entry.canonicalizedBody,
-      integratedTime: Number(entry.integratedTime),
-      logIndex: Number(entry.logIndex),
-      logID: Buffer.from(entry.logId.keyId, 'base64').toString('hex'),
-    },
-  };
   return {
     envelope: Buffer.from(JSON.stringify(bundle.dsseEnvelope)),
     annotations: {
       [cosignAnnotations.signature]: '',
       [cosignAnnotations.certificate]: pem(leaf),
       ...(chain.length > 0 ? { [cosignAnnotations.chain]: chain.map(pem).join('') } : {}),
-      [cosignAnnotations.bundle]: JSON.stringify(set),
+      [cosignAnnotations.bundle]: cosignBundleAnnotation(bundle),
     },
   };
 }
@@ -215,9 +181,7 @@ describe('verify/legacy-attestation: keyless layers re-packaged from Sigstore co
     trust,
     requireTransparencyLog: true,
   });
-  const production = loadTrustedRoot(
-    JSON.parse(text('sigstore-conformance/trust/trusted_root.production.json')),
-  );
+  const production = productionTrustRoot();
   const dsseDir = 'sigstore-conformance/bundle-verify/happy-path-intoto-in-dsse-v3/';
   const dsseDigest = 'sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf' as Digest;
   const dsseLayer = layerFromSigstoreBundle(dsseDir);
@@ -231,7 +195,7 @@ describe('verify/legacy-attestation: keyless layers re-packaged from Sigstore co
 
   it('intoto 0.0.2 entry, the case’s own trust root: verified', () => {
     const dir = 'sigstore-conformance/bundle-verify/intoto-with-custom-trust-root/';
-    const trust = loadTrustedRoot(JSON.parse(text(`${dir}trusted_root.json`)));
+    const trust = loadTrustedRoot(JSON.parse(readTestdata(`${dir}trusted_root.json`)));
     const digest = 'sha256:330a043220fa13e01d68a7db39c89e12b0c4c3b6a0346fe624b0903f1303b5b2' as Digest;
     expect(
       outcome(verifyLegacyAttestation(layerFromSigstoreBundle(dir), digest, keyless(trust), now)),
@@ -239,7 +203,7 @@ describe('verify/legacy-attestation: keyless layers re-packaged from Sigstore co
   });
 
   const hashedrekordSet = JSON.parse(
-    text('containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1.annotations.json'),
+    readTestdata('containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1.annotations.json'),
   ) as Record<string, string>;
   const rejections: [string, () => LegacyAttestationResult, string][] = [
     [

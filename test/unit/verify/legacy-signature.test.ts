@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import type { Digest } from '../../../src/base/digest.js';
 import type { DefiniteReason, UnknownReason } from '../../../src/base/reasons.js';
@@ -13,29 +13,15 @@ import {
 } from '../../../src/verify/legacy-signature.js';
 import type { SignatureResult } from '../../../src/verify/result.js';
 import { hasAnnotations, parseSimpleSigning } from '../../../src/verify/simple-signing.js';
-import { loadTrustedRoot, type LoadedTrustRoot } from '../../../src/verify/trust.js';
+import type { LoadedTrustRoot } from '../../../src/verify/trust.js';
+import { loadCases, readTestdata, readTestdataBytes, testdataUrl } from '../../support/testdata.js';
+import { productionTrustRoot, tlogJson, trustRoot } from '../../support/trust-roots.js';
 
-// --- A private loader for the shared test data (cases.json + files).
-const testdata = new URL('../../../../shared/testdata/', import.meta.url);
-const file = (path: string): URL => new URL(path, testdata);
-const text = (path: string): string => readFileSync(file(path), 'utf8');
 const now = new Date('2026-06-01T00:00:00Z');
-
-interface TestCase {
-  readonly id: string;
-  readonly kind: string;
-  readonly expected: 'pass' | 'fail';
-  readonly facts: Readonly<Record<string, unknown>>;
-  readonly checks: readonly { readonly name: string; readonly expected: 'pass' | 'fail' }[];
-}
-const loadCases = (source: string): TestCase[] =>
-  (JSON.parse(text(`${source}/cases.json`)) as { cases: TestCase[] }).cases.filter(
-    (c) => c.kind === 'legacy-cosign-signature',
-  );
 
 /** containers/image stores a layer as `\0sigstore-json\n` + {mimeType, payload (base64), annotations}. */
 function layer(path: string): LegacyLayer {
-  const raw = readFileSync(file(`containers-image/${path}`));
+  const raw = readTestdataBytes(`containers-image/${path}`);
   const json = JSON.parse(raw.subarray('\0sigstore-json\n'.length).toString()) as {
     payload: string;
     annotations: Record<string, string>;
@@ -53,54 +39,17 @@ const withAnnotation = (l: LegacyLayer, key: string, value: string): LegacyLayer
 /** The image digest the harness computes: sha256 of manifest.json, when there is one. */
 function manifestDigest(dir: string): Digest | undefined {
   const path = `containers-image/${dir}/manifest.json`;
-  return existsSync(file(path))
-    ? (`sha256:${createHash('sha256')
-        .update(readFileSync(file(path)))
-        .digest('hex')}` as Digest)
+  return existsSync(testdataUrl(path))
+    ? (`sha256:${createHash('sha256').update(readTestdataBytes(path)).digest('hex')}` as Digest)
     : undefined;
 }
 
-const pemDers = (pem: string): Buffer[] =>
-  [...pem.matchAll(/-----BEGIN [A-Z ]+-----([^-]+)-----END/g)].map((m) => Buffer.from(m[1] ?? '', 'base64'));
-/** A trusted_root.json tlog entry for a PEM public key; the log ID is the SHA-256 of its DER. */
-const tlogJson = (pem: string): unknown => {
-  const der = pemDers(pem)[0] ?? Buffer.alloc(0);
-  return {
-    baseUrl: 'https://rekor.example',
-    hashAlgorithm: 'SHA2_256',
-    publicKey: {
-      rawBytes: der.toString('base64'),
-      keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-      validFor: { start: '2021-01-01T00:00:00Z' },
-    },
-    logId: { keyId: createHash('sha256').update(der).digest('base64') },
-  };
-};
-/** A trusted_root.json CA entry trusting every certificate of a PEM chain. */
-const caJson = (chain: string): unknown => ({
-  subject: { organization: 'test', commonName: 'test' },
-  uri: 'https://fulcio.example',
-  certChain: { certificates: pemDers(chain).map((der) => ({ rawBytes: der.toString('base64') })) },
-  validFor: { start: '2021-01-01T00:00:00Z' },
-});
-const trustRoot = (parts: { cas?: readonly string[]; tlogs?: readonly string[] }): LoadedTrustRoot =>
-  loadTrustedRoot({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    certificateAuthorities: (parts.cas ?? []).map(caJson),
-    tlogs: (parts.tlogs ?? []).map(tlogJson),
-    ctlogs: [],
-    timestampAuthorities: [],
-  });
-const productionJson = JSON.parse(text('sigstore-conformance/trust/trusted_root.production.json')) as Record<
-  string,
-  unknown
->;
-const production = loadTrustedRoot(productionJson);
+const production = productionTrustRoot();
 
 const key = (path: string, options: { trust?: LoadedTrustRoot; requireLog?: boolean } = {}): Authority => ({
   kind: 'key',
   name: path,
-  publicKey: parsePublicKey(text(path)),
+  publicKey: parsePublicKey(readTestdata(path)),
   requireTransparencyLog: options.requireLog ?? false,
   ...(options.trust === undefined ? {} : { trust: options.trust }),
 });
@@ -138,18 +87,18 @@ const fulcioDir = `${ci}dir-img-cosign-fulcio-rekor-valid/`;
 const fulcioLayer = layer('dir-img-cosign-fulcio-rekor-valid/signature-1');
 const fulcioDigest = manifestDigest('dir-img-cosign-fulcio-rekor-valid');
 const fulcioTrust = (tlogs: readonly string[]): LoadedTrustRoot =>
-  trustRoot({ cas: [text(`${fulcioDir}fulcio_v1.crt.pem`)], tlogs });
+  trustRoot({ cas: [readTestdata(`${fulcioDir}fulcio_v1.crt.pem`)], tlogs });
 const mitr = (trust: LoadedTrustRoot, email = 'mitr@redhat.com'): Authority =>
   keyless(email, 'https://github.com/login/oauth', trust);
 const keyRekorLayer = layer('dir-img-cosign-key-rekor-valid/signature-1');
 const keyRekorDigest = manifestDigest('dir-img-cosign-key-rekor-valid');
-const rekorPub = text(`${ci}dir-img-cosign-key-rekor-valid/rekor.pub`);
+const rekorPub = readTestdata(`${ci}dir-img-cosign-key-rekor-valid/rekor.pub`);
 const rekorSetLayer: LegacyLayer = {
-  payload: readFileSync(file(`${ci}rekor-set/rekor-payload`)),
+  payload: readTestdataBytes(`${ci}rekor-set/rekor-payload`),
   annotations: {
-    [cosignAnnotations.signature]: text(`${ci}rekor-set/rekor-sig`).trim(),
-    [cosignAnnotations.certificate]: text(`${ci}rekor-set/rekor-cert`),
-    [cosignAnnotations.bundle]: text(`${ci}rekor-set/rekor-set`),
+    [cosignAnnotations.signature]: readTestdata(`${ci}rekor-set/rekor-sig`).trim(),
+    [cosignAnnotations.certificate]: readTestdata(`${ci}rekor-set/rekor-cert`),
+    [cosignAnnotations.bundle]: readTestdata(`${ci}rekor-set/rekor-set`),
   },
 };
 // The rekor-set case has no manifest; the digest is the one its payload signs.
@@ -254,7 +203,11 @@ const scenarios: Readonly<Record<string, { main: Run; checks: Readonly<Record<st
       'Rekor public key = cosign.pub (wrong key)': {
         want: ['TransparencyLogMissing'],
         run: () => [
-          verify(keyRekorLayer, keyRekorDigest, cosign2Pub([text(`${ci}dir-img-cosign-valid/cosign.pub`)])),
+          verify(
+            keyRekorLayer,
+            keyRekorDigest,
+            cosign2Pub([readTestdata(`${ci}dir-img-cosign-valid/cosign.pub`)]),
+          ),
         ],
       },
       'SET annotation removed / replaced by "this is not a valid SET"': {
@@ -301,7 +254,9 @@ const scenarios: Readonly<Record<string, { main: Run; checks: Readonly<Record<st
       },
       'Rekor key cosign.pub (mismatch)': {
         want: ['TransparencyLogMissing'],
-        run: () => [verify(fulcioLayer, fulcioDigest, mitr(fulcioTrust([text(`${fulcioDir}cosign.pub`)])))],
+        run: () => [
+          verify(fulcioLayer, fulcioDigest, mitr(fulcioTrust([readTestdata(`${fulcioDir}cosign.pub`)]))),
+        ],
       },
       'no Rekor key configured (Fulcio without Rekor)': {
         want: ['TransparencyLogMissing'],
@@ -336,7 +291,7 @@ const scenarios: Readonly<Record<string, { main: Run; checks: Readonly<Record<st
         run: () => {
           const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
           const random = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-          const trust = loadTrustedRoot({ ...productionJson, tlogs: [tlogJson(random)] });
+          const trust = productionTrustRoot({ tlogs: [tlogJson(random)] });
           return [verify(rekorSetLayer, rekorSetDigest, mitr(trust))];
         },
       },
@@ -352,7 +307,7 @@ const scenarios: Readonly<Record<string, { main: Run; checks: Readonly<Record<st
       want: [true],
       run: () => {
         const parsed = parseSimpleSigning(
-          readFileSync(file('kyverno/simple-signing/payload-key/payload.json')),
+          readTestdataBytes('kyverno/simple-signing/payload-key/payload.json'),
         );
         const digest = 'sha256:4a1c4b21597c1b4415bdbecb28a3296c6b5e23ca4f9feeb599860a1dac6a0108';
         const good =
@@ -385,7 +340,7 @@ const describeWant = (run: Run | undefined): string =>
 
 describe('verify/legacy-signature: every legacy-cosign-signature case of the shared test data', () => {
   for (const source of ['containers-image', 'kyverno']) {
-    for (const c of loadCases(source)) {
+    for (const c of loadCases(source, 'legacy-cosign-signature')) {
       describe(`${source}/${c.id}`, () => {
         const scenario = scenarios[c.id];
         it(`case, upstream ${c.expected} → ${describeWant(scenario?.main)}`, () => {

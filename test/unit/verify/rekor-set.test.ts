@@ -1,47 +1,20 @@
-import { createHash, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
 import { parsePublicKey } from '../../../src/verify/keys.js';
 import {
   checkEntryBody,
   parseCosignBundle,
   verifySet,
-  verifyTimestamp,
   type CosignBundle,
   type EntryExpectation,
 } from '../../../src/verify/rekor-set.js';
 import { loadTrustedRoot, type LoadedTrustRoot } from '../../../src/verify/trust.js';
+import { cosignBundleAnnotation, type BundleWithTlogEntries } from '../../support/sigstore-bundles.js';
+import { readTestdata, readTestdataBytes } from '../../support/testdata.js';
+import { productionTrustRoot, tlogRoot } from '../../support/trust-roots.js';
 
-const testdata = new URL('../../../../shared/testdata/', import.meta.url);
-const readText = (path: string): string => readFileSync(new URL(path, testdata), 'utf8');
 const now = new Date('2026-06-01T00:00:00Z');
-
-/** A trusted root holding only transparency-log keys, valid from `start`. */
-function tlogRoot(keys: readonly KeyObject[], start = '2021-01-01T00:00:00Z'): LoadedTrustRoot {
-  return loadTrustedRoot({
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    tlogs: keys.map((key) => {
-      const der = key.export({ type: 'spki', format: 'der' });
-      return {
-        baseUrl: 'https://rekor.example',
-        hashAlgorithm: 'SHA2_256',
-        publicKey: {
-          rawBytes: der.toString('base64'),
-          keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-          validFor: { start },
-        },
-        logId: { keyId: createHash('sha256').update(der).digest('base64') },
-      };
-    }),
-    certificateAuthorities: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  });
-}
-
-const production = loadTrustedRoot(
-  JSON.parse(readText('sigstore-conformance/trust/trusted_root.production.json')),
-);
+const production = productionTrustRoot();
 
 function bundleOf(annotation: string): CosignBundle {
   const bundle = parseCosignBundle(annotation);
@@ -51,43 +24,16 @@ function bundleOf(annotation: string): CosignBundle {
   return bundle;
 }
 
-/** The cosign bundle annotation equivalent of a Sigstore bundle's first tlog entry (same signed fields). */
-function annotationFromSigstoreBundle(bundle: {
-  verificationMaterial: {
-    tlogEntries: {
-      logIndex: string;
-      logId: { keyId: string };
-      integratedTime: string;
-      inclusionPromise: { signedEntryTimestamp: string };
-      canonicalizedBody: string;
-    }[];
-  };
-}): string {
-  const entry = bundle.verificationMaterial.tlogEntries[0];
-  if (entry === undefined) {
-    throw new Error('no tlog entry');
-  }
-  return JSON.stringify({
-    SignedEntryTimestamp: entry.inclusionPromise.signedEntryTimestamp,
-    Payload: {
-      body: entry.canonicalizedBody,
-      integratedTime: Number(entry.integratedTime),
-      logIndex: Number(entry.logIndex),
-      logID: Buffer.from(entry.logId.keyId, 'base64').toString('hex'),
-    },
-  });
-}
-
 describe('verify/rekor-set', () => {
   describe('containers-image rekor-set (cases.json): VerifyRekorSET(rekor.pub, set, cert, sig, payload)', () => {
     const dir = 'containers-image/rekor-set/';
-    const rekorKey = parsePublicKey(readText(`${dir}rekor.pub`));
-    const set = readText(`${dir}rekor-set`);
+    const rekorKey = parsePublicKey(readTestdata(`${dir}rekor.pub`));
+    const set = readTestdata(`${dir}rekor-set`);
     const expectation: EntryExpectation = {
       content: 'message',
-      signature: Buffer.from(readText(`${dir}rekor-sig`).trim(), 'base64'),
-      payload: readFileSync(new URL(`${dir}rekor-payload`, testdata)),
-      signers: [new X509Certificate(readText(`${dir}rekor-cert`)).raw],
+      signature: Buffer.from(readTestdata(`${dir}rekor-sig`).trim(), 'base64'),
+      payload: readTestdataBytes(`${dir}rekor-payload`),
+      signers: [new X509Certificate(readTestdata(`${dir}rekor-cert`)).raw],
     };
 
     it('verifies and gives integrated time 1670870899', () => {
@@ -115,7 +61,7 @@ describe('verify/rekor-set', () => {
 
     it('a well-formed SET of another entry does not verify', () => {
       const annotations = JSON.parse(
-        readText('containers-image/dir-img-cosign-key-rekor-valid/signature-1.annotations.json'),
+        readTestdata('containers-image/dir-img-cosign-key-rekor-valid/signature-1.annotations.json'),
       ) as Record<string, string>;
       const other = bundleOf(annotations['dev.sigstore.cosign/bundle'] ?? '');
       const swapped = { ...bundleOf(set), signedEntryTimestamp: other.signedEntryTimestamp };
@@ -166,15 +112,15 @@ describe('verify/rekor-set', () => {
         () =>
           loadTrustedRoot(
             JSON.parse(
-              readText('sigstore-conformance/bundle-verify/intoto-with-custom-trust-root/trusted_root.json'),
+              readTestdata(
+                'sigstore-conformance/bundle-verify/intoto-with-custom-trust-root/trusted_root.json',
+              ),
             ),
           ),
       ],
     ];
     for (const [kind, dir, trustRoot] of kinds) {
-      const bundle = JSON.parse(readText(`${dir}bundle.sigstore.json`)) as Parameters<
-        typeof annotationFromSigstoreBundle
-      >[0] & {
+      const bundle = JSON.parse(readTestdata(`${dir}bundle.sigstore.json`)) as BundleWithTlogEntries & {
         verificationMaterial: {
           certificate?: { rawBytes: string };
           x509CertificateChain?: { certificates: { rawBytes: string }[] };
@@ -192,7 +138,7 @@ describe('verify/rekor-set', () => {
         payload: Buffer.from(bundle.dsseEnvelope.payload, 'base64'),
         signers: [Buffer.from(leaf, 'base64')],
       };
-      const annotation = annotationFromSigstoreBundle(bundle);
+      const annotation = cosignBundleAnnotation(bundle);
 
       it(`${kind}: the SET verifies`, () => {
         expect(verifySet(bundleOf(annotation), root.material.tlogs, now).ok).to.equal(true);
@@ -261,87 +207,6 @@ describe('verify/rekor-set', () => {
         expect(checkEntryBody(body, expectation).ok).to.equal(false);
         expect(checkEntryBody(body, { ...expectation, content: 'dsse' }).ok).to.equal(false);
       });
-    }
-  });
-});
-
-describe('verifyTimestamp (RFC 3161), on Sigstore conformance timestamps re-packaged as the cosign annotation', () => {
-  interface TsaCase {
-    readonly root: LoadedTrustRoot;
-    readonly annotation: string;
-    readonly signature: Buffer;
-    readonly leaf: string;
-  }
-  const load = (id: string): TsaCase => {
-    const dir = `sigstore-conformance/bundle-verify/${id}/`;
-    const bundle = JSON.parse(readText(`${dir}bundle.sigstore.json`)) as {
-      verificationMaterial: {
-        certificate: { rawBytes: string };
-        timestampVerificationData: { rfc3161Timestamps: { signedTimestamp: string }[] };
-      };
-      messageSignature: { signature: string };
-    };
-    const material = bundle.verificationMaterial;
-    return {
-      root: loadTrustedRoot(JSON.parse(readText(`${dir}trusted_root.json`))),
-      annotation: JSON.stringify({
-        SignedRFC3161Timestamp: material.timestampVerificationData.rfc3161Timestamps[0]?.signedTimestamp,
-      }),
-      signature: Buffer.from(bundle.messageSignature.signature, 'base64'),
-      leaf: material.certificate.rawBytes,
-    };
-  };
-  const timeOf = (c: TsaCase, at = now): Date | undefined =>
-    verifyTimestamp(c.annotation, c.signature, c.root.material.timestampAuthorities, at);
-
-  for (const id of [
-    'rekor2-happy-path',
-    'rekor2-timestamp-with-embedded-cert',
-    'rekor2-timestamp-without-embedded-cert',
-  ]) {
-    it(`${id}: verified; the time lies inside the signing certificate's validity`, () => {
-      const c = load(id);
-      const leaf = new X509Certificate(Buffer.from(c.leaf, 'base64'));
-      const at = timeOf(c);
-      expect(at !== undefined && at >= leaf.validFromDate && at <= leaf.validToDate).to.equal(true);
-    });
-  }
-
-  for (const id of [
-    'rekor2-timestamp-outside-trust-root-tsa-validity_fail',
-    'rekor2-timestamp-outside-tsa-cert-validity_fail',
-    'rekor2-timestamp-payload-mismatch_fail',
-    'rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail',
-  ]) {
-    it(`${id}: no trusted time`, () => {
-      expect(timeOf(load(id))).to.equal(undefined);
-    });
-  }
-
-  it('rekor2-timestamp-with-incorrect-time_fail: a genuine time outside the leaf validity (the chain check rejects it)', () => {
-    const c = load('rekor2-timestamp-with-incorrect-time_fail');
-    const leaf = new X509Certificate(Buffer.from(c.leaf, 'base64'));
-    const at = timeOf(c);
-    expect(at !== undefined && (at < leaf.validFromDate || at > leaf.validToDate)).to.equal(true);
-  });
-
-  it('no trusted time over other bytes, before the token time, or from the wrong trust root', () => {
-    const c = load('rekor2-happy-path');
-    expect(
-      verifyTimestamp(c.annotation, Buffer.from('other'), c.root.material.timestampAuthorities, now),
-    ).to.equal(undefined);
-    expect(timeOf(c, new Date('2020-01-01T00:00:00Z'))).to.equal(undefined);
-    expect(
-      verifyTimestamp(c.annotation, c.signature, production.material.timestampAuthorities, now),
-    ).to.equal(undefined);
-  });
-
-  it('no trusted time from annotations that do not parse', () => {
-    const c = load('rekor2-happy-path');
-    for (const bad of ['', '{}', '{"SignedRFC3161Timestamp":"!!"}', '{"SignedRFC3161Timestamp":"MAA="}']) {
-      expect(verifyTimestamp(bad, c.signature, c.root.material.timestampAuthorities, now), bad).to.equal(
-        undefined,
-      );
     }
   });
 });
