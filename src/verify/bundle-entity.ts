@@ -35,15 +35,17 @@ export interface BundleThresholds {
 }
 
 /**
- * What an authority requires: keyless always needs an SCT and a verified
- * signing time (the 10-minute Fulcio leaf is judged at that time); the log
- * is required when the authority says so. A key needs neither.
+ * What an authority requires: keyless needs a verified signing time (the
+ * 10-minute Fulcio leaf is judged at that time) and, when its trust root
+ * lists certificate-transparency logs, an SCT from one of them — a private
+ * CA's root lists none, and requiring an SCT there could never succeed. The
+ * log is required when the authority says so. A key needs neither.
  */
 export function thresholdsFor(authority: Authority): BundleThresholds {
   const keyless = authority.kind === 'keyless';
   return {
     tlogEntries: authority.requireTransparencyLog ? 1 : 0,
-    ctlogSCTs: keyless ? 1 : 0,
+    ctlogSCTs: keyless && authority.trust.root.ctlogs.length > 0 ? 1 : 0,
     timestamps: keyless ? 1 : 0,
   };
 }

@@ -97,6 +97,14 @@ export function verifyBundleSignature(
         : `the signature does not verify with the ${authority.kind === 'key' ? 'authority key' : 'certificate key'}`;
     return reject(authority.kind === 'key' ? 'KeyMismatch' : 'SignatureInvalid', why);
   }
+  // Checked before the library, which would first miss the signing time the
+  // absent entry would have given and call it an expired certificate.
+  if (thresholds.tlogEntries > entity.tlogEntries.length) {
+    return reject(
+      'TransparencyLogMissing',
+      'the authority requires a transparency-log entry and the bundle has none',
+    );
+  }
   let signer: Signer;
   if (isUnloggedPrivateKeyless(entity, authority)) {
     const atNow = verifyChainAtNow(entity, authority, now);

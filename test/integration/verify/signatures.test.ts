@@ -208,6 +208,14 @@ describe('verify: image signatures against real registries and cosign', function
         expect(reasons(wrongIssuer)).to.deep.equal(['IdentityMismatch']);
       });
 
+      it(`requires a transparency-log entry when the authority does (the keyless default): TransparencyLogMissing (${format})`, async () => {
+        const img = await pushRandomImage(testEnv().registry, randomRepo());
+        await sign(img.ref, signer, format);
+        const logRequired = { ...(await caAuthority(ca)), requireTransparencyLog: true };
+        const c = await check(img, [logRequired]);
+        expect(reasons(c)).to.deep.equal(['TransparencyLogMissing']);
+      });
+
       it(`rejects a certificate from another CA: CertificateUntrusted (${format})`, async () => {
         const img = await pushRandomImage(testEnv().registry, randomRepo());
         await sign(img.ref, signer, format);
