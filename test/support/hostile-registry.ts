@@ -19,6 +19,8 @@ export interface HostileRegistry {
   readonly manifest: Buffer;
   /** Every request seen: method, URL and whether it carried Authorization. */
   readonly seen: { method: string; url: string; authorization: string | undefined }[];
+  /** What the server does for a request no route claims: the valid image manifest, or 404. */
+  serveDefault(req: IncomingMessage, res: ServerResponse): void;
   /** Routes are matched in order against `METHOD path` (query excluded); the first match handles the request. */
   route(pattern: RegExp, handler: Handler): void;
   close(): Promise<void>;
@@ -57,15 +59,8 @@ export async function startHostileRegistry(repository = 'hostile/app'): Promise<
   const routes: { pattern: RegExp; handler: Handler }[] = [];
   const seen: HostileRegistry['seen'] = [];
 
-  const server: Server = createServer((req, res) => {
+  const serveDefault = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
-    const key = `${req.method ?? ''} ${path}`;
-    const hit = routes.find((r) => r.pattern.test(key));
-    if (hit) {
-      void Promise.resolve(hit.handler(req, res)).catch(() => res.destroy());
-      return;
-    }
     if (path === `/v2/${repository}/manifests/${digest}`) {
       res.writeHead(200, {
         'content-type': 'application/vnd.oci.image.manifest.v1+json',
@@ -76,6 +71,18 @@ export async function startHostileRegistry(repository = 'hostile/app'): Promise<
       return;
     }
     sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'unknown' }] });
+  };
+
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
+    const key = `${req.method ?? ''} ${path}`;
+    const hit = routes.find((r) => r.pattern.test(key));
+    if (hit) {
+      void Promise.resolve(hit.handler(req, res)).catch(() => res.destroy());
+      return;
+    }
+    serveDefault(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = `127.0.0.1:${String((server.address() as AddressInfo).port)}`;
@@ -85,6 +92,7 @@ export async function startHostileRegistry(repository = 'hostile/app'): Promise<
     digest,
     manifest,
     seen,
+    serveDefault,
     route(pattern, handler) {
       routes.push({ pattern, handler });
     },

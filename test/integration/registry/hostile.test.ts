@@ -4,7 +4,7 @@
  * a crash and never evidence that could support "signature missing".
  */
 import { expect } from 'chai';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { Digest } from '../../../src/base/digest.js';
@@ -238,7 +238,7 @@ describe('registry: hostile registries', function () {
     });
     h.route(/^(GET|HEAD) \/v2\//, (req, res) => {
       if (req.headers.authorization === 'Bearer sekrit') {
-        passThrough(h, req, res);
+        h.serveDefault(req, res);
         return;
       }
       res.writeHead(401, {
@@ -360,21 +360,6 @@ describe('registry: hostile registries', function () {
     expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
   });
 });
-
-/** Serves the default image manifest for an authorised request (used after a token round). */
-function passThrough(h: HostileRegistry, req: IncomingMessage, res: ServerResponse): void {
-  const path = (req.url ?? '').split('?')[0];
-  if (path === `/v2/${h.repository}/manifests/${h.digest}`) {
-    res.writeHead(200, {
-      'content-type': ociManifest,
-      'docker-content-digest': h.digest,
-      'content-length': h.manifest.byteLength,
-    });
-    res.end(req.method === 'HEAD' ? undefined : h.manifest);
-    return;
-  }
-  sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
-}
 
 async function startTokenServer(): Promise<{
   port: number;
