@@ -23,7 +23,9 @@
  *     as well delete it); if the authority requires the log →
  *     `TransparencyLogMissing`.
  *  5. Keyless: chain to a trusted CA at the signing time (→
- *     `CertificateUntrusted` / `CertificateExpired`), then SAN and issuer (→
+ *     `CertificateUntrusted` / `CertificateExpired`), an embedded SCT from a
+ *     CT log of the trust root when it lists any (→ `CertificateUntrusted`),
+ *     then SAN and issuer (→
  *     `IdentityMismatch`). Without a trusted time the chain is judged at
  *     `now`, which only a log-less authority reaches: a Fulcio leaf is then
  *     expired after 10 minutes (`CertificateExpired`), a long-lived private
@@ -44,6 +46,7 @@ import type { DefiniteReason } from '../base/reasons.js';
 import type { Authority } from './authority.js';
 import { decodeBase64 } from './dsse.js';
 import { verifyCertificateChain } from './certificate-chain.js';
+import { countValidScts } from './sct.js';
 import { certificateKey, parseCertificatesPem, readCertificateIdentity } from './fulcio.js';
 import { matchesIdentity } from './identity.js';
 import { spkiDer, verifyMessage } from './keys.js';
@@ -202,6 +205,18 @@ export function checkAuthority(
   if (!chain.ok) {
     const untimed = time.signedAt === undefined ? ' (no trusted signing time: judged at now)' : '';
     return reject(chain.reason, chain.message + untimed);
+  }
+  // A trust root that lists CT logs requires the leaf to have been logged in one.
+  const ctlogs = authority.trust.material.ctlogs;
+  const issuerCert = chain.path[1];
+  if (
+    ctlogs.length > 0 &&
+    (issuerCert === undefined || countValidScts(certificate.leaf, issuerCert, ctlogs) === 0)
+  ) {
+    return reject(
+      'CertificateUntrusted',
+      'the certificate has no valid SCT from a trusted certificate-transparency log',
+    );
   }
   const identity = readCertificateIdentity(certificate.leaf);
   const san = identity.sans.find((s) => matchesIdentity(authority.identity, s));
