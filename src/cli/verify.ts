@@ -36,6 +36,7 @@ interface VerifyFlags {
   readonly trustedRoot?: string;
   readonly insecureIgnoreTlog?: boolean;
   readonly insecureRegistry: string[];
+  readonly registryCa: string[];
   readonly dockerConfig?: string;
   readonly signatureRepository?: string;
   readonly output: 'json' | 'table';
@@ -285,7 +286,12 @@ export function verifyCommand(context: CommandContext): Command {
         throw new CliError('UsageError', `--signature-repository: ${describeError(error)}`, { cause: error });
       }
       const credentials = dockerCredentials(flags.dockerConfig);
-      const client = new RegistryClient({ plainHttpRegistries: flags.insecureRegistry, credentials });
+      const caCertificates = flags.registryCa.map((f) => readText(f, 'registry CA'));
+      const client = new RegistryClient({
+        plainHttpRegistries: flags.insecureRegistry,
+        credentials,
+        caCertificates,
+      });
       const controller = new AbortController();
       try {
         const limit = pLimit(concurrency);

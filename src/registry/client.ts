@@ -18,7 +18,7 @@ import {
   TokenCache,
   type Challenge,
 } from './auth.js';
-import { credentialsFor, type CredentialEntry } from './credentials.js';
+import { credentialsFor, isBasic, type BasicCredentials, type CredentialEntry } from './credentials.js';
 import { RegistryError } from './errors.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
 import { manifestAccept, MediaTypes, parseManifest, type Descriptor, type Manifest } from './manifest.js';
@@ -36,6 +36,8 @@ export interface RegistryClientOptions {
   /** Registries (host[:port]) spoken to over plain HTTP; everything else is HTTPS. */
   readonly plainHttpRegistries?: readonly string[];
   readonly credentials?: readonly CredentialEntry[];
+  /** Extra PEM CA certificates for registries behind a private CA (added to Node's roots). */
+  readonly caCertificates?: readonly string[];
   /** Token realm hosts that may receive Basic credentials besides the registry itself. */
   readonly allowedRealmHosts?: readonly string[];
   /** Milliseconds since the epoch; injected so token expiry is testable. */
@@ -87,7 +89,7 @@ export class RegistryClient {
 
   constructor(options: RegistryClientOptions = {}) {
     this.limits = { ...defaultLimits, ...options.limits };
-    this.#transport = new RegistryTransport(this.limits);
+    this.#transport = new RegistryTransport(this.limits, options.caCertificates);
     this.#plainHttp = new Set(options.plainHttpRegistries ?? []);
     this.#credentials = options.credentials ?? [];
     this.#allowedRealmHosts = options.allowedRealmHosts ?? ['auth.docker.io'];
@@ -359,7 +361,7 @@ export class RegistryClient {
     const challenge = this.#challenges.get(repo.registry);
     if (challenge === undefined) return undefined;
     if (challenge.scheme === 'basic') {
-      const creds = credentialsFor(this.#credentials, repo.registry, repo.repository)[0];
+      const creds = this.#basicFor(repo);
       return creds === undefined ? undefined : basicHeader(creds);
     }
     const token = this.#tokens.get(
@@ -376,7 +378,7 @@ export class RegistryClient {
     signal: AbortSignal,
   ): Promise<string | undefined> {
     if (challenge.scheme === 'basic') {
-      const creds = credentialsFor(this.#credentials, repo.registry, repo.repository)[0];
+      const creds = this.#basicFor(repo);
       return creds === undefined ? undefined : basicHeader(creds);
     }
     const realmText = challenge.params['realm'];
@@ -406,15 +408,25 @@ export class RegistryClient {
     return `Bearer ${await fetching}`;
   }
 
+  /** The most specific username/password entry for the repository (identity tokens cannot answer Basic). */
+  #basicFor(repo: Repository): BasicCredentials | undefined {
+    return credentialsFor(this.#credentials, repo.registry, repo.repository).find(isBasic);
+  }
+
   async #fetchToken(repo: Repository, realm: URL, key: string, signal: AbortSignal): Promise<string> {
     const creds = credentialsFor(this.#credentials, repo.registry, repo.repository)[0];
     const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
     const allowed = mayReceiveCredentials(realm, apiHost(repo.registry), this.#allowedRealmHosts);
     const withheld = creds !== undefined && !allowed;
+    let res: HttpResponse | undefined;
     if (creds !== undefined && allowed) {
-      headers['authorization'] = basicHeader(creds);
+      if (isBasic(creds)) {
+        headers['authorization'] = basicHeader(creds);
+      } else {
+        res = await this.#exchangeIdentityToken(realm, creds.identityToken, signal);
+      }
     }
-    const res = await this.#transport.send({
+    res ??= await this.#transport.send({
       method: 'GET',
       url: realm,
       headers,
@@ -437,6 +449,35 @@ export class RegistryClient {
     const { token, expiresIn } = parseTokenResponse(res.body);
     this.#tokens.set(key, token, expiresIn);
     return token;
+  }
+
+  /**
+   * OAuth2 refresh-token grant (formats.md §2): POST the identity token to the
+   * realm. A realm without the OAuth2 endpoint answers 404; the caller then
+   * falls back to the plain GET flow (undefined here).
+   */
+  async #exchangeIdentityToken(
+    realm: URL,
+    token: string,
+    signal: AbortSignal,
+  ): Promise<HttpResponse | undefined> {
+    const form = new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: token,
+      service: realm.searchParams.get('service') ?? '',
+      scope: realm.searchParams.get('scope') ?? '',
+      client_id: 'sigwatch',
+    });
+    const url = new URL(realm.origin + realm.pathname);
+    const res = await this.#transport.send({
+      method: 'POST',
+      url,
+      headers: { 'user-agent': 'sigwatch', 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+      maxBytes: this.limits.maxSmallBodyBytes,
+      signal,
+    });
+    return res.status === 404 ? undefined : res;
   }
 }
 

@@ -13,12 +13,21 @@ export interface BasicCredentials {
   readonly password: string;
 }
 
+/** An OAuth2 refresh token (`identitytoken` in config.json), exchanged at the token realm. */
+export interface IdentityToken {
+  readonly identityToken: string;
+}
+
+export type RegistryCredentials = BasicCredentials | IdentityToken;
+
+export const isBasic = (c: RegistryCredentials): c is BasicCredentials => 'username' in c;
+
 export interface CredentialEntry {
   /** Host pattern, possibly with `*` labels and a port. */
   readonly host: string;
   /** Path prefix inside the registry ('' for all). */
   readonly path: string;
-  readonly credentials: BasicCredentials;
+  readonly credentials: RegistryCredentials;
 }
 
 export type CredentialsErrorCode = 'DockerConfigInvalid';
@@ -29,7 +38,12 @@ function entryFrom(key: string, value: unknown): CredentialEntry | undefined {
   const v = value as Record<string, unknown>;
   let username: string | undefined;
   let password: string | undefined;
-  if (typeof v['auth'] === 'string' && v['auth'] !== '') {
+  let identityToken: string | undefined;
+  if (typeof v['identitytoken'] === 'string' && v['identitytoken'] !== '') {
+    // docker login stores a refresh token here (and `<token>` as the user in
+    // `auth`); the token is what the registry expects to be exchanged.
+    identityToken = v['identitytoken'];
+  } else if (typeof v['auth'] === 'string' && v['auth'] !== '') {
     // `auth` wins over username/password when both are set (docker's rule).
     const decoded = Buffer.from(v['auth'], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
@@ -40,7 +54,13 @@ function entryFrom(key: string, value: unknown): CredentialEntry | undefined {
     username = v['username'];
     password = v['password'];
   }
-  if (username === undefined || password === undefined) return undefined;
+  const credentials: RegistryCredentials | undefined =
+    identityToken !== undefined
+      ? { identityToken }
+      : username !== undefined && password !== undefined
+        ? { username, password }
+        : undefined;
+  if (credentials === undefined) return undefined;
   let rest = key.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '');
   if (rest === 'index.docker.io/v1' || rest === 'index.docker.io' || rest === 'registry-1.docker.io') {
     rest = 'docker.io';
@@ -49,7 +69,7 @@ function entryFrom(key: string, value: unknown): CredentialEntry | undefined {
   return {
     host: (slash < 0 ? rest : rest.slice(0, slash)).toLowerCase(),
     path: slash < 0 ? '' : rest.slice(slash + 1),
-    credentials: { username, password },
+    credentials,
   };
 }
 
@@ -98,7 +118,7 @@ export function credentialsFor(
   entries: readonly CredentialEntry[],
   registry: string,
   repository: string,
-): BasicCredentials[] {
+): RegistryCredentials[] {
   return entries
     .filter(
       (e) =>
@@ -109,4 +129,27 @@ export function credentialsFor(
       (a, b) => b.path.length - a.path.length || Number(a.host.includes('*')) - Number(b.host.includes('*')),
     )
     .map((e) => e.credentials);
+}
+
+/**
+ * Credentials from the data of a Kubernetes image-pull Secret (`Secret.data`,
+ * base64 values): type `kubernetes.io/dockerconfigjson` (key
+ * `.dockerconfigjson`) or the legacy `kubernetes.io/dockercfg` (key `.dockercfg`).
+ * @throws CredentialsError `DockerConfigInvalid` for another type or a missing key.
+ */
+export function parsePullSecret(type: string, data: Readonly<Record<string, string>>): CredentialEntry[] {
+  const key =
+    type === 'kubernetes.io/dockerconfigjson'
+      ? '.dockerconfigjson'
+      : type === 'kubernetes.io/dockercfg'
+        ? '.dockercfg'
+        : undefined;
+  if (key === undefined) {
+    throw new CredentialsError('DockerConfigInvalid', `secret type ${type} holds no registry credentials`);
+  }
+  const value = data[key];
+  if (value === undefined) {
+    throw new CredentialsError('DockerConfigInvalid', `secret of type ${type} has no ${key} key`);
+  }
+  return parseDockerConfig(Buffer.from(value, 'base64').toString('utf8'));
 }

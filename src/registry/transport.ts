@@ -12,6 +12,7 @@
  * - Retries (GET/HEAD only): 5xx, connection failures and 429 whose
  *   Retry-After is within `maxRetryAfterMs`, with capped backoff.
  */
+import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
 import { isTimeout, withDeadline } from '../base/deadline.js';
 import { classifyHost, type AddressClass } from './addresses.js';
@@ -19,7 +20,9 @@ import { RegistryError } from './errors.js';
 import type { RegistryLimits } from './limits.js';
 
 export interface HttpRequest {
-  readonly method: 'GET' | 'HEAD';
+  /** POST only for token exchanges; it is never retried. */
+  readonly method: 'GET' | 'HEAD' | 'POST';
+  readonly body?: string;
   readonly url: URL;
   readonly headers?: Readonly<Record<string, string>>;
   readonly maxBytes: number;
@@ -75,10 +78,17 @@ export class RegistryTransport {
   readonly #limits: RegistryLimits;
   readonly #dispatcher: Dispatcher;
 
-  constructor(limits: RegistryLimits) {
+  /**
+   * @param caCertificates extra PEM CA certificates trusted besides Node's
+   *   bundled roots (registries behind a private CA).
+   */
+  constructor(limits: RegistryLimits, caCertificates: readonly string[] = []) {
     this.#limits = limits;
     this.#dispatcher = new Agent({
-      connect: { timeout: limits.connectTimeoutMs },
+      connect: {
+        timeout: limits.connectTimeoutMs,
+        ...(caCertificates.length > 0 ? { ca: [...rootCertificates, ...caCertificates] } : {}),
+      },
       headersTimeout: limits.requestTimeoutMs,
       bodyTimeout: limits.requestTimeoutMs,
       connections: limits.perRegistryConcurrency,
@@ -96,6 +106,7 @@ export class RegistryTransport {
    *   the caller's abort reason when `req.signal` aborts.
    */
   async send(req: HttpRequest): Promise<HttpResponse> {
+    const maxAttempts = req.method === 'POST' ? 1 : this.#limits.maxAttempts;
     for (let attempt = 1; ; attempt++) {
       let res: HttpResponse;
       try {
@@ -103,13 +114,13 @@ export class RegistryTransport {
       } catch (error: unknown) {
         if (req.signal.aborted || !(error instanceof RegistryError) || error.code !== 'Unavailable')
           throw error;
-        if (attempt >= this.#limits.maxAttempts) throw error;
+        if (attempt >= maxAttempts) throw error;
         await sleep(this.#backoffMs(attempt), req.signal);
         continue;
       }
       if (res.status === 429) {
         const waitMs = parseRetryAfter(res.headers['retry-after'], Date.now()) ?? this.#backoffMs(attempt);
-        if (waitMs > this.#limits.maxRetryAfterMs || attempt >= this.#limits.maxAttempts) {
+        if (waitMs > this.#limits.maxRetryAfterMs || attempt >= maxAttempts) {
           throw new RegistryError(
             'RateLimited',
             `${req.url.host}: 429 Too Many Requests (Retry-After ${res.headers['retry-after'] ?? 'absent'})`,
@@ -120,7 +131,7 @@ export class RegistryTransport {
         continue;
       }
       if (res.status >= 500) {
-        if (attempt >= this.#limits.maxAttempts) {
+        if (attempt >= maxAttempts) {
           throw new RegistryError(
             'Unavailable',
             `${req.url.host}: HTTP ${String(res.status)} after ${String(attempt)} attempts`,
@@ -189,6 +200,7 @@ export class RegistryTransport {
       const res = await request(url, {
         method: req.method,
         headers,
+        ...(req.body === undefined ? {} : { body: req.body }),
         signal,
         dispatcher: this.#dispatcher,
       });

@@ -106,3 +106,38 @@ export async function issueLeaf(
   ]);
   return { key, cert, chain: ca.rootCert, identity, issuer };
 }
+
+/** Issues a TLS server certificate for 127.0.0.1/localhost from the test CA (for HTTPS registries in tests). */
+export async function issueServerCert(ca: TestCa): Promise<{ key: string; cert: string }> {
+  const base = join(ca.dir, `server-${randomBytes(4).toString('hex')}`);
+  await ecKey(`${base}.key`);
+  await exec('openssl', [
+    'req',
+    '-new',
+    '-key',
+    `${base}.key`,
+    '-subj',
+    '/CN=localhost',
+    '-out',
+    `${base}.csr`,
+  ]);
+  await writeFile(`${base}.ext`, 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  await exec('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    `${base}.csr`,
+    '-CA',
+    ca.rootCert,
+    '-CAkey',
+    ca.rootKey,
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    `${base}.ext`,
+    '-out',
+    `${base}.crt`,
+  ]);
+  return { key: `${base}.key`, cert: `${base}.crt` };
+}

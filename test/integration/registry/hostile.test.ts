@@ -4,6 +4,7 @@
  * a crash and never evidence that could support "signature missing".
  */
 import { expect } from 'chai';
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -13,6 +14,8 @@ import { RegistryClient } from '../../../src/registry/client.js';
 import { parseDockerConfig } from '../../../src/registry/credentials.js';
 import { collectEvidence, type Evidence, type SourceItem } from '../../../src/registry/evidence.js';
 import type { RegistryLimits } from '../../../src/registry/limits.js';
+import type { Authority } from '../../../src/verify/authority.js';
+import { checkImageSignatures } from '../../../src/verify/image-signatures.js';
 import {
   sendJson,
   sha256,
@@ -67,8 +70,19 @@ function reasonOf(ev: Evidence, item: SourceItem): UnknownReason | undefined {
   return ev.sources.find((s) => s.item === item && s.outcome === 'error')?.reason;
 }
 
+// Any authority will do: the point is that no hostile case can yield a definite verdict.
+const anyKey: Authority = {
+  kind: 'key',
+  name: 'any',
+  publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
+  requireTransparencyLog: false,
+};
+
 /** The invariants every hostile case must keep. */
 function expectSafe(o: Outcome): void {
+  // Never a definite verdict, in particular never SignatureMissing: Unknown, with reasons.
+  const check = checkImageSignatures(o.evidence, [anyKey], new Date());
+  expect(check.verdict, 'signature verdict').to.equal('Unknown');
   expect(o.elapsedMs, 'elapsed ms').to.be.below(perDigestLimitMs + 1_000);
   expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
   expect(o.evidence.complete, 'evidence complete').to.equal(false);

@@ -1,5 +1,14 @@
 import { expect } from 'chai';
-import { CredentialsError, credentialsFor, parseDockerConfig } from '../../../src/registry/credentials.js';
+import {
+  CredentialsError,
+  credentialsFor,
+  parseDockerConfig,
+  parsePullSecret,
+  type RegistryCredentials,
+} from '../../../src/registry/credentials.js';
+
+const user = (c: RegistryCredentials | undefined): string | undefined =>
+  c === undefined ? undefined : 'username' in c ? c.username : `token:${c.identityToken}`;
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
@@ -12,6 +21,7 @@ describe('registry/credentials', () => {
       'registry.example.com': { auth: b64('all:allpass'), username: 'ignored', password: 'ignored' },
       '*.corp.example': { auth: b64('glob:globpass') },
       'no-creds.example': { email: 'x@y' },
+      'acr.example.io': { auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'refresh-me' },
     },
   });
   const entries = parseDockerConfig(config);
@@ -26,16 +36,20 @@ describe('registry/credentials', () => {
     ['corp.example', 'x', []],
     ['a.b.corp.example', 'x', []],
     ['no-creds.example', 'x', []],
+    ['acr.example.io', 'x', ['token:refresh-me']],
     ['registry.example.com:5000', 'team-a/app', []],
   ];
   for (const [registry, repo, users] of cases) {
     it(`${registry}/${repo} → [${users.join(', ')}]`, () => {
-      expect(credentialsFor(entries, registry, repo).map((c) => c.username)).to.deep.equal(users);
+      expect(credentialsFor(entries, registry, repo).map(user)).to.deep.equal(users);
     });
   }
 
   it('prefers auth over username/password', () => {
-    expect(credentialsFor(entries, 'registry.example.com', 'x')[0]?.password).to.equal('allpass');
+    expect(credentialsFor(entries, 'registry.example.com', 'x')[0]).to.deep.equal({
+      username: 'all',
+      password: 'allpass',
+    });
   });
 
   it('reads the legacy dockercfg map (no auths wrapper)', () => {
@@ -50,5 +64,36 @@ describe('registry/credentials', () => {
     expect(() => parseDockerConfig('[1]'))
       .to.throw(CredentialsError)
       .with.property('code', 'DockerConfigInvalid');
+  });
+
+  describe('parsePullSecret', () => {
+    const config = b64(JSON.stringify({ auths: { 'ghcr.io': { auth: b64('u:p') } } }));
+    it('reads kubernetes.io/dockerconfigjson', () => {
+      expect(
+        credentialsFor(
+          parsePullSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': config }),
+          'ghcr.io',
+          'o/r',
+        ),
+      ).to.deep.equal([{ username: 'u', password: 'p' }]);
+    });
+    it('reads the legacy kubernetes.io/dockercfg', () => {
+      const legacy = b64(JSON.stringify({ 'ghcr.io': { auth: b64('l:lp') } }));
+      expect(
+        credentialsFor(
+          parsePullSecret('kubernetes.io/dockercfg', { '.dockercfg': legacy }),
+          'ghcr.io',
+          'o/r',
+        ),
+      ).to.deep.equal([{ username: 'l', password: 'lp' }]);
+    });
+    it('refuses other secret types and a missing key', () => {
+      expect(() => parsePullSecret('Opaque', { '.dockerconfigjson': config }))
+        .to.throw(CredentialsError)
+        .with.property('code', 'DockerConfigInvalid');
+      expect(() => parsePullSecret('kubernetes.io/dockerconfigjson', {}))
+        .to.throw(CredentialsError)
+        .with.property('code', 'DockerConfigInvalid');
+    });
   });
 });
