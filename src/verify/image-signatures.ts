@@ -17,9 +17,8 @@ import type { BundleReferrer, Evidence } from '../registry/evidence.js';
 import type { Authority } from './authority.js';
 import { verifyBundle } from './bundle.js';
 import { verifyLegacySignature } from './legacy-signature.js';
+import { cosignSignPredicateType } from './predicate-types.js';
 import type { RejectedSignature, SignatureResult, VerifiedSignature } from './result.js';
-
-export const cosignSignPredicateType = 'https://sigstore.dev/cosign/sign/v1';
 
 export type SignatureCheck =
   | { readonly verdict: 'Compliant'; readonly accepted: readonly VerifiedSignature[] }
