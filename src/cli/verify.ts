@@ -243,6 +243,9 @@ export function exitCodeFor(results: readonly ImageVerdict[]): number {
   return VerdictExit.Compliant;
 }
 
+/** commander collector for options that may be given several times. */
+const repeatable = (value: string, previous: string[]): string[] => [...previous, value];
+
 export function verifyCommand(context: CommandContext): Command {
   return new Command('verify')
     .description(
@@ -258,11 +261,16 @@ export function verifyCommand(context: CommandContext): Command {
     .option('--certificate-oidc-issuer <url>', 'keyless: exact OIDC issuer')
     .option('--trusted-root <file>', 'Sigstore trusted_root.json (default: the embedded public-good root)')
     .option('--insecure-ignore-tlog', 'keyless: accept signatures without a transparency-log entry')
+    .option('--insecure-registry <host>', 'speak plain HTTP to this registry (repeatable)', repeatable, [])
     .option(
-      '--insecure-registry <host>',
-      'speak plain HTTP to this registry (repeatable)',
-      (v: string, acc: string[]) => [...acc, v],
+      '--registry-ca <file>',
+      'PEM CA certificate for registries behind a private CA (repeatable)',
+      repeatable,
       [],
+    )
+    .option(
+      '--signature-repository <repo>',
+      "also look for signatures in this repository (cosign's COSIGN_REPOSITORY), e.g. registry.example.com/signatures",
     )
     .option(
       '--docker-config <file>',

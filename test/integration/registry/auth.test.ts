@@ -4,7 +4,11 @@
  * exchange of `docker login` (config.json `identitytoken`), and its fallback.
  */
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../../src/cli/program.js';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Digest } from '../../../src/base/digest.js';
@@ -160,6 +164,51 @@ describe('registry: authentication over HTTPS with a private CA', function () {
     expect(ev.complete).to.equal(false);
     expect(ev.sources.find((s) => s.item === 'image')?.reason).to.equal('RegistryUnauthorized');
     expect(r.seen.some((s) => s.path === '/token' && s.method === 'GET')).to.equal(true);
+  });
+
+  it('sigwatch verify trusts --registry-ca and reads --docker-config', async () => {
+    const r = await startPrivateRegistry(ca, false);
+    servers.push(r.server);
+    const dir = await mkdtemp(join(tmpdir(), 'sigwatch-cli-'));
+    const dockerConfig = join(dir, 'config.json');
+    await writeFile(
+      dockerConfig,
+      JSON.stringify({ auths: { [r.address]: { auth: Buffer.from('alice:secret').toString('base64') } } }),
+    );
+    const pub = join(dir, 'k.pub');
+    await writeFile(
+      pub,
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }),
+    );
+    const run = async (extra: string[]): Promise<{ code: number; out: string }> => {
+      let out = '';
+      const code = await runCli(
+        [
+          'verify',
+          '--key',
+          pub,
+          '--docker-config',
+          dockerConfig,
+          '-o',
+          'json',
+          ...extra,
+          `${r.address}/${repository}@${digest}`,
+        ],
+        {
+          writeOut: (t) => (out += t),
+          writeErr: () => undefined,
+        },
+      );
+      return { code, out };
+    };
+    // Reachable and authorised, but unsigned: a definite SignatureMissing.
+    const trusted = await run(['--registry-ca', ca.rootCert]);
+    expect(trusted.code, trusted.out).to.equal(1);
+    expect((JSON.parse(trusted.out) as { reasons: string[] }[])[0]?.reasons).to.deep.equal([
+      'SignatureMissing',
+    ]);
+    // Without the CA the TLS handshake fails: undecided, never "unsigned".
+    expect((await run([])).code).to.equal(2);
   });
 
   it('refuses a registry whose certificate no trusted CA signed: RegistryUnavailable', async () => {

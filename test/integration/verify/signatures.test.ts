@@ -268,6 +268,63 @@ describe('verify: image signatures against real registries and cosign', function
       ]);
     });
 
+    it('reads signatures from --signature-repository', async () => {
+      const registry = testEnv().registry;
+      const img = await pushRandomImage(registry, randomRepo());
+      const sigRepo = `${registry}/${randomRepo('sigwatch-signatures')}`;
+      await sign(img.ref, key, 'legacy', { repository: sigRepo });
+      const base = ['verify', '--key', key.pub, '--insecure-registry', registry];
+      expect((await cli([...base, img.ref])).code).to.equal(1);
+      const found = await cli([...base, '--signature-repository', sigRepo, img.ref]);
+      expect(found.code, found.out + found.err).to.equal(0);
+    });
+
+    it('verifies keyless with --trusted-root, requiring the log unless --insecure-ignore-tlog', async () => {
+      const registry = testEnv().registry;
+      const ca = await createTestCa();
+      const signer = await importCertificateKey(await issueLeaf(ca, identity, issuer, 1));
+      const img = await pushRandomImage(registry, randomRepo());
+      await sign(img.ref, signer, 'bundle');
+      const root = `${ca.dir}/trusted_root.json`;
+      await exec('cosign', [
+        'trusted-root',
+        'create',
+        `--fulcio=url=https://ca.test,certificate-chain=${ca.rootCert}`,
+        '--out',
+        root,
+      ]);
+      const base = [
+        'verify',
+        '--certificate-identity',
+        identity,
+        '--certificate-oidc-issuer',
+        issuer,
+        '--trusted-root',
+        root,
+        '--insecure-registry',
+        registry,
+        '-o',
+        'json',
+      ];
+      const strict = await cli([...base, img.ref]);
+      expect(strict.code).to.equal(1);
+      expect((JSON.parse(strict.out) as { reasons: string[] }[])[0]?.reasons).to.deep.equal([
+        'TransparencyLogMissing',
+      ]);
+      const lenient = await cli([...base, '--insecure-ignore-tlog', img.ref]);
+      expect(lenient.code, lenient.out + lenient.err).to.equal(0);
+      const wrong = await cli([
+        ...base,
+        '--insecure-ignore-tlog',
+        '--certificate-identity',
+        'https://other',
+        img.ref,
+      ]);
+      expect((JSON.parse(wrong.out) as { reasons: string[] }[])[0]?.reasons).to.deep.equal([
+        'IdentityMismatch',
+      ]);
+    });
+
     it('refuses contradictory flags with the usage exit code', async () => {
       const r = await cli(['verify', '--key', key.pub, '--certificate-identity', identity, 'x']);
       expect(r.code).to.equal(64);
