@@ -7,29 +7,20 @@
  * answer: `undefined`) from "we could not find out" (a thrown RegistryError):
  * only the former may ever support a conclusion that a signature is missing.
  */
-import { createHash } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { digestHex, type Digest } from '../base/digest.js';
-import {
-  basicHeader,
-  mayReceiveCredentials,
-  parseChallenge,
-  parseTokenResponse,
-  TokenCache,
-  type Challenge,
-} from './auth.js';
-import { credentialsFor, isBasic, type BasicCredentials, type CredentialEntry } from './credentials.js';
+import { parseChallenge } from './auth.js';
+import { Authenticator, type Repository } from './authenticator.js';
+import type { CredentialEntry } from './credentials.js';
 import { RegistryError } from './errors.js';
+import { expectOk, nextLink, sha256 } from './responses.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
 import { manifestAccept, MediaTypes, parseManifest, type Descriptor, type Manifest } from './manifest.js';
 import { apiHost } from './reference.js';
 import { RegistryTransport, type HttpResponse } from './transport.js';
 
-/** A repository: where manifests, tags and referrers live. */
-export interface Repository {
-  readonly registry: string;
-  readonly repository: string;
-}
+export type { Repository } from './authenticator.js';
+export { nextLink, sha256 } from './responses.js';
 
 export interface RegistryClientOptions {
   readonly limits?: Partial<RegistryLimits>;
@@ -63,9 +54,6 @@ export interface ReferrerListing {
   readonly descriptors: readonly Descriptor[];
 }
 
-export const sha256 = (data: Uint8Array): Digest =>
-  `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
-
 interface Request {
   readonly method: 'GET' | 'HEAD';
   readonly path: string;
@@ -77,13 +65,8 @@ export class RegistryClient {
   readonly limits: RegistryLimits;
   readonly #transport: RegistryTransport;
   readonly #plainHttp: ReadonlySet<string>;
-  readonly #credentials: readonly CredentialEntry[];
-  readonly #allowedRealmHosts: readonly string[];
-  readonly #tokens: TokenCache;
-  readonly #challenges = new Map<string, Challenge>();
+  readonly #auth: Authenticator;
   readonly #limiters = new Map<string, LimitFunction>();
-  /** Token fetches in flight, so parallel requests answering one challenge share one token. */
-  readonly #tokenFetches = new Map<string, Promise<string>>();
   /** Requests sent, per registry host: for metrics and tests. */
   readonly requestCounts = new Map<string, number>();
 
@@ -91,9 +74,11 @@ export class RegistryClient {
     this.limits = { ...defaultLimits, ...options.limits };
     this.#transport = new RegistryTransport(this.limits, options.caCertificates);
     this.#plainHttp = new Set(options.plainHttpRegistries ?? []);
-    this.#credentials = options.credentials ?? [];
-    this.#allowedRealmHosts = options.allowedRealmHosts ?? ['auth.docker.io'];
-    this.#tokens = new TokenCache(options.nowMs ?? Date.now);
+    this.#auth = new Authenticator(this.#transport, this.limits, {
+      credentials: options.credentials ?? [],
+      allowedRealmHosts: options.allowedRealmHosts ?? ['auth.docker.io'],
+      nowMs: options.nowMs ?? Date.now,
+    });
   }
 
   async close(): Promise<void> {
@@ -117,7 +102,7 @@ export class RegistryClient {
       signal,
     );
     if (res.status === 404) return undefined;
-    this.#expectOk(res, repo, `manifest ${reference}`);
+    expectOk(res, repo, `manifest ${reference}`);
     const digest = sha256(res.body);
     const claimed = res.headers['docker-content-digest'];
     if (
@@ -150,7 +135,7 @@ export class RegistryClient {
       signal,
     );
     if (res.status === 404) return undefined;
-    this.#expectOk(res, repo, `manifest ${reference}`);
+    expectOk(res, repo, `manifest ${reference}`);
     const digest = res.headers['docker-content-digest'];
     if (digest === undefined || !/^sha256:[a-f0-9]{64}$/.test(digest)) {
       throw new RegistryError(
@@ -192,7 +177,7 @@ export class RegistryClient {
         { status: 404 },
       );
     }
-    this.#expectOk(res, repo, `blob ${desc.digest}`);
+    expectOk(res, repo, `blob ${desc.digest}`);
     if (sha256(res.body) !== desc.digest || res.body.byteLength !== desc.size) {
       throw new RegistryError(
         'DigestMismatch',
@@ -233,7 +218,7 @@ export class RegistryClient {
         descriptors: fallback?.manifest.kind === 'index' ? fallback.manifest.manifests : [],
       };
     }
-    this.#expectOk(first, repo, `referrers of ${digest}`);
+    expectOk(first, repo, `referrers of ${digest}`);
     const all: Descriptor[] = [];
     let page: HttpResponse = first;
     for (let n = 1; ; n++) {
@@ -261,7 +246,7 @@ export class RegistryClient {
         { method: 'GET', path: '', accept: MediaTypes.ociIndex, maxBytes: this.limits.maxManifestBytes },
         signal,
       );
-      this.#expectOk(page, repo, `referrers of ${digest} (page ${String(n + 1)})`);
+      expectOk(page, repo, `referrers of ${digest} (page ${String(n + 1)})`);
     }
     return { source: 'api', descriptors: all };
   }
@@ -280,7 +265,7 @@ export class RegistryClient {
         signal,
       );
       if (res.status === 404) return [];
-      this.#expectOk(res, repo, 'tag list');
+      expectOk(res, repo, 'tag list');
       let body: unknown;
       try {
         body = JSON.parse(new TextDecoder().decode(res.body));
@@ -297,22 +282,6 @@ export class RegistryClient {
       url = next === undefined ? undefined : new URL(next, res.url);
     }
     return tags;
-  }
-
-  #expectOk(res: HttpResponse, repo: Repository, what: string): void {
-    if (res.status === 200) return;
-    if (res.status === 401 || res.status === 403) {
-      throw new RegistryError(
-        'Unauthorized',
-        `${repo.registry}/${repo.repository}: ${what}: HTTP ${String(res.status)}`,
-        { status: res.status },
-      );
-    }
-    throw new RegistryError(
-      'ProtocolError',
-      `${repo.registry}/${repo.repository}: ${what}: unexpected HTTP ${String(res.status)}`,
-      { status: res.status },
-    );
   }
 
   #url(repo: Repository, path: string): URL {
@@ -333,7 +302,7 @@ export class RegistryClient {
     }
     const run = async (): Promise<HttpResponse> => {
       const scope = `repository:${repo.repository}:pull`;
-      let auth = this.#cachedAuthorization(repo, scope);
+      let auth = this.#auth.cached(repo, scope);
       for (let round = 0; ; round++) {
         const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
         if (req.accept !== undefined) headers['accept'] = req.accept;
@@ -349,144 +318,11 @@ export class RegistryClient {
         if (res.status !== 401 || round > 0) return res;
         const challenge = parseChallenge(res.headers['www-authenticate']);
         if (challenge === undefined) return res;
-        this.#challenges.set(repo.registry, challenge);
-        auth = await this.#authorize(repo, challenge, scope, signal);
+        this.#auth.remember(repo, challenge);
+        auth = await this.#auth.answer(repo, challenge, scope, signal);
         if (auth === undefined) return res;
       }
     };
     return limiter(run);
   }
-
-  #cachedAuthorization(repo: Repository, scope: string): string | undefined {
-    const challenge = this.#challenges.get(repo.registry);
-    if (challenge === undefined) return undefined;
-    if (challenge.scheme === 'basic') {
-      const creds = this.#basicFor(repo);
-      return creds === undefined ? undefined : basicHeader(creds);
-    }
-    const token = this.#tokens.get(
-      TokenCache.key(challenge.params['realm'] ?? '', challenge.params['service'] ?? '', scope),
-    );
-    return token === undefined ? undefined : `Bearer ${token}`;
-  }
-
-  /** Answers a challenge: Basic credentials, or a Bearer token from the realm (one fetch per key at a time). */
-  async #authorize(
-    repo: Repository,
-    challenge: Challenge,
-    scope: string,
-    signal: AbortSignal,
-  ): Promise<string | undefined> {
-    if (challenge.scheme === 'basic') {
-      const creds = this.#basicFor(repo);
-      return creds === undefined ? undefined : basicHeader(creds);
-    }
-    const realmText = challenge.params['realm'];
-    if (realmText === undefined) {
-      throw new RegistryError('ProtocolError', `${repo.registry}: Bearer challenge without realm`);
-    }
-    let realm: URL;
-    try {
-      realm = new URL(realmText);
-    } catch (error: unknown) {
-      throw new RegistryError('ProtocolError', `${repo.registry}: bad token realm`, { cause: error });
-    }
-    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
-      throw new RegistryError('ProtocolError', `${repo.registry}: token realm scheme ${realm.protocol}`);
-    }
-    const service = challenge.params['service'] ?? '';
-    realm.searchParams.set('service', service);
-    realm.searchParams.set('scope', scope);
-    const key = TokenCache.key(realmText, service, scope);
-    const cached = this.#tokens.get(key);
-    if (cached !== undefined) return `Bearer ${cached}`;
-    let fetching = this.#tokenFetches.get(key);
-    if (fetching === undefined) {
-      fetching = this.#fetchToken(repo, realm, key, signal).finally(() => this.#tokenFetches.delete(key));
-      this.#tokenFetches.set(key, fetching);
-    }
-    return `Bearer ${await fetching}`;
-  }
-
-  /** The most specific username/password entry for the repository (identity tokens cannot answer Basic). */
-  #basicFor(repo: Repository): BasicCredentials | undefined {
-    return credentialsFor(this.#credentials, repo.registry, repo.repository).find(isBasic);
-  }
-
-  async #fetchToken(repo: Repository, realm: URL, key: string, signal: AbortSignal): Promise<string> {
-    const creds = credentialsFor(this.#credentials, repo.registry, repo.repository)[0];
-    const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
-    const allowed = mayReceiveCredentials(realm, apiHost(repo.registry), this.#allowedRealmHosts);
-    const withheld = creds !== undefined && !allowed;
-    let res: HttpResponse | undefined;
-    if (creds !== undefined && allowed) {
-      if (isBasic(creds)) {
-        headers['authorization'] = basicHeader(creds);
-      } else {
-        res = await this.#exchangeIdentityToken(realm, creds.identityToken, signal);
-      }
-    }
-    res ??= await this.#transport.send({
-      method: 'GET',
-      url: realm,
-      headers,
-      maxBytes: this.limits.maxSmallBodyBytes,
-      signal,
-    });
-    if (res.status === 401 || res.status === 403) {
-      if (withheld) {
-        // Say why: the admin's credentials exist but were not sent, by design.
-        const msg = `${repo.registry}: credentials withheld from token realm ${realm.origin} (not HTTPS on the registry's or an allowed host); anonymous token refused`;
-        throw new RegistryError('CredentialsWithheld', msg, { status: res.status });
-      }
-      const msg = `${repo.registry}: token realm ${realm.host} refused (HTTP ${String(res.status)})`;
-      throw new RegistryError('Unauthorized', msg, { status: res.status });
-    }
-    if (res.status !== 200) {
-      const msg = `${repo.registry}: token realm ${realm.host} answered HTTP ${String(res.status)}`;
-      throw new RegistryError('ProtocolError', msg, { status: res.status });
-    }
-    const { token, expiresIn } = parseTokenResponse(res.body);
-    this.#tokens.set(key, token, expiresIn);
-    return token;
-  }
-
-  /**
-   * OAuth2 refresh-token grant (formats.md §2): POST the identity token to the
-   * realm. A realm without the OAuth2 endpoint answers 404; the caller then
-   * falls back to the plain GET flow (undefined here).
-   */
-  async #exchangeIdentityToken(
-    realm: URL,
-    token: string,
-    signal: AbortSignal,
-  ): Promise<HttpResponse | undefined> {
-    const form = new URLSearchParams({
-      grant_type: 'refresh_token',
-      refresh_token: token,
-      service: realm.searchParams.get('service') ?? '',
-      scope: realm.searchParams.get('scope') ?? '',
-      client_id: 'sigwatch',
-    });
-    const url = new URL(realm.origin + realm.pathname);
-    const res = await this.#transport.send({
-      method: 'POST',
-      url,
-      headers: { 'user-agent': 'sigwatch', 'content-type': 'application/x-www-form-urlencoded' },
-      body: form.toString(),
-      maxBytes: this.limits.maxSmallBodyBytes,
-      signal,
-    });
-    return res.status === 404 ? undefined : res;
-  }
-}
-
-/** The `rel="next"` target of an RFC 8288 Link header. */
-export function nextLink(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  for (const part of header.split(',')) {
-    const m = /<([^>]*)>\s*;(.*)/.exec(part);
-    if (m?.[1] !== undefined && /rel\s*=\s*"?next"?/i.test(m[2] ?? '')) return m[1];
-  }
-  return undefined;
 }

@@ -1,0 +1,186 @@
+/**
+ * Answers registry authentication challenges for the client (formats.md §2):
+ * remembers each registry's challenge, caches Bearer tokens per (realm,
+ * service, scope), fetches each token once however many requests wait for
+ * it, and decides which credentials may go where — Basic credentials and
+ * identity tokens only to an HTTPS realm on the registry's own host or an
+ * allow-listed one, so a hostile registry cannot harvest them.
+ */
+import {
+  basicHeader,
+  mayReceiveCredentials,
+  parseTokenResponse,
+  TokenCache,
+  type Challenge,
+} from './auth.js';
+import { credentialsFor, isBasic, type BasicCredentials, type CredentialEntry } from './credentials.js';
+import { RegistryError } from './errors.js';
+import type { RegistryLimits } from './limits.js';
+import { apiHost } from './reference.js';
+import type { HttpResponse, RegistryTransport } from './transport.js';
+
+/** A repository: where manifests, tags and referrers live. */
+export interface Repository {
+  readonly registry: string;
+  readonly repository: string;
+}
+
+export interface AuthenticatorOptions {
+  readonly credentials: readonly CredentialEntry[];
+  /** Token realm hosts that may receive credentials besides the registry itself. */
+  readonly allowedRealmHosts: readonly string[];
+  readonly nowMs: () => number;
+}
+
+export class Authenticator {
+  readonly #transport: RegistryTransport;
+  readonly #limits: RegistryLimits;
+  readonly #credentials: readonly CredentialEntry[];
+  readonly #allowedRealmHosts: readonly string[];
+  readonly #tokens: TokenCache;
+  readonly #challenges = new Map<string, Challenge>();
+  /** Token fetches in flight, so parallel requests answering one challenge share one token. */
+  readonly #tokenFetches = new Map<string, Promise<string>>();
+
+  constructor(transport: RegistryTransport, limits: RegistryLimits, options: AuthenticatorOptions) {
+    this.#transport = transport;
+    this.#limits = limits;
+    this.#credentials = options.credentials;
+    this.#allowedRealmHosts = options.allowedRealmHosts;
+    this.#tokens = new TokenCache(options.nowMs);
+  }
+
+  /** Remembers the registry's challenge, so later requests authenticate up front. */
+  remember(repo: Repository, challenge: Challenge): void {
+    this.#challenges.set(repo.registry, challenge);
+  }
+
+  /** The Authorization header to send before any challenge, from what earlier challenges taught. */
+  cached(repo: Repository, scope: string): string | undefined {
+    const challenge = this.#challenges.get(repo.registry);
+    if (challenge === undefined) return undefined;
+    if (challenge.scheme === 'basic') {
+      const creds = this.#basicFor(repo);
+      return creds === undefined ? undefined : basicHeader(creds);
+    }
+    const token = this.#tokens.get(
+      TokenCache.key(challenge.params['realm'] ?? '', challenge.params['service'] ?? '', scope),
+    );
+    return token === undefined ? undefined : `Bearer ${token}`;
+  }
+
+  /**
+   * Answers a 401 challenge: Basic credentials, or a Bearer token from the
+   * realm (one fetch per key at a time). Undefined when there is nothing to
+   * answer with (Basic without credentials).
+   * @throws RegistryError Unauthorized | CredentialsWithheld | ProtocolError | transport errors
+   */
+  async answer(
+    repo: Repository,
+    challenge: Challenge,
+    scope: string,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    if (challenge.scheme === 'basic') {
+      const creds = this.#basicFor(repo);
+      return creds === undefined ? undefined : basicHeader(creds);
+    }
+    const realmText = challenge.params['realm'];
+    if (realmText === undefined) {
+      throw new RegistryError('ProtocolError', `${repo.registry}: Bearer challenge without realm`);
+    }
+    let realm: URL;
+    try {
+      realm = new URL(realmText);
+    } catch (error: unknown) {
+      throw new RegistryError('ProtocolError', `${repo.registry}: bad token realm`, { cause: error });
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+      throw new RegistryError('ProtocolError', `${repo.registry}: token realm scheme ${realm.protocol}`);
+    }
+    const service = challenge.params['service'] ?? '';
+    realm.searchParams.set('service', service);
+    realm.searchParams.set('scope', scope);
+    const key = TokenCache.key(realmText, service, scope);
+    const cached = this.#tokens.get(key);
+    if (cached !== undefined) return `Bearer ${cached}`;
+    let fetching = this.#tokenFetches.get(key);
+    if (fetching === undefined) {
+      fetching = this.#fetchToken(repo, realm, key, signal).finally(() => this.#tokenFetches.delete(key));
+      this.#tokenFetches.set(key, fetching);
+    }
+    return `Bearer ${await fetching}`;
+  }
+
+  /** The most specific username/password entry for the repository (identity tokens cannot answer Basic). */
+  #basicFor(repo: Repository): BasicCredentials | undefined {
+    return credentialsFor(this.#credentials, repo.registry, repo.repository).find(isBasic);
+  }
+
+  async #fetchToken(repo: Repository, realm: URL, key: string, signal: AbortSignal): Promise<string> {
+    const creds = credentialsFor(this.#credentials, repo.registry, repo.repository)[0];
+    const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
+    const allowed = mayReceiveCredentials(realm, apiHost(repo.registry), this.#allowedRealmHosts);
+    const withheld = creds !== undefined && !allowed;
+    let res: HttpResponse | undefined;
+    if (creds !== undefined && allowed) {
+      if (isBasic(creds)) {
+        headers['authorization'] = basicHeader(creds);
+      } else {
+        res = await this.#exchangeIdentityToken(realm, creds.identityToken, signal);
+      }
+    }
+    res ??= await this.#transport.send({
+      method: 'GET',
+      url: realm,
+      headers,
+      maxBytes: this.#limits.maxSmallBodyBytes,
+      signal,
+    });
+    if (res.status === 401 || res.status === 403) {
+      if (withheld) {
+        // Say why: the admin's credentials exist but were not sent, by design.
+        const msg = `${repo.registry}: credentials withheld from token realm ${realm.origin} (not HTTPS on the registry's or an allowed host); anonymous token refused`;
+        throw new RegistryError('CredentialsWithheld', msg, { status: res.status });
+      }
+      const msg = `${repo.registry}: token realm ${realm.host} refused (HTTP ${String(res.status)})`;
+      throw new RegistryError('Unauthorized', msg, { status: res.status });
+    }
+    if (res.status !== 200) {
+      const msg = `${repo.registry}: token realm ${realm.host} answered HTTP ${String(res.status)}`;
+      throw new RegistryError('ProtocolError', msg, { status: res.status });
+    }
+    const { token, expiresIn } = parseTokenResponse(res.body);
+    this.#tokens.set(key, token, expiresIn);
+    return token;
+  }
+
+  /**
+   * OAuth2 refresh-token grant (formats.md §2): POST the identity token to the
+   * realm. A realm without the OAuth2 endpoint answers 404; the caller then
+   * falls back to the plain GET flow (undefined here).
+   */
+  async #exchangeIdentityToken(
+    realm: URL,
+    token: string,
+    signal: AbortSignal,
+  ): Promise<HttpResponse | undefined> {
+    const form = new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: token,
+      service: realm.searchParams.get('service') ?? '',
+      scope: realm.searchParams.get('scope') ?? '',
+      client_id: 'sigwatch',
+    });
+    const url = new URL(realm.origin + realm.pathname);
+    const res = await this.#transport.send({
+      method: 'POST',
+      url,
+      headers: { 'user-agent': 'sigwatch', 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+      maxBytes: this.#limits.maxSmallBodyBytes,
+      signal,
+    });
+    return res.status === 404 ? undefined : res;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The per-digest fetch behind collectEvidence: one method per source (cosign
+ * tags, referrers), each recording its outcome so the evidence can say what
+ * was seen, what was definitively absent and what did not answer.
+ */
+import { digestHex, type Digest } from '../base/digest.js';
+import type { RegistryClient, Repository } from './client.js';
+import { RegistryError, unknownReasonFor } from './errors.js';
+import {
+  bundleMediaTypePrefix,
+  cosignSigArtifactType,
+  dsseMediaType,
+  simpleSigningMediaType,
+  type AttachedSbom,
+  type AttestationLayer,
+  type BundleReferrer,
+  type SignatureLayer,
+  type SourceItem,
+  type SourceStatus,
+} from './evidence-types.js';
+import { MediaTypes, type Descriptor } from './manifest.js';
+
+export const repositoryName = (r: Repository): string => `${r.registry}/${r.repository}`;
+const name = repositoryName;
+
+interface TagLayer {
+  readonly repository: string;
+  readonly manifestDigest: Digest;
+  readonly body: Uint8Array;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+export class Collector {
+  readonly sources: SourceStatus[] = [];
+  readonly signatures: SignatureLayer[] = [];
+  readonly attestations: AttestationLayer[] = [];
+  readonly bundles: BundleReferrer[] = [];
+  readonly sboms: AttachedSbom[] = [];
+
+  constructor(
+    readonly client: RegistryClient,
+    readonly signal: AbortSignal,
+    readonly parent: AbortSignal,
+  ) {}
+
+  /** Runs one source; registry failures are recorded, cancellations and bugs propagate. */
+  async source(repo: Repository, item: SourceItem, fetch: () => Promise<boolean>): Promise<boolean> {
+    try {
+      const found = await fetch();
+      this.sources.push({ repository: name(repo), item, outcome: found ? 'found' : 'absent' });
+      return found;
+    } catch (error: unknown) {
+      if (this.parent.aborted) throw this.parent.reason as Error;
+      if (error instanceof RegistryError) {
+        this.sources.push({
+          repository: name(repo),
+          item,
+          outcome: 'error',
+          reason: unknownReasonFor(error.code),
+          message: error.message,
+        });
+        return false;
+      }
+      if (this.signal.aborted) {
+        // The per-digest deadline fired inside a non-registry await.
+        this.sources.push({
+          repository: name(repo),
+          item,
+          outcome: 'error',
+          reason: 'RegistryUnavailable',
+          message: 'per-digest deadline exceeded',
+        });
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  capped(count: number, what: string): void {
+    if (count > this.client.limits.maxSignatures) {
+      throw new RegistryError(
+        'LimitExceeded',
+        `${what} has ${String(count)} entries, more than ${String(this.client.limits.maxSignatures)}`,
+      );
+    }
+  }
+
+  async tagLayers(
+    repo: Repository,
+    tag: string,
+  ): Promise<{ manifestDigest: Digest; layers: { desc: Descriptor; body: Uint8Array }[] } | undefined> {
+    const m = await this.client.getManifest(repo, tag, this.signal);
+    if (m === undefined) return undefined;
+    if (m.manifest.kind !== 'image')
+      throw new RegistryError('ProtocolError', `${name(repo)}:${tag} is not an image manifest`);
+    this.capped(m.manifest.layers.length, `${name(repo)}:${tag}`);
+    const layers = await Promise.all(
+      m.manifest.layers.map(async (desc) => ({
+        desc,
+        body: await this.client.getBlob(repo, desc, this.signal),
+      })),
+    );
+    return { manifestDigest: m.digest, layers };
+  }
+
+  /** The layers of one media type under a cosign tag, or undefined when the tag does not exist. */
+  async attached(repo: Repository, tag: string, mediaType: string): Promise<TagLayer[] | undefined> {
+    const got = await this.tagLayers(repo, tag);
+    return got?.layers
+      .filter(({ desc }) => desc.mediaType === mediaType)
+      .map(({ desc, body }) => ({
+        repository: name(repo),
+        manifestDigest: got.manifestDigest,
+        body,
+        annotations: desc.annotations ?? {},
+      }));
+  }
+
+  async sig(repo: Repository, digest: Digest): Promise<boolean> {
+    const layers = await this.attached(repo, `sha256-${digestHex(digest)}.sig`, simpleSigningMediaType);
+    this.signatures.push(...(layers ?? []).map(({ body, ...l }) => ({ ...l, payload: body })));
+    return layers !== undefined;
+  }
+
+  async att(repo: Repository, digest: Digest): Promise<boolean> {
+    const layers = await this.attached(repo, `sha256-${digestHex(digest)}.att`, dsseMediaType);
+    this.attestations.push(...(layers ?? []).map(({ body, ...l }) => ({ ...l, envelope: body })));
+    return layers !== undefined;
+  }
+
+  async sbom(repo: Repository, digest: Digest): Promise<boolean> {
+    const got = await this.tagLayers(repo, `sha256-${digestHex(digest)}.sbom`);
+    if (got === undefined) return false;
+    for (const { desc, body } of got.layers)
+      this.sboms.push({ repository: name(repo), mediaType: desc.mediaType, body });
+    return true;
+  }
+
+  async referrers(repo: Repository, digest: Digest): Promise<boolean> {
+    const listing = await this.client.listReferrers(repo, digest, this.signal);
+    // artifactType is a hint: registries that report the config media type
+    // (go-containerregistry) show bundles as the empty type, so those are
+    // fetched and judged by their layer too.
+    const candidates = listing.descriptors.filter(
+      (d) =>
+        d.artifactType === undefined ||
+        d.artifactType.startsWith(bundleMediaTypePrefix) ||
+        d.artifactType === MediaTypes.ociEmpty ||
+        d.artifactType === cosignSigArtifactType,
+    );
+    this.capped(candidates.length, `referrers of ${digest}`);
+    await Promise.all(candidates.map((d) => this.referrer(repo, digest, d, listing.source)));
+    return listing.descriptors.length > 0;
+  }
+
+  async referrer(
+    repo: Repository,
+    digest: Digest,
+    desc: Descriptor,
+    via: 'api' | 'fallback-tag',
+  ): Promise<void> {
+    const m = await this.client.getManifest(repo, desc.digest, this.signal);
+    if (m === undefined) {
+      throw new RegistryError(
+        'ProtocolError',
+        `${name(repo)}: referrer ${desc.digest} is listed but missing`,
+      );
+    }
+    if (m.manifest.kind !== 'image' || m.manifest.subject?.digest !== digest) return; // not about this image
+    const layers = m.manifest.layers;
+    if (m.manifest.artifactType === cosignSigArtifactType || desc.artifactType === cosignSigArtifactType) {
+      this.capped(layers.length, `referrer ${desc.digest}`);
+      for (const l of layers.filter((x) => x.mediaType === simpleSigningMediaType)) {
+        const payload = await this.client.getBlob(repo, l, this.signal);
+        this.signatures.push({
+          repository: name(repo),
+          manifestDigest: m.digest,
+          payload,
+          annotations: l.annotations ?? {},
+        });
+      }
+      return;
+    }
+    const bundleLayers = layers.filter((l) => l.mediaType.startsWith(bundleMediaTypePrefix));
+    if (bundleLayers.length !== 1 || layers.length !== 1) return; // some other artifact
+    const layer = bundleLayers[0];
+    if (layer === undefined) return;
+    const bundle = await this.client.getBlob(repo, layer, this.signal);
+    this.bundles.push({
+      repository: name(repo),
+      manifestDigest: m.digest,
+      via,
+      mediaType: layer.mediaType,
+      bundle,
+      annotations: m.manifest.annotations ?? {},
+    });
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Evidence as plain data: everything the registries hold about one image
+ * digest, with the completeness of the fetch. Produced by collectEvidence,
+ * judged by the pure evaluators in src/verify, cacheable as is.
+ */
+import type { Digest } from '../base/digest.js';
+import type { UnknownReason } from '../base/reasons.js';
+
+export const bundleMediaTypePrefix = 'application/vnd.dev.sigstore.bundle';
+export const simpleSigningMediaType = 'application/vnd.dev.cosign.simplesigning.v1+json';
+export const dsseMediaType = 'application/vnd.dsse.envelope.v1+json';
+/** cosign's experimental OCI 1.1 mode stores legacy `.sig` content as a referrer of this type. */
+export const cosignSigArtifactType = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+
+export type SourceItem = 'image' | 'sig' | 'att' | 'sbom' | 'referrers';
+
+export interface SourceStatus {
+  readonly repository: string;
+  readonly item: SourceItem;
+  /** found: answered with content; absent: a definitive "nothing here" (404); error: no answer. */
+  readonly outcome: 'found' | 'absent' | 'error';
+  readonly reason?: UnknownReason;
+  readonly message?: string;
+}
+
+/** One layer of a cosign `.sig` manifest (or experimental sig referrer): payload + annotations. */
+export interface SignatureLayer {
+  readonly repository: string;
+  readonly manifestDigest: Digest;
+  readonly payload: Uint8Array;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** One layer of a cosign `.att` manifest: a DSSE envelope + annotations. */
+export interface AttestationLayer {
+  readonly repository: string;
+  readonly manifestDigest: Digest;
+  readonly envelope: Uint8Array;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** A Sigstore bundle found as a referrer (or on the fallback tag). */
+export interface BundleReferrer {
+  readonly repository: string;
+  readonly manifestDigest: Digest;
+  readonly via: 'api' | 'fallback-tag';
+  readonly mediaType: string;
+  readonly bundle: Uint8Array;
+  /** Unsigned hints (predicate type, content): for filtering only, never for trust. */
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** An attached, unsigned SBOM (`.sbom` tag): inventory only, never a verdict. */
+export interface AttachedSbom {
+  readonly repository: string;
+  readonly mediaType: string;
+  readonly body: Uint8Array;
+}
+
+export interface Evidence {
+  /** `registry/repository` of the image. */
+  readonly repository: string;
+  readonly digest: Digest;
+  readonly fetchedAt: Date;
+  readonly imageSeen: boolean;
+  readonly imageMediaType?: string;
+  readonly signatures: readonly SignatureLayer[];
+  readonly attestations: readonly AttestationLayer[];
+  readonly bundles: readonly BundleReferrer[];
+  readonly sboms: readonly AttachedSbom[];
+  readonly sources: readonly SourceStatus[];
+  /** imageSeen and every source answered definitively. */
+  readonly complete: boolean;
+  /** Some cap (signatures, referrers, sizes, pages) was exceeded. */
+  readonly limitExceeded: boolean;
+}

@@ -1,0 +1,39 @@
+/**
+ * Small checks on registry responses shared by the client's operations:
+ * status handling, Link-header paging and content digests.
+ */
+import { createHash } from 'node:crypto';
+import type { Digest } from '../base/digest.js';
+import type { Repository } from './authenticator.js';
+import { RegistryError } from './errors.js';
+import type { HttpResponse } from './transport.js';
+
+/** The sha256 digest of exact bytes. */
+export const sha256 = (data: Uint8Array): Digest =>
+  `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
+
+/**
+ * Accepts 200; 401/403 (after authentication was tried) are `Unauthorized`,
+ * anything else a `ProtocolError`. 404s are handled by callers before this.
+ * @throws RegistryError
+ */
+export function expectOk(res: HttpResponse, repo: Repository, what: string): void {
+  if (res.status === 200) return;
+  const where = `${repo.registry}/${repo.repository}: ${what}`;
+  if (res.status === 401 || res.status === 403) {
+    throw new RegistryError('Unauthorized', `${where}: HTTP ${String(res.status)}`, { status: res.status });
+  }
+  throw new RegistryError('ProtocolError', `${where}: unexpected HTTP ${String(res.status)}`, {
+    status: res.status,
+  });
+}
+
+/** The `rel="next"` target of an RFC 8288 Link header. */
+export function nextLink(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(',')) {
+    const m = /<([^>]*)>\s*;(.*)/.exec(part);
+    if (m?.[1] !== undefined && /rel\s*=\s*"?next"?/i.test(m[2] ?? '')) return m[1];
+  }
+  return undefined;
+}
