@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { CliError, describeError } from '../base/errors.js';
 import type { CommandFactory, Output } from './context.js';
 import { verifyCommand } from './verify.js';
+import { sbomCommand } from './sbom.js';
+import { queryCommand } from './query.js';
 import { verifyBundleCommand } from './verify-bundle.js';
 
 /** Exit codes shared by every command; `verify` and `audit` add 1 and 2 (see their help). */
@@ -34,7 +36,7 @@ function readPackageInfo(): PackageInfo {
   throw new CliError('UsageError', 'package.json has no version or description');
 }
 
-const commands: readonly CommandFactory[] = [verifyCommand, verifyBundleCommand];
+const commands: readonly CommandFactory[] = [verifyCommand, verifyBundleCommand, sbomCommand, queryCommand];
 
 /**
  * Builds the `sigwatch` command tree. Output goes through `output` so tests

@@ -1,0 +1,40 @@
+/**
+ * "Does this SBOM contain package X (in version range R)?" — the offline half
+ * of the inventory question. Pure: the caller parses the SBOM and the rule.
+ */
+import type { NormalisedSbom, SbomComponent } from './model.js';
+import { matchesPackage, parsePurl, type Purl } from './purl.js';
+import { rangeContains, type Range } from './range.js';
+
+export interface PackageRule {
+  readonly purl: Purl;
+  /** Absent: any version matches. */
+  readonly range?: Range;
+}
+
+export interface PackageMatch {
+  readonly component: SbomComponent;
+  /** `unparseable`: the component's version cannot be compared in this ecosystem. */
+  readonly inRange: boolean | 'unparseable';
+}
+
+/**
+ * Components whose purl names the rule's package (type, namespace, name and
+ * the rule's qualifiers), with whether their version is in the range.
+ * Components without a purl, or with one that does not parse, never match:
+ * names alone are too ambiguous across ecosystems.
+ */
+export function findPackage(sbom: NormalisedSbom, rule: PackageRule): PackageMatch[] {
+  const matches: PackageMatch[] = [];
+  for (const component of sbom.components) {
+    const purl = component.purl === undefined ? undefined : parsePurl(component.purl);
+    if (purl === undefined || !matchesPackage(rule.purl, purl)) continue;
+    const version = purl.version ?? component.version;
+    let inRange: PackageMatch['inRange'] = true;
+    if (rule.range !== undefined) {
+      inRange = version === undefined ? 'unparseable' : rangeContains(rule.range, version);
+    }
+    matches.push({ component, inRange });
+  }
+  return matches;
+}
