@@ -13,7 +13,7 @@
 import type { DefiniteReason, UnknownReason } from '../base/reasons.js';
 import type { BundleReferrer, Evidence } from '../registry/evidence.js';
 import type { Authority } from './authority.js';
-import { verifyBundle } from './bundle.js';
+import { incompleteReasons, predicateHint, verifyBundleReferrer } from './evidence-candidates.js';
 import type { InTotoStatement } from './legacy-attestation.js';
 import { verifyLegacyAttestation } from './legacy-attestation.js';
 import { cosignSignPredicateType, predicateMatches, resolvePredicateType } from './predicate-types.js';
@@ -51,22 +51,14 @@ export type AttestationCheck =
 
 /** The unsigned hint names cosign's sign predicate: a signature bundle, not a candidate here. */
 function isSignatureHint(b: BundleReferrer): boolean {
-  return b.annotations['dev.sigstore.bundle.predicateType'] === cosignSignPredicateType;
+  return predicateHint(b) === cosignSignPredicateType;
 }
 
 type BundleOutcome = VerifiedAttestation | RejectedSignature | undefined;
 
 function checkBundle(b: BundleReferrer, evidence: Evidence, authority: Authority, now: Date): BundleOutcome {
-  let result;
-  try {
-    result = verifyBundle(
-      JSON.parse(new TextDecoder().decode(b.bundle)) as unknown,
-      { kind: 'digest', digest: evidence.digest },
-      authority,
-      now,
-    );
-  } catch {
-    // Not JSON, or not a bundle (VerifyError BundleInvalid): registry data never throws past here.
+  const result = verifyBundleReferrer(b, evidence.digest, authority, now);
+  if (result === 'malformed') {
     return {
       ok: false,
       authority: authority.name,
@@ -148,13 +140,8 @@ export function checkAttestation(
   const found = verified.find((a) => predicateMatches(required, a.predicateType));
   if (found !== undefined) return { verdict: 'Compliant', attestation: found };
   const attLooked = evidence.sources.some((s) => s.item === 'att');
-  if (!evidence.complete || !attLooked) {
-    const reasons = new Set<UnknownReason>();
-    for (const s of evidence.sources) if (s.reason !== undefined) reasons.add(s.reason);
-    if (evidence.limitExceeded) reasons.add('EvidenceLimitExceeded');
-    if (reasons.size === 0) reasons.add('EvidenceIncomplete');
-    return { verdict: 'Unknown', reasons: [...reasons], rejected };
-  }
+  if (!evidence.complete || !attLooked)
+    return { verdict: 'Unknown', reasons: incompleteReasons(evidence), rejected };
   return {
     verdict: 'NonCompliant',
     reasons: [rejected.length === 0 ? 'AttestationMissing' : 'AttestationInvalid'],

@@ -15,7 +15,7 @@ import type { Digest } from '../base/digest.js';
 import type { DefiniteReason, UnknownReason } from '../base/reasons.js';
 import type { BundleReferrer, Evidence } from '../registry/evidence.js';
 import type { Authority } from './authority.js';
-import { verifyBundle } from './bundle.js';
+import { incompleteReasons, predicateHint, verifyBundleReferrer } from './evidence-candidates.js';
 import { verifyLegacySignature } from './legacy-signature.js';
 import { cosignSignPredicateType } from './predicate-types.js';
 import type { RejectedSignature, SignatureResult, VerifiedSignature } from './result.js';
@@ -49,7 +49,7 @@ const reasonOrder: readonly DefiniteReason[] = [
 ];
 
 function isAttestationHint(b: BundleReferrer): boolean {
-  const hint = b.annotations['dev.sigstore.bundle.predicateType'];
+  const hint = predicateHint(b);
   return hint !== undefined && hint !== cosignSignPredicateType;
 }
 
@@ -59,24 +59,15 @@ function checkBundle(
   authority: Authority,
   now: Date,
 ): SignatureResult | undefined {
-  const malformed = (what: string): SignatureResult => ({
-    ok: false,
-    authority: authority.name,
-    format: 'bundle',
-    reason: 'SignatureInvalid',
-    message: `bundle ${b.manifestDigest} ${what}`,
-  });
-  let result;
-  try {
-    result = verifyBundle(
-      JSON.parse(new TextDecoder().decode(b.bundle)) as unknown,
-      { kind: 'digest', digest },
-      authority,
-      now,
-    );
-  } catch {
-    // Not JSON, or not a bundle at all (VerifyError BundleInvalid): registry data never throws past here.
-    return malformed('is not a valid Sigstore bundle');
+  const result = verifyBundleReferrer(b, digest, authority, now);
+  if (result === 'malformed') {
+    return {
+      ok: false,
+      authority: authority.name,
+      format: 'bundle',
+      reason: 'SignatureInvalid',
+      message: `bundle ${b.manifestDigest} is not a valid Sigstore bundle`,
+    };
   }
   // A verified DSSE bundle about something other than a signature is an attestation: not a candidate here.
   if (
@@ -118,12 +109,7 @@ export function checkImageSignatures(
     }
   }
   if (accepted.length > 0) return { verdict: 'Compliant', accepted };
-  if (!evidence.complete) {
-    const reasons = new Set<UnknownReason>();
-    for (const s of evidence.sources) if (s.reason !== undefined) reasons.add(s.reason);
-    if (!evidence.imageSeen && reasons.size === 0) reasons.add('EvidenceIncomplete');
-    return { verdict: 'Unknown', reasons: [...reasons], rejected };
-  }
+  if (!evidence.complete) return { verdict: 'Unknown', reasons: incompleteReasons(evidence), rejected };
   if (rejected.length === 0) return { verdict: 'NonCompliant', reasons: ['SignatureMissing'], rejected };
   const present = new Set(rejected.map((r) => r.reason));
   const lead = reasonOrder.find((r) => present.has(r)) ?? rejected[0]?.reason ?? 'SignatureInvalid';

@@ -1,0 +1,52 @@
+/**
+ * What the signature and attestation checks share about evidence: the
+ * Unknown-class reasons of incomplete evidence, and turning a bundle
+ * referrer's bytes into a verification result without ever throwing on
+ * registry content.
+ */
+import type { Digest } from '../base/digest.js';
+import type { UnknownReason } from '../base/reasons.js';
+import type { BundleReferrer, Evidence } from '../registry/evidence.js';
+import type { Authority } from './authority.js';
+import { verifyBundle, type BundleResult } from './bundle.js';
+
+/**
+ * Why incomplete evidence cannot decide: the failing sources' own reasons
+ * (a cap shows up as EvidenceLimitExceeded there), or EvidenceIncomplete when
+ * none failed but something was not seen (the image manifest, or a source
+ * this fetch skipped).
+ */
+export function incompleteReasons(evidence: Evidence): UnknownReason[] {
+  const reasons = new Set<UnknownReason>();
+  for (const s of evidence.sources) if (s.reason !== undefined) reasons.add(s.reason);
+  if (reasons.size === 0) reasons.add('EvidenceIncomplete');
+  return [...reasons];
+}
+
+/** The unsigned `dev.sigstore.bundle.predicateType` hint: for filtering only, never for trust. */
+export function predicateHint(b: BundleReferrer): string | undefined {
+  return b.annotations['dev.sigstore.bundle.predicateType'];
+}
+
+/**
+ * Verifies a bundle referrer against the image digest. `'malformed'` when
+ * its bytes are not JSON or not a Sigstore bundle (VerifyError BundleInvalid):
+ * the caller decides which rejection reason that is.
+ */
+export function verifyBundleReferrer(
+  b: BundleReferrer,
+  digest: Digest,
+  authority: Authority,
+  now: Date,
+): BundleResult | 'malformed' {
+  try {
+    return verifyBundle(
+      JSON.parse(new TextDecoder().decode(b.bundle)) as unknown,
+      { kind: 'digest', digest },
+      authority,
+      now,
+    );
+  } catch {
+    return 'malformed';
+  }
+}
