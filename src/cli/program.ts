@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, describeError } from '../base/errors.js';
 import type { CommandFactory, Output } from './context.js';
+import { oneLine } from './inputs.js';
 import { verifyCommand } from './verify.js';
 import { sbomCommand } from './sbom.js';
 import { queryCommand } from './query.js';
@@ -96,7 +97,7 @@ export async function runCli(argv: readonly string[], output: Output): Promise<n
     if (error instanceof CliError) {
       // commander has already printed its own parse errors; ours need saying.
       if (!(error.cause instanceof CommanderError)) {
-        output.writeErr(`sigwatch: ${describeError(error)}\n`);
+        output.writeErr(`sigwatch: ${oneLine(describeError(error))}\n`);
       }
       return ExitCode.Usage;
     }

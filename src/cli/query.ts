@@ -10,6 +10,7 @@ import { parsePurl } from '../sbom/purl.js';
 import { findPackage, type PackageRule } from '../sbom/query.js';
 import { parseRange } from '../sbom/range.js';
 import type { CommandContext } from './context.js';
+import { oneLine } from './inputs.js';
 import { readSbomFile } from './sbom.js';
 
 interface QueryRow {
@@ -58,7 +59,7 @@ export function queryCommand(context: CommandContext): Command {
           }
         } catch (error: unknown) {
           if (!isSigwatchError(error)) throw error;
-          rows.push({ file, error: describeError(error).replace(/\s+/g, ' ') });
+          rows.push({ file, error: oneLine(describeError(error)) });
         }
       }
       const found = rows.some((r) => r.inRange === true);

@@ -3,22 +3,16 @@
  * CycloneDX 1.2–1.7 JSON), as JSON or a table. Anything that is not a valid
  * SBOM exits 1 with one line naming the reason and the field.
  */
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { CliError, describeError, isSigwatchError } from '../base/errors.js';
 import type { NormalisedSbom } from '../sbom/model.js';
 import { parseSbomText } from '../sbom/parse.js';
 import type { CommandContext } from './context.js';
+import { oneLine, readInputText } from './inputs.js';
 
 /** Reads and parses an SBOM file; a file that cannot be read is a usage error. */
 export function readSbomFile(path: string): NormalisedSbom {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error: unknown) {
-    throw new CliError('UsageError', `cannot read ${path}`, { cause: error });
-  }
-  return parseSbomText(text);
+  return parseSbomText(readInputText(path, 'SBOM'));
 }
 
 export function sbomJson(sbom: NormalisedSbom): object {
@@ -63,7 +57,7 @@ export function sbomCommand(context: CommandContext): Command {
         sbom = readSbomFile(file);
       } catch (error: unknown) {
         if (error instanceof CliError || !isSigwatchError(error)) throw error;
-        context.output.writeErr(`sigwatch: sbom: ${describeError(error).replace(/\s+/g, ' ')}\n`);
+        context.output.writeErr(`sigwatch: sbom: ${oneLine(describeError(error))}\n`);
         context.setExitCode(1);
         return;
       }

@@ -15,7 +15,6 @@
  * public-good production root is used; no staging root is embedded, so
  * `--staging` needs `--trusted-root`.
  */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { CliError, describeError } from '../base/errors.js';
 import { parseDigest } from '../base/digest.js';
@@ -24,9 +23,9 @@ import { verifyBundle, type Artifact, type BundleResult } from '../verify/bundle
 import { VerifyError } from '../verify/errors.js';
 import { exactIdentity } from '../verify/identity.js';
 import { parsePublicKey } from '../verify/keys.js';
-import { publicGoodTrustedRoot } from '../verify/public-good.js';
-import { loadTrustedRoot, type LoadedTrustRoot } from '../verify/trust.js';
+import type { LoadedTrustRoot } from '../verify/trust.js';
 import type { CommandContext } from './context.js';
+import { loadInput, oneLine, readInputFile, trustedRootFrom } from './inputs.js';
 
 /** Exit code of a bundle that does not verify (usage errors are ExitCode.Usage, 64). */
 export const verifyBundleFailed = 1;
@@ -43,33 +42,11 @@ interface VerifyBundleFlags {
 const usage = (message: string, cause?: unknown): CliError =>
   new CliError('UsageError', message, cause === undefined ? undefined : { cause });
 
-function readInput(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error: unknown) {
-    throw usage(`cannot read ${what} ${path}`, error);
-  }
-}
-
-/** Runs a loader of configuration (key, trust root); its VerifyError is the user's input error. */
-function loadInput<T>(what: string, load: () => T): T {
-  try {
-    return load();
-  } catch (error: unknown) {
-    if (!(error instanceof VerifyError || error instanceof SyntaxError)) throw error;
-    throw usage(`${what}: ${describeError(error)}`, error);
-  }
-}
-
 function trustFrom(flags: VerifyBundleFlags): LoadedTrustRoot {
-  if (flags.trustedRoot !== undefined) {
-    const text = readInput(flags.trustedRoot, 'trusted root').toString('utf8');
-    return loadInput('--trusted-root', () => loadTrustedRoot(JSON.parse(text)));
-  }
-  if (flags.staging === true) {
+  if (flags.trustedRoot === undefined && flags.staging === true) {
     throw usage('--staging: no staging trusted root is embedded; pass the staging root with --trusted-root');
   }
-  return loadInput('embedded public-good trusted root', publicGoodTrustedRoot);
+  return trustedRootFrom(flags.trustedRoot);
 }
 
 /**
@@ -83,7 +60,7 @@ export function bundleAuthorityFromFlags(flags: VerifyBundleFlags): Authority {
     throw usage('--key and --certificate-identity/--certificate-oidc-issuer are exclusive');
   }
   if (flags.key !== undefined) {
-    const pem = readInput(flags.key, 'key').toString('utf8');
+    const pem = readInputFile(flags.key, 'key').toString('utf8');
     const publicKey = loadInput('--key', () => parsePublicKey(pem));
     return { kind: 'key', name: 'key', publicKey, trust: trustFrom(flags), requireTransparencyLog: true };
   }
@@ -107,12 +84,12 @@ export function artifactFromArgument(argument: string): Artifact {
     if (digest === undefined) throw usage(`${argument} is not sha256:<64 lower-case hex digits>`);
     return { kind: 'digest', digest };
   }
-  return { kind: 'bytes', bytes: readInput(argument, 'artifact') };
+  return { kind: 'bytes', bytes: readInputFile(argument, 'artifact') };
 }
 
 /** Verifies, turning a malformed bundle into a result line rather than a crash. */
 function verify(bundlePath: string, artifact: Artifact, authority: Authority): BundleResult | VerifyError {
-  const text = readInput(bundlePath, 'bundle').toString('utf8');
+  const text = readInputFile(bundlePath, 'bundle').toString('utf8');
   try {
     return verifyBundle(JSON.parse(text), artifact, authority, new Date());
   } catch (error: unknown) {
@@ -122,9 +99,6 @@ function verify(bundlePath: string, artifact: Artifact, authority: Authority): B
     throw error;
   }
 }
-
-/** One line, whatever the message holds. */
-const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ');
 
 /** Builds the `verify-bundle` command; exit codes and output in the module comment. */
 export function verifyBundleCommand(context: CommandContext): Command {

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import pLimit from 'p-limit';
-import { CliError, SigwatchError, describeError } from '../base/errors.js';
+import { CliError, describeError } from '../base/errors.js';
 import type { Digest } from '../base/digest.js';
 import type { UnknownReason } from '../base/reasons.js';
 import { RegistryClient } from '../registry/client.js';
@@ -21,9 +21,8 @@ import type { Authority } from '../verify/authority.js';
 import { exactIdentity, regexpIdentity } from '../verify/identity.js';
 import { checkImageSignatures } from '../verify/image-signatures.js';
 import { parsePublicKey } from '../verify/keys.js';
-import { publicGoodTrustedRoot } from '../verify/public-good.js';
-import { loadTrustedRoot } from '../verify/trust.js';
 import type { CommandContext } from './context.js';
+import { loadInput, readInputText, trustedRootFrom } from './inputs.js';
 import { exitCodeFor, formatTable, type ImageVerdict } from './verify-output.js';
 
 interface VerifyFlags {
@@ -43,29 +42,11 @@ interface VerifyFlags {
 
 const usage = (message: string): CliError => new CliError('UsageError', message);
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error: unknown) {
-    throw new CliError('UsageError', `cannot read ${what} ${path}`, { cause: error });
-  }
-}
-
 /**
  * Builds the one authority the flags describe (key xor keyless).
  * @throws CliError `UsageError` for contradictory flags or unusable key, pattern or trust root files.
  */
 export function authorityFromFlags(flags: VerifyFlags): Authority {
-  try {
-    return buildAuthority(flags);
-  } catch (error: unknown) {
-    if (error instanceof CliError || !(error instanceof SigwatchError || error instanceof SyntaxError))
-      throw error;
-    throw new CliError('UsageError', describeError(error), { cause: error });
-  }
-}
-
-function buildAuthority(flags: VerifyFlags): Authority {
   const keyless = flags.certificateIdentity !== undefined || flags.certificateIdentityRegexp !== undefined;
   if (flags.key !== undefined && keyless)
     throw usage('--key and --certificate-identity(-regexp) are exclusive');
@@ -73,7 +54,7 @@ function buildAuthority(flags: VerifyFlags): Authority {
     return {
       kind: 'key',
       name: 'key',
-      publicKey: parsePublicKey(readText(flags.key, 'key')),
+      publicKey: loadInput('--key', () => parsePublicKey(readInputText(flags.key ?? '', 'key'))),
       requireTransparencyLog: false,
     };
   }
@@ -84,17 +65,16 @@ function buildAuthority(flags: VerifyFlags): Authority {
   }
   if (flags.certificateOidcIssuer === undefined)
     throw usage('--certificate-oidc-issuer is required for keyless verification');
-  const trust =
-    flags.trustedRoot === undefined
-      ? publicGoodTrustedRoot()
-      : loadTrustedRoot(JSON.parse(readText(flags.trustedRoot, 'trusted root')) as unknown);
+  const trust = trustedRootFrom(flags.trustedRoot);
   return {
     kind: 'keyless',
     name: 'keyless',
     identity:
       flags.certificateIdentity !== undefined
         ? exactIdentity(flags.certificateIdentity)
-        : regexpIdentity(flags.certificateIdentityRegexp ?? ''),
+        : loadInput('--certificate-identity-regexp', () =>
+            regexpIdentity(flags.certificateIdentityRegexp ?? ''),
+          ),
     issuer: exactIdentity(flags.certificateOidcIssuer),
     trust,
     requireTransparencyLog: flags.insecureIgnoreTlog !== true,
@@ -260,7 +240,7 @@ export function verifyCommand(context: CommandContext): Command {
         throw new CliError('UsageError', `--signature-repository: ${describeError(error)}`, { cause: error });
       }
       const credentials = dockerCredentials(flags.dockerConfig);
-      const caCertificates = flags.registryCa.map((f) => readText(f, 'registry CA'));
+      const caCertificates = flags.registryCa.map((f) => readInputText(f, 'registry CA'));
       const client = new RegistryClient({
         plainHttpRegistries: flags.insecureRegistry,
         credentials,
