@@ -139,7 +139,7 @@ async function verifyOne(run: VerifyRun, input: string): Promise<ImageVerdict> {
     now: new Date(),
     signal,
   });
-  const check = checkImageSignatures(evidence, [authority], new Date());
+  const check = checkImageSignatures(evidence, [authority], evidence.fetchedAt);
   const image = formatReference(ref);
   switch (check.verdict) {
     case 'Compliant':

@@ -67,8 +67,6 @@ export class RegistryClient {
   readonly #plainHttp: ReadonlySet<string>;
   readonly #auth: Authenticator;
   readonly #limiters = new Map<string, LimitFunction>();
-  /** Requests sent, per registry host: for metrics and tests. */
-  readonly requestCounts = new Map<string, number>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.limits = { ...defaultLimits, ...options.limits };
@@ -307,7 +305,6 @@ export class RegistryClient {
         const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
         if (req.accept !== undefined) headers['accept'] = req.accept;
         if (auth !== undefined) headers['authorization'] = auth;
-        this.requestCounts.set(repo.registry, (this.requestCounts.get(repo.registry) ?? 0) + 1);
         const res = await this.#transport.send({
           method: req.method,
           url,
