@@ -69,7 +69,7 @@ export interface Evidence {
   readonly bundles: readonly BundleReferrer[];
   readonly sboms: readonly AttachedSbom[];
   readonly sources: readonly SourceStatus[];
-  /** imageSeen and every source answered definitively. */
+  /** imageSeen and every source but `.sbom` (inventory only) answered definitively. */
   readonly complete: boolean;
   /** Some cap (signatures, referrers, sizes, pages) was exceeded. */
   readonly limitExceeded: boolean;

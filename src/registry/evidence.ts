@@ -91,7 +91,8 @@ export async function collectEvidence(client: RegistryClient, options: CollectOp
     bundles: c.bundles,
     sboms: c.sboms,
     sources: c.sources,
-    complete: imageSeen && c.sources.every((s) => s.outcome !== 'error'),
+    // Attached `.sbom` images feed the inventory, never a verdict: their failure leaves the verdict decidable.
+    complete: imageSeen && c.sources.every((s) => s.outcome !== 'error' || s.item === 'sbom'),
     limitExceeded: c.sources.some((s) => s.reason === 'EvidenceLimitExceeded'),
   };
 }

@@ -18,7 +18,10 @@ import { verifyBundle, type BundleResult } from './bundle.js';
  */
 export function incompleteReasons(evidence: Evidence): UnknownReason[] {
   const reasons = new Set<UnknownReason>();
-  for (const s of evidence.sources) if (s.reason !== undefined) reasons.add(s.reason);
+  for (const s of evidence.sources) {
+    // `.sbom` attachments never decide a verdict (design §2), so their failures are not its reasons.
+    if (s.reason !== undefined && s.item !== 'sbom') reasons.add(s.reason);
+  }
   if (reasons.size === 0) reasons.add('EvidenceIncomplete');
   return [...reasons];
 }

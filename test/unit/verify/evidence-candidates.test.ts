@@ -32,4 +32,12 @@ describe('verify/evidence-candidates', () => {
       incompleteReasons(evidence([{ repository: 'r', item: 'image', outcome: 'absent' }], false)),
     ).to.deep.equal(['EvidenceIncomplete']);
   });
+
+  it('leaves out .sbom attachment failures: they never decide a verdict', () => {
+    const ev = evidence([
+      { repository: 'r', item: 'sbom', outcome: 'error', reason: 'RegistryUnauthorized' },
+      { repository: 'r', item: 'sig', outcome: 'error', reason: 'RateLimited' },
+    ]);
+    expect(incompleteReasons(ev)).to.deep.equal(['RateLimited']);
+  });
 });
