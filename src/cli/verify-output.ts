@@ -1,8 +1,9 @@
 /**
  * How `sigwatch verify` reports: one verdict per image, a table or JSON, and
  * the exit code (1 if any image definitely fails, else 2 if any is undecided).
+ * Exempt and Unmatched images exit 0 like Compliant ones: nothing failed.
  */
-import type { SignatureCheck } from '../verify/image-signatures.js';
+import type { Verdict } from '../policy/verdict.js';
 
 /** Exit codes of `verify` (and later `audit`): a verdict, never confused with a usage error (64). */
 export const VerdictExit = { Compliant: 0, NonCompliant: 1, Unknown: 2 } as const;
@@ -11,10 +12,20 @@ export const VerdictExit = { Compliant: 0, NonCompliant: 1, Unknown: 2 } as cons
 export interface ImageVerdict {
   readonly image: string;
   readonly digest?: string;
-  readonly verdict: SignatureCheck['verdict'];
+  /** `Exempt` and `Unmatched` only with `--policy`. */
+  readonly verdict: Verdict | 'Unmatched';
   readonly reasons: readonly string[];
   readonly signers: readonly { authority: string; format: string; identity?: string; issuer?: string }[];
   readonly message?: string;
+  /** With `--policy`: each matching policy's verdict and what its checks found. */
+  readonly policies?: readonly {
+    readonly policy: string;
+    readonly verdict: Verdict;
+    readonly reasons: readonly string[];
+    readonly findings: readonly { check: string; reason: string; message: string }[];
+    readonly exemptBecause?: string;
+    readonly validUntil?: string;
+  }[];
 }
 
 export function formatTable(results: readonly ImageVerdict[]): string {
@@ -24,7 +35,7 @@ export function formatTable(results: readonly ImageVerdict[]): string {
     r.verdict,
     r.verdict === 'Compliant'
       ? r.signers.map((s) => s.identity ?? `${s.authority} (${s.format})`).join(', ')
-      : `${r.reasons.join(', ')}${r.message ? `: ${r.message}` : ''}`,
+      : [r.reasons.join(', '), r.message].filter((t) => t !== undefined && t !== '').join(': '),
   ]);
   const header = ['IMAGE', 'DIGEST', 'VERDICT', 'DETAIL'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

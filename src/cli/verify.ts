@@ -2,7 +2,8 @@
  * `sigwatch verify IMAGE...`: the operator's signature check, run once from a
  * laptop or CI against live registries. Exit 1 if any image definitely fails,
  * else 2 if any could not be decided (registry down, incomplete evidence),
- * else 0. The `--policy` flag arrives with the policy evaluator.
+ * else 0. With `--policy FILE` the images are judged by the ImagePolicy
+ * documents in the file, with the operator's evaluator.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -12,16 +13,19 @@ import pLimit from 'p-limit';
 import { CliError, describeError } from '../base/errors.js';
 import type { Digest } from '../base/digest.js';
 import type { UnknownReason } from '../base/reasons.js';
-import { RegistryClient } from '../registry/client.js';
+import { RegistryClient, type Repository } from '../registry/client.js';
 import { parseDockerConfig, type CredentialEntry } from '../registry/credentials.js';
 import { RegistryError, unknownReasonFor } from '../registry/errors.js';
-import { collectEvidence } from '../registry/evidence.js';
+import { collectEvidence, type Evidence } from '../registry/evidence.js';
 import { formatReference, parseReference, type ImageReference } from '../registry/reference.js';
 import type { Authority } from '../verify/authority.js';
 import { exactIdentity, regexpIdentity } from '../verify/identity.js';
 import { checkImageSignatures } from '../verify/image-signatures.js';
 import { parsePublicKey } from '../verify/keys.js';
+import { PolicyEvaluator } from '../policy/evaluate.js';
+import type { CompiledPolicy } from '../policy/compile.js';
 import type { CommandContext } from './context.js';
+import { loadPolicyFile, trustMaterialFromFlags } from './policy-file.js';
 import { loadInput, readInputText, trustedRootFrom } from './inputs.js';
 import { exitCodeFor, formatTable, type ImageVerdict } from './verify-output.js';
 
@@ -38,6 +42,9 @@ interface VerifyFlags {
   readonly signatureRepository?: string;
   readonly output: 'json' | 'table';
   readonly concurrency: string;
+  readonly policy?: string;
+  readonly trustedRootRef: string[];
+  readonly secretKey: string[];
 }
 
 const usage = (message: string): CliError => new CliError('UsageError', message);
@@ -93,15 +100,20 @@ function dockerCredentials(path: string | undefined): CredentialEntry[] {
   return parseDockerConfig(text);
 }
 
+/** Turns evidence about one image into the printed verdict: one authority, or the policies. */
+type Judge = (evidence: Evidence, image: string) => ImageVerdict;
+
 interface VerifyRun {
   readonly client: RegistryClient;
-  readonly authority: Authority;
-  readonly signatureRepository: ImageReference | undefined;
+  readonly judge: Judge;
+  readonly extraRepositories: readonly Repository[];
+  /** Only policies with attestation or SBOM rules need the `.att` tags read. */
+  readonly attestations: boolean;
   readonly signal: AbortSignal;
 }
 
 async function verifyOne(run: VerifyRun, input: string): Promise<ImageVerdict> {
-  const { client, authority, signal } = run;
+  const { client, signal } = run;
   let ref: ImageReference;
   try {
     ref = parseReference(input);
@@ -126,51 +138,87 @@ async function verifyOne(run: VerifyRun, input: string): Promise<ImageVerdict> {
       return unknown(input, undefined, [unknownReasonFor(error.code)], error.message);
     }
   }
-  const extra =
-    run.signatureRepository === undefined
-      ? []
-      : [{ registry: run.signatureRepository.registry, repository: run.signatureRepository.repository }];
   const evidence = await collectEvidence(client, {
     image: repo,
     digest,
-    extraRepositories: extra,
-    // Signatures only: .att and .sbom cannot change this command's answer.
-    include: { attestations: false, attachedSboms: false },
+    extraRepositories: run.extraRepositories,
+    // .sbom attachments never change a verdict; .att only matters to attestation and SBOM rules.
+    include: { attestations: run.attestations, attachedSboms: false },
     now: new Date(),
     signal,
   });
-  const check = checkImageSignatures(evidence, [authority], evidence.fetchedAt);
-  const image = formatReference(ref);
-  switch (check.verdict) {
-    case 'Compliant':
-      return {
-        image,
-        digest,
-        verdict: 'Compliant',
-        reasons: [],
-        signers: check.accepted.map((a) => ({ authority: a.authority, format: a.format, ...a.signer })),
-      };
-    case 'NonCompliant':
-      return {
-        image,
-        digest,
-        verdict: 'NonCompliant',
-        reasons: check.reasons,
-        signers: [],
-        message: check.rejected[0]?.message ?? 'no signature found',
-      };
-    case 'Unknown': {
-      const detail = evidence.sources.find((s) => s.outcome === 'error')?.message;
-      return {
-        image,
-        digest,
-        verdict: 'Unknown',
-        reasons: check.reasons,
-        signers: [],
-        ...(detail === undefined ? {} : { message: detail }),
-      };
+  return run.judge(evidence, formatReference(ref));
+}
+
+/** The signature check of one authority given by flags (no policy). */
+function authorityJudge(authority: Authority): Judge {
+  return (evidence, image) => {
+    const digest = evidence.digest;
+    const check = checkImageSignatures(evidence, [authority], evidence.fetchedAt);
+    switch (check.verdict) {
+      case 'Compliant':
+        return {
+          image,
+          digest,
+          verdict: 'Compliant',
+          reasons: [],
+          signers: check.accepted.map((a) => ({ authority: a.authority, format: a.format, ...a.signer })),
+        };
+      case 'NonCompliant':
+        return {
+          image,
+          digest,
+          verdict: 'NonCompliant',
+          reasons: check.reasons,
+          signers: [],
+          message: check.rejected[0]?.message ?? 'no signature found',
+        };
+      case 'Unknown': {
+        const detail = evidence.sources.find((s) => s.outcome === 'error')?.message;
+        return {
+          image,
+          digest,
+          verdict: 'Unknown',
+          reasons: check.reasons,
+          signers: [],
+          ...(detail === undefined ? {} : { message: detail }),
+        };
+      }
     }
-  }
+  };
+}
+
+/** Every policy of the file that matches the image, as the operator evaluates them. */
+function policyJudge(policies: readonly CompiledPolicy[]): Judge {
+  const evaluator = new PolicyEvaluator();
+  return (evidence, image) => {
+    const result = evaluator.evaluateImage(evidence, policies, evidence.fetchedAt);
+    const decisive = result.policies.filter((p) => p.verdict === result.verdict);
+    const message =
+      result.verdict === 'Unmatched'
+        ? `no policy in the file matches ${evidence.repository}`
+        : result.verdict === 'Exempt'
+          ? decisive.map((p) => `${p.policy}: ${p.exemptBecause ?? 'exempt'}`).join('; ')
+          : decisive
+              .flatMap((p) => p.findings.filter((f) => p.reasons.includes(f.reason)).map((f) => f.message))
+              .join('; ');
+    return {
+      image,
+      digest: evidence.digest,
+      verdict: result.verdict,
+      reasons: result.reasons,
+      signers: result.policies.flatMap((p) => p.signers),
+      ...(message === '' ? {} : { message }),
+      policies: result.policies.map((p) => ({
+        policy: p.policy,
+        verdict: p.verdict,
+        reasons: p.reasons,
+        findings: p.findings,
+        ...(p.exemptBecause === undefined ? {} : { exemptBecause: p.exemptBecause }),
+        ...(p.validUntil === undefined ? {} : { validUntil: p.validUntil.toISOString() }),
+      })),
+    };
+  };
 }
 
 function unknown(
@@ -222,22 +270,35 @@ export function verifyCommand(context: CommandContext): Command {
       '--docker-config <file>',
       'docker config.json with registry credentials (default: $DOCKER_CONFIG or ~/.docker/config.json)',
     )
+    .option(
+      '--policy <file>',
+      'judge the images against the ImagePolicy documents in this YAML file instead of --key / --certificate-*',
+    )
+    .option(
+      '--trusted-root-ref <name=file>',
+      'with --policy: the trusted_root.json a keyless.trustedRootRef named NAME stands for (repeatable)',
+      repeatable,
+      [],
+    )
+    .option(
+      '--secret-key <name/key=file>',
+      'with --policy: the PEM public key a key.secretRef {name, key} stands for (repeatable)',
+      repeatable,
+      [],
+    )
     .option('--concurrency <n>', 'images verified at once', '8')
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
     )
     .action(async (images: string[], flags: VerifyFlags) => {
-      const authority = authorityFromFlags(flags);
       const concurrency = Number(flags.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
         throw usage('--concurrency must be 1..64');
       }
-      let signatureRepository: ImageReference | undefined;
-      try {
-        signatureRepository =
-          flags.signatureRepository === undefined ? undefined : parseReference(flags.signatureRepository);
-      } catch (error: unknown) {
-        throw new CliError('UsageError', `--signature-repository: ${describeError(error)}`, { cause: error });
+      const plan = verifyPlan(flags, context);
+      const extraRepositories = [...plan.extraRepositories];
+      if (flags.signatureRepository !== undefined) {
+        extraRepositories.push(repositoryFlag('--signature-repository', flags.signatureRepository));
       }
       const credentials = dockerCredentials(flags.dockerConfig);
       const caCertificates = flags.registryCa.map((f) => readInputText(f, 'registry CA'));
@@ -249,7 +310,7 @@ export function verifyCommand(context: CommandContext): Command {
       const controller = new AbortController();
       try {
         const limit = pLimit(concurrency);
-        const run: VerifyRun = { client, authority, signatureRepository, signal: controller.signal };
+        const run: VerifyRun = { client, ...plan, extraRepositories, signal: controller.signal };
         const results = await Promise.all(images.map((image) => limit(() => verifyOne(run, image))));
         context.output.writeOut(
           flags.output === 'json' ? `${JSON.stringify(results, null, 2)}\n` : formatTable(results),
@@ -260,4 +321,55 @@ export function verifyCommand(context: CommandContext): Command {
         await client.close();
       }
     });
+}
+
+/** `registry/repository` from a flag or a policy's `source.repository`. */
+function repositoryFlag(what: string, value: string): Repository {
+  try {
+    const ref = parseReference(value);
+    return { registry: ref.registry, repository: ref.repository };
+  } catch (error: unknown) {
+    throw new CliError('UsageError', `${what}: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/** How images are judged: by the policy file, or by the one authority of the flags. */
+function verifyPlan(
+  flags: VerifyFlags,
+  context: CommandContext,
+): Pick<VerifyRun, 'judge' | 'extraRepositories' | 'attestations'> {
+  if (flags.policy === undefined) {
+    if (flags.trustedRootRef.length > 0 || flags.secretKey.length > 0) {
+      throw usage('--trusted-root-ref and --secret-key only apply with --policy');
+    }
+    return { judge: authorityJudge(authorityFromFlags(flags)), extraRepositories: [], attestations: false };
+  }
+  const authorityFlags = [
+    flags.key,
+    flags.certificateIdentity,
+    flags.certificateIdentityRegexp,
+    flags.certificateOidcIssuer,
+  ];
+  if (authorityFlags.some((f) => f !== undefined) || flags.insecureIgnoreTlog === true) {
+    throw usage(
+      '--policy replaces --key, --certificate-* and --insecure-ignore-tlog: authorities come from the policy',
+    );
+  }
+  const inputs = {
+    path: flags.policy,
+    trustedRootRefs: flags.trustedRootRef,
+    secretKeys: flags.secretKey,
+    ...(flags.trustedRoot === undefined ? {} : { trustedRoot: flags.trustedRoot }),
+  };
+  const policies = loadPolicyFile(inputs, trustMaterialFromFlags(inputs));
+  for (const p of policies) {
+    for (const w of p.warnings)
+      context.output.writeErr(`sigwatch: warning: policy ${p.name}: ${w.path}: ${w.message}\n`);
+  }
+  const sources = new Set(policies.flatMap((p) => p.authorities.flatMap((a) => a.sourceRepository ?? [])));
+  return {
+    judge: policyJudge(policies),
+    extraRepositories: [...sources].map((r) => repositoryFlag('source.repository', r)),
+    attestations: policies.some((p) => p.needsAttestations),
+  };
 }

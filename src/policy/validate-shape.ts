@@ -28,7 +28,9 @@ export type PolicyProblemCode =
   | 'InvalidTimestamp'
   | 'InvalidGlob'
   | 'InvalidLabel'
-  | 'ReservedLabelKey';
+  | 'ReservedLabelKey'
+  /** Found when compiling, not validating: a `secretRef` or `trustedRootRef` that names nothing loaded. */
+  | 'ReferenceNotFound';
 
 /** Codes of findings that leave the policy usable but deserve the admin's attention. */
 export type PolicyWarningCode = 'UnanchoredPattern';

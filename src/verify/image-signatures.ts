@@ -80,33 +80,38 @@ function checkBundle(
   return result;
 }
 
-/** Judges the image's signatures. Pure: no I/O, time from `now`. */
-export function checkImageSignatures(
-  evidence: Evidence,
-  authorities: readonly Authority[],
-  now: Date,
-): SignatureCheck {
+/**
+ * Every signature candidate in `evidence` checked under one authority:
+ * accepted and rejected alike, so callers may cache them per authority and
+ * judge later with `judgeSignatures`. Pure: no I/O, time from `now`.
+ */
+export function signatureResults(evidence: Evidence, authority: Authority, now: Date): SignatureResult[] {
+  const results: SignatureResult[] = [];
+  for (const layer of evidence.signatures) {
+    results.push(
+      verifyLegacySignature(
+        { payload: layer.payload, annotations: layer.annotations },
+        evidence.digest,
+        authority,
+        now,
+      ),
+    );
+  }
+  for (const b of evidence.bundles) {
+    if (isAttestationHint(b)) continue;
+    const r = checkBundle(b, evidence.digest, authority, now);
+    if (r !== undefined) results.push(r);
+  }
+  return results;
+}
+
+/** The signature verdict over the results of all alternative authorities (design §3). */
+export function judgeSignatures(evidence: Evidence, results: readonly SignatureResult[]): SignatureCheck {
   const accepted: VerifiedSignature[] = [];
   const rejected: RejectedSignature[] = [];
-  const record = (r: SignatureResult | undefined): void => {
-    if (r === undefined) return;
+  for (const r of results) {
     if (r.ok) accepted.push(r);
     else rejected.push(r);
-  };
-  for (const authority of authorities) {
-    for (const layer of evidence.signatures) {
-      record(
-        verifyLegacySignature(
-          { payload: layer.payload, annotations: layer.annotations },
-          evidence.digest,
-          authority,
-          now,
-        ),
-      );
-    }
-    for (const b of evidence.bundles) {
-      if (!isAttestationHint(b)) record(checkBundle(b, evidence.digest, authority, now));
-    }
   }
   if (accepted.length > 0) return { verdict: 'Compliant', accepted };
   if (!evidence.complete) return { verdict: 'Unknown', reasons: incompleteReasons(evidence), rejected };
@@ -114,4 +119,16 @@ export function checkImageSignatures(
   const present = new Set(rejected.map((r) => r.reason));
   const lead = reasonOrder.find((r) => present.has(r)) ?? rejected[0]?.reason ?? 'SignatureInvalid';
   return { verdict: 'NonCompliant', reasons: [lead], rejected };
+}
+
+/** Judges the image's signatures. Pure: no I/O, time from `now`. */
+export function checkImageSignatures(
+  evidence: Evidence,
+  authorities: readonly Authority[],
+  now: Date,
+): SignatureCheck {
+  return judgeSignatures(
+    evidence,
+    authorities.flatMap((a) => signatureResults(evidence, a, now)),
+  );
 }

@@ -1,0 +1,126 @@
+/**
+ * Cryptographic results per (evidence, authority), computed on first use and
+ * kept for as long as the evidence object lives. Evidence objects are
+ * immutable and replaced on every refresh that changed something, so object
+ * identity is the evidence version; a WeakMap lets the store drop them.
+ *
+ * Why: after a policy edit the evaluator re-judges every digest (design §4,
+ * "impact on the whole cluster in about a second"). The policy's rules are
+ * cheap to re-apply; signature, certificate and log checks are not, and they
+ * depend only on the evidence and the authority (its cacheKey), never on the
+ * rest of the policy.
+ */
+import { parseSbom } from '../sbom/parse.js';
+import type { NormalisedSbom, SbomComponent } from '../sbom/model.js';
+import { parsePurl, purlKey, type Purl } from '../sbom/purl.js';
+import type { Evidence } from '../registry/evidence.js';
+import {
+  collectVerifiedAttestations,
+  type CollectedAttestations,
+  type VerifiedAttestation,
+} from '../verify/attestations.js';
+import { signatureResults } from '../verify/image-signatures.js';
+import { isSbomPredicate } from '../verify/predicate-types.js';
+import type { SignatureResult } from '../verify/result.js';
+import type { CompiledAuthority } from './compile.js';
+
+export interface IndexedComponent {
+  readonly component: SbomComponent;
+  readonly purl: Purl;
+}
+
+/** An SBOM from a verified attestation, with its components indexed by package (purlKey). */
+export interface SignedSbom {
+  readonly sbom: NormalisedSbom;
+  readonly attestation: VerifiedAttestation;
+  readonly byPackage: ReadonlyMap<string, readonly IndexedComponent[]>;
+  /** Components by license entry: documents repeat a few licenses over many components. */
+  readonly byLicense: ReadonlyMap<string, readonly SbomComponent[]>;
+}
+
+export type SbomReading =
+  { readonly ok: true; readonly value: SignedSbom } | { readonly ok: false; readonly message: string };
+
+interface Entry {
+  signatures?: { readonly results: readonly SignatureResult[]; readonly until: number };
+  attestations?: CollectedAttestations;
+}
+
+/** Verification results may depend on `now` only through certificate validity judged at `now`. */
+function stableUntil(results: readonly SignatureResult[]): number {
+  let until = Infinity;
+  for (const r of results) {
+    if (r.ok && r.signedAt === undefined && r.validUntil !== undefined)
+      until = Math.min(until, r.validUntil.getTime());
+  }
+  return until;
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+function indexed(sbom: NormalisedSbom, attestation: VerifiedAttestation): SignedSbom {
+  const byPackage = new Map<string, IndexedComponent[]>();
+  const byLicense = new Map<string, SbomComponent[]>();
+  for (const component of sbom.components) {
+    for (const license of component.licenses) push(byLicense, license, component);
+    const purl = component.purl === undefined ? undefined : parsePurl(component.purl);
+    if (purl !== undefined) push(byPackage, purlKey(purl), { component, purl });
+  }
+  return { sbom, attestation, byPackage, byLicense };
+}
+
+export class VerificationCache {
+  private readonly entries = new WeakMap<Evidence, Map<string, Entry>>();
+  private readonly sboms = new WeakMap<VerifiedAttestation, SbomReading>();
+
+  private entry(evidence: Evidence, authority: CompiledAuthority): Entry {
+    let perEvidence = this.entries.get(evidence);
+    if (perEvidence === undefined) {
+      perEvidence = new Map();
+      this.entries.set(evidence, perEvidence);
+    }
+    let entry = perEvidence.get(authority.cacheKey);
+    if (entry === undefined) {
+      entry = {};
+      perEvidence.set(authority.cacheKey, entry);
+    }
+    return entry;
+  }
+
+  signatures(evidence: Evidence, authority: CompiledAuthority, now: Date): readonly SignatureResult[] {
+    const entry = this.entry(evidence, authority);
+    if (entry.signatures === undefined || now.getTime() >= entry.signatures.until) {
+      const results = signatureResults(evidence, authority.authority, now);
+      entry.signatures = { results, until: stableUntil(results) };
+    }
+    return entry.signatures.results;
+  }
+
+  attestations(evidence: Evidence, authority: CompiledAuthority, now: Date): CollectedAttestations {
+    const entry = this.entry(evidence, authority);
+    entry.attestations ??= collectVerifiedAttestations(evidence, [authority.authority], now);
+    return entry.attestations;
+  }
+
+  /**
+   * The SBOM a verified SBOM attestation carries, parsed once. Never throws:
+   * a document that is not a valid SBOM is reported with its one-line reason.
+   */
+  sbom(attestation: VerifiedAttestation): SbomReading | undefined {
+    if (!isSbomPredicate(attestation.predicateType)) return undefined;
+    let reading = this.sboms.get(attestation);
+    if (reading === undefined) {
+      try {
+        reading = { ok: true, value: indexed(parseSbom(attestation.statement.predicate), attestation) };
+      } catch (error: unknown) {
+        reading = { ok: false, message: error instanceof Error ? error.message : String(error) };
+      }
+      this.sboms.set(attestation, reading);
+    }
+    return reading;
+  }
+}
