@@ -1,11 +1,10 @@
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { expect } from 'chai';
 import type { Digest } from '../../../src/base/digest.js';
 import type { AttestationLayer, Evidence, SourceStatus } from '../../../src/registry/evidence.js';
 import { checkAttestation, collectVerifiedAttestations } from '../../../src/verify/attestations.js';
 import type { Authority } from '../../../src/verify/authority.js';
-import { inTotoPayloadType, preAuthEncoding } from '../../../src/verify/dsse.js';
-import { cosignAnnotations } from '../../../src/verify/legacy-signature.js';
+import { attestationLayer } from '../../support/evidence-builder.js';
 
 const now = new Date('2026-06-01T00:00:00Z');
 const hex = 'ab'.repeat(32);
@@ -21,27 +20,8 @@ const keyAuthority = (name: string, publicKey: KeyObject): Authority => ({
 
 /** A key-signed `.att` layer over an in-toto v1 statement about `subjectHex`. */
 function layer(privateKey: KeyObject, predicateType: string, subjectHex = hex): AttestationLayer {
-  const body = Buffer.from(
-    JSON.stringify({
-      _type: 'https://in-toto.io/Statement/v1',
-      subject: [{ digest: { sha256: subjectHex } }],
-      predicateType,
-      predicate: {},
-    }),
-  );
-  const sig = sign('sha256', preAuthEncoding(inTotoPayloadType, body), privateKey);
-  const envelope = {
-    payloadType: inTotoPayloadType,
-    payload: body.toString('base64'),
-    signatures: [{ keyid: '', sig: sig.toString('base64') }],
-  };
-  return {
-    repository,
-    manifestDigest: `sha256:${'cd'.repeat(32)}` as Digest,
-    envelope: Buffer.from(JSON.stringify(envelope)),
-    // A key-signed `.att` layer carries the signature annotation, empty.
-    annotations: { [cosignAnnotations.signature]: '' },
-  };
+  const signer = { privateKey, publicKeyPem: '' };
+  return attestationLayer(signer, repository, `sha256:${subjectHex}` as Digest, predicateType, {});
 }
 
 const answered = (item: SourceStatus['item'], outcome: SourceStatus['outcome']): SourceStatus => ({
