@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, describeError } from '../base/errors.js';
+import { crdsCommand } from './crds.js';
 import type { CommandFactory, Output } from './context.js';
 import { oneLine } from './inputs.js';
 import { verifyCommand } from './verify.js';
@@ -37,7 +38,13 @@ function readPackageInfo(): PackageInfo {
   throw new CliError('UsageError', 'package.json has no version or description');
 }
 
-const commands: readonly CommandFactory[] = [verifyCommand, verifyBundleCommand, sbomCommand, queryCommand];
+const commands: readonly CommandFactory[] = [
+  verifyCommand,
+  verifyBundleCommand,
+  sbomCommand,
+  queryCommand,
+  crdsCommand,
+];
 
 /**
  * Builds the `sigwatch` command tree. Output goes through `output` so tests

@@ -1,0 +1,104 @@
+/**
+ * The CRDs on the real API server: they install, the valid policies apply,
+ * and each broken policy is refused by `kubectl apply` wherever the schema
+ * and CEL can judge it (the rest is the validator's, see policy-corpus.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { stringify } from 'yaml';
+import { exec } from '../support/exec.js';
+import { brokenPolicies, validPolicies } from '../support/policy-corpus.js';
+import { testEnv } from '../support/testenv.js';
+
+const crdDir = new URL('../../crds/', import.meta.url).pathname;
+
+describe('CRDs on the API server', function () {
+  this.timeout(120_000);
+  let dir: string;
+  const suffix = randomBytes(3).toString('hex');
+
+  const kubectl = (args: string[]): Promise<{ stdout: string; stderr: string }> =>
+    exec('kubectl', args, { env: { KUBECONFIG: testEnv().kubeconfig } });
+
+  async function apply(name: string, spec: unknown): Promise<{ ok: boolean; output: string }> {
+    const file = join(dir, `${name}.yaml`);
+    const doc = { apiVersion: 'sigwatch.dev/v1alpha1', kind: 'ImagePolicy', metadata: { name }, spec };
+    await writeFile(file, stringify(doc));
+    try {
+      const r = await kubectl(['apply', '--validate=strict', '-f', file]);
+      return { ok: true, output: r.stdout };
+    } catch (error: unknown) {
+      return { ok: false, output: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sigwatch-crds-'));
+    await kubectl(['apply', '-f', crdDir]);
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      'crd/imagepolicies.sigwatch.dev',
+      'crd/imageaudits.sigwatch.dev',
+    ]);
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const p of validPolicies) {
+    it(`accepts the ${p.name} policy and prints its columns`, async () => {
+      const name = `valid-${p.name}-${suffix}`;
+      const r = await apply(name, p.spec);
+      expect(r.ok, r.output).to.equal(true);
+      const table = await kubectl(['get', 'ipol', name]);
+      expect(table.stdout.split('\n')[0]?.split(/\s+/)).to.deep.equal([
+        'NAME',
+        'MODE',
+        'PODS',
+        'COMPLIANT',
+        'NONCOMPLIANT',
+        'UNKNOWN',
+        'READY',
+        'AGE',
+      ]);
+    });
+  }
+
+  for (const p of brokenPolicies) {
+    const verdict = p.apiServerRejects ? 'refuses' : 'stores (the validator refuses)';
+    it(`${verdict} ${p.name}`, async () => {
+      const r = await apply(`broken-${p.name}-${suffix}`, p.spec);
+      expect(r.ok, r.output).to.equal(!p.apiServerRejects);
+    });
+  }
+
+  it('accepts an ImageAudit and refuses one without a schedule', async () => {
+    const ns = 'default';
+    const file = join(dir, 'audit.yaml');
+    const audit = (spec: unknown): string =>
+      stringify({
+        apiVersion: 'sigwatch.dev/v1alpha1',
+        kind: 'ImageAudit',
+        metadata: { name: `monthly-${suffix}`, namespace: ns },
+        spec,
+      });
+    await writeFile(
+      file,
+      audit({ schedule: '0 6 1 * *', policies: ['prod'], notify: { when: 'OnViolation' } }),
+    );
+    await kubectl(['apply', '--validate=strict', '-f', file]);
+    await writeFile(file, audit({ policies: ['prod'] }));
+    let refused = false;
+    try {
+      await kubectl(['apply', '--validate=strict', '-f', file]);
+    } catch {
+      refused = true;
+    }
+    expect(refused).to.equal(true);
+  });
+});
