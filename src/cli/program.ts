@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, describeError } from '../base/errors.js';
 import { crdsCommand } from './crds.js';
+import { runCommand } from './run.js';
 import type { CommandFactory, Output } from './context.js';
 import { oneLine } from './inputs.js';
 import { verifyCommand } from './verify.js';
@@ -44,6 +45,7 @@ const commands: readonly CommandFactory[] = [
   sbomCommand,
   queryCommand,
   crdsCommand,
+  runCommand,
 ];
 
 /**

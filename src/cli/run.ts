@@ -1,0 +1,135 @@
+/**
+ * `sigwatch run`: the operator. Flags have environment fallbacks
+ * (`SIGWATCH_<FLAG>`, and `POD_NAMESPACE` / `POD_NAME` from the downward
+ * API) so a Deployment can configure it either way. Runs until SIGTERM or
+ * SIGINT, then stops watches, releases the lease and exits 0.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Command, Option } from 'commander';
+import { CliError } from '../base/errors.js';
+import { parseDuration } from '../policy/duration.js';
+import { createLogger, logLevels, type LogLevel } from '../operator/logger.js';
+import { startOperator } from '../operator/operator.js';
+import type { CommandContext } from './context.js';
+
+interface RunFlags {
+  readonly kubeconfig?: string;
+  readonly namespace: string;
+  readonly probeAddress: string;
+  readonly probePort: string;
+  readonly insecureRegistry: string[];
+  readonly registryCredentialsSecret?: string;
+  readonly kubeQps: string;
+  readonly kubeBurst: string;
+  readonly leaderElection: boolean;
+  readonly leaseDuration: string;
+  readonly logLevel: LogLevel;
+  readonly logFormat: 'json' | 'text';
+  readonly identity?: string;
+}
+
+const usage = (message: string): CliError => new CliError('UsageError', message);
+const repeatable = (value: string, previous: string[]): string[] => [...previous, value];
+
+function positive(flag: string, value: string, max: number): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > max)
+    throw usage(`${flag} must be a number in (0, ${String(max)}]`);
+  return n;
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (signal: string): void => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      resolve(signal);
+    };
+    const onTerm = (): void => {
+      done('SIGTERM');
+    };
+    const onInt = (): void => {
+      done('SIGINT');
+    };
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}
+
+export function runCommand(context: CommandContext): Command {
+  const env = process.env;
+  return new Command('run')
+    .description('run the operator (watches pods and ImagePolicies; labels, status and metrics)')
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig to use (default: in-cluster, then $KUBECONFIG / ~/.kube/config)',
+      env['KUBECONFIG'],
+    )
+    .option(
+      '--namespace <ns>',
+      "the operator's namespace (Secrets, ConfigMaps, Lease)",
+      env['POD_NAMESPACE'] ?? 'sigwatch-system',
+    )
+    .option(
+      '--probe-address <addr>',
+      'listen address of /metrics, /healthz, /readyz',
+      env['SIGWATCH_PROBE_ADDRESS'] ?? '0.0.0.0',
+    )
+    .option(
+      '--probe-port <port>',
+      'port of /metrics, /healthz, /readyz (0: any free port)',
+      env['SIGWATCH_PROBE_PORT'] ?? '8081',
+    )
+    .option('--insecure-registry <host>', 'speak plain HTTP to this registry (repeatable)', repeatable, [])
+    .option(
+      '--registry-credentials-secret <name>',
+      'dockerconfigjson Secret in the operator namespace with registry credentials',
+      env['SIGWATCH_REGISTRY_CREDENTIALS_SECRET'],
+    )
+    .option('--kube-qps <n>', 'API write rate limit (requests per second)', env['SIGWATCH_KUBE_QPS'] ?? '20')
+    .option('--kube-burst <n>', 'API write burst', env['SIGWATCH_KUBE_BURST'] ?? '40')
+    .option('--no-leader-election', 'run as the only replica (no Lease)')
+    .option('--lease-duration <duration>', 'leader lease duration', env['SIGWATCH_LEASE_DURATION'] ?? '15s')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(logLevels)
+        .default(env['SIGWATCH_LOG_LEVEL'] ?? 'info'),
+    )
+    .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'text']).default('json'))
+    .option(
+      '--identity <id>',
+      'leader-election identity (default: $POD_NAME or the host name, plus a random suffix)',
+    )
+    .action(async (flags: RunFlags) => {
+      const probePort = Number(flags.probePort);
+      if (!Number.isInteger(probePort) || probePort < 0 || probePort > 65_535)
+        throw usage('--probe-port must be 0..65535');
+      const leaseDurationMs = parseDuration(flags.leaseDuration);
+      if (leaseDurationMs === undefined || leaseDurationMs < 1000)
+        throw usage('--lease-duration must be a duration of at least 1s');
+      const logger = createLogger(flags.logLevel, flags.logFormat);
+      const identity = flags.identity ?? `${env['POD_NAME'] ?? hostname()}-${randomBytes(3).toString('hex')}`;
+      const operator = await startOperator({
+        ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }),
+        namespace: flags.namespace,
+        probeAddress: flags.probeAddress,
+        probePort,
+        insecureRegistries: flags.insecureRegistry,
+        ...(flags.registryCredentialsSecret === undefined
+          ? {}
+          : { registryCredentialsSecret: flags.registryCredentialsSecret }),
+        kubeQps: positive('--kube-qps', flags.kubeQps, 10_000),
+        kubeBurst: positive('--kube-burst', flags.kubeBurst, 10_000),
+        identity,
+        leaderElection: flags.leaderElection,
+        leaseDurationMs,
+        logger,
+      });
+      context.output.writeErr(`sigwatch: running; probes on port ${String(operator.probePort)}\n`);
+      const signal = await untilSignal();
+      logger.info('shutting down', { signal });
+      await operator.stop();
+    });
+}

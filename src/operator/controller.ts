@@ -1,0 +1,327 @@
+/**
+ * The operator's core loop (design §4): pods, namespaces, policies and
+ * trust material come in from watches; every running digest is kept under
+ * verification through the evidence store; the pure evaluator judges it
+ * against every policy that selects the pod; reconcilers turn the verdicts
+ * into pod labels and ImagePolicy status — idempotently, only on change,
+ * and only while this replica holds the lease.
+ *
+ * Re-evaluation happens when anything it depends on changes (a pod, a
+ * namespace's labels, a policy, a key or root, the evidence) and at each
+ * verdict's `validUntil`, never on a timer of its own.
+ */
+import type { Repository } from '../registry/client.js';
+import {
+  compilePolicy,
+  type CompiledPolicy,
+  type PolicySource,
+  type ReadyPolicy,
+} from '../policy/compile.js';
+import { parseDuration } from '../policy/duration.js';
+import { PolicyEvaluator, policyMatches } from '../policy/evaluate.js';
+import type { TrustMaterial } from '../policy/trust-material.js';
+import { parseReference } from '../registry/reference.js';
+import {
+  evidenceKeyString,
+  type EvidenceKey,
+  type EvidenceNeeds,
+  type EvidenceStore,
+} from './evidence-store.js';
+import type { KubeHttp } from './kube-http.js';
+import type { Logger } from './logger.js';
+import { actionable, imageName, inScope, reportedImage, type TrimmedPod } from './pod.js';
+import { marksPatch, podMarks, VerdictMemory, type Judgement } from './pod-label.js';
+import { policySelectsPod } from './scope.js';
+import { PolicyStatusWriter, type ContainerResult } from './policy-status.js';
+
+export interface ControllerOptions {
+  readonly kube: KubeHttp;
+  readonly logger: Logger;
+  readonly operatorNamespace: string;
+  readonly now?: () => Date;
+  /** Whether this replica may write now (leader with time to spare on its lease). */
+  readonly mayWrite: () => boolean;
+  /** Status writes are debounced by this much (default 1 s). */
+  readonly statusDebounceMs?: number;
+}
+
+const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
+
+/** Longest a timer is set for; Node's setTimeout overflows beyond 2^31-1 ms. */
+const maxTimerMs = 2 ** 31 - 1;
+
+export class Controller {
+  private readonly pods = new Map<string, TrimmedPod>();
+  private readonly namespaces = new Map<string, Readonly<Record<string, string>>>();
+  private readonly sources = new Map<string, PolicySource>();
+  private policies: CompiledPolicy[] = [];
+  private trust: TrustMaterial | undefined;
+  private readonly evaluator = new PolicyEvaluator();
+  private readonly memory = new VerdictMemory();
+  private readonly podDigests = new Map<string, Set<string>>();
+  private readonly digestPods = new Map<string, Set<string>>();
+  private readonly results = new Map<string, readonly ContainerResult[]>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly dirty = new Set<string>();
+  private draining: Promise<void> | undefined;
+  private store: EvidenceStore | undefined;
+  readonly status: PolicyStatusWriter;
+  private stopped = false;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.status = new PolicyStatusWriter({
+      kube: options.kube,
+      logger: options.logger,
+      mayWrite: options.mayWrite,
+      debounceMs: options.statusDebounceMs ?? 1000,
+      now: () => this.now(),
+    });
+  }
+
+  /** The store is created with a callback into the controller, so it is attached after construction. */
+  attachStore(store: EvidenceStore): void {
+    this.store = store;
+  }
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  upsertPod(pod: TrimmedPod): void {
+    this.pods.set(podKey(pod), pod);
+    this.enqueue(podKey(pod));
+  }
+
+  deletePod(key: string): void {
+    this.pods.delete(key);
+    this.enqueue(key);
+  }
+
+  setNamespace(name: string, labels: Readonly<Record<string, string>> | undefined): void {
+    if (labels === undefined) this.namespaces.delete(name);
+    else this.namespaces.set(name, labels);
+    for (const [key, pod] of this.pods) if (pod.namespace === name) this.enqueue(key);
+  }
+
+  upsertPolicy(source: PolicySource): void {
+    this.sources.set(source.name, source);
+    this.recompile();
+  }
+
+  deletePolicy(name: string): void {
+    this.sources.delete(name);
+    this.memory.forgetPolicy(name);
+    this.status.forget(name);
+    this.recompile();
+  }
+
+  setTrust(trust: TrustMaterial): void {
+    this.trust = trust;
+    this.recompile();
+  }
+
+  /** New evidence for a digest: re-judge the pods that run it. */
+  evidenceChanged(id: string): void {
+    for (const key of this.digestPods.get(id) ?? []) this.enqueue(key);
+  }
+
+  compiledPolicies(): readonly CompiledPolicy[] {
+    return this.policies;
+  }
+
+  /** Waits until every queued pod has been reconciled (tests, readiness). */
+  async idle(): Promise<void> {
+    while (this.draining !== undefined) await this.draining;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.status.stop();
+  }
+
+  private recompile(): void {
+    const trust = this.trust;
+    if (trust === undefined) return;
+    this.policies = [...this.sources.values()].map((s) => compilePolicy(s, trust));
+    for (const p of this.policies) {
+      if (!p.ready) this.options.logger.warn('policy not ready', { policy: p.name, problems: p.problems });
+    }
+    this.status.setPolicies(this.policies);
+    for (const key of this.pods.keys()) this.enqueue(key);
+  }
+
+  private enqueue(key: string): void {
+    if (this.stopped) return;
+    this.dirty.add(key);
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    // Let a burst of watch events coalesce before judging.
+    await new Promise((r) => setImmediate(r));
+    while (this.dirty.size > 0 && !this.stopped) {
+      const keys = [...this.dirty];
+      this.dirty.clear();
+      for (const key of keys) {
+        try {
+          await this.reconcile(key);
+        } catch (error: unknown) {
+          this.options.logger.error('reconcile failed', {
+            pod: key,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }
+    }
+  }
+
+  private needsFor(policies: readonly ReadyPolicy[]): EvidenceNeeds {
+    const repos = new Map<string, Repository>();
+    for (const p of policies) {
+      for (const a of p.authorities) {
+        if (a.sourceRepository === undefined) continue;
+        try {
+          const ref = parseReference(a.sourceRepository);
+          repos.set(`${ref.registry}/${ref.repository}`, {
+            registry: ref.registry,
+            repository: ref.repository,
+          });
+        } catch {
+          // Validation accepted it; a reference that still does not parse is simply not looked in.
+        }
+      }
+    }
+    return {
+      attestations: policies.some((p) => p.needsAttestations),
+      extraRepositories: [...repos.values()],
+      intervalMs: Math.min(...policies.map((p) => parseDuration(p.spec.reverifyInterval) ?? 3_600_000)),
+    };
+  }
+
+  private track(key: string, ids: Set<string>): void {
+    const before = this.podDigests.get(key) ?? new Set<string>();
+    for (const id of before) {
+      if (ids.has(id)) continue;
+      const users = this.digestPods.get(id);
+      users?.delete(key);
+      if (users?.size === 0) {
+        this.digestPods.delete(id);
+        this.store?.release(id);
+        this.memory.forgetDigest(id);
+      }
+    }
+    for (const id of ids) {
+      let users = this.digestPods.get(id);
+      if (users === undefined) {
+        users = new Set();
+        this.digestPods.set(id, users);
+      }
+      users.add(key);
+    }
+    if (ids.size === 0) this.podDigests.delete(key);
+    else this.podDigests.set(key, ids);
+  }
+
+  private async reconcile(key: string): Promise<void> {
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    const pod = this.pods.get(key);
+    if (pod === undefined || !inScope(pod)) {
+      this.track(key, new Set());
+      this.results.delete(key);
+      this.status.setPodResults(key, []);
+      return;
+    }
+    const now = this.now();
+    const ready = this.policies.filter((p): p is ReadyPolicy => p.ready);
+    const context = {
+      operatorNamespace: this.options.operatorNamespace,
+      namespaceLabels: this.namespaces.get(pod.namespace),
+    };
+    const selecting = ready.filter((p) => policySelectsPod(p, pod, context));
+    const ids = new Set<string>();
+    const judgements: Judgement[] = [];
+    const results: ContainerResult[] = [];
+    let validUntil: Date | undefined;
+    let complete = true;
+    for (const c of pod.containers) {
+      const img = reportedImage(c);
+      if (img.kind !== 'digest') continue;
+      const matching = selecting.filter((p) => policyMatches(p, imageName(img)));
+      if (matching.length === 0) continue;
+      const evidenceKey: EvidenceKey = {
+        registry: img.registry,
+        repository: img.repository,
+        digest: img.digest,
+      };
+      const id = evidenceKeyString(evidenceKey);
+      ids.add(id);
+      const evidence = this.store?.track(evidenceKey, this.needsFor(matching));
+      if (evidence === undefined) {
+        complete = false; // judged when the first fetch lands (evidenceChanged)
+        continue;
+      }
+      const act = actionable(pod, c);
+      for (const p of matching) {
+        const v = this.evaluator.evaluate(evidence, p, now);
+        const effective = this.memory.effective(id, p.name, v.verdict);
+        if (v.validUntil !== undefined && (validUntil === undefined || v.validUntil < validUntil))
+          validUntil = v.validUntil;
+        results.push({
+          policy: p.name,
+          container: c.name,
+          image: c.image,
+          digest: img.digest,
+          digestKey: id,
+          verdict: effective.verdict,
+          current: v.verdict,
+          stale: effective.stale,
+          reasons: v.reasons,
+          message: v.findings[0]?.message ?? '',
+          actionable: act,
+        });
+        if (act && p.spec.mode === 'Enforce' && p.spec.actions.label) {
+          judgements.push({
+            policy: p.name,
+            verdict: effective.verdict,
+            stale: effective.stale,
+            reasons: v.reasons,
+          });
+        }
+      }
+    }
+    this.track(key, ids);
+    this.results.set(key, results);
+    this.status.setPodResults(key, results);
+    if (validUntil !== undefined) this.wakeAt(key, validUntil, now);
+    // Until every matched digest has evidence, a partial label could be wrong in either direction.
+    if (!complete) return;
+    await this.writeMarks(pod, podMarks(judgements));
+  }
+
+  private wakeAt(key: string, at: Date, now: Date): void {
+    const delay = Math.min(maxTimerMs, Math.max(0, at.getTime() - now.getTime()) + 5);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.enqueue(key);
+    }, delay);
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  private async writeMarks(pod: TrimmedPod, marks: ReturnType<typeof podMarks>): Promise<void> {
+    const patch = marksPatch(pod, marks);
+    if (patch === undefined || !this.options.mayWrite()) return;
+    const path = `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}?fieldManager=sigwatch`;
+    const res = await this.options.kube.send({ method: 'PATCH', path, body: patch });
+    if (res.status === 404) return; // gone meanwhile
+    if (res.status < 200 || res.status > 299) {
+      this.options.logger.warn('pod label write refused', { pod: podKey(pod), status: res.status });
+      return;
+    }
+    this.options.logger.info('pod marks written', { pod: podKey(pod), label: marks.label ?? null });
+  }
+}

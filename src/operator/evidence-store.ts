@@ -1,0 +1,202 @@
+/**
+ * Evidence per (repository, digest), shared by every pod and policy that
+ * needs it (design §4.3): fetched once, deduplicated while in flight,
+ * refreshed at the shortest `reverifyInterval` of the policies that need it
+ * (jittered, so a thousand digests do not refresh in the same second), and
+ * retried sooner with backoff while the registry fails. A refresh that
+ * found the same content keeps the old evidence object, so nothing is
+ * re-evaluated; a changed one replaces it and tells the controller.
+ */
+import type { Digest } from '../base/digest.js';
+import type { RegistryClient, Repository } from '../registry/client.js';
+import { collectEvidence, type Evidence } from '../registry/evidence.js';
+import type { Logger } from './logger.js';
+
+export interface EvidenceNeeds {
+  /** Whether `.att` tags must be read (attestation or SBOM rules). */
+  readonly attestations: boolean;
+  /** `source.repository` of the authorities of the policies involved. */
+  readonly extraRepositories: readonly Repository[];
+  readonly intervalMs: number;
+}
+
+export interface EvidenceKey extends Repository {
+  readonly digest: Digest;
+}
+
+export const evidenceKeyString = (k: EvidenceKey): string => `${k.registry}/${k.repository}@${k.digest}`;
+
+interface Entry {
+  readonly key: EvidenceKey;
+  needs: EvidenceNeeds;
+  evidence?: Evidence;
+  fingerprint?: string;
+  fetching?: Promise<void> | undefined;
+  timer?: NodeJS.Timeout | undefined;
+  failures: number;
+}
+
+export interface EvidenceStoreOptions {
+  readonly client: RegistryClient;
+  readonly logger: Logger;
+  /** Called after a fetch that changed the evidence (or the first one). */
+  readonly onChange: (key: string, evidence: Evidence) => void;
+  /** Fraction of the interval used as random jitter (default 0.1). */
+  readonly jitter?: number;
+  /** First retry delay after a failed refresh, doubling up to the interval (default 5 s). */
+  readonly retryBaseMs?: number;
+  /** Whether this replica may talk to registries (only the leader does). */
+  readonly active?: () => boolean;
+}
+
+/** What decides whether two fetches found the same evidence. */
+function fingerprint(e: Evidence): string {
+  return JSON.stringify([
+    e.imageSeen,
+    // Sources finish in any order: compare them as a set.
+    e.sources.map((s) => `${s.repository}|${s.item}|${s.outcome}|${s.reason ?? ''}`).sort(),
+    e.signatures.map((s) => s.manifestDigest).sort(),
+    e.attestations.map((a) => a.manifestDigest).sort(),
+    e.bundles.map((b) => b.manifestDigest).sort(),
+    e.sboms.length,
+  ]);
+}
+
+function mergeNeeds(a: EvidenceNeeds, b: EvidenceNeeds): EvidenceNeeds {
+  const repos = new Map(
+    [...a.extraRepositories, ...b.extraRepositories].map((r) => [`${r.registry}/${r.repository}`, r]),
+  );
+  return {
+    attestations: a.attestations || b.attestations,
+    extraRepositories: [...repos.values()],
+    intervalMs: Math.min(a.intervalMs, b.intervalMs),
+  };
+}
+
+const sameNeeds = (a: EvidenceNeeds, b: EvidenceNeeds): boolean =>
+  a.attestations === b.attestations &&
+  a.intervalMs === b.intervalMs &&
+  a.extraRepositories.length === b.extraRepositories.length;
+
+export class EvidenceStore {
+  private readonly entries = new Map<string, Entry>();
+  private readonly controller = new AbortController();
+  private stopped = false;
+
+  constructor(private readonly options: EvidenceStoreOptions) {}
+
+  /**
+   * The evidence for `key` if fetched, and a promise that it will be (and
+   * kept fresh) with at least `needs`. Needs only ever widen while the
+   * digest is tracked; `release` forgets it.
+   */
+  track(key: EvidenceKey, needs: EvidenceNeeds): Evidence | undefined {
+    const id = evidenceKeyString(key);
+    let entry = this.entries.get(id);
+    if (entry === undefined) {
+      entry = { key, needs, failures: 0 };
+      this.entries.set(id, entry);
+      this.schedule(entry, 0);
+    } else {
+      const merged = mergeNeeds(entry.needs, needs);
+      const widened = !sameNeeds(merged, entry.needs);
+      entry.needs = merged;
+      // Attestations were not fetched before: fetch again now rather than at the next interval.
+      if (
+        widened &&
+        merged.attestations &&
+        entry.evidence !== undefined &&
+        !entry.evidence.sources.some((s) => s.item === 'att')
+      ) {
+        this.schedule(entry, 0);
+      }
+    }
+    return entry.evidence;
+  }
+
+  get(id: string): Evidence | undefined {
+    return this.entries.get(id)?.evidence;
+  }
+
+  /** No pod uses the digest any more. */
+  release(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return;
+    clearTimeout(entry.timer);
+    this.entries.delete(id);
+  }
+
+  /** Re-fetch everything now (e.g. after becoming leader). */
+  refreshAll(): void {
+    for (const entry of this.entries.values()) this.schedule(entry, 0);
+  }
+
+  size(): number {
+    return this.entries.size;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.controller.abort();
+    for (const entry of this.entries.values()) clearTimeout(entry.timer);
+  }
+
+  private schedule(entry: Entry, delayMs: number): void {
+    clearTimeout(entry.timer);
+    if (this.stopped) return;
+    entry.timer = setTimeout(() => {
+      void this.refresh(entry);
+    }, delayMs);
+    entry.timer.unref();
+  }
+
+  private nextDelay(entry: Entry): number {
+    const interval = entry.needs.intervalMs;
+    if (entry.failures > 0) {
+      const base = this.options.retryBaseMs ?? 5_000;
+      return Math.min(interval, base * 2 ** Math.min(entry.failures - 1, 16));
+    }
+    const jitter = this.options.jitter ?? 0.1;
+    return interval * (1 - jitter + Math.random() * 2 * jitter);
+  }
+
+  private async refresh(entry: Entry): Promise<void> {
+    if (entry.fetching !== undefined) return entry.fetching;
+    if (this.options.active?.() === false) {
+      // A follower keeps no registry traffic; it looks again later.
+      this.schedule(entry, entry.needs.intervalMs);
+      return;
+    }
+    const run = async (): Promise<void> => {
+      try {
+        const evidence = await collectEvidence(this.options.client, {
+          image: { registry: entry.key.registry, repository: entry.key.repository },
+          digest: entry.key.digest,
+          extraRepositories: entry.needs.extraRepositories,
+          include: { attestations: entry.needs.attestations, attachedSboms: false },
+          now: new Date(),
+          signal: this.controller.signal,
+        });
+        entry.failures = evidence.complete ? 0 : entry.failures + 1;
+        const print = fingerprint(evidence);
+        if (this.entries.get(evidenceKeyString(entry.key)) !== entry) return; // released meanwhile
+        if (print !== entry.fingerprint || entry.evidence === undefined) {
+          entry.evidence = evidence;
+          entry.fingerprint = print;
+          this.options.onChange(evidenceKeyString(entry.key), evidence);
+        }
+      } catch (error: unknown) {
+        entry.failures++;
+        this.options.logger.warn('evidence refresh failed', {
+          image: evidenceKeyString(entry.key),
+          error: error instanceof Error ? error.message : String(error),
+        });
+      } finally {
+        entry.fetching = undefined;
+        this.schedule(entry, this.nextDelay(entry));
+      }
+    };
+    entry.fetching = run();
+    return entry.fetching;
+  }
+}

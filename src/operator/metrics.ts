@@ -1,0 +1,173 @@
+/**
+ * The operator's Prometheus metrics (design §5). The names are API: Grafana
+ * dashboards and alerts depend on them. Kept on a private registry (never
+ * prom-client's global one) so tests and several operators in one process
+ * do not collide. Label values are closed sets (verdicts, reasons) or
+ * bounded by the cluster's own objects (policies, registries).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Verdict } from '../policy/verdict.js';
+
+export type PodVerdict = Verdict | 'Unmatched';
+const podVerdicts: readonly PodVerdict[] = ['Compliant', 'NonCompliant', 'Unknown', 'Exempt', 'Unmatched'];
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  private readonly verifications = new Counter({
+    name: 'sigwatch_verifications_total',
+    help: 'Evaluations of an image digest against a policy, by verdict and leading reason.',
+    labelNames: ['policy', 'verdict', 'reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly verificationDuration = new Histogram({
+    name: 'sigwatch_verification_duration_seconds',
+    help: 'Time to evaluate one digest against one policy from cached evidence.',
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+  private readonly registryRequests = new Counter({
+    name: 'sigwatch_registry_requests_total',
+    help: 'Requests to registries, by registry host and HTTP status (0: no answer).',
+    labelNames: ['registry', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly registryDuration = new Histogram({
+    name: 'sigwatch_registry_request_duration_seconds',
+    help: 'Duration of registry requests.',
+    labelNames: ['registry'] as const,
+    registers: [this.registry],
+  });
+  private readonly cacheHits = new Counter({
+    name: 'sigwatch_evidence_cache_hits_total',
+    help: 'Evidence lookups answered from the store.',
+    registers: [this.registry],
+  });
+  private readonly cacheMisses = new Counter({
+    name: 'sigwatch_evidence_cache_misses_total',
+    help: 'Evidence lookups that needed a registry fetch.',
+    registers: [this.registry],
+  });
+  private readonly pods = new Gauge({
+    name: 'sigwatch_pods',
+    help: 'Pods by policy and verdict (the worst over their containers).',
+    labelNames: ['policy', 'verdict'] as const,
+    registers: [this.registry],
+  });
+  private readonly images = new Gauge({
+    name: 'sigwatch_images',
+    help: 'Distinct running image digests by policy and verdict.',
+    labelNames: ['policy', 'verdict'] as const,
+    registers: [this.registry],
+  });
+  readonly evictions = new Counter({
+    name: 'sigwatch_evictions_total',
+    help: 'Pods evicted, by policy and namespace.',
+    labelNames: ['policy', 'namespace'] as const,
+    registers: [this.registry],
+  });
+  readonly evictionsPaused = new Gauge({
+    name: 'sigwatch_evictions_paused',
+    help: '1 while the circuit breaker holds evictions for a policy.',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+  private readonly trustRootAge = new Gauge({
+    name: 'sigwatch_trust_root_age_seconds',
+    help: 'Seconds since the public-good trusted root was last refreshed.',
+    registers: [this.registry],
+  });
+  private readonly exceptionExpiry = new Gauge({
+    name: 'sigwatch_exception_expiry_timestamp_seconds',
+    help: 'Earliest expiry of an unexpired exception of a policy (Unix time).',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+  readonly auditRuns = new Counter({
+    name: 'sigwatch_audit_runs_total',
+    help: 'ImageAudit runs by result.',
+    labelNames: ['namespace', 'audit', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly auditLastSuccess = new Gauge({
+    name: 'sigwatch_audit_last_success_timestamp_seconds',
+    help: 'Completion time of the last successful run of an ImageAudit (Unix time).',
+    labelNames: ['namespace', 'audit'] as const,
+    registers: [this.registry],
+  });
+  readonly auditCompliance = new Gauge({
+    name: 'sigwatch_audit_compliance_ratio',
+    help: 'Share of compliant images in the last run of an ImageAudit (0..1).',
+    labelNames: ['namespace', 'audit'] as const,
+    registers: [this.registry],
+  });
+  private readonly leader = new Gauge({
+    name: 'sigwatch_leader',
+    help: '1 on the replica that holds the leader lease.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  metricsText(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  recordVerification(policy: string, verdict: Verdict, reason: string, seconds: number): void {
+    this.verifications.inc({ policy, verdict, reason });
+    this.verificationDuration.observe(seconds);
+  }
+
+  recordRegistryRequest(registry: string, code: number, seconds: number): void {
+    this.registryRequests.inc({ registry, code: String(code) });
+    this.registryDuration.observe({ registry }, seconds);
+  }
+
+  cacheHit(): void {
+    this.cacheHits.inc();
+  }
+
+  cacheMiss(): void {
+    this.cacheMisses.inc();
+  }
+
+  /** Replaces a policy's pod and image counts; verdicts not given are 0. */
+  setCounts(
+    policy: string,
+    pods: Partial<Record<PodVerdict, number>>,
+    images: Partial<Record<PodVerdict, number>>,
+  ): void {
+    for (const verdict of podVerdicts) {
+      this.pods.set({ policy, verdict }, pods[verdict] ?? 0);
+      this.images.set({ policy, verdict }, images[verdict] ?? 0);
+    }
+  }
+
+  setExceptionExpiry(policy: string, at: Date | undefined): void {
+    if (at === undefined) this.exceptionExpiry.remove({ policy });
+    else this.exceptionExpiry.set({ policy }, at.getTime() / 1000);
+  }
+
+  /** A deleted policy's series vanish instead of freezing at their last value. */
+  removePolicy(policy: string): void {
+    for (const verdict of podVerdicts) {
+      this.pods.remove({ policy, verdict });
+      this.images.remove({ policy, verdict });
+    }
+    this.exceptionExpiry.remove({ policy });
+    this.evictionsPaused.remove({ policy });
+  }
+
+  setLeader(leading: boolean): void {
+    this.leader.set(leading ? 1 : 0);
+  }
+
+  setTrustRootAge(seconds: number): void {
+    this.trustRootAge.set(seconds);
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * The operator process (`sigwatch run`): watches, evidence store,
+ * controller, leader election and the probe/metrics server wired together.
+ * Every replica watches (so a new leader starts warm); only the leader talks
+ * to registries and writes (design §4.7).
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import type { PolicySource } from '../policy/compile.js';
+import { RegistryClient } from '../registry/client.js';
+import { parsePullSecret, type CredentialEntry } from '../registry/credentials.js';
+import { publicGoodTrustedRoot } from '../verify/public-good.js';
+import { Controller } from './controller.js';
+import { EvidenceStore } from './evidence-store.js';
+import { startProbeServer } from './http.js';
+import { KubeHttp, RateLimiter } from './kube-http.js';
+import { LeaderElector } from './leader.js';
+import type { Logger } from './logger.js';
+import { OperatorMetrics } from './metrics.js';
+import { trimPod } from './pod.js';
+import { trimDataObject, TrustObjects, type DataObject } from './trust-objects.js';
+import { Reflector } from './watch.js';
+
+export interface OperatorSettings {
+  /** Path of a kubeconfig; absent: in-cluster or the default loading rules. */
+  readonly kubeconfig?: string;
+  readonly namespace: string;
+  readonly probeAddress: string;
+  readonly probePort: number;
+  readonly insecureRegistries: readonly string[];
+  /** dockerconfigjson Secret in the operator namespace with registry credentials. */
+  readonly registryCredentialsSecret?: string;
+  readonly kubeQps: number;
+  readonly kubeBurst: number;
+  readonly identity: string;
+  readonly leaderElection: boolean;
+  readonly leaseDurationMs: number;
+  readonly logger: Logger;
+}
+
+export interface RunningOperator {
+  readonly probePort: number;
+  stop(): Promise<void>;
+}
+
+function trimPolicy(raw: unknown): PolicySource | undefined {
+  const o = raw as { metadata?: { name?: unknown; generation?: unknown }; spec?: unknown } | undefined;
+  const name = o?.metadata?.name;
+  if (typeof name !== 'string') return undefined;
+  const generation = typeof o?.metadata?.generation === 'number' ? o.metadata.generation : 0;
+  return { name, generation, spec: o?.spec };
+}
+
+function trimNamespace(raw: unknown): { name: string; labels: Record<string, string> } | undefined {
+  const meta = (raw as { metadata?: { name?: unknown; labels?: unknown } } | undefined)?.metadata;
+  if (typeof meta?.name !== 'string') return undefined;
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries((meta.labels ?? {}) as Record<string, unknown>)) {
+    if (typeof v === 'string') labels[k] = v;
+  }
+  return { name: meta.name, labels };
+}
+
+function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path !== undefined) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+function credentialsFrom(secret: DataObject | undefined, logger: Logger): CredentialEntry[] {
+  if (secret === undefined) return [];
+  try {
+    // parsePullSecret expects base64 values, as in Secret.data.
+    const encoded = Object.fromEntries(
+      Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
+    return parsePullSecret(secret.type ?? '', encoded);
+  } catch (error: unknown) {
+    logger.error('registry credentials Secret unusable; using anonymous access', {
+      secret: secret.name,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return [];
+  }
+}
+
+export async function startOperator(settings: OperatorSettings): Promise<RunningOperator> {
+  const { logger, namespace } = settings;
+  const kc = loadKubeConfig(settings.kubeconfig);
+  const kube = new KubeHttp(kc, new RateLimiter(settings.kubeQps, settings.kubeBurst));
+  const metrics = new OperatorMetrics();
+  const trust = new TrustObjects({ root: publicGoodTrustedRoot(), stale: false }, logger);
+
+  let leader: LeaderElector | undefined;
+  const isLeader = (): boolean => !settings.leaderElection || (leader?.isLeader() ?? false);
+  // Writes need the lease with time to spare: a write just before losing it could race the next leader.
+  const mayWrite = (): boolean =>
+    !settings.leaderElection || (leader?.holdsLeaseFor(settings.leaseDurationMs / 3) ?? false);
+
+  const controller = new Controller({ kube, logger, operatorNamespace: namespace, mayWrite });
+  const ns = encodeURIComponent(namespace);
+  const secrets = new Reflector<DataObject>({
+    kubeConfig: kc,
+    path: `/api/v1/namespaces/${ns}/secrets`,
+    trim: (raw) => trimDataObject(raw, true),
+    logger,
+    onEvent: (type, _key, obj, old) => {
+      const name = obj?.name ?? old?.name;
+      if (type === 'SYNC' || name === undefined) return;
+      trust.setSecret(name, type === 'DELETED' ? undefined : obj);
+      controller.setTrust(trust.material());
+    },
+  });
+  const configMaps = new Reflector<DataObject>({
+    kubeConfig: kc,
+    path: `/api/v1/namespaces/${ns}/configmaps`,
+    trim: (raw) => trimDataObject(raw, false),
+    logger,
+    onEvent: (type, _key, obj, old) => {
+      const name = obj?.name ?? old?.name;
+      if (type === 'SYNC' || name === undefined) return;
+      trust.setConfigMap(name, type === 'DELETED' ? undefined : obj);
+      controller.setTrust(trust.material());
+    },
+  });
+  await Promise.all([secrets.start(), configMaps.start()]);
+  controller.setTrust(trust.material());
+
+  const registry = new RegistryClient({
+    plainHttpRegistries: settings.insecureRegistries,
+    credentials:
+      settings.registryCredentialsSecret === undefined
+        ? []
+        : credentialsFrom(trust.secret(settings.registryCredentialsSecret), logger),
+  });
+  const store = new EvidenceStore({
+    client: registry,
+    logger,
+    active: isLeader,
+    onChange: (id) => {
+      controller.evidenceChanged(id);
+    },
+  });
+  controller.attachStore(store);
+
+  const policies = new Reflector<PolicySource>({
+    kubeConfig: kc,
+    path: '/apis/sigwatch.dev/v1alpha1/imagepolicies',
+    trim: trimPolicy,
+    key: (p) => p.name,
+    logger,
+    onEvent: (type, key, obj) => {
+      if (type === 'SYNC') return;
+      if (type === 'DELETED' || obj === undefined) controller.deletePolicy(key);
+      else controller.upsertPolicy(obj);
+    },
+  });
+  const namespaces = new Reflector<{ name: string; labels: Record<string, string> }>({
+    kubeConfig: kc,
+    path: '/api/v1/namespaces',
+    trim: trimNamespace,
+    key: (n) => n.name,
+    logger,
+    onEvent: (type, key, obj) => {
+      if (type === 'SYNC') return;
+      controller.setNamespace(key, type === 'DELETED' ? undefined : obj?.labels);
+    },
+  });
+  const pods = new Reflector({
+    kubeConfig: kc,
+    path: '/api/v1/pods',
+    trim: trimPod,
+    logger,
+    onEvent: (type, key, obj) => {
+      if (type === 'SYNC') return;
+      if (type === 'DELETED' || obj === undefined) controller.deletePod(key);
+      else controller.upsertPod(obj);
+    },
+  });
+  await Promise.all([policies.start(), namespaces.start()]);
+  await pods.start();
+
+  if (settings.leaderElection) {
+    leader = new LeaderElector({
+      kubeConfig: kc,
+      namespace,
+      name: 'sigwatch-leader',
+      identity: settings.identity,
+      leaseDurationMs: settings.leaseDurationMs,
+      renewDeadlineMs: (settings.leaseDurationMs * 2) / 3,
+      retryPeriodMs: settings.leaseDurationMs / 7.5,
+      logger,
+      onStartedLeading: () => {
+        metrics.setLeader(true);
+        logger.info('leading', { identity: settings.identity });
+        store.refreshAll();
+      },
+      onStoppedLeading: () => {
+        metrics.setLeader(false);
+        logger.info('stopped leading', { identity: settings.identity });
+      },
+    });
+    leader.start();
+  } else {
+    metrics.setLeader(true);
+  }
+
+  const watches = [secrets, configMaps, policies, namespaces, pods];
+  const server = await startProbeServer({
+    host: settings.probeAddress,
+    port: settings.probePort,
+    metrics,
+    isHealthy: () => true,
+    isReady: () => (watches.every((w) => w.hasSynced()) ? true : 'watches not synced'),
+    logger,
+  });
+  logger.info('sigwatch running', { namespace, probePort: server.port, identity: settings.identity });
+
+  return {
+    probePort: server.port,
+    async stop(): Promise<void> {
+      for (const w of watches) w.stop();
+      controller.stop();
+      store.stop();
+      await leader?.stop();
+      await server.close();
+      await registry.close();
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * Pods as the operator keeps them (design §4.6): only what the inventory
+ * needs — names, labels, owner, phase and, per container, the image and the
+ * digest the node reports — never the full object. And which reported
+ * digests may lead to an action (design §4.1): only running containers and
+ * running sidecars; ephemeral containers and terminated init containers are
+ * verified and reported, never acted on; a container without a reported
+ * digest is Pending.
+ */
+import type { Digest } from '../base/digest.js';
+import { parseImageId } from '../registry/reference.js';
+
+export type ContainerKind = 'container' | 'init' | 'sidecar' | 'ephemeral';
+
+export interface TrimmedContainer {
+  readonly name: string;
+  readonly kind: ContainerKind;
+  /** The image as the pod spec names it (tag or digest). */
+  readonly image: string;
+  /** `status.*ContainerStatuses[].imageID` as reported, if any. */
+  readonly imageID?: string;
+  readonly state: 'running' | 'waiting' | 'terminated' | 'unknown';
+}
+
+export interface TrimmedPod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Only `sigwatch.dev/*` annotations: the ones Sigwatch reads back. */
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly phase: string;
+  readonly owner?: { readonly kind: string; readonly name: string };
+  readonly priorityClassName?: string;
+  readonly deleting: boolean;
+  readonly containers: readonly TrimmedContainer[];
+}
+
+type Json = Readonly<Record<string, unknown>>;
+const obj = (v: unknown): Json | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+const arr = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+function stringMap(v: unknown, keep: (key: string) => boolean = () => true): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, value] of Object.entries(obj(v) ?? {}))
+    if (typeof value === 'string' && keep(k)) out[k] = value;
+  return out;
+}
+
+function stateOf(status: Json | undefined): TrimmedContainer['state'] {
+  const state = obj(status?.['state']);
+  if (state?.['running'] !== undefined) return 'running';
+  if (state?.['terminated'] !== undefined) return 'terminated';
+  if (state?.['waiting'] !== undefined) return 'waiting';
+  return 'unknown';
+}
+
+function containersOf(spec: Json | undefined, status: Json | undefined): TrimmedContainer[] {
+  const out: TrimmedContainer[] = [];
+  const groups: [string, string, (c: Json) => ContainerKind][] = [
+    ['containers', 'containerStatuses', () => 'container'],
+    // A restartable init container (restartPolicy: Always) is a sidecar: it runs beside the app.
+    [
+      'initContainers',
+      'initContainerStatuses',
+      (c) => (c['restartPolicy'] === 'Always' ? 'sidecar' : 'init'),
+    ],
+    ['ephemeralContainers', 'ephemeralContainerStatuses', () => 'ephemeral'],
+  ];
+  for (const [specField, statusField, kindOf] of groups) {
+    const statuses = new Map<string, Json>();
+    for (const s of arr(status?.[statusField])) {
+      const name = str(obj(s)?.['name']);
+      if (name !== undefined) statuses.set(name, obj(s) ?? {});
+    }
+    for (const c of arr(spec?.[specField])) {
+      const container = obj(c);
+      const name = str(container?.['name']);
+      const image = str(container?.['image']);
+      if (container === undefined || name === undefined || image === undefined) continue;
+      const s = statuses.get(name);
+      const imageID = str(s?.['imageID']);
+      out.push({
+        name,
+        kind: kindOf(container),
+        image,
+        ...(imageID === undefined ? {} : { imageID }),
+        state: stateOf(s),
+      });
+    }
+  }
+  return out;
+}
+
+/** The trimmed form of a Pod object from the API; undefined for something that is not a pod. */
+export function trimPod(raw: unknown): TrimmedPod | undefined {
+  const pod = obj(raw);
+  const meta = obj(pod?.['metadata']);
+  const namespace = str(meta?.['namespace']);
+  const name = str(meta?.['name']);
+  if (meta === undefined || namespace === undefined || name === undefined) return undefined;
+  const spec = obj(pod?.['spec']);
+  const status = obj(pod?.['status']);
+  const controller = arr(meta['ownerReferences'])
+    .map(obj)
+    .find((o) => o?.['controller'] === true);
+  const ownerKind = str(controller?.['kind']);
+  const ownerName = str(controller?.['name']);
+  const priorityClassName = str(spec?.['priorityClassName']);
+  return {
+    namespace,
+    name,
+    uid: str(meta['uid']) ?? '',
+    labels: stringMap(meta['labels']),
+    annotations: stringMap(meta['annotations'], (k) => k.startsWith('sigwatch.dev/')),
+    phase: str(status?.['phase']) ?? 'Unknown',
+    ...(ownerKind === undefined || ownerName === undefined
+      ? {}
+      : { owner: { kind: ownerKind, name: ownerName } }),
+    ...(priorityClassName === undefined ? {} : { priorityClassName }),
+    deleting: meta['deletionTimestamp'] !== undefined && meta['deletionTimestamp'] !== null,
+    containers: containersOf(spec, status),
+  };
+}
+
+/** What the node reports a container runs, resolved to a repository and manifest digest. */
+export type ReportedImage =
+  | {
+      readonly kind: 'digest';
+      readonly registry: string;
+      readonly repository: string;
+      readonly digest: Digest;
+    }
+  /** No imageID yet: judged only once the kubelet reports one. */
+  | { readonly kind: 'pending' }
+  /** `sha256:<config>` or otherwise not tied to a manifest in a repository: DigestUnresolved. */
+  | { readonly kind: 'unresolved'; readonly message: string };
+
+/** Resolves `imageID` (reference.ts `parseImageId`); a bare config digest names nothing in a registry. */
+export function reportedImage(container: TrimmedContainer): ReportedImage {
+  if (container.imageID === undefined) return { kind: 'pending' };
+  try {
+    const info = parseImageId(container.imageID);
+    if (info.kind === 'configDigest') {
+      return { kind: 'unresolved', message: `imageID ${container.imageID} names a config, not a manifest` };
+    }
+    const { registry, repository, digest } = info.reference;
+    return { kind: 'digest', registry, repository, digest };
+  } catch {
+    return { kind: 'unresolved', message: `imageID ${container.imageID} is not an image reference` };
+  }
+}
+
+/** Whether a verdict about this container may lead to a label or an eviction (design §4.1). */
+export function actionable(pod: TrimmedPod, container: TrimmedContainer): boolean {
+  if (pod.phase !== 'Running' || pod.deleting) return false;
+  return (container.kind === 'container' || container.kind === 'sidecar') && container.state === 'running';
+}
+
+/** Succeeded and Failed pods are ignored altogether. */
+export function inScope(pod: TrimmedPod): boolean {
+  return pod.phase !== 'Succeeded' && pod.phase !== 'Failed';
+}
+
+/** `registry/repository`, the name policies' globs match (evidence.repository has the same form). */
+export function imageName(image: { readonly registry: string; readonly repository: string }): string {
+  return `${image.registry}/${image.repository}`;
+}

@@ -1,0 +1,97 @@
+/**
+ * `sigwatch run` as a child process, the way it runs in a cluster: its own
+ * process, the test environment's kubeconfig, probes on a free port. Tests
+ * read its probe port from stderr and stop it with SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { testEnv } from './testenv.js';
+
+const mainTs = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+export interface OperatorProcess {
+  readonly probePort: number;
+  readonly logs: () => string;
+  stop(): Promise<number | null>;
+}
+
+export async function startOperatorProcess(
+  args: readonly string[],
+  timeoutMs = 30_000,
+): Promise<OperatorProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      mainTs,
+      'run',
+      '--kubeconfig',
+      testEnv().kubeconfig,
+      '--probe-address',
+      '127.0.0.1',
+      '--probe-port',
+      '0',
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      resolve(code);
+    }),
+  );
+  const probePort = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`operator did not start in time:\n${output}`));
+    }, timeoutMs);
+    const check = (): void => {
+      const m = /probes on port (\d+)/.exec(output);
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stderr?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`operator exited with ${String(code)}:\n${output}`));
+    });
+  });
+  return {
+    probePort,
+    logs: () => output,
+    async stop(): Promise<number | null> {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails with `what` after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error: unknown) {
+      last = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,240 @@
+import { expect } from 'chai';
+import { actionable, inScope, reportedImage, trimPod, type TrimmedPod } from '../../../src/operator/pod.js';
+import {
+  complianceLabel,
+  exemptByAnnotation,
+  marksPatch,
+  podMarks,
+  reasonsAnnotation,
+  staleAnnotation,
+  VerdictMemory,
+} from '../../../src/operator/pod-label.js';
+import { policySelectsPod, selectorMatches } from '../../../src/operator/scope.js';
+import { testKey } from '../../support/evidence-builder.js';
+import { ready } from '../policy/policy-fixtures.js';
+
+const digest = `sha256:${'ab'.repeat(32)}`;
+
+function must<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('expected a value');
+  return value;
+}
+
+function rawPod(overrides: Record<string, unknown> = {}): unknown {
+  return {
+    metadata: {
+      namespace: 'shop',
+      name: 'cart-1',
+      uid: 'u1',
+      labels: { app: 'cart' },
+      annotations: {
+        'sigwatch.dev/exempt-by': 'p',
+        'kubectl.kubernetes.io/last-applied-configuration': '{…}',
+      },
+      ownerReferences: [{ kind: 'ReplicaSet', name: 'cart-7d9f', controller: true }],
+    },
+    spec: {
+      containers: [{ name: 'app', image: 'registry.example/shop/cart:1.4' }],
+      initContainers: [
+        { name: 'migrate', image: 'registry.example/shop/migrate:1' },
+        { name: 'proxy', image: 'registry.example/mesh/proxy:2', restartPolicy: 'Always' },
+      ],
+      ephemeralContainers: [{ name: 'debug', image: 'busybox' }],
+    },
+    status: {
+      phase: 'Running',
+      containerStatuses: [
+        { name: 'app', imageID: `registry.example/shop/cart@${digest}`, state: { running: {} } },
+      ],
+      initContainerStatuses: [
+        {
+          name: 'migrate',
+          imageID: `docker-pullable://registry.example/shop/migrate@${digest}`,
+          state: { terminated: {} },
+        },
+        { name: 'proxy', imageID: `registry.example/mesh/proxy@${digest}`, state: { running: {} } },
+      ],
+      ephemeralContainerStatuses: [
+        { name: 'debug', imageID: `sha256:${'cd'.repeat(32)}`, state: { running: {} } },
+      ],
+    },
+    ...overrides,
+  };
+}
+
+describe('operator pods', () => {
+  it('keeps only what the inventory needs', () => {
+    const pod = trimPod(rawPod());
+    expect(pod).to.deep.include({
+      namespace: 'shop',
+      name: 'cart-1',
+      phase: 'Running',
+      owner: { kind: 'ReplicaSet', name: 'cart-7d9f' },
+      annotations: { 'sigwatch.dev/exempt-by': 'p' },
+      deleting: false,
+    });
+    expect(pod?.containers.map((c) => [c.name, c.kind, c.state])).to.deep.equal([
+      ['app', 'container', 'running'],
+      ['migrate', 'init', 'terminated'],
+      ['proxy', 'sidecar', 'running'],
+      ['debug', 'ephemeral', 'running'],
+    ]);
+    expect(trimPod({ kind: 'NotAPod' })).to.equal(undefined);
+    expect(trimPod(null)).to.equal(undefined);
+  });
+
+  it('acts only on running containers and sidecars of running pods', () => {
+    const pod = must(trimPod(rawPod()));
+    expect(pod.containers.map((c) => actionable(pod, c))).to.deep.equal([true, false, true, false]);
+    const pending = must(trimPod(rawPod({ status: { phase: 'Pending' } })));
+    expect(pending.containers.every((c) => !actionable(pending, c))).to.equal(true);
+    expect(inScope(must(trimPod(rawPod({ status: { phase: 'Succeeded' } }))))).to.equal(false);
+  });
+
+  it('resolves reported image IDs: repo digests, pending, and config-only digests', () => {
+    const pod = must(trimPod(rawPod()));
+    const [app, migrate, , debug] = pod.containers;
+    expect(app && reportedImage(app)).to.deep.equal({
+      kind: 'digest',
+      registry: 'registry.example',
+      repository: 'shop/cart',
+      digest,
+    });
+    expect(migrate && reportedImage(migrate)).to.deep.include({ kind: 'digest', repository: 'shop/migrate' });
+    expect(debug && reportedImage(debug).kind).to.equal('unresolved');
+    const waiting = must(trimPod(rawPod({ status: { phase: 'Pending', containerStatuses: [] } })));
+    expect(waiting.containers[0] && reportedImage(waiting.containers[0])).to.deep.equal({ kind: 'pending' });
+  });
+});
+
+describe('operator scope', () => {
+  const key = testKey();
+  const policy = (match: Record<string, unknown>) =>
+    ready({
+      match: { images: ['registry.example/**'], ...match },
+      authorities: [{ name: 'k', key: { publicKey: key.publicKeyPem } }],
+    });
+  const pod = (namespace: string, labels: Record<string, string> = {}): TrimmedPod => ({
+    namespace,
+    name: 'p',
+    uid: 'u',
+    labels,
+    annotations: {},
+    phase: 'Running',
+    deleting: false,
+    containers: [],
+  });
+  const ctx = { operatorNamespace: 'sigwatch-system', namespaceLabels: { env: 'prod' } };
+
+  it('matches label selectors as metav1 does', () => {
+    const labels = { app: 'cart', tier: 'web' };
+    expect(selectorMatches(undefined, labels)).to.equal(true);
+    expect(selectorMatches({ matchLabels: { app: 'cart' } }, labels)).to.equal(true);
+    expect(selectorMatches({ matchLabels: { app: 'shop' } }, labels)).to.equal(false);
+    expect(
+      selectorMatches(
+        { matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', 'api'] }] },
+        labels,
+      ),
+    ).to.equal(true);
+    expect(
+      selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['web'] }] }, labels),
+    ).to.equal(false);
+    expect(selectorMatches({ matchExpressions: [{ key: 'x', operator: 'DoesNotExist' }] }, labels)).to.equal(
+      true,
+    );
+    expect(selectorMatches({ matchExpressions: [{ key: 'x', operator: 'Exists' }] }, labels)).to.equal(false);
+  });
+
+  it('never judges system namespaces or its own unless told to', () => {
+    for (const ns of ['kube-system', 'kube-public', 'kube-node-lease', 'sigwatch-system']) {
+      expect(policySelectsPod(policy({}), pod(ns), ctx), ns).to.equal(false);
+      expect(policySelectsPod(policy({ includeSystemNamespaces: true }), pod(ns), ctx), ns).to.equal(true);
+    }
+    expect(policySelectsPod(policy({}), pod('shop'), ctx)).to.equal(true);
+  });
+
+  it('applies excludeNamespaces, namespace and pod selectors', () => {
+    expect(policySelectsPod(policy({ excludeNamespaces: ['shop'] }), pod('shop'), ctx)).to.equal(false);
+    expect(
+      policySelectsPod(policy({ namespaceSelector: { matchLabels: { env: 'prod' } } }), pod('shop'), ctx),
+    ).to.equal(true);
+    expect(
+      policySelectsPod(policy({ namespaceSelector: { matchLabels: { env: 'dev' } } }), pod('shop'), ctx),
+    ).to.equal(false);
+    // A namespace not seen yet cannot satisfy a selector.
+    const unseen = { ...ctx, namespaceLabels: undefined };
+    expect(
+      policySelectsPod(policy({ namespaceSelector: { matchLabels: { env: 'prod' } } }), pod('shop'), unseen),
+    ).to.equal(false);
+    expect(
+      policySelectsPod(
+        policy({ podSelector: { matchLabels: { app: 'cart' } } }),
+        pod('shop', { app: 'cart' }),
+        ctx,
+      ),
+    ).to.equal(true);
+    expect(
+      policySelectsPod(policy({ podSelector: { matchLabels: { app: 'cart' } } }), pod('shop'), ctx),
+    ).to.equal(false);
+  });
+});
+
+describe('operator pod label', () => {
+  it('takes the worst verdict; Exempt counts as compliant and is named', () => {
+    expect(podMarks([]).label).to.equal(undefined);
+    const j = (
+      policy: string,
+      verdict: 'Compliant' | 'NonCompliant' | 'Unknown' | 'Exempt',
+      reasons: string[] = [],
+    ) => ({
+      policy,
+      verdict,
+      stale: false,
+      reasons,
+    });
+    expect(podMarks([j('a', 'Compliant'), j('b', 'Exempt')])).to.deep.equal({
+      label: 'compliant',
+      annotations: { [exemptByAnnotation]: 'b' },
+    });
+    expect(podMarks([j('a', 'Unknown', ['RegistryUnavailable']), j('b', 'Compliant')]).label).to.equal(
+      'unknown',
+    );
+    expect(podMarks([j('a', 'Unknown'), j('b', 'NonCompliant', ['SignatureMissing'])])).to.deep.equal({
+      label: 'noncompliant',
+      annotations: { [reasonsAnnotation]: 'SignatureMissing' },
+    });
+  });
+
+  it('keeps the last definite verdict through an outage, marked stale', () => {
+    const memory = new VerdictMemory();
+    expect(memory.effective('d', 'p', 'Unknown')).to.deep.equal({ verdict: 'Unknown', stale: false });
+    expect(memory.effective('d', 'p', 'NonCompliant')).to.deep.equal({
+      verdict: 'NonCompliant',
+      stale: false,
+    });
+    expect(memory.effective('d', 'p', 'Unknown')).to.deep.equal({ verdict: 'NonCompliant', stale: true });
+    expect(memory.effective('d', 'p', 'Compliant')).to.deep.equal({ verdict: 'Compliant', stale: false });
+    memory.forgetDigest('d');
+    expect(memory.effective('d', 'p', 'Unknown').verdict).to.equal('Unknown');
+    const marks = podMarks([{ policy: 'p', verdict: 'Compliant', stale: true, reasons: [] }]);
+    expect(marks.annotations[staleAnnotation]).to.equal('true');
+  });
+
+  it('patches only what differs, and removes its marks when no policy labels the pod', () => {
+    const current = { labels: { app: 'x', [complianceLabel]: 'compliant' }, annotations: {} };
+    expect(marksPatch(current, { label: 'compliant', annotations: {} })).to.equal(undefined);
+    expect(
+      marksPatch(current, { label: 'noncompliant', annotations: { [reasonsAnnotation]: 'KeyMismatch' } }),
+    ).to.deep.equal({
+      metadata: {
+        labels: { [complianceLabel]: 'noncompliant' },
+        annotations: { [reasonsAnnotation]: 'KeyMismatch' },
+      },
+    });
+    expect(marksPatch(current, { annotations: {} })).to.deep.equal({
+      metadata: { labels: { [complianceLabel]: null } },
+    });
+    expect(marksPatch({ labels: {}, annotations: {} }, { annotations: {} })).to.equal(undefined);
+  });
+});
