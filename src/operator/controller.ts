@@ -19,6 +19,7 @@ import {
 } from '../policy/compile.js';
 import { parseDuration } from '../policy/duration.js';
 import { PolicyEvaluator, policyMatches } from '../policy/evaluate.js';
+import type { PolicyVerdict } from '../policy/verdict.js';
 import type { TrustMaterial } from '../policy/trust-material.js';
 import { parseReference } from '../registry/reference.js';
 import {
@@ -29,6 +30,7 @@ import {
 } from './evidence-store.js';
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
+import type { OperatorMetrics } from './metrics.js';
 import { actionable, imageName, inScope, reportedImage, type TrimmedPod } from './pod.js';
 import { marksPatch, podMarks, VerdictMemory, type Judgement } from './pod-label.js';
 import { policySelectsPod } from './scope.js';
@@ -43,6 +45,7 @@ export interface ControllerOptions {
   readonly mayWrite: () => boolean;
   /** Status writes are debounced by this much (default 1 s). */
   readonly statusDebounceMs?: number;
+  readonly metrics?: OperatorMetrics;
 }
 
 const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
@@ -62,6 +65,7 @@ export class Controller {
   private readonly digestPods = new Map<string, Set<string>>();
   private readonly results = new Map<string, readonly ContainerResult[]>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly counted = new Map<string, PolicyVerdict>();
   private readonly dirty = new Set<string>();
   private draining: Promise<void> | undefined;
   private store: EvidenceStore | undefined;
@@ -75,6 +79,13 @@ export class Controller {
       mayWrite: options.mayWrite,
       debounceMs: options.statusDebounceMs ?? 1000,
       now: () => this.now(),
+      ...(options.metrics === undefined
+        ? {}
+        : {
+            onCounts: (policy, pods, images) => {
+              options.metrics?.setCounts(policy, pods, images);
+            },
+          }),
     });
   }
 
@@ -111,6 +122,7 @@ export class Controller {
   deletePolicy(name: string): void {
     this.sources.delete(name);
     this.memory.forgetPolicy(name);
+    this.options.metrics?.removePolicy(name);
     this.status.forget(name);
     this.recompile();
   }
@@ -211,6 +223,7 @@ export class Controller {
         this.digestPods.delete(id);
         this.store?.release(id);
         this.memory.forgetDigest(id);
+        for (const k of this.counted.keys()) if (k.startsWith(`${id}|`)) this.counted.delete(k);
       }
     }
     for (const id of ids) {
@@ -266,7 +279,9 @@ export class Controller {
       }
       const act = actionable(pod, c);
       for (const p of matching) {
+        const started = performance.now();
         const v = this.evaluator.evaluate(evidence, p, now);
+        this.countVerification(`${id}|${p.name}`, v, started);
         const effective = this.memory.effective(id, p.name, v.verdict);
         if (v.validUntil !== undefined && (validUntil === undefined || v.validUntil < validUntil))
           validUntil = v.validUntil;
@@ -300,6 +315,18 @@ export class Controller {
     // Until every matched digest has evidence, a partial label could be wrong in either direction.
     if (!complete) return;
     await this.writeMarks(pod, podMarks(judgements));
+  }
+
+  /** Counts an evaluation once per fresh result (memoised answers are not new verifications). */
+  private countVerification(id: string, v: PolicyVerdict, started: number): void {
+    if (this.counted.get(id) === v) return;
+    this.counted.set(id, v);
+    this.options.metrics?.recordVerification(
+      v.policy,
+      v.verdict,
+      v.reasons[0] ?? '',
+      (performance.now() - started) / 1000,
+    );
   }
 
   private wakeAt(key: string, at: Date, now: Date): void {

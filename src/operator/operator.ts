@@ -97,7 +97,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   const mayWrite = (): boolean =>
     !settings.leaderElection || (leader?.holdsLeaseFor(settings.leaseDurationMs / 3) ?? false);
 
-  const controller = new Controller({ kube, logger, operatorNamespace: namespace, mayWrite });
+  const controller = new Controller({ kube, logger, operatorNamespace: namespace, mayWrite, metrics });
   const ns = encodeURIComponent(namespace);
   const secrets = new Reflector<DataObject>({
     kubeConfig: kc,

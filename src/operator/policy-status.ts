@@ -66,6 +66,12 @@ export interface PolicyStatusOptions {
   readonly mayWrite: () => boolean;
   readonly debounceMs: number;
   readonly now: () => Date;
+  /** Per-policy pod and image counts by verdict, each time statuses are computed (metrics). */
+  readonly onCounts?: (
+    policy: string,
+    pods: Readonly<Partial<Record<Verdict, number>>>,
+    images: Readonly<Partial<Record<Verdict, number>>>,
+  ) => void;
 }
 
 const maxViolations = 50;
@@ -132,13 +138,15 @@ export class PolicyStatusWriter {
       };
     };
     const perPod = new Map<string, Verdict>();
-    const images = new Set<string>();
+    const images = new Map<string, Verdict>();
     const violations: PolicyStatus['violations'] = [];
     let registryTrouble = 0;
     for (const [podKey, results] of this.podResults) {
       for (const r of results) {
         if (r.policy !== policy.name) continue;
-        images.add(r.digestKey);
+        const worstImage = images.get(r.digestKey);
+        if (worstImage === undefined || severity[r.verdict] > severity[worstImage])
+          images.set(r.digestKey, r.verdict);
         const worst = perPod.get(podKey);
         if (worst === undefined || severity[r.verdict] > severity[worst]) perPod.set(podKey, r.verdict);
         if (r.current === 'Unknown' && r.reasons.some((x) => isUnknownReason(x) && x.startsWith('Registry')))
@@ -162,6 +170,12 @@ export class PolicyStatusWriter {
     }
     violations.sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
     const count = (v: Verdict): number => [...perPod.values()].filter((x) => x === v).length;
+    const tally = (m: ReadonlyMap<string, Verdict>): Partial<Record<Verdict, number>> => {
+      const t: Partial<Record<Verdict, number>> = {};
+      for (const v of m.values()) t[v] = (t[v] ?? 0) + 1;
+      return t;
+    };
+    this.options.onCounts?.(policy.name, tally(perPod), tally(images));
     const ready = policy.ready
       ? condition('Ready', 'True', 'Valid', policy.warnings.map((w) => `${w.path}: ${w.message}`).join('; '))
       : condition(

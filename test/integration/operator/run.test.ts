@@ -6,10 +6,13 @@
  * unreachable registry never yields `noncompliant`, a policy edit re-labels
  * without waiting, and policy status carries the counts and conditions.
  */
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
+import { startCountingProxy, type CountingProxy } from '../../support/counting-proxy.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
 import { applyCrd, freshNamespace, kubeConfig, setRunning } from '../../support/kube.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
@@ -17,6 +20,7 @@ import { testEnv } from '../../support/testenv.js';
 import { allCrds } from '../../../src/operator/crds.js';
 
 const label = 'sigwatch.dev/compliance';
+const randomSuffix = (): string => randomBytes(3).toString('hex');
 
 describe('operator: sigwatch run', function () {
   this.timeout(180_000);
@@ -26,6 +30,11 @@ describe('operator: sigwatch run', function () {
   let otherKey: CosignKey;
   let signed: PushedImage;
   let unsigned: PushedImage;
+  let proxy: CountingProxy;
+  /** `image` as pulled through the counting proxy, so a test can count the operator's registry requests. */
+  const viaProxy = (image: PushedImage): { ref: string } => ({
+    ref: image.ref.replace(testEnv().registry, proxy.address),
+  });
   const policies: string[] = [];
 
   const core = (): CoreV1Api => kubeConfig().makeApiClient(CoreV1Api);
@@ -103,7 +112,7 @@ describe('operator: sigwatch run', function () {
   });
 
   const scoped = (namespace: string): Record<string, unknown> => ({
-    images: [`${testEnv().registry}/**`, '127.0.0.1:1/**'],
+    images: [`${testEnv().registry}/**`, '127.0.0.1:1/**', `${proxy.address}/**`],
     namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
   });
 
@@ -117,6 +126,7 @@ describe('operator: sigwatch run', function () {
       pushRandomImage(testEnv().registry, `${repo}/unsigned`),
     ]);
     await sign(signed.ref, key, 'bundle');
+    proxy = await startCountingProxy(testEnv().registry);
     operator = await startOperatorProcess([
       '--namespace',
       operatorNs,
@@ -124,6 +134,8 @@ describe('operator: sigwatch run', function () {
       testEnv().registry,
       '--insecure-registry',
       '127.0.0.1:1',
+      '--insecure-registry',
+      proxy.address,
       '--no-leader-election',
       '--log-level',
       'debug',
@@ -142,6 +154,7 @@ describe('operator: sigwatch run', function () {
         })
         .catch(() => undefined);
     }
+    await proxy.close();
     expect(code, operator.logs().slice(-4000)).to.equal(0);
   });
 
@@ -176,7 +189,22 @@ describe('operator: sigwatch run', function () {
     ).to.deep.equal([['bad', 'SignatureMissing']]);
   });
 
-  it('re-labels at once when the policy changes (a new authority)', async () => {
+  /** Runs `change` and checks that the operator sent no registry request in the 5 s after it. */
+  async function withoutRegistryRequests(
+    change: () => Promise<void>,
+    settled: () => Promise<unknown>,
+  ): Promise<void> {
+    await new Promise((r) => setTimeout(r, 300)); // fetches started before the change have landed
+    expect(proxy.requests.length, 'the operator fetched through the proxy').to.be.greaterThan(0);
+    proxy.reset();
+    const started = Date.now();
+    await change();
+    await settled();
+    await new Promise((r) => setTimeout(r, Math.max(0, 5_000 - (Date.now() - started))));
+    expect(proxy.requests.map((r) => `${r.method} ${r.path}`)).to.deep.equal([]);
+  }
+
+  it('re-labels at once when the policy changes (a new authority), without a registry request', async () => {
     const ns = await freshNamespace('edit');
     const name = `edit-${ns}`;
     await createPolicy(name, {
@@ -184,10 +212,41 @@ describe('operator: sigwatch run', function () {
       match: scoped(ns),
       authorities: [await keyAuthority(otherKey)],
     });
-    await runningPod(ns, 'app', signed);
+    await runningPod(ns, 'app', viaProxy(signed));
     await waitLabel(ns, 'app', 'noncompliant');
-    await patchPolicy(name, { mode: 'Enforce', match: scoped(ns), authorities: [await keyAuthority(key)] });
-    await waitLabel(ns, 'app', 'compliant', 5_000);
+    const edited = { mode: 'Enforce', match: scoped(ns), authorities: [await keyAuthority(key)] };
+    await withoutRegistryRequests(
+      () => patchPolicy(name, edited),
+      () => waitLabel(ns, 'app', 'compliant', 5_000),
+    );
+  });
+
+  it('exports the metrics of design §5, valid for promtool', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${String(operator.probePort)}/metrics`)).text();
+    for (const name of [
+      'sigwatch_verifications_total',
+      'sigwatch_verification_duration_seconds',
+      'sigwatch_pods',
+      'sigwatch_images',
+      'sigwatch_leader',
+      'sigwatch_evidence_cache_hits_total',
+      'sigwatch_registry_requests_total',
+      'sigwatch_trust_root_age_seconds',
+    ]) {
+      expect(text, name).to.match(new RegExp(`^# TYPE ${name} `, 'm'));
+    }
+    expect(text).to.match(/^sigwatch_pods\{policy="enforce-[^"]+",verdict="NonCompliant"\} 1$/m);
+    const lint = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('promtool', ['check', 'metrics']);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', (code) => {
+        resolve({ code, out });
+      });
+      child.stdin.end(text);
+    });
+    expect(lint, lint.out).to.deep.equal({ code: 0, out: '' });
   });
 
   it('changes no pod in Audit mode, but counts it', async () => {
@@ -218,6 +277,46 @@ describe('operator: sigwatch run', function () {
     expect(await podLabel(ns, 'app')).to.equal('unknown');
   });
 
+  it('follows a key rotated in a Secret, without a registry request', async () => {
+    const ns = await freshNamespace('rotate');
+    const secretName = `cosign-${ns}`;
+    const secretBody = async (k: CosignKey): Promise<Record<string, unknown>> => ({
+      metadata: { name: secretName },
+      stringData: { 'cosign.pub': await readFile(k.pub, 'utf8') },
+    });
+    await core().createNamespacedSecret({ namespace: operatorNs, body: await secretBody(key) });
+    await createPolicy(`rotate-${ns}`, {
+      mode: 'Enforce',
+      match: scoped(ns),
+      authorities: [{ name: 'rotating', key: { secretRef: { name: secretName, key: 'cosign.pub' } } }],
+    });
+    await runningPod(ns, 'app', viaProxy(signed));
+    await waitLabel(ns, 'app', 'compliant');
+    const rotated = await secretBody(otherKey);
+    await withoutRegistryRequests(
+      async () => {
+        await core().replaceNamespacedSecret({ namespace: operatorNs, name: secretName, body: rotated });
+      },
+      () => waitLabel(ns, 'app', 'noncompliant', 5_000),
+    );
+  });
+
+  it('flips an exempted pod when its exception expires, with no other trigger', async () => {
+    const ns = await freshNamespace('expiry');
+    const expires = new Date(Date.now() + 4_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await createPolicy(`expiry-${ns}`, {
+      mode: 'Enforce',
+      match: scoped(ns),
+      authorities: [await keyAuthority(key)],
+      exceptions: [{ images: [unsigned.repository], reason: 'SEC-1', expires }],
+    });
+    await runningPod(ns, 'app', unsigned);
+    await waitLabel(ns, 'app', 'compliant');
+    const pod = await core().readNamespacedPod({ namespace: ns, name: 'app' });
+    expect(pod.metadata?.annotations?.['sigwatch.dev/exempt-by']).to.equal(`expiry-${ns}`);
+    await waitLabel(ns, 'app', 'noncompliant', 10_000);
+  });
+
   it('reports an invalid policy as not Ready with the field path, and keeps serving the others', async () => {
     const ns = await freshNamespace('invalid');
     const name = `invalid-${ns}`;
@@ -239,5 +338,50 @@ describe('operator: sigwatch run', function () {
     });
     await runningPod(ns, 'good', signed);
     await waitLabel(ns, 'good', 'compliant');
+  });
+
+  it('never touches kube-system, even for a policy stored with a misspelt excludeNamespaces', async () => {
+    const name = `typo-${randomSuffix()}`;
+    policies.push(name);
+    await custom().createClusterCustomObject({
+      group: 'sigwatch.dev',
+      version: 'v1alpha1',
+      plural: 'imagepolicies',
+      fieldValidation: 'Ignore',
+      body: {
+        apiVersion: 'sigwatch.dev/v1alpha1',
+        kind: 'ImagePolicy',
+        metadata: { name },
+        spec: {
+          mode: 'Enforce',
+          match: {
+            images: [`${testEnv().registry}/**`],
+            podSelector: { matchLabels: { check: name } },
+            excludNamespaces: [],
+          },
+          authorities: [await keyAuthority(key)],
+        },
+      },
+    });
+    const ns = await freshNamespace('typo');
+    await core().createNamespacedPod({
+      namespace: 'kube-system',
+      body: {
+        metadata: { name, labels: { check: name } },
+        spec: { containers: [{ name: 'app', image: unsigned.ref }] },
+      },
+    });
+    await setRunning('kube-system', name, [{ name: 'app', image: unsigned.ref, imageID: unsigned.ref }]);
+    // The same policy does act in an ordinary namespace: the quiet in kube-system is the built-in rule.
+    await core().createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: 'app', labels: { check: name } },
+        spec: { containers: [{ name: 'app', image: unsigned.ref }] },
+      },
+    });
+    await setRunning(ns, 'app', [{ name: 'app', image: unsigned.ref, imageID: unsigned.ref }]);
+    await waitLabel(ns, 'app', 'noncompliant');
+    expect(await podLabel('kube-system', name)).to.equal(undefined);
   });
 });
