@@ -13,6 +13,8 @@ export interface OperatorProcess {
   readonly probePort: number;
   readonly logs: () => string;
   stop(): Promise<number | null>;
+  /** SIGKILL: the process vanishes without cleaning up (no lease release), as a crashed node would. */
+  kill(): Promise<void>;
 }
 
 export async function startOperatorProcess(
@@ -64,8 +66,13 @@ export async function startOperatorProcess(
   return {
     probePort,
     logs: () => output,
+    async kill(): Promise<void> {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop(): Promise<number | null> {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       const code = await exited;
