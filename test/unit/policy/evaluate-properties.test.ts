@@ -18,7 +18,7 @@ import {
   testKey,
 } from '../../support/evidence-builder.js';
 import { keyAuthority, ready } from './policy-fixtures.js';
-import { cyclonedx, log4j, spdx } from './sbom-documents.js';
+import { cyclonedx, log4j, spdx } from '../../support/sbom-documents.js';
 
 const repository = 'registry.example/shop/cart';
 const digest = randomDigest();

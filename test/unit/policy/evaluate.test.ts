@@ -13,7 +13,7 @@ import {
   type TestKey,
 } from '../../support/evidence-builder.js';
 import { compile, keyAuthority, ready, trustMaterial } from './policy-fixtures.js';
-import { cyclonedx, log4j, spdx, type TestPackage } from './sbom-documents.js';
+import { cyclonedx, log4j, spdx, type TestPackage } from '../../support/sbom-documents.js';
 
 const now = new Date('2026-06-01T00:00:00Z');
 const repository = 'registry.example/shop/cart';
