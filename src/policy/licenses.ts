@@ -9,7 +9,7 @@
  * SPDX ids compare case-insensitively (SPDX spec, annex D); `GPL-2.0+` is
  * `GPL-2.0` "or later" and is denied by a rule naming `GPL-2.0+` or `GPL-2.0`.
  * Text that is not an expression (e.g. "Apache License 2.0") is compared as
- * one whole string.
+ * one whole string, and any denied id inside it still counts.
  */
 
 export interface LicenseDenyList {
@@ -27,11 +27,6 @@ type Expr =
 
 /** Expressions are short; a hostile SBOM cannot make parsing deep. */
 const maxTokens = 256;
-
-function tokenize(text: string): string[] | undefined {
-  const tokens = text.match(/\(|\)|[^\s()]+/g) ?? [];
-  return tokens.length === 0 || tokens.length > maxTokens ? undefined : tokens;
-}
 
 /** Recursive descent: or := and (OR and)*; and := unit (AND unit)*; unit := id [WITH id] | ( or ). */
 class Parser {
@@ -122,7 +117,10 @@ export function deniedLicenses(list: LicenseDenyList, license: string): string[]
   if (list.ids.size === 0) return [];
   const whole = idDenied(list, license.trim());
   if (whole !== undefined) return [whole];
-  const tokens = tokenize(license);
-  const expr = tokens === undefined ? undefined : new Parser(tokens).parse();
-  return expr === undefined ? [] : [...new Set(denied(list, expr))];
+  const tokens = license.match(/\(|\)|[^\s()]+/g) ?? [];
+  const expr = tokens.length === 0 || tokens.length > maxTokens ? undefined : new Parser(tokens).parse();
+  if (expr !== undefined) return [...new Set(denied(list, expr))];
+  // Not an expression we can read (malformed, or too long): a denied id anywhere in it counts, so a
+  // broken expression never hides a denied licence. Free text without one is not denied.
+  return [...new Set(tokens.flatMap((t) => idDenied(list, t) ?? []))];
 }
