@@ -12,7 +12,7 @@ export SIGWATCH_CACHE ?= $(HOME)/.cache/sigwatch
 all: build
 
 help:
-	@echo "make demo        local cluster + registries + cosign, signed and unsigned images, a running pod"
+	@echo "make demo        local cluster + registries + cosign, signed and unsigned pods labelled by the operator"
 	@echo "make demo-down   stop what make demo started"
 	@echo "make test        lint + unit + integration tests (builds the test environment on first use)"
 	@echo "make build       compile TypeScript to dist/"
@@ -49,7 +49,7 @@ demo: deps tools build
 	bash hack/demo.sh
 
 demo-down:
-	bash hack/testenv down
+	-bash hack/demo-down.sh
 
 clean:
 	rm -rf dist coverage

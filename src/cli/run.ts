@@ -64,7 +64,7 @@ export function runCommand(context: CommandContext): Command {
     .description('run the operator (watches pods and ImagePolicies; labels, status and metrics)')
     .option(
       '--kubeconfig <file>',
-      'kubeconfig to use (default: in-cluster, then $KUBECONFIG / ~/.kube/config)',
+      'kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)',
       env['KUBECONFIG'],
     )
     .option(
