@@ -1,0 +1,127 @@
+/**
+ * What only time shows: the operator re-verifies at `reverifyInterval`
+ * (1 minute, the shortest allowed), so a signature deleted from the registry
+ * and a signature added to it both reach the labels without any Kubernetes
+ * event; and after 40 s without watch events a new pod of a known digest is
+ * still labelled within a second. The three run side by side (one minute).
+ */
+import { readFile } from 'node:fs/promises';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { allCrds } from '../../../src/operator/crds.js';
+import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
+import { exec } from '../../support/exec.js';
+import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
+import { applyCrd, freshNamespace, kubeConfig, setRunning } from '../../support/kube.js';
+import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
+import { testEnv } from '../../support/testenv.js';
+
+describe('operator: re-verification over time', function () {
+  this.timeout(240_000);
+  let operator: OperatorProcess;
+  let ns: string;
+  let key: CosignKey;
+  let policyName: string;
+  const core = (): CoreV1Api => kubeConfig().makeApiClient(CoreV1Api);
+
+  async function runningPod(name: string, image: PushedImage): Promise<void> {
+    await core().createNamespacedPod({
+      namespace: ns,
+      body: { metadata: { name }, spec: { containers: [{ name: 'app', image: image.ref }] } },
+    });
+    await setRunning(ns, name, [{ name: 'app', image: image.ref, imageID: image.ref }]);
+  }
+
+  const label = async (name: string): Promise<string | undefined> =>
+    (await core().readNamespacedPod({ namespace: ns, name })).metadata?.labels?.['sigwatch.dev/compliance'];
+
+  const waitLabel = (name: string, want: string, timeoutMs: number): Promise<true> =>
+    eventually(`${name} ${want}`, async () => ((await label(name)) === want ? true : undefined), timeoutMs);
+
+  before(async () => {
+    for (const crd of allCrds()) await applyCrd(crd as never);
+    const operatorNs = await freshNamespace('refresh-op');
+    ns = await freshNamespace('refresh');
+    key = await generateKeyPair();
+    operator = await startOperatorProcess([
+      '--namespace',
+      operatorNs,
+      '--insecure-registry',
+      testEnv().legacyRegistry,
+      '--no-leader-election',
+    ]);
+    policyName = `refresh-${ns}`;
+    await kubeConfig()
+      .makeApiClient(CustomObjectsApi)
+      .createClusterCustomObject({
+        group: 'sigwatch.dev',
+        version: 'v1alpha1',
+        plural: 'imagepolicies',
+        body: {
+          apiVersion: 'sigwatch.dev/v1alpha1',
+          kind: 'ImagePolicy',
+          metadata: { name: policyName },
+          spec: {
+            mode: 'Enforce',
+            reverifyInterval: '1m',
+            match: {
+              images: [`${testEnv().legacyRegistry}/**`],
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+            },
+            authorities: [{ name: 'k', key: { publicKey: await readFile(key.pub, 'utf8') } }],
+          },
+        },
+      });
+  });
+
+  after(async () => {
+    await kubeConfig()
+      .makeApiClient(CustomObjectsApi)
+      .deleteClusterCustomObject({
+        group: 'sigwatch.dev',
+        version: 'v1alpha1',
+        plural: 'imagepolicies',
+        name: policyName,
+      })
+      .catch(() => undefined);
+    expect(await operator.stop(), operator.logs().slice(-3000)).to.equal(0);
+  });
+
+  it('follows a deleted and an added signature at the next re-verification, and stays quick after 40 s of quiet', async () => {
+    const repo = randomRepo('refresh');
+    const [toUnsign, toSign, steady] = await Promise.all([
+      pushRandomImage(testEnv().legacyRegistry, `${repo}/a`),
+      pushRandomImage(testEnv().legacyRegistry, `${repo}/b`),
+      pushRandomImage(testEnv().legacyRegistry, `${repo}/c`),
+    ]);
+    // The legacy tag format: a signature is the tag sha256-<hex>.sig, which can be deleted.
+    await Promise.all([sign(toUnsign.ref, key, 'legacy'), sign(steady.ref, key, 'legacy')]);
+    await Promise.all([
+      runningPod('unsign-me', toUnsign),
+      runningPod('sign-me', toSign),
+      runningPod('steady', steady),
+    ]);
+    await Promise.all([
+      waitLabel('unsign-me', 'compliant', 15_000),
+      waitLabel('sign-me', 'noncompliant', 15_000),
+      waitLabel('steady', 'compliant', 15_000),
+    ]);
+
+    const sigTag = `${toUnsign.repository}:${toUnsign.digest.replace(':', '-')}.sig`;
+    await exec('crane', ['delete', '--insecure', sigTag]);
+    await sign(toSign.ref, key, 'legacy');
+
+    // Meanwhile nothing changes in Kubernetes for 40 s; then a new pod of a known digest appears.
+    await new Promise((r) => setTimeout(r, 40_000));
+    const t0 = Date.now();
+    await runningPod('late', steady);
+    await waitLabel('late', 'compliant', 5_000);
+    expect(Date.now() - t0, 'labelled within a second of its status').to.be.lessThan(1_000);
+
+    // reverifyInterval 1m, jittered by ±10 %: both changes are seen within about 70 s of the start.
+    await Promise.all([
+      waitLabel('unsign-me', 'noncompliant', 40_000),
+      waitLabel('sign-me', 'compliant', 40_000),
+    ]);
+  });
+});
