@@ -28,6 +28,7 @@ import {
   type EvidenceNeeds,
   type EvidenceStore,
 } from './evidence-store.js';
+import { EventRecorder } from './events.js';
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -70,9 +71,16 @@ export class Controller {
   private draining: Promise<void> | undefined;
   private store: EvidenceStore | undefined;
   readonly status: PolicyStatusWriter;
+  private readonly events: EventRecorder;
   private stopped = false;
 
   constructor(private readonly options: ControllerOptions) {
+    this.events = new EventRecorder({
+      kube: options.kube,
+      logger: options.logger,
+      mayWrite: options.mayWrite,
+      now: () => this.now(),
+    });
     this.status = new PolicyStatusWriter({
       kube: options.kube,
       logger: options.logger,
@@ -315,6 +323,11 @@ export class Controller {
     // Until every matched digest has evidence, a partial label could be wrong in either direction.
     if (!complete) return;
     await this.writeMarks(pod, podMarks(judgements));
+    for (const r of results) {
+      // Fresh, definite violations of running containers only: an outage or a stale verdict is no news.
+      if (!r.actionable || r.current !== 'NonCompliant') continue;
+      await this.events.violation(pod, { ...r, reason: r.reasons[0] ?? 'NonCompliant' });
+    }
   }
 
   /** Counts an evaluation once per fresh result (memoised answers are not new verifications). */

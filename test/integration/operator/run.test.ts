@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { startCountingProxy, type CountingProxy } from '../../support/counting-proxy.js';
@@ -251,6 +251,41 @@ describe('operator: sigwatch run', function () {
       child.stdin.end(text);
     });
     expect(lint, lint.out).to.deep.equal({ code: 0, out: '' });
+  });
+
+  it('emits one Warning Event per owner, digest and reason, however many replicas fail', async () => {
+    const ns = await freshNamespace('events');
+    await createPolicy(`events-${ns}`, {
+      mode: 'Enforce',
+      match: scoped(ns),
+      authorities: [await keyAuthority(key)],
+    });
+    const owner = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      name: 'cart-7d9f',
+      uid: randomUUID(),
+      controller: true,
+    };
+    for (const name of ['cart-7d9f-a', 'cart-7d9f-b', 'cart-7d9f-c']) {
+      await core().createNamespacedPod({
+        namespace: ns,
+        body: {
+          metadata: { name, ownerReferences: [owner] },
+          spec: { containers: [{ name: 'app', image: unsigned.ref }] },
+        },
+      });
+      await setRunning(ns, name, [{ name: 'app', image: unsigned.ref, imageID: unsigned.ref }]);
+    }
+    await Promise.all(['a', 'b', 'c'].map((x) => waitLabel(ns, `cart-7d9f-${x}`, 'noncompliant')));
+    const events = await eventually('an event', async () => {
+      const list = (await core().listNamespacedEvent({ namespace: ns })).items;
+      return list.length > 0 ? list : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const all = (await core().listNamespacedEvent({ namespace: ns })).items;
+    expect(all.map((e) => [e.type, e.reason])).to.deep.equal([['Warning', 'SignatureMissing']]);
+    expect(events[0]?.message).to.contain('ReplicaSet cart-7d9f');
   });
 
   it('changes no pod in Audit mode, but counts it', async () => {
