@@ -27,6 +27,9 @@ interface RunFlags {
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'text';
   readonly identity?: string;
+  readonly trustRefresh: 'on' | 'off';
+  readonly tufMirror?: string;
+  readonly trustStaleAfter: string;
 }
 
 const usage = (message: string): CliError => new CliError('UsageError', message);
@@ -102,6 +105,20 @@ export function runCommand(context: CommandContext): Command {
       '--identity <id>',
       'leader-election identity (default: $POD_NAME or the host name, plus a random suffix)',
     )
+    .addOption(
+      new Option(
+        '--trust-refresh <on|off>',
+        'refresh the public-good trusted root over TUF every 24 h (off: air-gapped)',
+      )
+        .choices(['on', 'off'])
+        .default(env['SIGWATCH_TRUST_REFRESH'] ?? 'on'),
+    )
+    .option('--tuf-mirror <url>', 'TUF repository of the public-good root', env['SIGWATCH_TUF_MIRROR'])
+    .option(
+      '--trust-stale-after <duration>',
+      'without a successful refresh for this long, unknown CAs and logs are TrustMaterialStale, never definite',
+      env['SIGWATCH_TRUST_STALE_AFTER'] ?? '168h',
+    )
     .action(async (flags: RunFlags) => {
       const probePort = Number(flags.probePort);
       if (!Number.isInteger(probePort) || probePort < 0 || probePort > 65_535)
@@ -109,6 +126,9 @@ export function runCommand(context: CommandContext): Command {
       const leaseDurationMs = parseDuration(flags.leaseDuration);
       if (leaseDurationMs === undefined || leaseDurationMs < 1000)
         throw usage('--lease-duration must be a duration of at least 1s');
+      const staleAfterMs = parseDuration(flags.trustStaleAfter);
+      if (staleAfterMs === undefined || staleAfterMs <= 0)
+        throw usage('--trust-stale-after must be a positive duration');
       const logger = createLogger(flags.logLevel, flags.logFormat);
       const identity = flags.identity ?? `${env['POD_NAME'] ?? hostname()}-${randomBytes(3).toString('hex')}`;
       const operator = await startOperator({
@@ -125,6 +145,11 @@ export function runCommand(context: CommandContext): Command {
         identity,
         leaderElection: flags.leaderElection,
         leaseDurationMs,
+        trustRefresh: {
+          enabled: flags.trustRefresh === 'on',
+          ...(flags.tufMirror === undefined ? {} : { mirrorURL: flags.tufMirror }),
+          staleAfterMs,
+        },
         logger,
       });
       context.output.writeErr(`sigwatch: running; probes on port ${String(operator.probePort)}\n`);

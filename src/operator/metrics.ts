@@ -71,10 +71,15 @@ export class OperatorMetrics {
     labelNames: ['policy'] as const,
     registers: [this.registry],
   });
+  /** Read at scrape time: the age grows between refreshes without anyone setting it. */
+  private trustRootAgeSource: (() => number) | undefined;
   private readonly trustRootAge = new Gauge({
     name: 'sigwatch_trust_root_age_seconds',
-    help: 'Seconds since the public-good trusted root was last refreshed.',
+    help: 'Seconds since the public-good trusted root was last refreshed (or since start-up, before the first refresh).',
     registers: [this.registry],
+    collect: () => {
+      if (this.trustRootAgeSource !== undefined) this.trustRootAge.set(this.trustRootAgeSource());
+    },
   });
   private readonly exceptionExpiry = new Gauge({
     name: 'sigwatch_exception_expiry_timestamp_seconds',
@@ -176,7 +181,7 @@ export class OperatorMetrics {
     this.leader.set(leading ? 1 : 0);
   }
 
-  setTrustRootAge(seconds: number): void {
-    this.trustRootAge.set(seconds);
+  setTrustRootAge(source: () => number): void {
+    this.trustRootAgeSource = source;
   }
 }

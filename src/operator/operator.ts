@@ -8,7 +8,6 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { PolicySource } from '../policy/compile.js';
 import { RegistryClient } from '../registry/client.js';
 import { parsePullSecret, type CredentialEntry } from '../registry/credentials.js';
-import { publicGoodTrustedRoot } from '../verify/public-good.js';
 import { Controller } from './controller.js';
 import { EvidenceStore } from './evidence-store.js';
 import { startProbeServer } from './http.js';
@@ -18,6 +17,7 @@ import type { Logger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
 import { trimPod } from './pod.js';
 import { trimDataObject, TrustObjects, type DataObject } from './trust-objects.js';
+import { PublicGoodRoot } from './trust-refresh.js';
 import { Reflector } from './watch.js';
 
 export interface OperatorSettings {
@@ -34,6 +34,11 @@ export interface OperatorSettings {
   readonly identity: string;
   readonly leaderElection: boolean;
   readonly leaseDurationMs: number;
+  readonly trustRefresh: {
+    readonly enabled: boolean;
+    readonly mirrorURL?: string;
+    readonly staleAfterMs: number;
+  };
   readonly logger: Logger;
 }
 
@@ -89,7 +94,19 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   const kc = loadKubeConfig(settings.kubeconfig);
   const kube = new KubeHttp(kc, new RateLimiter(settings.kubeQps, settings.kubeBurst));
   const metrics = new OperatorMetrics();
-  const trust = new TrustObjects({ root: publicGoodTrustedRoot(), stale: false }, logger);
+  const publicGood = new PublicGoodRoot({
+    enabled: settings.trustRefresh.enabled,
+    ...(settings.trustRefresh.mirrorURL === undefined ? {} : { mirrorURL: settings.trustRefresh.mirrorURL }),
+    staleAfterMs: settings.trustRefresh.staleAfterMs,
+    logger,
+    // Only called after start(), once `trust` and `controller` below exist.
+    onChange: () => {
+      trust.publicGoodChanged();
+      controller.setTrust(trust.material());
+    },
+  });
+  const trust = new TrustObjects(() => publicGood.current(), logger);
+  metrics.setTrustRootAge(() => publicGood.ageSeconds());
 
   let leader: LeaderElector | undefined;
   const isLeader = (): boolean => !settings.leaderElection || (leader?.isLeader() ?? false);
@@ -125,6 +142,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   });
   await Promise.all([secrets.start(), configMaps.start()]);
   controller.setTrust(trust.material());
+  publicGood.start();
 
   const registry = new RegistryClient({
     plainHttpRegistries: settings.insecureRegistries,
@@ -222,6 +240,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       for (const w of watches) w.stop();
       controller.stop();
       store.stop();
+      publicGood.stop();
       await leader?.stop();
       await server.close();
       await registry.close();

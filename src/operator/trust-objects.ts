@@ -43,9 +43,15 @@ export class TrustObjects {
   private generation = 0;
 
   constructor(
-    private readonly publicGood: TrustMaterial['publicGood'],
+    /** Read on every `material()`: the refresher replaces the root and flips staleness. */
+    private readonly publicGood: () => TrustMaterial['publicGood'],
     private readonly logger: Logger,
   ) {}
+
+  /** The public-good root was refreshed or went stale. */
+  publicGoodChanged(): void {
+    this.generation++;
+  }
 
   setSecret(name: string, secret: DataObject | undefined): void {
     if (secret === undefined) this.secrets.delete(name);
@@ -83,7 +89,7 @@ export class TrustObjects {
     }
     return {
       generation: this.generation,
-      publicGood: this.publicGood,
+      publicGood: this.publicGood(),
       trustedRoots: new Map(this.roots),
       secretKeys,
     };

@@ -34,6 +34,9 @@ export async function startOperatorProcess(
       '127.0.0.1',
       '--probe-port',
       '0',
+      // Tests stay on loopback: no TUF refresh unless a test asks for one (a later flag wins).
+      '--trust-refresh',
+      'off',
       ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
