@@ -4,7 +4,7 @@
  * vanishes without releasing — and, with two `sigwatch run` replicas, only
  * the leader says so on /metrics, and labelling survives killing it.
  */
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import { LeaderElector } from '../../../src/operator/leader.js';
@@ -12,7 +12,8 @@ import type { Logger } from '../../../src/operator/logger.js';
 import { allCrds } from '../../../src/operator/crds.js';
 import { generateKeyPair, sign } from '../../support/cosign.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig, setRunning } from '../../support/kube.js';
+import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
+import { enforceIn, PolicyObjects, podMarks, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { testEnv } from '../../support/testenv.js';
 
@@ -94,8 +95,10 @@ describe('operator leader election', function () {
 
   describe('two sigwatch run replicas', () => {
     const replicas: OperatorProcess[] = [];
+    const policies = new PolicyObjects();
     after(async () => {
       for (const r of replicas) await r.stop();
+      await policies.deleteAll();
     });
 
     it('only the leader leads; killing it hands labelling over to the other', async () => {
@@ -143,44 +146,19 @@ describe('operator leader election', function () {
       );
       expect(await leaderMetric(followerProc)).to.equal(0);
 
-      const policy = `ha-${appNs}`;
-      await kubeConfig()
-        .makeApiClient(CustomObjectsApi)
-        .createClusterCustomObject({
-          group: 'sigwatch.dev',
-          version: 'v1alpha1',
-          plural: 'imagepolicies',
-          body: {
-            apiVersion: 'sigwatch.dev/v1alpha1',
-            kind: 'ImagePolicy',
-            metadata: { name: policy },
-            spec: {
-              mode: 'Enforce',
-              match: {
-                images: [`${testEnv().registry}/**`],
-                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': appNs } },
-              },
-              authorities: [{ name: 'k', key: { publicKey: await readFile(key.pub, 'utf8') } }],
-            },
-          },
-        });
-      const core = kubeConfig().makeApiClient(CoreV1Api);
-      const pod = async (name: string): Promise<void> => {
-        await core.createNamespacedPod({
-          namespace: appNs,
-          body: { metadata: { name }, spec: { containers: [{ name: 'app', image: img.ref }] } },
-        });
-        await setRunning(appNs, name, [{ name: 'app', image: img.ref, imageID: img.ref }]);
-      };
+      await policies.create(
+        `ha-${appNs}`,
+        enforceIn(
+          appNs,
+          [`${testEnv().registry}/**`],
+          [{ name: 'k', key: { publicKey: await readFile(key.pub, 'utf8') } }],
+        ),
+      );
+      const pod = (name: string): Promise<void> => runningPod(appNs, name, img.ref);
       const labelled = (name: string): Promise<true> =>
         eventually(
           `${name} labelled`,
-          async () =>
-            (await core.readNamespacedPod({ namespace: appNs, name })).metadata?.labels?.[
-              'sigwatch.dev/compliance'
-            ] === 'compliant'
-              ? true
-              : undefined,
+          async () => ((await podMarks(appNs, name)).label === 'compliant' ? true : undefined),
           15_000,
         );
       await pod('before');
@@ -202,12 +180,6 @@ describe('operator leader election', function () {
       await pod('after');
       await labelled('after');
       expect(await leaderMetric(followerProc)).to.equal(1);
-      await kubeConfig().makeApiClient(CustomObjectsApi).deleteClusterCustomObject({
-        group: 'sigwatch.dev',
-        version: 'v1alpha1',
-        plural: 'imagepolicies',
-        name: policy,
-      });
     });
   });
 });

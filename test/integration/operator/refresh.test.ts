@@ -6,13 +6,13 @@
  * still labelled within a second. The three run side by side (one minute).
  */
 import { readFile } from 'node:fs/promises';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { allCrds } from '../../../src/operator/crds.js';
 import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
-import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig, setRunning } from '../../support/kube.js';
+import { pushRandomImage, randomRepo } from '../../support/images.js';
+import { applyCrd, freshNamespace } from '../../support/kube.js';
+import { enforceIn, PolicyObjects, podMarks, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { testEnv } from '../../support/testenv.js';
 
@@ -21,19 +21,9 @@ describe('operator: re-verification over time', function () {
   let operator: OperatorProcess;
   let ns: string;
   let key: CosignKey;
-  let policyName: string;
-  const core = (): CoreV1Api => kubeConfig().makeApiClient(CoreV1Api);
+  const policies = new PolicyObjects();
 
-  async function runningPod(name: string, image: PushedImage): Promise<void> {
-    await core().createNamespacedPod({
-      namespace: ns,
-      body: { metadata: { name }, spec: { containers: [{ name: 'app', image: image.ref }] } },
-    });
-    await setRunning(ns, name, [{ name: 'app', image: image.ref, imageID: image.ref }]);
-  }
-
-  const label = async (name: string): Promise<string | undefined> =>
-    (await core().readNamespacedPod({ namespace: ns, name })).metadata?.labels?.['sigwatch.dev/compliance'];
+  const label = async (name: string): Promise<string | undefined> => (await podMarks(ns, name)).label;
 
   const waitLabel = (name: string, want: string, timeoutMs: number): Promise<true> =>
     eventually(`${name} ${want}`, async () => ((await label(name)) === want ? true : undefined), timeoutMs);
@@ -50,40 +40,21 @@ describe('operator: re-verification over time', function () {
       testEnv().legacyRegistry,
       '--no-leader-election',
     ]);
-    policyName = `refresh-${ns}`;
-    await kubeConfig()
-      .makeApiClient(CustomObjectsApi)
-      .createClusterCustomObject({
-        group: 'sigwatch.dev',
-        version: 'v1alpha1',
-        plural: 'imagepolicies',
-        body: {
-          apiVersion: 'sigwatch.dev/v1alpha1',
-          kind: 'ImagePolicy',
-          metadata: { name: policyName },
-          spec: {
-            mode: 'Enforce',
-            reverifyInterval: '1m',
-            match: {
-              images: [`${testEnv().legacyRegistry}/**`],
-              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-            },
-            authorities: [{ name: 'k', key: { publicKey: await readFile(key.pub, 'utf8') } }],
-          },
+    await policies.create(
+      `refresh-${ns}`,
+      enforceIn(
+        ns,
+        [`${testEnv().legacyRegistry}/**`],
+        [{ name: 'k', key: { publicKey: await readFile(key.pub, 'utf8') } }],
+        {
+          reverifyInterval: '1m',
         },
-      });
+      ),
+    );
   });
 
   after(async () => {
-    await kubeConfig()
-      .makeApiClient(CustomObjectsApi)
-      .deleteClusterCustomObject({
-        group: 'sigwatch.dev',
-        version: 'v1alpha1',
-        plural: 'imagepolicies',
-        name: policyName,
-      })
-      .catch(() => undefined);
+    await policies.deleteAll();
     expect(await operator.stop(), operator.logs().slice(-3000)).to.equal(0);
   });
 
@@ -97,9 +68,9 @@ describe('operator: re-verification over time', function () {
     // The legacy tag format: a signature is the tag sha256-<hex>.sig, which can be deleted.
     await Promise.all([sign(toUnsign.ref, key, 'legacy'), sign(steady.ref, key, 'legacy')]);
     await Promise.all([
-      runningPod('unsign-me', toUnsign),
-      runningPod('sign-me', toSign),
-      runningPod('steady', steady),
+      runningPod(ns, 'unsign-me', toUnsign.ref),
+      runningPod(ns, 'sign-me', toSign.ref),
+      runningPod(ns, 'steady', steady.ref),
     ]);
     await Promise.all([
       waitLabel('unsign-me', 'compliant', 15_000),
@@ -114,7 +85,7 @@ describe('operator: re-verification over time', function () {
     // Meanwhile nothing changes in Kubernetes for 40 s; then a new pod of a known digest appears.
     await new Promise((r) => setTimeout(r, 40_000));
     const t0 = Date.now();
-    await runningPod('late', steady);
+    await runningPod(ns, 'late', steady.ref);
     await waitLabel('late', 'compliant', 5_000);
     expect(Date.now() - t0, 'labelled within a second of its status').to.be.lessThan(1_000);
 

@@ -8,18 +8,18 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { startCountingProxy, type CountingProxy } from '../../support/counting-proxy.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig, setRunning } from '../../support/kube.js';
+import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
+import { PolicyObjects, podMarks, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { testEnv } from '../../support/testenv.js';
 import { allCrds } from '../../../src/operator/crds.js';
 
-const label = 'sigwatch.dev/compliance';
 const randomSuffix = (): string => randomBytes(3).toString('hex');
 
 describe('operator: sigwatch run', function () {
@@ -35,64 +35,11 @@ describe('operator: sigwatch run', function () {
   const viaProxy = (image: PushedImage): { ref: string } => ({
     ref: image.ref.replace(testEnv().registry, proxy.address),
   });
-  const policies: string[] = [];
+  const policies = new PolicyObjects();
 
   const core = (): CoreV1Api => kubeConfig().makeApiClient(CoreV1Api);
-  const custom = (): CustomObjectsApi => kubeConfig().makeApiClient(CustomObjectsApi);
-
-  async function createPolicy(name: string, spec: Record<string, unknown>): Promise<void> {
-    policies.push(name);
-    await custom().createClusterCustomObject({
-      group: 'sigwatch.dev',
-      version: 'v1alpha1',
-      plural: 'imagepolicies',
-      body: { apiVersion: 'sigwatch.dev/v1alpha1', kind: 'ImagePolicy', metadata: { name }, spec },
-    });
-  }
-
-  async function patchPolicy(name: string, spec: Record<string, unknown>): Promise<void> {
-    const current = (await custom().getClusterCustomObject({
-      group: 'sigwatch.dev',
-      version: 'v1alpha1',
-      plural: 'imagepolicies',
-      name,
-    })) as { metadata: Record<string, unknown> };
-    await custom().replaceClusterCustomObject({
-      group: 'sigwatch.dev',
-      version: 'v1alpha1',
-      plural: 'imagepolicies',
-      name,
-      body: { apiVersion: 'sigwatch.dev/v1alpha1', kind: 'ImagePolicy', metadata: current.metadata, spec },
-    });
-  }
-
-  async function policyStatus(name: string): Promise<Record<string, unknown> | undefined> {
-    const p = (await custom().getClusterCustomObject({
-      group: 'sigwatch.dev',
-      version: 'v1alpha1',
-      plural: 'imagepolicies',
-      name,
-    })) as { status?: Record<string, unknown> };
-    return p.status;
-  }
-
-  /** A pod running `image` (by digest, as the node reports it). */
-  async function runningPod(
-    namespace: string,
-    name: string,
-    image: PushedImage | { ref: string },
-  ): Promise<void> {
-    await core().createNamespacedPod({
-      namespace,
-      body: { metadata: { name }, spec: { containers: [{ name: 'app', image: image.ref }] } },
-    });
-    await setRunning(namespace, name, [{ name: 'app', image: image.ref, imageID: image.ref }]);
-  }
-
-  const podLabel = async (namespace: string, name: string): Promise<string | undefined> => {
-    const pod: V1Pod = await core().readNamespacedPod({ namespace, name });
-    return pod.metadata?.labels?.[label];
-  };
+  const podLabel = async (namespace: string, name: string): Promise<string | undefined> =>
+    (await podMarks(namespace, name)).label;
 
   const waitLabel = (
     namespace: string,
@@ -144,16 +91,7 @@ describe('operator: sigwatch run', function () {
 
   after(async () => {
     const code = await operator.stop();
-    for (const name of policies) {
-      await custom()
-        .deleteClusterCustomObject({
-          group: 'sigwatch.dev',
-          version: 'v1alpha1',
-          plural: 'imagepolicies',
-          name,
-        })
-        .catch(() => undefined);
-    }
+    await policies.deleteAll();
     await proxy.close();
     expect(code, operator.logs().slice(-4000)).to.equal(0);
   });
@@ -171,11 +109,15 @@ describe('operator: sigwatch run', function () {
   it('labels pods in Enforce mode by the digest they run, and writes policy status', async () => {
     const ns = await freshNamespace('enforce');
     const name = `enforce-${ns}`;
-    await createPolicy(name, { mode: 'Enforce', match: scoped(ns), authorities: [await keyAuthority(key)] });
-    await Promise.all([runningPod(ns, 'good', signed), runningPod(ns, 'bad', unsigned)]);
+    await policies.create(name, {
+      mode: 'Enforce',
+      match: scoped(ns),
+      authorities: [await keyAuthority(key)],
+    });
+    await Promise.all([runningPod(ns, 'good', signed.ref), runningPod(ns, 'bad', unsigned.ref)]);
     await Promise.all([waitLabel(ns, 'good', 'compliant'), waitLabel(ns, 'bad', 'noncompliant')]);
     const status = await eventually('policy status', async () => {
-      const s = await policyStatus(name);
+      const s = await policies.status(name);
       const summary = s?.['summary'] as Record<string, number> | undefined;
       return summary?.['pods'] === 2 ? s : undefined;
     });
@@ -206,12 +148,12 @@ describe('operator: sigwatch run', function () {
   it('re-labels at once when the policy changes (a new authority), without a registry request', async () => {
     const ns = await freshNamespace('edit');
     const name = `edit-${ns}`;
-    await createPolicy(name, {
+    await policies.create(name, {
       mode: 'Enforce',
       match: scoped(ns),
       authorities: [await keyAuthority(otherKey)],
     });
-    await runningPod(ns, 'app', viaProxy(signed));
+    await runningPod(ns, 'app', viaProxy(signed).ref);
     await waitLabel(ns, 'app', 'noncompliant');
     // The first test through the proxy: the evidence was fetched through it, so silence below means something.
     expect(
@@ -220,7 +162,7 @@ describe('operator: sigwatch run', function () {
     ).to.be.greaterThan(0);
     const edited = { mode: 'Enforce', match: scoped(ns), authorities: [await keyAuthority(key)] };
     await withoutRegistryRequests(
-      () => patchPolicy(name, edited),
+      () => policies.replaceSpec(name, edited),
       () => waitLabel(ns, 'app', 'compliant', 5_000),
     );
   });
@@ -255,7 +197,7 @@ describe('operator: sigwatch run', function () {
 
   it('emits one Warning Event per owner, digest and reason, however many replicas fail', async () => {
     const ns = await freshNamespace('events');
-    await createPolicy(`events-${ns}`, {
+    await policies.create(`events-${ns}`, {
       mode: 'Enforce',
       match: scoped(ns),
       authorities: [await keyAuthority(key)],
@@ -268,14 +210,7 @@ describe('operator: sigwatch run', function () {
       controller: true,
     };
     for (const name of ['cart-7d9f-a', 'cart-7d9f-b', 'cart-7d9f-c']) {
-      await core().createNamespacedPod({
-        namespace: ns,
-        body: {
-          metadata: { name, ownerReferences: [owner] },
-          spec: { containers: [{ name: 'app', image: unsigned.ref }] },
-        },
-      });
-      await setRunning(ns, name, [{ name: 'app', image: unsigned.ref, imageID: unsigned.ref }]);
+      await runningPod(ns, name, unsigned.ref, { ownerReferences: [owner] });
     }
     await Promise.all(['a', 'b', 'c'].map((x) => waitLabel(ns, `cart-7d9f-${x}`, 'noncompliant')));
     const events = await eventually('an event', async () => {
@@ -291,10 +226,10 @@ describe('operator: sigwatch run', function () {
   it('changes no pod in Audit mode, but counts it', async () => {
     const ns = await freshNamespace('audit');
     const name = `audit-${ns}`;
-    await createPolicy(name, { mode: 'Audit', match: scoped(ns), authorities: [await keyAuthority(key)] });
-    await runningPod(ns, 'bad', unsigned);
+    await policies.create(name, { mode: 'Audit', match: scoped(ns), authorities: [await keyAuthority(key)] });
+    await runningPod(ns, 'bad', unsigned.ref);
     const status = await eventually('audit status', async () => {
-      const s = await policyStatus(name);
+      const s = await policies.status(name);
       return (s?.['summary'] as Record<string, number> | undefined)?.['nonCompliant'] === 1 ? s : undefined;
     });
     expect(status['summary']).to.deep.include({ pods: 1 });
@@ -303,13 +238,13 @@ describe('operator: sigwatch run', function () {
 
   it('never labels noncompliant when the registry cannot be reached', async () => {
     const ns = await freshNamespace('outage');
-    await createPolicy(`outage-${ns}`, {
+    await policies.create(`outage-${ns}`, {
       mode: 'Enforce',
       match: scoped(ns),
       authorities: [await keyAuthority(key)],
     });
     const down = { ref: `127.0.0.1:1/app/down@sha256:${'ab'.repeat(32)}` };
-    await runningPod(ns, 'app', down);
+    await runningPod(ns, 'app', down.ref);
     await waitLabel(ns, 'app', 'unknown');
     // Give the operator time for retries: the label must stay unknown.
     await new Promise((r) => setTimeout(r, 2000));
@@ -324,12 +259,12 @@ describe('operator: sigwatch run', function () {
       stringData: { 'cosign.pub': await readFile(k.pub, 'utf8') },
     });
     await core().createNamespacedSecret({ namespace: operatorNs, body: await secretBody(key) });
-    await createPolicy(`rotate-${ns}`, {
+    await policies.create(`rotate-${ns}`, {
       mode: 'Enforce',
       match: scoped(ns),
       authorities: [{ name: 'rotating', key: { secretRef: { name: secretName, key: 'cosign.pub' } } }],
     });
-    await runningPod(ns, 'app', viaProxy(signed));
+    await runningPod(ns, 'app', viaProxy(signed).ref);
     await waitLabel(ns, 'app', 'compliant');
     const rotated = await secretBody(otherKey);
     await withoutRegistryRequests(
@@ -343,13 +278,13 @@ describe('operator: sigwatch run', function () {
   it('flips an exempted pod when its exception expires, with no other trigger', async () => {
     const ns = await freshNamespace('expiry');
     const expires = new Date(Date.now() + 4_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    await createPolicy(`expiry-${ns}`, {
+    await policies.create(`expiry-${ns}`, {
       mode: 'Enforce',
       match: scoped(ns),
       authorities: [await keyAuthority(key)],
       exceptions: [{ images: [unsigned.repository], reason: 'SEC-1', expires }],
     });
-    await runningPod(ns, 'app', unsigned);
+    await runningPod(ns, 'app', unsigned.ref);
     await waitLabel(ns, 'app', 'compliant');
     const pod = await core().readNamespacedPod({ namespace: ns, name: 'app' });
     expect(pod.metadata?.annotations?.['sigwatch.dev/exempt-by']).to.equal(`expiry-${ns}`);
@@ -359,67 +294,42 @@ describe('operator: sigwatch run', function () {
   it('reports an invalid policy as not Ready with the field path, and keeps serving the others', async () => {
     const ns = await freshNamespace('invalid');
     const name = `invalid-${ns}`;
-    await createPolicy(name, {
+    await policies.create(name, {
       mode: 'Enforce',
       match: scoped(ns),
       authorities: [{ name: 'ci', keyless: { issuer: 'https://i', subjectRegExp: '^(a$' } }],
     });
-    const status = await eventually('invalid policy status', async () => policyStatus(name));
+    const status = await eventually('invalid policy status', async () => policies.status(name));
     const ready = (status['conditions'] as { type: string; status: string; message: string }[]).find(
       (c) => c.type === 'Ready',
     );
     expect(ready?.status).to.equal('False');
     expect(ready?.message).to.contain('spec.authorities[0].keyless.subjectRegExp');
-    await createPolicy(`valid-${ns}`, {
+    await policies.create(`valid-${ns}`, {
       mode: 'Enforce',
       match: scoped(ns),
       authorities: [await keyAuthority(key)],
     });
-    await runningPod(ns, 'good', signed);
+    await runningPod(ns, 'good', signed.ref);
     await waitLabel(ns, 'good', 'compliant');
   });
 
   it('never touches kube-system, even for a policy stored with a misspelt excludeNamespaces', async () => {
     const name = `typo-${randomSuffix()}`;
-    policies.push(name);
-    await custom().createClusterCustomObject({
-      group: 'sigwatch.dev',
-      version: 'v1alpha1',
-      plural: 'imagepolicies',
-      fieldValidation: 'Ignore',
-      body: {
-        apiVersion: 'sigwatch.dev/v1alpha1',
-        kind: 'ImagePolicy',
-        metadata: { name },
-        spec: {
-          mode: 'Enforce',
-          match: {
-            images: [`${testEnv().registry}/**`],
-            podSelector: { matchLabels: { check: name } },
-            excludNamespaces: [],
-          },
-          authorities: [await keyAuthority(key)],
-        },
+    const spec = {
+      mode: 'Enforce',
+      match: {
+        images: [`${testEnv().registry}/**`],
+        podSelector: { matchLabels: { check: name } },
+        excludNamespaces: [],
       },
-    });
+      authorities: [await keyAuthority(key)],
+    };
+    await policies.create(name, spec, 'Ignore');
     const ns = await freshNamespace('typo');
-    await core().createNamespacedPod({
-      namespace: 'kube-system',
-      body: {
-        metadata: { name, labels: { check: name } },
-        spec: { containers: [{ name: 'app', image: unsigned.ref }] },
-      },
-    });
-    await setRunning('kube-system', name, [{ name: 'app', image: unsigned.ref, imageID: unsigned.ref }]);
+    await runningPod('kube-system', name, unsigned.ref, { labels: { check: name } });
     // The same policy does act in an ordinary namespace: the quiet in kube-system is the built-in rule.
-    await core().createNamespacedPod({
-      namespace: ns,
-      body: {
-        metadata: { name: 'app', labels: { check: name } },
-        spec: { containers: [{ name: 'app', image: unsigned.ref }] },
-      },
-    });
-    await setRunning(ns, 'app', [{ name: 'app', image: unsigned.ref, imageID: unsigned.ref }]);
+    await runningPod(ns, 'app', unsigned.ref, { labels: { check: name } });
     await waitLabel(ns, 'app', 'noncompliant');
     expect(await podLabel('kube-system', name)).to.equal(undefined);
   });

@@ -6,12 +6,12 @@
  * authority's missing signature stays a definite failure.
  */
 import { readFile } from 'node:fs/promises';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { allCrds } from '../../../src/operator/crds.js';
 import { generateKeyPair, importCertificateKey, sign } from '../../support/cosign.js';
-import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig, setRunning } from '../../support/kube.js';
+import { pushRandomImage, randomRepo } from '../../support/images.js';
+import { applyCrd, freshNamespace } from '../../support/kube.js';
+import { enforceIn, PolicyObjects, podMarks, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { createTestCa, issueLeaf } from '../../support/test-ca.js';
 import { testEnv } from '../../support/testenv.js';
@@ -22,9 +22,7 @@ const issuer = 'https://issuer.test';
 describe('operator: stale trust root', function () {
   this.timeout(120_000);
   let operator: OperatorProcess;
-  const policies: string[] = [];
-  const core = (): CoreV1Api => kubeConfig().makeApiClient(CoreV1Api);
-  const custom = (): CustomObjectsApi => kubeConfig().makeApiClient(CustomObjectsApi);
+  const policies = new PolicyObjects();
 
   before(async () => {
     for (const crd of allCrds()) await applyCrd(crd as never);
@@ -47,52 +45,16 @@ describe('operator: stale trust root', function () {
   });
 
   after(async () => {
-    for (const name of policies) {
-      await custom()
-        .deleteClusterCustomObject({
-          group: 'sigwatch.dev',
-          version: 'v1alpha1',
-          plural: 'imagepolicies',
-          name,
-        })
-        .catch(() => undefined);
-    }
+    await policies.deleteAll();
     expect(await operator.stop(), operator.logs().slice(-3000)).to.equal(0);
   });
 
-  async function pod(ns: string, name: string, img: PushedImage): Promise<void> {
-    await core().createNamespacedPod({
-      namespace: ns,
-      body: { metadata: { name }, spec: { containers: [{ name: 'app', image: img.ref }] } },
-    });
-    await setRunning(ns, name, [{ name: 'app', image: img.ref, imageID: img.ref }]);
-  }
-
-  async function policy(name: string, ns: string, authorities: unknown[]): Promise<void> {
-    policies.push(name);
-    await custom().createClusterCustomObject({
-      group: 'sigwatch.dev',
-      version: 'v1alpha1',
-      plural: 'imagepolicies',
-      body: {
-        apiVersion: 'sigwatch.dev/v1alpha1',
-        kind: 'ImagePolicy',
-        metadata: { name },
-        spec: {
-          mode: 'Enforce',
-          match: {
-            images: [`${testEnv().registry}/**`],
-            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-          },
-          authorities,
-        },
-      },
-    });
-  }
+  const policy = (name: string, ns: string, authorities: unknown[]): Promise<void> =>
+    policies.create(name, enforceIn(ns, [`${testEnv().registry}/**`], authorities));
 
   const marks = async (ns: string, name: string): Promise<[string | undefined, string | undefined]> => {
-    const meta = (await core().readNamespacedPod({ namespace: ns, name })).metadata;
-    return [meta?.labels?.['sigwatch.dev/compliance'], meta?.annotations?.['sigwatch.dev/reasons']];
+    const m = await podMarks(ns, name);
+    return [m.label, m.reasons];
   };
 
   it('holds a certificate from a CA the stale root does not know as Unknown (TrustMaterialStale)', async () => {
@@ -103,7 +65,7 @@ describe('operator: stale trust root', function () {
     const img = await pushRandomImage(testEnv().registry, randomRepo('stale'));
     await sign(img.ref, signer, 'bundle');
     await policy(`stale-${ns}`, ns, [{ name: 'ci', keyless: { issuer, subject: identity } }]);
-    await pod(ns, 'app', img);
+    await runningPod(ns, 'app', img.ref);
     const got = await eventually('marks', async () => {
       const m = await marks(ns, 'app');
       return m[0] === undefined ? undefined : m;
@@ -118,7 +80,7 @@ describe('operator: stale trust root', function () {
     const key = await generateKeyPair();
     const img = await pushRandomImage(testEnv().registry, randomRepo('stale'));
     await policy(`stale-key-${ns}`, ns, [{ name: 'k', key: { publicKey: await readFile(key.pub, 'utf8') } }]);
-    await pod(ns, 'app', img);
+    await runningPod(ns, 'app', img.ref);
     await eventually('noncompliant', async () =>
       (await marks(ns, 'app'))[0] === 'noncompliant' ? true : undefined,
     );

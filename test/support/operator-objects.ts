@@ -1,0 +1,93 @@
+/**
+ * Objects the operator tests create: ImagePolicies (remembered, so a test
+ * file deletes what it made), running pods as a kubelet would report them,
+ * and the marks Sigwatch writes on pods.
+ */
+import { CoreV1Api, CustomObjectsApi, type V1OwnerReference } from '@kubernetes/client-node';
+import { kubeConfig, setRunning } from './kube.js';
+
+const group = { group: 'sigwatch.dev', version: 'v1alpha1', plural: 'imagepolicies' } as const;
+
+export class PolicyObjects {
+  private readonly created: string[] = [];
+  private readonly api = (): CustomObjectsApi => kubeConfig().makeApiClient(CustomObjectsApi);
+
+  /** Creates an ImagePolicy; `fieldValidation: 'Ignore'` stores unknown fields' siblings as a careless client might. */
+  async create(name: string, spec: unknown, fieldValidation?: 'Ignore' | 'Strict'): Promise<void> {
+    this.created.push(name);
+    await this.api().createClusterCustomObject({
+      ...group,
+      ...(fieldValidation === undefined ? {} : { fieldValidation }),
+      body: { apiVersion: 'sigwatch.dev/v1alpha1', kind: 'ImagePolicy', metadata: { name }, spec },
+    });
+  }
+
+  /** Replaces the spec (a policy edit: the generation changes). */
+  async replaceSpec(name: string, spec: unknown): Promise<void> {
+    const current = (await this.api().getClusterCustomObject({ ...group, name })) as { metadata: object };
+    await this.api().replaceClusterCustomObject({
+      ...group,
+      name,
+      body: { apiVersion: 'sigwatch.dev/v1alpha1', kind: 'ImagePolicy', metadata: current.metadata, spec },
+    });
+  }
+
+  async status(name: string): Promise<Record<string, unknown> | undefined> {
+    const p = (await this.api().getClusterCustomObject({ ...group, name })) as {
+      status?: Record<string, unknown>;
+    };
+    return p.status;
+  }
+
+  async deleteAll(): Promise<void> {
+    for (const name of this.created.splice(0)) {
+      await this.api()
+        .deleteClusterCustomObject({ ...group, name })
+        .catch(() => undefined);
+    }
+  }
+}
+
+/** Creates a pod running `ref` (by digest) and reports it Running as a kubelet would. */
+export async function runningPod(
+  namespace: string,
+  name: string,
+  ref: string,
+  metadata: { labels?: Record<string, string>; ownerReferences?: V1OwnerReference[] } = {},
+): Promise<void> {
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .createNamespacedPod({
+      namespace,
+      body: { metadata: { name, ...metadata }, spec: { containers: [{ name: 'app', image: ref }] } },
+    });
+  await setRunning(namespace, name, [{ name: 'app', image: ref, imageID: ref }]);
+}
+
+/** The compliance label and the reasons annotation Sigwatch wrote on a pod. */
+export async function podMarks(
+  namespace: string,
+  name: string,
+): Promise<{ label: string | undefined; reasons: string | undefined; exemptBy: string | undefined }> {
+  const meta = (await kubeConfig().makeApiClient(CoreV1Api).readNamespacedPod({ namespace, name })).metadata;
+  return {
+    label: meta?.labels?.['sigwatch.dev/compliance'],
+    reasons: meta?.annotations?.['sigwatch.dev/reasons'],
+    exemptBy: meta?.annotations?.['sigwatch.dev/exempt-by'],
+  };
+}
+
+/** An Enforce-mode spec for `images` in one namespace (selected by the label the API server sets on every namespace). */
+export function enforceIn(
+  namespace: string,
+  images: readonly string[],
+  authorities: readonly unknown[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    mode: 'Enforce',
+    match: { images, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } },
+    authorities,
+    ...extra,
+  };
+}
