@@ -67,6 +67,8 @@ export class Controller {
   private readonly results = new Map<string, readonly ContainerResult[]>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly counted = new Map<string, PolicyVerdict>();
+  /** In-scope pods no policy selects, for `sigwatch_pods{verdict="Unmatched"}`. */
+  private readonly unmatched = new Set<string>();
   private readonly dirty = new Set<string>();
   private draining: Promise<void> | undefined;
   private store: EvidenceStore | undefined;
@@ -253,6 +255,7 @@ export class Controller {
     if (pod === undefined || !inScope(pod)) {
       this.track(key, new Set());
       this.results.delete(key);
+      this.setUnmatched(key, false);
       this.status.setPodResults(key, []);
       return;
     }
@@ -268,9 +271,12 @@ export class Controller {
     const results: ContainerResult[] = [];
     let validUntil: Date | undefined;
     let complete = true;
+    /** Some container has a digest the node reported (pods still Pending are not "unmatched"). */
+    let reported = false;
     for (const c of pod.containers) {
       const img = reportedImage(c);
       if (img.kind !== 'digest') continue;
+      reported = true;
       const matching = selecting.filter((p) => policyMatches(p, imageName(img)));
       if (matching.length === 0) continue;
       const evidenceKey: EvidenceKey = {
@@ -318,6 +324,7 @@ export class Controller {
     }
     this.track(key, ids);
     this.results.set(key, results);
+    this.setUnmatched(key, reported && ids.size === 0);
     this.status.setPodResults(key, results);
     if (validUntil !== undefined) this.wakeAt(key, validUntil, now);
     // Until every matched digest has evidence, a partial label could be wrong in either direction.
@@ -328,6 +335,13 @@ export class Controller {
       if (!r.actionable || r.current !== 'NonCompliant') continue;
       await this.events.violation(pod, { ...r, reason: r.reasons[0] ?? 'NonCompliant' });
     }
+  }
+
+  private setUnmatched(key: string, unmatched: boolean): void {
+    if (unmatched === this.unmatched.has(key)) return;
+    if (unmatched) this.unmatched.add(key);
+    else this.unmatched.delete(key);
+    this.options.metrics?.setUnmatched(this.unmatched.size);
   }
 
   /** Counts an evaluation once per fresh result (memoised answers are not new verifications). */

@@ -47,6 +47,8 @@ export interface EvidenceStoreOptions {
   readonly retryBaseMs?: number;
   /** Whether this replica may talk to registries (only the leader does). */
   readonly active?: () => boolean;
+  /** Told whether each lookup found evidence already fetched (the cache metrics). */
+  readonly onLookup?: (hit: boolean) => void;
 }
 
 /** What decides whether two fetches found the same evidence. */
@@ -111,6 +113,7 @@ export class EvidenceStore {
         this.schedule(entry, 0);
       }
     }
+    this.options.onLookup?.(entry.evidence !== undefined);
     return entry.evidence;
   }
 

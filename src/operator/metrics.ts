@@ -162,6 +162,11 @@ export class OperatorMetrics {
     }
   }
 
+  /** Pods that no policy selects (`sigwatch_pods{policy="",verdict="Unmatched"}`). */
+  setUnmatched(pods: number): void {
+    this.pods.set({ policy: '', verdict: 'Unmatched' }, pods);
+  }
+
   setExceptionExpiry(policy: string, at: Date | undefined): void {
     if (at === undefined) this.exceptionExpiry.remove({ policy });
     else this.exceptionExpiry.set({ policy }, at.getTime() / 1000);

@@ -145,6 +145,9 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   publicGood.start();
 
   const registry = new RegistryClient({
+    observe: ({ host, status, seconds }) => {
+      metrics.recordRegistryRequest(host, status, seconds);
+    },
     plainHttpRegistries: settings.insecureRegistries,
     credentials:
       settings.registryCredentialsSecret === undefined
@@ -155,6 +158,10 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     client: registry,
     logger,
     active: isLeader,
+    onLookup: (hit) => {
+      if (hit) metrics.cacheHit();
+      else metrics.cacheMiss();
+    },
     onChange: (id) => {
       controller.evidenceChanged(id);
     },

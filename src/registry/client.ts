@@ -17,7 +17,7 @@ import { expectOk, nextLink, sha256 } from './responses.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
 import { manifestAccept, MediaTypes, parseManifest, type Descriptor, type Manifest } from './manifest.js';
 import { apiHost } from './reference.js';
-import { RegistryTransport, type HttpResponse } from './transport.js';
+import { RegistryTransport, type ExchangeObserver, type HttpResponse } from './transport.js';
 
 export type { Repository } from './authenticator.js';
 export { nextLink, sha256 } from './responses.js';
@@ -33,6 +33,8 @@ export interface RegistryClientOptions {
   readonly allowedRealmHosts?: readonly string[];
   /** Milliseconds since the epoch; injected so token expiry is testable. */
   readonly nowMs?: () => number;
+  /** Told about every HTTP exchange with a registry (the operator's request metrics). */
+  readonly observe?: ExchangeObserver;
 }
 
 export interface FetchedManifest {
@@ -70,7 +72,7 @@ export class RegistryClient {
 
   constructor(options: RegistryClientOptions = {}) {
     this.limits = { ...defaultLimits, ...options.limits };
-    this.#transport = new RegistryTransport(this.limits, options.caCertificates);
+    this.#transport = new RegistryTransport(this.limits, options.caCertificates, options.observe);
     this.#plainHttp = new Set(options.plainHttpRegistries ?? []);
     this.#auth = new Authenticator(this.#transport, this.limits, {
       credentials: options.credentials ?? [],

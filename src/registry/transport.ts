@@ -74,16 +74,21 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): Rec
   return out;
 }
 
+/** Told about every HTTP exchange (metrics); `status` 0 when no response arrived. Must not throw. */
+export type ExchangeObserver = (exchange: { host: string; status: number; seconds: number }) => void;
+
 export class RegistryTransport {
   readonly #limits: RegistryLimits;
   readonly #dispatcher: Dispatcher;
+  readonly #observe: ExchangeObserver | undefined;
 
   /**
    * @param caCertificates extra PEM CA certificates trusted besides Node's
    *   bundled roots (registries behind a private CA).
    */
-  constructor(limits: RegistryLimits, caCertificates: readonly string[] = []) {
+  constructor(limits: RegistryLimits, caCertificates: readonly string[] = [], observe?: ExchangeObserver) {
     this.#limits = limits;
+    this.#observe = observe;
     this.#dispatcher = new Agent({
       connect: {
         timeout: limits.connectTimeoutMs,
@@ -195,6 +200,18 @@ export class RegistryTransport {
   }
 
   async #once(req: HttpRequest, url: URL, headers: Record<string, string>): Promise<HttpResponse> {
+    const started = performance.now();
+    let status = 0;
+    try {
+      const res = await this.#exchange(req, url, headers);
+      status = res.status;
+      return res;
+    } finally {
+      this.#observe?.({ host: url.host, status, seconds: (performance.now() - started) / 1000 });
+    }
+  }
+
+  async #exchange(req: HttpRequest, url: URL, headers: Record<string, string>): Promise<HttpResponse> {
     const signal = withDeadline(req.signal, this.#limits.requestTimeoutMs);
     try {
       const res = await request(url, {

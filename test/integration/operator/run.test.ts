@@ -182,6 +182,11 @@ describe('operator: sigwatch run', function () {
       expect(text, name).to.match(new RegExp(`^# TYPE ${name} `, 'm'));
     }
     expect(text).to.match(/^sigwatch_pods\{policy="enforce-[^"]+",verdict="NonCompliant"\} 1$/m);
+    expect(text).to.match(
+      /^sigwatch_registry_requests_total\{registry="127\.0\.0\.1:\d+",code="200"\} [1-9]/m,
+    );
+    expect(text).to.match(/^sigwatch_evidence_cache_hits_total [1-9]/m);
+    expect(text).to.match(/^sigwatch_evidence_cache_misses_total [1-9]/m);
     const lint = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn('promtool', ['check', 'metrics']);
       let out = '';
