@@ -177,6 +177,7 @@ export class EvidenceStore {
           digest: entry.key.digest,
           extraRepositories: entry.needs.extraRepositories,
           include: { attestations: entry.needs.attestations, attachedSboms: false },
+          ...(entry.evidence === undefined ? {} : { previous: entry.evidence }),
           now: new Date(),
           signal: this.controller.signal,
         });

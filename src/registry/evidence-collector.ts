@@ -14,6 +14,7 @@ import {
   type AttachedSbom,
   type AttestationLayer,
   type BundleReferrer,
+  type Evidence,
   type SignatureLayer,
   type SourceItem,
   type SourceStatus,
@@ -41,7 +42,23 @@ export class Collector {
     readonly client: RegistryClient,
     readonly signal: AbortSignal,
     readonly parent: AbortSignal,
+    /** Evidence of the previous fetch: content whose manifest digest is unchanged is reused. */
+    readonly previous?: Evidence,
   ) {}
+
+  /**
+   * The layers a previous fetch found under `manifestDigest` in `repo`, or
+   * undefined when it did not see that manifest (then it must be fetched).
+   */
+  private reusable<T extends { repository: string; manifestDigest: Digest }>(
+    list: readonly T[] | undefined,
+    repo: Repository,
+    manifestDigest: Digest,
+  ): T[] | undefined {
+    const same =
+      list?.filter((l) => l.repository === name(repo) && l.manifestDigest === manifestDigest) ?? [];
+    return same.length > 0 ? same : undefined;
+  }
 
   /** Runs one source; registry failures are recorded, cancellations and bugs propagate. */
   async source(repo: Repository, item: SourceItem, fetch: () => Promise<boolean>): Promise<boolean> {
@@ -116,14 +133,44 @@ export class Collector {
       }));
   }
 
+  /**
+   * With previous evidence, a HEAD of the tag decides: absent, unchanged (the
+   * old layers, no GET) or changed (fetched). Without it, one GET does all.
+   */
+  private async headFirst<T extends { repository: string; manifestDigest: Digest }>(
+    repo: Repository,
+    tag: string,
+    previous: readonly T[] | undefined,
+  ): Promise<{ kind: 'absent' } | { kind: 'reuse'; layers: T[] } | { kind: 'fetch' }> {
+    if (previous === undefined) return { kind: 'fetch' };
+    const head = await this.client.headManifest(repo, tag, this.signal);
+    if (head === undefined) return { kind: 'absent' };
+    const layers = this.reusable(previous, repo, head.digest);
+    return layers === undefined ? { kind: 'fetch' } : { kind: 'reuse', layers };
+  }
+
   async sig(repo: Repository, digest: Digest): Promise<boolean> {
-    const layers = await this.attached(repo, `sha256-${digestHex(digest)}.sig`, simpleSigningMediaType);
+    const tag = `sha256-${digestHex(digest)}.sig`;
+    const cheap = await this.headFirst(repo, tag, this.previous?.signatures);
+    if (cheap.kind === 'absent') return false;
+    if (cheap.kind === 'reuse') {
+      this.signatures.push(...cheap.layers);
+      return true;
+    }
+    const layers = await this.attached(repo, tag, simpleSigningMediaType);
     this.signatures.push(...(layers ?? []).map(({ body, ...l }) => ({ ...l, payload: body })));
     return layers !== undefined;
   }
 
   async att(repo: Repository, digest: Digest): Promise<boolean> {
-    const layers = await this.attached(repo, `sha256-${digestHex(digest)}.att`, dsseMediaType);
+    const tag = `sha256-${digestHex(digest)}.att`;
+    const cheap = await this.headFirst(repo, tag, this.previous?.attestations);
+    if (cheap.kind === 'absent') return false;
+    if (cheap.kind === 'reuse') {
+      this.attestations.push(...cheap.layers);
+      return true;
+    }
+    const layers = await this.attached(repo, tag, dsseMediaType);
     this.attestations.push(...(layers ?? []).map(({ body, ...l }) => ({ ...l, envelope: body })));
     return layers !== undefined;
   }
@@ -159,6 +206,14 @@ export class Collector {
     desc: Descriptor,
     via: 'api' | 'fallback-tag',
   ): Promise<void> {
+    // A referrer is immutable (addressed by digest): one seen before is taken from the previous fetch.
+    const seenBundles = this.reusable(this.previous?.bundles, repo, desc.digest);
+    const seenSignatures = this.reusable(this.previous?.signatures, repo, desc.digest);
+    if (seenBundles !== undefined || seenSignatures !== undefined) {
+      this.bundles.push(...(seenBundles ?? []));
+      this.signatures.push(...(seenSignatures ?? []));
+      return;
+    }
     const m = await this.client.getManifest(repo, desc.digest, this.signal);
     if (m === undefined) {
       throw new RegistryError(

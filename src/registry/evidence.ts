@@ -49,6 +49,13 @@ export interface CollectOptions {
    * their lists stay empty, so such evidence must not be judged for attestations.
    */
   readonly include?: { readonly attestations?: boolean; readonly attachedSboms?: boolean };
+  /**
+   * The last evidence for this digest, for a cheap refresh: a cosign tag is
+   * HEADed and its layers reused when its manifest digest has not changed,
+   * and a referrer already seen is not fetched again. Steady state is then a
+   * HEAD of the image, a HEAD per tag and one referrers GET per repository.
+   */
+  readonly previous?: Evidence;
   readonly now: Date;
   readonly signal: AbortSignal;
 }
@@ -60,7 +67,7 @@ export interface CollectOptions {
  */
 export async function collectEvidence(client: RegistryClient, options: CollectOptions): Promise<Evidence> {
   const signal = withDeadline(options.signal, client.limits.perDigestTimeoutMs);
-  const c = new Collector(client, signal, options.signal);
+  const c = new Collector(client, signal, options.signal, options.previous);
   const { image, digest } = options;
   let imageMediaType: string | undefined;
   const repos = [image, ...(options.extraRepositories ?? []).filter((r) => name(r) !== name(image))];
