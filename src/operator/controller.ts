@@ -147,6 +147,15 @@ export class Controller {
     for (const key of this.digestPods.get(id) ?? []) this.enqueue(key);
   }
 
+  /**
+   * Re-judges every pod and rewrites what differs: after becoming leader,
+   * since a follower computes verdicts but writes nothing.
+   */
+  resync(): void {
+    for (const key of this.pods.keys()) this.enqueue(key);
+    this.status.setPolicies(this.policies);
+  }
+
   compiledPolicies(): readonly CompiledPolicy[] {
     return this.policies;
   }

@@ -219,6 +219,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
         metrics.setLeader(true);
         logger.info('leading', { identity: settings.identity });
         store.refreshAll();
+        controller.resync();
       },
       onStoppedLeading: () => {
         metrics.setLeader(false);
