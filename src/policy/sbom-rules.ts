@@ -5,7 +5,7 @@
  * Unsigned `.sbom` attachments never reach this module.
  */
 import type { UnknownReason } from '../base/reasons.js';
-import { matchesPackage, purlKey } from '../sbom/purl.js';
+import { matchesPackage, parsePurl, purlKey } from '../sbom/purl.js';
 import { rangeContains } from '../sbom/range.js';
 import type { CompiledDeniedPackage, CompiledSbomRule } from './compile.js';
 import { deniedLicenses } from './licenses.js';
@@ -30,7 +30,9 @@ function describe(s: SignedSbom): string {
 
 function packageFindings(rule: CompiledSbomRule, denied: CompiledDeniedPackage, s: SignedSbom): Finding[] {
   const findings: Finding[] = [];
-  for (const { component, purl } of s.byPackage.get(purlKey(denied.purl)) ?? []) {
+  for (const component of s.byPackage.get(purlKey(denied.purl)) ?? []) {
+    const purl = component.purl === undefined ? undefined : parsePurl(component.purl);
+    if (purl === undefined) continue;
     if (!matchesPackage(denied.purl, purl)) continue;
     const version = purl.version ?? component.version;
     const inRange =

@@ -12,7 +12,7 @@
  */
 import { parseSbom } from '../sbom/parse.js';
 import type { NormalisedSbom, SbomComponent } from '../sbom/model.js';
-import { parsePurl, purlKey, type Purl } from '../sbom/purl.js';
+import { parsePurl, purlKey } from '../sbom/purl.js';
 import type { Evidence } from '../registry/evidence.js';
 import {
   collectVerifiedAttestations,
@@ -24,16 +24,16 @@ import { isSbomPredicate } from '../verify/predicate-types.js';
 import type { SignatureResult } from '../verify/result.js';
 import type { CompiledAuthority } from './compile.js';
 
-export interface IndexedComponent {
-  readonly component: SbomComponent;
-  readonly purl: Purl;
-}
-
 /** An SBOM from a verified attestation, with its components indexed by package (purlKey). */
 export interface SignedSbom {
   readonly sbom: NormalisedSbom;
   readonly attestation: VerifiedAttestation;
-  readonly byPackage: ReadonlyMap<string, readonly IndexedComponent[]>;
+  /**
+   * Components with a parseable purl, by package (purlKey). Only the key is
+   * kept: a parsed purl per component would cost more memory than the SBOM
+   * itself, and deny rules re-parse the few components whose key matches.
+   */
+  readonly byPackage: ReadonlyMap<string, readonly SbomComponent[]>;
   /** Components by license entry: documents repeat a few licenses over many components. */
   readonly byLicense: ReadonlyMap<string, readonly SbomComponent[]>;
 }
@@ -63,12 +63,12 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 }
 
 function indexed(sbom: NormalisedSbom, attestation: VerifiedAttestation): SignedSbom {
-  const byPackage = new Map<string, IndexedComponent[]>();
+  const byPackage = new Map<string, SbomComponent[]>();
   const byLicense = new Map<string, SbomComponent[]>();
   for (const component of sbom.components) {
     for (const license of component.licenses) push(byLicense, license, component);
     const purl = component.purl === undefined ? undefined : parsePurl(component.purl);
-    if (purl !== undefined) push(byPackage, purlKey(purl), { component, purl });
+    if (purl !== undefined) push(byPackage, purlKey(purl), component);
   }
   return { sbom, attestation, byPackage, byLicense };
 }
@@ -100,10 +100,32 @@ export class VerificationCache {
     return entry.signatures.results;
   }
 
+  /**
+   * Verified attestations under one authority. An SBOM predicate is parsed
+   * here, once, and dropped from the kept statement: the normalised SBOM is
+   * a fraction of the document's JSON, and thousands of digests each holding
+   * a whole SBOM as objects is what the operator's memory budget cannot afford.
+   */
   attestations(evidence: Evidence, authority: CompiledAuthority, now: Date): CollectedAttestations {
     const entry = this.entry(evidence, authority);
-    entry.attestations ??= collectVerifiedAttestations(evidence, [authority.authority], now);
+    if (entry.attestations === undefined) {
+      const collected = collectVerifiedAttestations(evidence, [authority.authority], now);
+      entry.attestations = { ...collected, verified: collected.verified.map((a) => this.slim(a)) };
+    }
     return entry.attestations;
+  }
+
+  private slim(a: VerifiedAttestation): VerifiedAttestation {
+    if (!isSbomPredicate(a.predicateType)) return a;
+    const slim: VerifiedAttestation = { ...a, statement: { ...a.statement, predicate: undefined } };
+    let reading: SbomReading;
+    try {
+      reading = { ok: true, value: indexed(parseSbom(a.statement.predicate), slim) };
+    } catch (error: unknown) {
+      reading = { ok: false, message: error instanceof Error ? error.message : String(error) };
+    }
+    this.sboms.set(slim, reading);
+    return slim;
   }
 
   /**
