@@ -33,38 +33,35 @@ const provType = 'https://slsa.dev/provenance/v0.2';
 /** Every signature and attestation the generated evidence may hold, with who signed it and what it says. */
 const sigPool = keyNames.map((k) => ({ signer: k, layer: signatureLayer(keys[k], repository, digest) }));
 const garbageSig = { ...signatureLayer(keys.a, repository, randomDigest()), repository };
-const predicates: readonly { label: string; type: string; body: unknown; denies: boolean }[] = [
+const predicates: readonly { label: string; type: string; body: unknown }[] = [
   {
     label: 'clean spdx',
     type: spdxType,
     body: spdx([log4j('2.17.1')], '2026-05-20T00:00:00Z'),
-    denies: false,
   },
   {
     label: 'log4j spdx',
     type: spdxType,
     body: spdx([log4j('2.14.1')], '2026-05-25T00:00:00Z'),
-    denies: true,
   },
-  { label: 'old cdx', type: cdxType, body: cyclonedx([], '2025-01-01T00:00:00Z'), denies: false },
+  { label: 'old cdx', type: cdxType, body: cyclonedx([], '2025-01-01T00:00:00Z') },
   {
     label: 'undated cdx',
     type: cdxType,
     body: cyclonedx([{ name: 'x', version: '1', license: 'AGPL-3.0-only' }]),
-    denies: true,
   },
   {
     label: 'provenance',
     type: provType,
     body: { builder: { id: 'https://github.com/right/builder' } },
-    denies: false,
   },
-  { label: 'not an sbom', type: spdxType, body: { spdxVersion: 'SPDX-9' }, denies: false },
+  { label: 'not an sbom', type: spdxType, body: { spdxVersion: 'SPDX-9' } },
 ];
 const attPool = keyNames.flatMap((k) =>
   predicates.map((p) => ({
     signer: k,
-    denies: p.denies,
+    /** An SBOM predicate type: SBOM rules judge it once its signer is an authority. */
+    sbom: p.type === spdxType || p.type === cdxType,
     layer: attestationLayer(keys[k], repository, digest, p.type, p.body),
   })),
 );
@@ -192,13 +189,15 @@ describe('policy evaluator properties', function () {
     );
   });
 
-  it('never turns Compliant into NonCompliant by adding an authority (whose SBOMs deny nothing)', () => {
+  it('never turns Compliant into NonCompliant by adding an authority (that vouches for no SBOM)', () => {
     fc.assert(
       fc.property(evidenceArb, specArb, fc.constantFrom(...keyNames), nowArb, (e, shape, added, now) => {
         fc.pre(!shape.authorities.includes(added));
-        // Deny rules judge the union of the authorities' SBOMs (design §2): an added authority that
-        // vouches for a denied package is meant to fail the image; see the example test below.
-        fc.pre(!e.atts.some((a) => a.signer === added && a.denies));
+        // SBOM rules judge the SBOMs of all the policy's authorities (design §2): an added authority that
+        // vouches for an SBOM with a denied package — or, where there was none, an old or undated one — is
+        // meant to fail the image (see the example test below). Signatures and other attestations are
+        // alternatives and only ever help.
+        fc.pre(!e.atts.some((a) => a.signer === added && a.sbom));
         const before = new PolicyEvaluator().evaluate(e.evidence, ready(specFor(shape)), now);
         const after = new PolicyEvaluator().evaluate(
           e.evidence,
