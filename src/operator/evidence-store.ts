@@ -9,6 +9,7 @@
  */
 import type { Digest } from '../base/digest.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
+import { compactEvidence } from '../registry/compact.js';
 import { collectEvidence, type Evidence } from '../registry/evidence.js';
 import type { Logger } from './logger.js';
 
@@ -172,15 +173,18 @@ export class EvidenceStore {
     }
     const run = async (): Promise<void> => {
       try {
-        const evidence = await collectEvidence(this.options.client, {
-          image: { registry: entry.key.registry, repository: entry.key.repository },
-          digest: entry.key.digest,
-          extraRepositories: entry.needs.extraRepositories,
-          include: { attestations: entry.needs.attestations, attachedSboms: false },
-          ...(entry.evidence === undefined ? {} : { previous: entry.evidence }),
-          now: new Date(),
-          signal: this.controller.signal,
-        });
+        // Kept compact: the store holds every running digest's evidence for as long as it runs.
+        const evidence = compactEvidence(
+          await collectEvidence(this.options.client, {
+            image: { registry: entry.key.registry, repository: entry.key.repository },
+            digest: entry.key.digest,
+            extraRepositories: entry.needs.extraRepositories,
+            include: { attestations: entry.needs.attestations, attachedSboms: false },
+            ...(entry.evidence === undefined ? {} : { previous: entry.evidence }),
+            now: new Date(),
+            signal: this.controller.signal,
+          }),
+        );
         entry.failures = evidence.complete ? 0 : entry.failures + 1;
         const print = fingerprint(evidence);
         if (this.entries.get(evidenceKeyString(entry.key)) !== entry) return; // released meanwhile

@@ -12,7 +12,7 @@
  */
 import { parseSbom } from '../sbom/parse.js';
 import type { NormalisedSbom, SbomComponent } from '../sbom/model.js';
-import { parsePurl, purlKey } from '../sbom/purl.js';
+import { ComponentInterner } from '../sbom/intern.js';
 import type { Evidence } from '../registry/evidence.js';
 import {
   collectVerifiedAttestations,
@@ -62,15 +62,25 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else list.push(value);
 }
 
+/** Shared by every cache: the same package in two SBOMs is one object in memory. */
+const interner = new ComponentInterner();
+
 function indexed(sbom: NormalisedSbom, attestation: VerifiedAttestation): SignedSbom {
-  const byPackage = new Map<string, SbomComponent[]>();
+  const components: SbomComponent[] = [];
+  const byPackage = new Map<string, readonly SbomComponent[]>();
   const byLicense = new Map<string, SbomComponent[]>();
-  for (const component of sbom.components) {
+  for (const original of sbom.components) {
+    const { component, packageKey, alone } = interner.intern(original);
+    components.push(component);
     for (const license of component.licenses) push(byLicense, license, component);
-    const purl = component.purl === undefined ? undefined : parsePurl(component.purl);
-    if (purl !== undefined) push(byPackage, purlKey(purl), component);
+    if (packageKey === undefined) continue;
+    const list = byPackage.get(packageKey);
+    // Most packages occur once: share the interned (frozen) one-element list instead of allocating one per digest.
+    if (list === undefined) byPackage.set(packageKey, alone);
+    else if (Object.isFrozen(list)) byPackage.set(packageKey, [...list, component]);
+    else (list as SbomComponent[]).push(component);
   }
-  return { sbom, attestation, byPackage, byLicense };
+  return { sbom: { ...sbom, components }, attestation, byPackage, byLicense };
 }
 
 export class VerificationCache {
