@@ -19,6 +19,7 @@ interface RunFlags {
   readonly probePort: string;
   readonly insecureRegistry: string[];
   readonly registryCredentialsSecret?: string;
+  readonly podPullSecrets: boolean;
   readonly kubeQps: string;
   readonly kubeBurst: string;
   readonly leaderElection: boolean;
@@ -93,6 +94,11 @@ export function runCommand(context: CommandContext): Command {
       'dockerconfigjson Secret in the operator namespace with registry credentials',
       env['SIGWATCH_REGISTRY_CREDENTIALS_SECRET'],
     )
+    .option(
+      '--pod-pull-secrets',
+      "also use each pod's imagePullSecrets and its service account's (needs cluster-wide get on Secrets and ServiceAccounts)",
+      env['SIGWATCH_POD_PULL_SECRETS'] === 'true',
+    )
     .option('--kube-qps <n>', 'API write rate limit (requests per second)', env['SIGWATCH_KUBE_QPS'] ?? '20')
     .option('--kube-burst <n>', 'API write burst', env['SIGWATCH_KUBE_BURST'] ?? '40')
     .option('--no-leader-election', 'run as the only replica (no Lease)')
@@ -148,9 +154,11 @@ export function runCommand(context: CommandContext): Command {
         ...(flags.registryCredentialsSecret === undefined
           ? {}
           : { registryCredentialsSecret: flags.registryCredentialsSecret }),
+        podPullSecrets: flags.podPullSecrets,
         kubeQps: positive('--kube-qps', flags.kubeQps, 10_000),
         kubeBurst: positive('--kube-burst', flags.kubeBurst, 10_000),
         identity,
+        ...(env['POD_NAME'] === undefined ? {} : { podName: env['POD_NAME'] }),
         leaderElection: flags.leaderElection,
         leaseDurationMs,
         trustRefresh: {

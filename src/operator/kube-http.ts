@@ -81,6 +81,8 @@ export class KubeHttp {
   constructor(
     private readonly kubeConfig: KubeConfig,
     private readonly writeLimiter?: RateLimiter,
+    /** Sent as User-Agent: the API server's audit log then names the replica that wrote. */
+    private readonly userAgent = 'sigwatch',
   ) {}
 
   /**
@@ -92,7 +94,10 @@ export class KubeHttp {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (cluster === null) throw new KubeError('KubeRequestFailed', 'kubeconfig has no current cluster', 0);
     const url = new URL(req.path, cluster.server);
-    const options: RequestOptions = { method: req.method, headers: { accept: 'application/json' } };
+    const options: RequestOptions = {
+      method: req.method,
+      headers: { accept: 'application/json', 'user-agent': this.userAgent },
+    };
     await this.kubeConfig.applyToHTTPSOptions(options);
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     const headers: Record<string, string | number> = { ...(options.headers as Record<string, string>) };

@@ -13,8 +13,10 @@ import { EvidenceStore } from './evidence-store.js';
 import { startProbeServer } from './http.js';
 import { KubeHttp, RateLimiter } from './kube-http.js';
 import { LeaderElector } from './leader.js';
+import { LeaderLabel } from './leader-label.js';
 import type { Logger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
+import { PodCredentials } from './pod-credentials.js';
 import { trimPod } from './pod.js';
 import { trimDataObject, TrustObjects, type DataObject } from './trust-objects.js';
 import { PublicGoodRoot } from './trust-refresh.js';
@@ -29,9 +31,13 @@ export interface OperatorSettings {
   readonly insecureRegistries: readonly string[];
   /** dockerconfigjson Secret in the operator namespace with registry credentials. */
   readonly registryCredentialsSecret?: string;
+  /** Also use each pod's imagePullSecrets and its service account's (cluster-wide `get` on Secrets). */
+  readonly podPullSecrets: boolean;
   readonly kubeQps: number;
   readonly kubeBurst: number;
   readonly identity: string;
+  /** This replica's pod, labelled `sigwatch.dev/leader=true` while it leads; absent outside a pod. */
+  readonly podName?: string;
   readonly leaderElection: boolean;
   readonly leaseDurationMs: number;
   readonly trustRefresh: {
@@ -92,7 +98,12 @@ function credentialsFrom(secret: DataObject | undefined, logger: Logger): Creden
 export async function startOperator(settings: OperatorSettings): Promise<RunningOperator> {
   const { logger, namespace } = settings;
   const kc = loadKubeConfig(settings.kubeconfig);
-  const kube = new KubeHttp(kc, new RateLimiter(settings.kubeQps, settings.kubeBurst));
+  const kube = new KubeHttp(
+    kc,
+    new RateLimiter(settings.kubeQps, settings.kubeBurst),
+    `sigwatch (${settings.identity})`,
+  );
+  const leaderLabel = new LeaderLabel({ kube, namespace, podName: settings.podName, logger });
   const metrics = new OperatorMetrics();
   const publicGood = new PublicGoodRoot({
     enabled: settings.trustRefresh.enabled,
@@ -115,6 +126,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     !settings.leaderElection || (leader?.holdsLeaseFor(settings.leaseDurationMs / 3) ?? false);
 
   const controller = new Controller({ kube, logger, operatorNamespace: namespace, mayWrite, metrics });
+  let operatorCredentials: readonly CredentialEntry[] = [];
+  const podCredentials = settings.podPullSecrets ? new PodCredentials({ kube, logger }) : undefined;
   const ns = encodeURIComponent(namespace);
   const secrets = new Reflector<DataObject>({
     kubeConfig: kc,
@@ -126,6 +139,9 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       if (type === 'SYNC' || name === undefined) return;
       trust.setSecret(name, type === 'DELETED' ? undefined : obj);
       controller.setTrust(trust.material());
+      // Rotated registry credentials apply from the next authentication, without a restart.
+      if (name === settings.registryCredentialsSecret)
+        operatorCredentials = credentialsFrom(trust.secret(name), logger);
     },
   });
   const configMaps = new Reflector<DataObject>({
@@ -141,6 +157,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     },
   });
   await Promise.all([secrets.start(), configMaps.start()]);
+  if (settings.registryCredentialsSecret !== undefined)
+    operatorCredentials = credentialsFrom(trust.secret(settings.registryCredentialsSecret), logger);
   controller.setTrust(trust.material());
   publicGood.start();
 
@@ -149,10 +167,11 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       metrics.recordRegistryRequest(host, status, seconds);
     },
     plainHttpRegistries: settings.insecureRegistries,
-    credentials:
-      settings.registryCredentialsSecret === undefined
-        ? []
-        : credentialsFrom(trust.secret(settings.registryCredentialsSecret), logger),
+    // The operator's own Secret first: it is what an administrator configured on purpose.
+    credentials: () =>
+      podCredentials === undefined
+        ? operatorCredentials
+        : [...operatorCredentials, ...podCredentials.entries()],
   });
   const store = new EvidenceStore({
     client: registry,
@@ -199,7 +218,10 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     onEvent: (type, key, obj) => {
       if (type === 'SYNC') return;
       if (type === 'DELETED' || obj === undefined) controller.deletePod(key);
-      else controller.upsertPod(obj);
+      else {
+        podCredentials?.notePod(obj);
+        controller.upsertPod(obj);
+      }
     },
   });
   await Promise.all([policies.start(), namespaces.start()]);
@@ -220,15 +242,20 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
         logger.info('leading', { identity: settings.identity });
         store.refreshAll();
         controller.resync();
+        void leaderLabel.lead();
       },
       onStoppedLeading: () => {
         metrics.setLeader(false);
+        void leaderLabel.follow();
         logger.info('stopped leading', { identity: settings.identity });
       },
     });
+    // A restarted container keeps its pod's labels: drop a leftover mark before campaigning.
+    await leaderLabel.follow();
     leader.start();
   } else {
     metrics.setLeader(true);
+    void leaderLabel.lead();
   }
 
   const watches = [secrets, configMaps, policies, namespaces, pods];
@@ -250,6 +277,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       store.stop();
       publicGood.stop();
       await leader?.stop();
+      if (leader === undefined) void leaderLabel.follow();
+      await leaderLabel.idle();
       await server.close();
       await registry.close();
     },

@@ -34,6 +34,10 @@ export interface TrimmedPod {
   readonly priorityClassName?: string;
   readonly deleting: boolean;
   readonly containers: readonly TrimmedContainer[];
+  /** `spec.imagePullSecrets[].name`, read only with `--pod-pull-secrets`. */
+  readonly pullSecrets: readonly string[];
+  /** `spec.serviceAccountName` (its pull secrets count too), `default` when unset. */
+  readonly serviceAccount: string;
 }
 
 type Json = Readonly<Record<string, unknown>>;
@@ -94,6 +98,14 @@ function containersOf(spec: Json | undefined, status: Json | undefined): Trimmed
   return out;
 }
 
+/** Names of a `[{name}]` list of LocalObjectReferences (imagePullSecrets). */
+export function secretNames(v: unknown): string[] {
+  return arr(v).flatMap((r) => {
+    const name = str(obj(r)?.['name']);
+    return name === undefined ? [] : [name];
+  });
+}
+
 /** The trimmed form of a Pod object from the API; undefined for something that is not a pod. */
 export function trimPod(raw: unknown): TrimmedPod | undefined {
   const pod = obj(raw);
@@ -122,6 +134,8 @@ export function trimPod(raw: unknown): TrimmedPod | undefined {
     ...(priorityClassName === undefined ? {} : { priorityClassName }),
     deleting: meta['deletionTimestamp'] !== undefined && meta['deletionTimestamp'] !== null,
     containers: containersOf(spec, status),
+    pullSecrets: secretNames(spec?.['imagePullSecrets']),
+    serviceAccount: str(spec?.['serviceAccountName']) ?? 'default',
   };
 }
 

@@ -13,7 +13,7 @@ import {
   TokenCache,
   type Challenge,
 } from './auth.js';
-import { credentialsFor, isBasic, type BasicCredentials, type CredentialEntry } from './credentials.js';
+import { credentialsFor, isBasic, type CredentialEntry, type RegistryCredentials } from './credentials.js';
 import { RegistryError } from './errors.js';
 import type { RegistryLimits } from './limits.js';
 import { apiHost } from './reference.js';
@@ -26,7 +26,8 @@ export interface Repository {
 }
 
 export interface AuthenticatorOptions {
-  readonly credentials: readonly CredentialEntry[];
+  /** The credentials now (called at each authentication). */
+  readonly credentials: () => readonly CredentialEntry[];
   /** Token realm hosts that may receive credentials besides the registry itself. */
   readonly allowedRealmHosts: readonly string[];
   readonly nowMs: () => number;
@@ -35,7 +36,7 @@ export interface AuthenticatorOptions {
 export class Authenticator {
   readonly #transport: RegistryTransport;
   readonly #limits: RegistryLimits;
-  readonly #credentials: readonly CredentialEntry[];
+  readonly #credentials: () => readonly CredentialEntry[];
   readonly #allowedRealmHosts: readonly string[];
   readonly #tokens: TokenCache;
   readonly #challenges = new Map<string, Challenge>();
@@ -50,6 +51,9 @@ export class Authenticator {
     this.#tokens = new TokenCache(options.nowMs);
   }
 
+  /** The Basic header that last worked per repository, when several credentials match. */
+  readonly #basicAccepted = new Map<string, string>();
+
   /** Remembers the registry's challenge, so later requests authenticate up front. */
   remember(repo: Repository, challenge: Challenge): void {
     this.#challenges.set(repo.registry, challenge);
@@ -59,10 +63,7 @@ export class Authenticator {
   cached(repo: Repository, scope: string): string | undefined {
     const challenge = this.#challenges.get(repo.registry);
     if (challenge === undefined) return undefined;
-    if (challenge.scheme === 'basic') {
-      const creds = this.#basicFor(repo);
-      return creds === undefined ? undefined : basicHeader(creds);
-    }
+    if (challenge.scheme === 'basic') return this.basicCandidates(repo)[0];
     const token = this.#tokens.get(
       TokenCache.key(challenge.params['realm'] ?? '', challenge.params['service'] ?? '', scope),
     );
@@ -81,10 +82,7 @@ export class Authenticator {
     scope: string,
     signal: AbortSignal,
   ): Promise<string | undefined> {
-    if (challenge.scheme === 'basic') {
-      const creds = this.#basicFor(repo);
-      return creds === undefined ? undefined : basicHeader(creds);
-    }
+    if (challenge.scheme === 'basic') return this.basicCandidates(repo)[0];
     const realmText = challenge.params['realm'];
     if (realmText === undefined) {
       throw new RegistryError('ProtocolError', `${repo.registry}: Bearer challenge without realm`);
@@ -112,13 +110,53 @@ export class Authenticator {
     return `Bearer ${await fetching}`;
   }
 
-  /** The most specific username/password entry for the repository (identity tokens cannot answer Basic). */
-  #basicFor(repo: Repository): BasicCredentials | undefined {
-    return credentialsFor(this.#credentials, repo.registry, repo.repository).find(isBasic);
+  /**
+   * Basic headers to try for the repository, at most 5 (a hostile or broken
+   * configuration must not multiply requests): the one that worked last,
+   * then the username/password entries most specific first (identity
+   * tokens cannot answer Basic).
+   */
+  basicCandidates(repo: Repository): string[] {
+    const all = credentialsFor(this.#credentials(), repo.registry, repo.repository)
+      .filter(isBasic)
+      .map((c) => basicHeader(c));
+    const accepted = this.#basicAccepted.get(`${repo.registry}/${repo.repository}`);
+    const ordered =
+      accepted !== undefined && all.includes(accepted)
+        ? [accepted, ...all.filter((h) => h !== accepted)]
+        : all;
+    return [...new Set(ordered)].slice(0, 5);
   }
 
+  basicAccepted(repo: Repository, header: string): void {
+    this.#basicAccepted.set(`${repo.registry}/${repo.repository}`, header);
+  }
+
+  /**
+   * A token from the realm with the first matching credentials it accepts,
+   * most specific first (several match when pods' pull secrets name the same
+   * registry, as the kubelet tries each in turn); anonymously when none match.
+   */
   async #fetchToken(repo: Repository, realm: URL, key: string, signal: AbortSignal): Promise<string> {
-    const creds = credentialsFor(this.#credentials, repo.registry, repo.repository)[0];
+    const candidates = credentialsFor(this.#credentials(), repo.registry, repo.repository);
+    for (const [i, creds] of candidates.entries()) {
+      try {
+        return await this.#fetchTokenWith(repo, realm, key, creds, signal);
+      } catch (error: unknown) {
+        const refused = error instanceof RegistryError && error.code === 'Unauthorized';
+        if (!refused || i === candidates.length - 1) throw error;
+      }
+    }
+    return this.#fetchTokenWith(repo, realm, key, undefined, signal);
+  }
+
+  async #fetchTokenWith(
+    repo: Repository,
+    realm: URL,
+    key: string,
+    creds: RegistryCredentials | undefined,
+    signal: AbortSignal,
+  ): Promise<string> {
     const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
     const allowed = mayReceiveCredentials(realm, apiHost(repo.registry), this.#allowedRealmHosts);
     const withheld = creds !== undefined && !allowed;

@@ -26,7 +26,12 @@ export interface RegistryClientOptions {
   readonly limits?: Partial<RegistryLimits>;
   /** Registries (host[:port]) spoken to over plain HTTP; everything else is HTTPS. */
   readonly plainHttpRegistries?: readonly string[];
-  readonly credentials?: readonly CredentialEntry[];
+  /**
+   * Credentials, or a function returning the current ones (read at each
+   * authentication: the operator's Secret and pods' pull secrets change
+   * while it runs).
+   */
+  readonly credentials?: readonly CredentialEntry[] | (() => readonly CredentialEntry[]);
   /** Extra PEM CA certificates for registries behind a private CA (added to Node's roots). */
   readonly caCertificates?: readonly string[];
   /** Token realm hosts that may receive Basic credentials besides the registry itself. */
@@ -63,6 +68,11 @@ interface Request {
   readonly maxBytes: number;
 }
 
+const constant =
+  <T>(value: T): (() => T) =>
+  () =>
+    value;
+
 export class RegistryClient {
   readonly limits: RegistryLimits;
   readonly #transport: RegistryTransport;
@@ -75,7 +85,8 @@ export class RegistryClient {
     this.#transport = new RegistryTransport(this.limits, options.caCertificates, options.observe);
     this.#plainHttp = new Set(options.plainHttpRegistries ?? []);
     this.#auth = new Authenticator(this.#transport, this.limits, {
-      credentials: options.credentials ?? [],
+      credentials:
+        typeof options.credentials === 'function' ? options.credentials : constant(options.credentials ?? []),
       allowedRealmHosts: options.allowedRealmHosts ?? ['auth.docker.io'],
       nowMs: options.nowMs ?? Date.now,
     });
@@ -293,7 +304,7 @@ export class RegistryClient {
     return this.#sendUrl(repo, this.#url(repo, req.path), req, signal);
   }
 
-  /** One request through the per-registry limiter, with one authentication round on 401. */
+  /** One request through the per-registry limiter, with one authentication round on 401 (one per Basic candidate). */
   async #sendUrl(repo: Repository, url: URL, req: Request, signal: AbortSignal): Promise<HttpResponse> {
     let limiter = this.#limiters.get(repo.registry);
     if (limiter === undefined) {
@@ -302,25 +313,33 @@ export class RegistryClient {
     }
     const run = async (): Promise<HttpResponse> => {
       const scope = `repository:${repo.repository}:pull`;
-      let auth = this.#auth.cached(repo, scope);
-      for (let round = 0; ; round++) {
+      const send = (auth: string | undefined): Promise<HttpResponse> => {
         const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
         if (req.accept !== undefined) headers['accept'] = req.accept;
         if (auth !== undefined) headers['authorization'] = auth;
-        const res = await this.#transport.send({
-          method: req.method,
-          url,
-          headers,
-          maxBytes: req.maxBytes,
-          signal,
-        });
-        if (res.status !== 401 || round > 0) return res;
-        const challenge = parseChallenge(res.headers['www-authenticate']);
-        if (challenge === undefined) return res;
-        this.#auth.remember(repo, challenge);
-        auth = await this.#auth.answer(repo, challenge, scope, signal);
-        if (auth === undefined) return res;
+        return this.#transport.send({ method: req.method, url, headers, maxBytes: req.maxBytes, signal });
+      };
+      const first = this.#auth.cached(repo, scope);
+      const res = await send(first);
+      if (res.status !== 401) return res;
+      const challenge = parseChallenge(res.headers['www-authenticate']);
+      if (challenge === undefined) return res;
+      this.#auth.remember(repo, challenge);
+      if (challenge.scheme === 'basic') {
+        // Several pull secrets may name this registry; try each, as the kubelet does, and remember the one that worked.
+        let last = res;
+        for (const candidate of this.#auth.basicCandidates(repo)) {
+          if (candidate === first) continue;
+          last = await send(candidate);
+          if (last.status !== 401) {
+            this.#auth.basicAccepted(repo, candidate);
+            return last;
+          }
+        }
+        return last;
       }
+      const auth = await this.#auth.answer(repo, challenge, scope, signal);
+      return auth === undefined ? res : send(auth);
     };
     return limiter(run);
   }

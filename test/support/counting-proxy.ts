@@ -22,14 +22,39 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
+/**
+ * `options.basicAuth`: the proxy plays a private registry that wants these
+ * Basic credentials (`user:password`), answering 401 with a Basic challenge
+ * otherwise; what it forwards carries no Authorization.
+ */
+export async function startCountingProxy(
+  target: string,
+  options: { readonly basicAuth?: string } = {},
+): Promise<CountingProxy> {
   const parts = target.split(':');
   const host = parts[0] ?? '127.0.0.1';
   const port = Number(parts[1]);
   const requests: RecordedRequest[] = [];
+  const wanted =
+    options.basicAuth === undefined
+      ? undefined
+      : `Basic ${Buffer.from(options.basicAuth).toString('base64')}`;
 
   const server: Server = createServer((req: IncomingMessage, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (wanted !== undefined) {
+      if (req.headers.authorization !== wanted) {
+        requests.push({ method: req.method ?? 'GET', path, status: 401 });
+        req.resume();
+        res.writeHead(401, {
+          'www-authenticate': 'Basic realm="sigwatch-test"',
+          'content-type': 'application/json',
+        });
+        res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+        return;
+      }
+      delete req.headers.authorization;
+    }
     const upstream = request(
       { host, port, method: req.method, path: req.url, headers: { ...req.headers, host: target } },
       (up) => {

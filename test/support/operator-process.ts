@@ -19,8 +19,9 @@ export interface OperatorProcess {
 
 export async function startOperatorProcess(
   args: readonly string[],
-  timeoutMs = 30_000,
+  options: { readonly env?: Readonly<Record<string, string>>; readonly timeoutMs?: number } = {},
 ): Promise<OperatorProcess> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -39,7 +40,7 @@ export async function startOperatorProcess(
       'off',
       ...args,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
   );
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));

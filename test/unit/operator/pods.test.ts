@@ -83,6 +83,19 @@ describe('operator pods', () => {
     expect(trimPod(null)).to.equal(undefined);
   });
 
+  it('keeps the pull secrets and service account (only read with --pod-pull-secrets)', () => {
+    expect(trimPod(rawPod())).to.deep.include({ pullSecrets: [], serviceAccount: 'default' });
+    const spec = {
+      containers: [],
+      serviceAccountName: 'builder',
+      imagePullSecrets: [{ name: 'regcred' }, {}, { name: '' }, 'junk', { name: 'mirror' }],
+    };
+    expect(trimPod(rawPod({ spec }))).to.deep.include({
+      pullSecrets: ['regcred', 'mirror'],
+      serviceAccount: 'builder',
+    });
+  });
+
   it('acts only on running containers and sidecars of running pods', () => {
     const pod = must(trimPod(rawPod()));
     expect(pod.containers.map((c) => actionable(pod, c))).to.deep.equal([true, false, true, false]);
@@ -123,6 +136,8 @@ describe('operator scope', () => {
     phase: 'Running',
     deleting: false,
     containers: [],
+    pullSecrets: [],
+    serviceAccount: 'default',
   });
   const ctx = { operatorNamespace: 'sigwatch-system', namespaceLabels: { env: 'prod' } };
 

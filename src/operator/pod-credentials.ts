@@ -1,0 +1,150 @@
+/**
+ * Registry credentials from the pods themselves, with `--pod-pull-secrets`
+ * (design §4.2): each pod's `imagePullSecrets` and those of its service
+ * account, as the kubelet would use them to pull the image.
+ *
+ * Secrets and ServiceAccounts are read with `get`, one object at a time and
+ * only those pods name — never listed or watched, so the operator needs no
+ * cluster-wide `list` on Secrets. Each is re-read after `ttlMs` while pods
+ * still name it, and forgotten once none has for two TTLs.
+ *
+ * Until a pod's secrets are read its image may be judged anonymously and come
+ * out Unknown (RegistryUnauthorized); the evidence store retries failures
+ * within seconds, so the first definite verdict is only delayed.
+ */
+import { parsePullSecret, type CredentialEntry } from '../registry/credentials.js';
+import { KubeError, type KubeHttp } from './kube-http.js';
+import type { Logger } from './logger.js';
+import { secretNames, type TrimmedPod } from './pod.js';
+
+export interface PodCredentialsOptions {
+  readonly kube: KubeHttp;
+  readonly logger: Logger;
+  /** How long a read Secret or ServiceAccount is trusted (default 5 minutes). */
+  readonly ttlMs?: number;
+  readonly now?: () => number;
+}
+
+interface Cached<T> {
+  value: T;
+  readAt: number;
+  notedAt: number;
+  reading?: Promise<void> | undefined;
+}
+
+export class PodCredentials {
+  private readonly secrets = new Map<string, Cached<readonly CredentialEntry[]>>();
+  private readonly accounts = new Map<string, Cached<readonly string[]>>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: PodCredentialsOptions) {
+    this.ttlMs = options.ttlMs ?? 5 * 60_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Registers the secrets a pod names and reads those not read (or stale). Never throws. */
+  notePod(pod: TrimmedPod): void {
+    for (const name of pod.pullSecrets) this.noteSecret(pod.namespace, name);
+    this.note(this.accounts, `${pod.namespace}/${pod.serviceAccount}`, [], async () => {
+      const sa = await this.get(`serviceaccounts/${encodeURIComponent(pod.serviceAccount)}`, pod.namespace);
+      const names = secretNames((sa as { imagePullSecrets?: unknown } | undefined)?.imagePullSecrets);
+      for (const name of names) this.noteSecret(pod.namespace, name);
+      return names;
+    });
+    this.sweep();
+  }
+
+  /** Every credential read so far, in the order first seen. */
+  entries(): readonly CredentialEntry[] {
+    return [...this.secrets.values()].flatMap((c) => c.value);
+  }
+
+  /** Resolves when every read started so far has finished (for tests). */
+  async settled(): Promise<void> {
+    for (;;) {
+      const pending = [...this.secrets.values(), ...this.accounts.values()].flatMap((c) =>
+        c.reading === undefined ? [] : [c.reading],
+      );
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
+  }
+
+  private noteSecret(namespace: string, name: string): void {
+    this.note(this.secrets, `${namespace}/${name}`, [], async () => {
+      const secret = (await this.get(`secrets/${encodeURIComponent(name)}`, namespace)) as
+        { type?: unknown; data?: unknown } | undefined;
+      if (secret === undefined) return [];
+      const data = secret.data;
+      const encoded =
+        typeof data === 'object' && data !== null
+          ? Object.fromEntries(
+              Object.entries(data).filter((e): e is [string, string] => typeof e[1] === 'string'),
+            )
+          : {};
+      try {
+        return parsePullSecret(typeof secret.type === 'string' ? secret.type : '', encoded);
+      } catch (error: unknown) {
+        // Not a pull secret (or a broken one): the pod's other secrets still count.
+        this.options.logger.warn('pull secret unusable', {
+          secret: `${namespace}/${name}`,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        return [];
+      }
+    });
+  }
+
+  private note<T>(table: Map<string, Cached<T>>, key: string, empty: T, read: () => Promise<T>): void {
+    const now = this.now();
+    let entry = table.get(key);
+    if (entry === undefined) {
+      entry = { value: empty, readAt: Number.NEGATIVE_INFINITY, notedAt: now };
+      table.set(key, entry);
+    }
+    entry.notedAt = now;
+    if (entry.reading !== undefined || now - entry.readAt < this.ttlMs) return;
+    const target = entry;
+    target.reading = read()
+      .then((value) => {
+        target.value = value;
+      })
+      .catch((error: unknown) => {
+        // Keep what was read before: a failed re-read must not drop working credentials.
+        this.options.logger.warn('could not read pull secrets', {
+          object: key,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      })
+      .finally(() => {
+        target.readAt = this.now();
+        target.reading = undefined;
+      });
+  }
+
+  /** The object, or undefined when it does not exist (404). */
+  private async get(path: string, namespace: string): Promise<unknown> {
+    const res = await this.options.kube.send({
+      method: 'GET',
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/${path}`,
+      timeoutMs: 10_000,
+    });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200)
+      throw new KubeError(
+        'KubeRequestFailed',
+        `GET ${path} in ${namespace}: HTTP ${String(res.status)}`,
+        res.status,
+      );
+    return res.body;
+  }
+
+  private sweep(): void {
+    const cutoff = this.now() - 2 * this.ttlMs;
+    for (const table of [this.secrets, this.accounts] as Map<string, Cached<unknown>>[]) {
+      for (const [key, entry] of table)
+        if (entry.notedAt < cutoff && entry.reading === undefined) table.delete(key);
+    }
+  }
+}
