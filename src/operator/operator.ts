@@ -18,6 +18,7 @@ import type { Logger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
 import { PodCredentials } from './pod-credentials.js';
 import { trimPod } from './pod.js';
+import { RelatedDigests } from './related-digests.js';
 import { trimDataObject, TrustObjects, type DataObject } from './trust-objects.js';
 import { PublicGoodRoot } from './trust-refresh.js';
 import { Reflector } from './watch.js';
@@ -186,6 +187,15 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     },
   });
   controller.attachStore(store);
+  const related = new RelatedDigests({
+    client: registry,
+    logger,
+    active: isLeader,
+    onResolved: (waiters) => {
+      controller.requeue(waiters);
+    },
+  });
+  controller.attachRelated(related);
 
   const policies = new Reflector<PolicySource>({
     kubeConfig: kc,
@@ -275,6 +285,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       for (const w of watches) w.stop();
       controller.stop();
       store.stop();
+      related.stop();
       publicGood.stop();
       await leader?.stop();
       if (leader === undefined) void leaderLabel.follow();

@@ -48,12 +48,16 @@ export class PolicyObjects {
   }
 }
 
-/** Creates a pod running `ref` (by digest) and reports it Running as a kubelet would. */
+/**
+ * Creates a pod whose spec names `ref` and reports it Running as a kubelet
+ * would, with `imageID` (default: `ref`, which must then be by digest).
+ */
 export async function runningPod(
   namespace: string,
   name: string,
   ref: string,
   metadata: { labels?: Record<string, string>; ownerReferences?: V1OwnerReference[] } = {},
+  imageID = ref,
 ): Promise<void> {
   await kubeConfig()
     .makeApiClient(CoreV1Api)
@@ -61,7 +65,7 @@ export async function runningPod(
       namespace,
       body: { metadata: { name, ...metadata }, spec: { containers: [{ name: 'app', image: ref }] } },
     });
-  await setRunning(namespace, name, [{ name: 'app', image: ref, imageID: ref }]);
+  await setRunning(namespace, name, [{ name: 'app', image: ref, imageID }]);
 }
 
 /** The compliance label and the reasons annotation Sigwatch wrote on a pod. */
