@@ -30,7 +30,9 @@ function describe(s: SignedSbom): string {
 
 function packageFindings(rule: CompiledSbomRule, denied: CompiledDeniedPackage, s: SignedSbom): Finding[] {
   const findings: Finding[] = [];
-  for (const component of s.byPackage.get(purlKey(denied.purl)) ?? []) {
+  const key = purlKey(denied.purl);
+  for (const [i, component] of s.sbom.components.entries()) {
+    if (s.packageKeys[i] !== key) continue;
     const purl = component.purl === undefined ? undefined : parsePurl(component.purl);
     if (purl === undefined) continue;
     if (!matchesPackage(denied.purl, purl)) continue;
@@ -65,10 +67,11 @@ function packageFindings(rule: CompiledSbomRule, denied: CompiledDeniedPackage, 
 
 function licenseFindings(rule: CompiledSbomRule, s: SignedSbom): Finding[] {
   const findings: Finding[] = [];
-  for (const [license, components] of s.byLicense) {
+  for (const license of s.licenses) {
     const hits = deniedLicenses(rule.licenses, license);
     if (hits.length === 0) continue;
-    for (const c of components) {
+    for (const c of s.sbom.components) {
+      if (!c.licenses.includes(license)) continue;
       findings.push({
         check,
         reason: 'SbomDeniedLicense',

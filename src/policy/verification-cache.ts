@@ -24,18 +24,19 @@ import { isSbomPredicate } from '../verify/predicate-types.js';
 import type { SignatureResult } from '../verify/result.js';
 import type { CompiledAuthority } from './compile.js';
 
-/** An SBOM from a verified attestation, with its components indexed by package (purlKey). */
+/** An SBOM from a verified attestation, its components shared with every other SBOM in memory (intern.ts). */
 export interface SignedSbom {
   readonly sbom: NormalisedSbom;
   readonly attestation: VerifiedAttestation;
   /**
-   * Components with a parseable purl, by package (purlKey). Only the key is
-   * kept: a parsed purl per component would cost more memory than the SBOM
-   * itself, and deny rules re-parse the few components whose key matches.
+   * purlKey of each component's purl (undefined when it has none or it does
+   * not parse), parallel to `sbom.components`. Keys are computed once per
+   * distinct component and shared; a per-digest index map would cost more
+   * memory than scanning 500 keys costs time when a rule changes.
    */
-  readonly byPackage: ReadonlyMap<string, readonly SbomComponent[]>;
-  /** Components by license entry: documents repeat a few licenses over many components. */
-  readonly byLicense: ReadonlyMap<string, readonly SbomComponent[]>;
+  readonly packageKeys: readonly (string | undefined)[];
+  /** The distinct license entries of the components: documents repeat a few licenses over many components. */
+  readonly licenses: readonly string[];
 }
 
 export type SbomReading =
@@ -56,31 +57,20 @@ function stableUntil(results: readonly SignatureResult[]): number {
   return until;
 }
 
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [value]);
-  else list.push(value);
-}
-
 /** Shared by every cache: the same package in two SBOMs is one object in memory. */
 const interner = new ComponentInterner();
 
 function indexed(sbom: NormalisedSbom, attestation: VerifiedAttestation): SignedSbom {
   const components: SbomComponent[] = [];
-  const byPackage = new Map<string, readonly SbomComponent[]>();
-  const byLicense = new Map<string, SbomComponent[]>();
+  const packageKeys: (string | undefined)[] = [];
+  const licenses = new Set<string>();
   for (const original of sbom.components) {
-    const { component, packageKey, alone } = interner.intern(original);
+    const { component, packageKey } = interner.intern(original);
     components.push(component);
-    for (const license of component.licenses) push(byLicense, license, component);
-    if (packageKey === undefined) continue;
-    const list = byPackage.get(packageKey);
-    // Most packages occur once: share the interned (frozen) one-element list instead of allocating one per digest.
-    if (list === undefined) byPackage.set(packageKey, alone);
-    else if (Object.isFrozen(list)) byPackage.set(packageKey, [...list, component]);
-    else (list as SbomComponent[]).push(component);
+    packageKeys.push(packageKey);
+    for (const license of component.licenses) licenses.add(license);
   }
-  return { sbom: { ...sbom, components }, attestation, byPackage, byLicense };
+  return { sbom: { ...sbom, components }, attestation, packageKeys, licenses: [...licenses] };
 }
 
 export class VerificationCache {

@@ -18,11 +18,6 @@ export interface InternedComponent {
   readonly component: SbomComponent;
   /** purlKey of its purl, when that parses (the package deny rules look up). */
   readonly packageKey: string | undefined;
-  /**
-   * `[component]`, shared: most packages occur once per SBOM, so an index by
-   * package can use this instead of a fresh one-element array per digest.
-   */
-  readonly alone: readonly SbomComponent[];
 }
 
 /** Fields joined by NUL (absent ones as U+0001): a collision needs a name or version containing NUL. */
@@ -54,7 +49,6 @@ export class ComponentInterner {
     const entry: InternedComponent = {
       component: shared,
       packageKey: purl === undefined ? undefined : purlKey(purl),
-      alone: Object.freeze([shared]),
     };
     this.table.set(key, new WeakRef(shared));
     this.entries.set(shared, entry);
