@@ -7,16 +7,19 @@
  * without waiting, and policy status carries the counts and conditions.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
+import { attest, generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { startCountingProxy, type CountingProxy } from '../../support/counting-proxy.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
 import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
 import { PolicyObjects, podMarks, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
+import { log4j, spdx } from '../../support/sbom-documents.js';
 import { testEnv } from '../../support/testenv.js';
 import { allCrds } from '../../../src/operator/crds.js';
 
@@ -165,6 +168,35 @@ describe('operator: sigwatch run', function () {
       () => policies.replaceSpec(name, edited),
       () => waitLabel(ns, 'app', 'compliant', 5_000),
     );
+  });
+
+  it('re-labels at once when an SBOM rule tightens, without a registry request', async () => {
+    const ns = await freshNamespace('sbom-edit');
+    const name = `sbom-edit-${ns}`;
+    // An image whose cosign-attested SPDX SBOM lists log4j-core 2.14.1.
+    const attested = await pushRandomImage(testEnv().registry, `${randomRepo('operator')}/attested`);
+    const dir = await mkdtemp(join(tmpdir(), 'sigwatch-sbom-'));
+    await writeFile(join(dir, 'sbom.json'), JSON.stringify(spdx([log4j('2.14.1')])));
+    await sign(attested.ref, key, 'bundle');
+    await attest(attested.ref, key, 'bundle', 'spdxjson', join(dir, 'sbom.json'));
+    const authority = await keyAuthority(key);
+    const withDeny = (versions: string): Record<string, unknown> => ({
+      mode: 'Enforce',
+      match: scoped(ns),
+      authorities: [authority],
+      sbom: {
+        required: true,
+        deny: { packages: [{ purl: 'pkg:maven/org.apache.logging.log4j/log4j-core', versions }] },
+      },
+    });
+    await policies.create(name, withDeny('<2.0.0'));
+    await runningPod(ns, 'app', viaProxy(attested).ref);
+    await waitLabel(ns, 'app', 'compliant');
+    await withoutRegistryRequests(
+      () => policies.replaceSpec(name, withDeny('>=2.0.0,<2.17.1')),
+      () => waitLabel(ns, 'app', 'noncompliant', 5_000),
+    );
+    expect((await podMarks(ns, 'app')).reasons).to.include('SbomDeniedPackage');
   });
 
   it('exports the metrics of design §5, valid for promtool', async () => {
