@@ -9,7 +9,7 @@ import { matchesPackage, parsePurl, purlKey } from '../sbom/purl.js';
 import { rangeContains } from '../sbom/range.js';
 import type { CompiledDeniedPackage, CompiledSbomRule } from './compile.js';
 import { deniedLicenses } from './licenses.js';
-import type { SbomReading, SignedSbom } from './verification-cache.js';
+import { componentsOfPackage, type SbomReading, type SignedSbom } from './verification-cache.js';
 import { compliant, type CheckOutcome, type Finding } from './verdict.js';
 
 const check = 'sbom';
@@ -30,9 +30,7 @@ function describe(s: SignedSbom): string {
 
 function packageFindings(rule: CompiledSbomRule, denied: CompiledDeniedPackage, s: SignedSbom): Finding[] {
   const findings: Finding[] = [];
-  const key = purlKey(denied.purl);
-  for (const [i, component] of s.sbom.components.entries()) {
-    if (s.packageKeys[i] !== key) continue;
+  for (const component of componentsOfPackage(s, purlKey(denied.purl))) {
     const purl = component.purl === undefined ? undefined : parsePurl(component.purl);
     if (purl === undefined) continue;
     if (!matchesPackage(denied.purl, purl)) continue;

@@ -29,14 +29,34 @@ export interface SignedSbom {
   readonly sbom: NormalisedSbom;
   readonly attestation: VerifiedAttestation;
   /**
-   * purlKey of each component's purl (undefined when it has none or it does
-   * not parse), parallel to `sbom.components`. Keys are computed once per
-   * distinct component and shared; a per-digest index map would cost more
-   * memory than scanning 500 keys costs time when a rule changes.
+   * The components' package keys (purlKey; shared strings, computed once per
+   * distinct component), sorted, and for each the index of its component in
+   * `sbom.components`. Deny rules binary-search it: as fast as a map for a
+   * policy edit that re-judges every digest, at a fifth of a map's memory
+   * per digest. Components without a parseable purl are not in it.
    */
-  readonly packageKeys: readonly (string | undefined)[];
+  readonly packageKeys: readonly string[];
+  readonly packageComponents: Uint32Array;
   /** The distinct license entries of the components: documents repeat a few licenses over many components. */
   readonly licenses: readonly string[];
+}
+
+/** The components whose package key is `key`, in document order. */
+export function componentsOfPackage(s: SignedSbom, key: string): SbomComponent[] {
+  const keys = s.packageKeys;
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((keys[mid] ?? '') < key) lo = mid + 1;
+    else hi = mid;
+  }
+  const found: SbomComponent[] = [];
+  for (let i = lo; i < keys.length && keys[i] === key; i++) {
+    const component = s.sbom.components[s.packageComponents[i] ?? -1];
+    if (component !== undefined) found.push(component);
+  }
+  return found;
 }
 
 export type SbomReading =
@@ -62,15 +82,23 @@ const interner = new ComponentInterner();
 
 function indexed(sbom: NormalisedSbom, attestation: VerifiedAttestation): SignedSbom {
   const components: SbomComponent[] = [];
-  const packageKeys: (string | undefined)[] = [];
+  const keyed: { key: string; at: number }[] = [];
   const licenses = new Set<string>();
   for (const original of sbom.components) {
     const { component, packageKey } = interner.intern(original);
+    if (packageKey !== undefined) keyed.push({ key: packageKey, at: components.length });
     components.push(component);
-    packageKeys.push(packageKey);
     for (const license of component.licenses) licenses.add(license);
   }
-  return { sbom: { ...sbom, components }, attestation, packageKeys, licenses: [...licenses] };
+  // Stable for equal keys: findings keep document order.
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.at - b.at));
+  return {
+    sbom: { ...sbom, components },
+    attestation,
+    packageKeys: keyed.map((k) => k.key),
+    packageComponents: Uint32Array.from(keyed, (k) => k.at),
+    licenses: [...licenses],
+  };
 }
 
 export class VerificationCache {
