@@ -26,7 +26,8 @@ import { pushRandomImage, randomRepo } from '../support/images.js';
 import { startTestEnv, stopTestEnv } from '../support/testenv.js';
 import { bundleCpuCost } from './bundle-cpu.js';
 import { verifyInProcess } from './in-process.js';
-import { operatorScaleBench } from './operator-scale.js';
+import { operatorMemoryBench } from './operator-memory.js';
+import { operatorScaleBench, pushScaleImages } from './operator-scale.js';
 import { reEvaluateBench } from './re-evaluate.js';
 import { sbomParseBench } from './sbom-parse.js';
 import { environment, median, ms, quantile } from './stats.js';
@@ -155,7 +156,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `  first evaluation (verify + parse + rules) ${ms(evaluation.coldMs)}; re-evaluation median ${ms(evaluation.reEvaluateMedianMs)}, p95 ${ms(evaluation.reEvaluateP95Ms)} over ${String(evaluation.rounds)} edits (${(evaluation.coldMs / evaluation.reEvaluateP95Ms).toFixed(1)}× faster than the first; target p95 ≤ 200 ms) — ${environment()}\n`,
     );
-    const scale = await operatorScaleBench(env.registry, env.kubeconfig);
+    const scaleImages = await pushScaleImages(env.registry);
+    const scale = await operatorScaleBench(scaleImages, env.kubeconfig);
     process.stdout.write(
       `\ncontroller at scale: ${String(scale.pods)} pods, ${String(scale.digests)} signed digests with ${String(scale.componentsPerSbom)}-component SBOM attestations, via a counting proxy\n`,
     );
@@ -163,14 +165,21 @@ async function main(): Promise<void> {
       `  first judgement of every pod (all evidence fetched) ${ms(scale.firstJudgementMs)}; policy edit re-judges every pod in ${ms(scale.policyEditMs)} with ${String(scale.policyEditRequests)} registry requests (target < 1 s, 0)\n`,
     );
     process.stdout.write(
-      `  steady-state refresh: ${scale.steadyRequestsPerDigest.toFixed(1)} requests per digest, ${String(scale.steadyManifestOrBlobGets)} manifest/blob GETs (target ≤ 4, 0); RSS ${scale.rssMiB.toFixed(0)} MiB, JS heap in use ${scale.heapUsedMiB.toFixed(0)} MiB (target < 200 MiB RSS)\n`,
+      `  steady-state refresh: ${scale.steadyRequestsPerDigest.toFixed(1)} requests per digest, ${String(scale.steadyManifestOrBlobGets)} manifest/blob GETs (target ≤ 4, 0)\n`,
+    );
+    const memory = await operatorMemoryBench(scaleImages, env.kubeconfig);
+    process.stdout.write(
+      `\nsigwatch run (dist/, own process) with ${String(memory.pods)} Running pods on the API server, ${String(memory.digests)} digests, ${String(memory.componentsPerSbom)}-component SBOMs, Audit policy\n`,
+    );
+    process.stdout.write(
+      `  every pod judged after ${ms(memory.judgedAfterMs)}; then, idle 30 s: RSS ${memory.rssMiB.toFixed(0)} MiB, JS heap in use ${memory.heapUsedMiB.toFixed(0)} MiB (target < 200 MiB RSS)\n`,
     );
     const cpu = await bundleCpuCost(env.registry, key);
     process.stdout.write(
       `\none bundle verification, in process: ${cpu.perOpUs.toFixed(0)} µs CPU per verification (median of ${String(cpu.ops)} ops)\n`,
     );
     process.stdout.write(
-      `BENCH_JSON ${JSON.stringify({ env: environment(), samples, verify: rows, bundleCpuUs: cpu.perOpUs, sbomParse: sboms, reEvaluate: evaluation, operatorScale: scale })}\n`,
+      `BENCH_JSON ${JSON.stringify({ env: environment(), samples, verify: rows, bundleCpuUs: cpu.perOpUs, sbomParse: sboms, reEvaluate: evaluation, operatorScale: scale, operatorMemory: memory })}\n`,
     );
   } finally {
     await stopTestEnv(env);

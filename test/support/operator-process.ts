@@ -19,18 +19,22 @@ export interface OperatorProcess {
 
 export async function startOperatorProcess(
   args: readonly string[],
-  options: { readonly env?: Readonly<Record<string, string>>; readonly timeoutMs?: number } = {},
+  options: {
+    readonly env?: Readonly<Record<string, string>>;
+    readonly timeoutMs?: number;
+    /** What node runs before `run`: default the sources through tsx; the benchmark runs `dist/main.js`. */
+    readonly entry?: readonly string[];
+    readonly kubeconfig?: string;
+  } = {},
 ): Promise<OperatorProcess> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      mainTs,
+      ...(options.entry ?? ['--import', 'tsx', mainTs]),
       'run',
       '--kubeconfig',
-      testEnv().kubeconfig,
+      options.kubeconfig ?? testEnv().kubeconfig,
       '--probe-address',
       '127.0.0.1',
       '--probe-port',
