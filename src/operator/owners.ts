@@ -1,0 +1,127 @@
+/**
+ * The workload behind a pod, for the eviction rules of design §6: which
+ * object recreates it (a Deployment for the ReplicaSets it owns, else the
+ * controlling owner itself), whether that owner has all its desired
+ * replicas Ready, and the images of the template a replacement would be
+ * created from.
+ *
+ * Owners are read with GET when an eviction is considered — rarely, and
+ * only for pods already past every other guard rail — and cached for a few
+ * seconds; no cluster-wide watch of Deployments and ReplicaSets is kept for
+ * the sake of a decision most clusters never reach.
+ */
+import { KubeError, type KubeHttp } from './kube-http.js';
+
+export interface OwnerInfo {
+  readonly kind: string;
+  readonly name: string;
+  /** All desired replicas Ready (always true for a Job: it has no replicas to keep). */
+  readonly ready: boolean;
+  /** Container name → image, from the template a replacement pod would be created from. */
+  readonly templateImages: ReadonlyMap<string, string>;
+}
+
+type Json = Readonly<Record<string, unknown>>;
+const obj = (v: unknown): Json =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {};
+const num = (v: unknown, fallback: number): number =>
+  typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+
+const paths: Readonly<Record<string, string>> = {
+  ReplicaSet: 'apis/apps/v1/namespaces/{ns}/replicasets',
+  Deployment: 'apis/apps/v1/namespaces/{ns}/deployments',
+  StatefulSet: 'apis/apps/v1/namespaces/{ns}/statefulsets',
+  DaemonSet: 'apis/apps/v1/namespaces/{ns}/daemonsets',
+  Job: 'apis/batch/v1/namespaces/{ns}/jobs',
+};
+
+/** Whether the object has every desired replica Ready, by its kind's status fields. */
+export function ownerReady(kind: string, object: unknown): boolean {
+  const spec = obj(obj(object)['spec']);
+  const status = obj(obj(object)['status']);
+  switch (kind) {
+    case 'Deployment':
+    case 'ReplicaSet':
+    case 'StatefulSet': {
+      const desired = num(spec['replicas'], 1);
+      return num(status['readyReplicas'], 0) >= desired && num(status['unavailableReplicas'], 0) === 0;
+    }
+    case 'DaemonSet':
+      return num(status['numberReady'], 0) >= num(status['desiredNumberScheduled'], Infinity);
+    case 'Job':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Container name → image of `spec.template.spec` (containers, init containers). */
+export function templateImages(object: unknown): Map<string, string> {
+  const podSpec = obj(obj(obj(obj(object)['spec'])['template'])['spec']);
+  const images = new Map<string, string>();
+  for (const field of ['initContainers', 'containers']) {
+    const list = podSpec[field];
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      const { name, image } = obj(c);
+      if (typeof name === 'string' && typeof image === 'string') images.set(name, image);
+    }
+  }
+  return images;
+}
+
+function controllerOf(object: unknown): { kind: string; name: string } | undefined {
+  const refs = obj(obj(object)['metadata'])['ownerReferences'];
+  if (!Array.isArray(refs)) return undefined;
+  const ref = refs.map(obj).find((r) => r['controller'] === true);
+  return typeof ref?.['kind'] === 'string' && typeof ref['name'] === 'string'
+    ? { kind: ref['kind'], name: ref['name'] }
+    : undefined;
+}
+
+export class OwnerLookup {
+  private readonly cache = new Map<string, { at: number; value: unknown }>();
+
+  constructor(
+    private readonly kube: KubeHttp,
+    private readonly ttlMs = 5_000,
+  ) {}
+
+  /**
+   * The workload that would recreate a pod whose controlling owner is
+   * `owner`; undefined when that owner is gone or of a kind Sigwatch does
+   * not know (then no replacement can be predicted).
+   * @throws KubeError when the API server cannot be asked
+   */
+  async resolve(namespace: string, owner: { kind: string; name: string }): Promise<OwnerInfo | undefined> {
+    const direct = await this.read(namespace, owner.kind, owner.name);
+    if (direct === undefined) return undefined;
+    // A ReplicaSet's template never changes; its Deployment's is what a replacement follows.
+    const parent = owner.kind === 'ReplicaSet' ? controllerOf(direct) : undefined;
+    if (parent?.kind === 'Deployment') {
+      const deployment = await this.read(namespace, parent.kind, parent.name);
+      if (deployment !== undefined) return this.info(parent.kind, parent.name, deployment);
+    }
+    return this.info(owner.kind, owner.name, direct);
+  }
+
+  private info(kind: string, name: string, object: unknown): OwnerInfo {
+    return { kind, name, ready: ownerReady(kind, object), templateImages: templateImages(object) };
+  }
+
+  private async read(namespace: string, kind: string, name: string): Promise<unknown> {
+    const collection = paths[kind];
+    if (collection === undefined) return undefined;
+    const path = `/${collection.replace('{ns}', encodeURIComponent(namespace))}/${encodeURIComponent(name)}`;
+    const cached = this.cache.get(path);
+    if (cached !== undefined && Date.now() - cached.at < this.ttlMs) return cached.value;
+    let value: unknown;
+    try {
+      value = await this.kube.call({ method: 'GET', path, timeoutMs: 10_000 });
+    } catch (error: unknown) {
+      if (!(error instanceof KubeError && error.status === 404)) throw error;
+    }
+    this.cache.set(path, { at: Date.now(), value });
+    return value;
+  }
+}

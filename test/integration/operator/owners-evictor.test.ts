@@ -1,0 +1,144 @@
+/**
+ * The two API-facing pieces of evictions (issue 7), on the real API server:
+ * the owner lookup (a ReplicaSet's replacements follow its Deployment's
+ * template; readiness from each kind's status) and the Eviction API call
+ * (a PodDisruptionBudget's refusal is reported, never forced).
+ */
+import { PolicyV1Api } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { evictPod } from '../../../src/operator/evictor.js';
+import { KubeHttp } from '../../../src/operator/kube-http.js';
+import { OwnerLookup } from '../../../src/operator/owners.js';
+import { freshNamespace, kubeConfig, setPdbStatus, setRunning } from '../../support/kube.js';
+
+const labels = { app: 'shop' };
+const template = (image: string): object => ({
+  metadata: { labels },
+  spec: {
+    containers: [{ name: 'app', image }],
+    initContainers: [{ name: 'init', image: 'example.test/init:1' }],
+  },
+});
+
+describe('operator: owners and the Eviction API', function () {
+  this.timeout(60_000);
+  const kube = (): KubeHttp => new KubeHttp(kubeConfig());
+  const post = (path: string, body: object): Promise<unknown> => kube().call({ method: 'POST', path, body });
+  const patchStatus = (path: string, status: object): Promise<unknown> =>
+    kube().call({ method: 'PATCH', path: `${path}/status`, body: { status } });
+
+  it('resolves a ReplicaSet to the Deployment that owns it, with that template and its readiness', async () => {
+    const ns = await freshNamespace('owners');
+    const apps = `/apis/apps/v1/namespaces/${ns}`;
+    const deployment = (await post(`${apps}/deployments`, {
+      metadata: { name: 'shop' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: labels },
+        template: template('example.test/shop@sha256:' + 'b'.repeat(64)),
+      },
+    })) as { metadata: { uid: string } };
+    await post(`${apps}/replicasets`, {
+      metadata: {
+        name: 'shop-old',
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            name: 'shop',
+            uid: deployment.metadata.uid,
+            controller: true,
+          },
+        ],
+      },
+      spec: { replicas: 3, selector: { matchLabels: labels }, template: template('example.test/shop:1.0') },
+    });
+    const lookup = new OwnerLookup(kube(), 0);
+
+    await patchStatus(`${apps}/deployments/shop`, { replicas: 3, readyReplicas: 2, unavailableReplicas: 1 });
+    const notReady = await lookup.resolve(ns, { kind: 'ReplicaSet', name: 'shop-old' });
+    expect(notReady?.kind).to.equal('Deployment');
+    expect(notReady?.name).to.equal('shop');
+    expect(notReady?.ready).to.equal(false);
+    expect(Object.fromEntries(notReady?.templateImages ?? [])).to.deep.equal({
+      init: 'example.test/init:1',
+      app: `example.test/shop@sha256:${'b'.repeat(64)}`,
+    });
+
+    await patchStatus(`${apps}/deployments/shop`, { replicas: 3, readyReplicas: 3, unavailableReplicas: 0 });
+    expect((await lookup.resolve(ns, { kind: 'ReplicaSet', name: 'shop-old' }))?.ready).to.equal(true);
+  });
+
+  it('reads StatefulSets and DaemonSets by their own status, and knows nothing of gone owners or unknown kinds', async () => {
+    const ns = await freshNamespace('owners');
+    const apps = `/apis/apps/v1/namespaces/${ns}`;
+    await post(`${apps}/statefulsets`, {
+      metadata: { name: 'db' },
+      spec: {
+        replicas: 2,
+        serviceName: 'db',
+        selector: { matchLabels: labels },
+        template: template('example.test/db:1'),
+      },
+    });
+    await patchStatus(`${apps}/statefulsets/db`, { replicas: 2, readyReplicas: 2 });
+    await post(`${apps}/daemonsets`, {
+      metadata: { name: 'agent' },
+      spec: { selector: { matchLabels: labels }, template: template('example.test/agent:1') },
+    });
+    await patchStatus(`${apps}/daemonsets/agent`, {
+      desiredNumberScheduled: 4,
+      numberReady: 3,
+      currentNumberScheduled: 4,
+      numberMisscheduled: 0,
+    });
+    const lookup = new OwnerLookup(kube(), 0);
+    expect((await lookup.resolve(ns, { kind: 'StatefulSet', name: 'db' }))?.ready).to.equal(true);
+    const agent = await lookup.resolve(ns, { kind: 'DaemonSet', name: 'agent' });
+    expect(agent?.ready).to.equal(false);
+    expect(agent?.templateImages.get('app')).to.equal('example.test/agent:1');
+    expect(await lookup.resolve(ns, { kind: 'ReplicaSet', name: 'gone' })).to.equal(undefined);
+    expect(await lookup.resolve(ns, { kind: 'Rollout', name: 'x' })).to.equal(undefined);
+  });
+
+  it('evicts only when the PodDisruptionBudget allows it; a refusal is reported, never forced', async () => {
+    const ns = await freshNamespace('evict');
+    await post(`/api/v1/namespaces/${ns}/pods`, {
+      metadata: { name: 'victim', labels },
+      spec: { containers: [{ name: 'app', image: 'example.test/app:1' }] },
+    });
+    // A Pending pod is evicted without consulting PDBs: make it Running first.
+    await setRunning(ns, 'victim', [
+      { name: 'app', image: 'example.test/app:1', imageID: `example.test/app@sha256:${'0'.repeat(64)}` },
+    ]);
+    await kubeConfig()
+      .makeApiClient(PolicyV1Api)
+      .createNamespacedPodDisruptionBudget({
+        namespace: ns,
+        body: { metadata: { name: 'pdb' }, spec: { minAvailable: 1, selector: { matchLabels: labels } } },
+      });
+    await setPdbStatus(ns, 'pdb', {
+      currentHealthy: 1,
+      desiredHealthy: 1,
+      disruptionsAllowed: 0,
+      expectedPods: 1,
+    });
+    const pod = { namespace: ns, name: 'victim' };
+
+    const refused = await evictPod(kube(), pod);
+    expect(refused.kind).to.equal('refused');
+    // Still there: nothing was forced.
+    expect(
+      (await kube().send({ method: 'GET', path: `/api/v1/namespaces/${ns}/pods/victim` })).status,
+    ).to.equal(200);
+
+    await setPdbStatus(ns, 'pdb', {
+      currentHealthy: 2,
+      desiredHealthy: 1,
+      disruptionsAllowed: 1,
+      expectedPods: 2,
+    });
+    expect(await evictPod(kube(), pod)).to.deep.equal({ kind: 'evicted' });
+    expect(await evictPod(kube(), pod)).to.deep.equal({ kind: 'gone' });
+  });
+});
