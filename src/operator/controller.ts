@@ -30,6 +30,7 @@ import type { Evidence } from '../registry/evidence.js';
 import { MediaTypes } from '../registry/manifest.js';
 import type { TrustMaterial } from '../policy/trust-material.js';
 import { parseReference } from '../registry/reference.js';
+import type { PackageRule } from '../sbom/query.js';
 import {
   evidenceKeyString,
   type EvidenceKey,
@@ -37,6 +38,7 @@ import {
   type EvidenceStore,
 } from './evidence-store.js';
 import { EventRecorder } from './events.js';
+import { containersWithPackage, type ComponentHit, type RunningContainer } from './inventory.js';
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -201,6 +203,41 @@ export class Controller {
   resync(): void {
     for (const key of this.pods.keys()) this.enqueue(key);
     this.status.setPolicies(this.policies);
+  }
+
+  /**
+   * Running containers whose digests' signed SBOMs list the rule's package
+   * (inventory.ts), from the pods, evidence and verification results held now.
+   */
+  containersWithPackage(rule: PackageRule): ComponentHit[] {
+    const running: RunningContainer[] = [];
+    for (const [key, results] of this.results) {
+      const pod = this.pods.get(key);
+      if (pod === undefined) continue;
+      const seen = new Set<string>();
+      for (const r of results) {
+        const id = `${r.container}\u0000${r.digestKey}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        running.push({
+          namespace: pod.namespace,
+          pod: pod.name,
+          container: r.container,
+          image: r.image,
+          digestKey: r.digestKey,
+        });
+      }
+    }
+    const now = this.now();
+    const ready = this.policies.filter((p): p is ReadyPolicy => p.ready);
+    return containersWithPackage(rule, running, (digestKey) => {
+      const evidence = this.store?.get(digestKey);
+      if (evidence === undefined) return [];
+      const sboms = ready
+        .filter((p) => policyMatches(p, evidence.repository))
+        .flatMap((p) => this.evaluator.signedSboms(evidence, p, now));
+      return [...new Set(sboms)];
+    });
   }
 
   compiledPolicies(): readonly CompiledPolicy[] {

@@ -19,7 +19,7 @@ import type { RejectedSignature } from '../verify/result.js';
 import type { CompiledAttestationRule, CompiledAuthority, CompiledPolicy, ReadyPolicy } from './compile.js';
 import { matchesGlob } from './glob.js';
 import { checkSbomRules } from './sbom-rules.js';
-import { VerificationCache, type SbomReading } from './verification-cache.js';
+import { VerificationCache, type SbomReading, type SignedSbom } from './verification-cache.js';
 import {
   combineChecks,
   combinePolicies,
@@ -83,6 +83,22 @@ export class PolicyEvaluator {
     }
     perEvidence.set(policy.key, verdict);
     return verdict;
+  }
+
+  /**
+   * The SBOMs in `evidence` that the policy's authorities signed (verified
+   * attestations with an SBOM predicate that parsed), from the same cache
+   * the verdicts use: the inventory asks without verifying anything again.
+   */
+  signedSboms(evidence: Evidence, policy: ReadyPolicy, now: Date): SignedSbom[] {
+    const sboms: SignedSbom[] = [];
+    for (const a of policy.authorities) {
+      for (const verified of this.verification.attestations(evidence, a, now).verified) {
+        const reading = this.verification.sbom(verified);
+        if (reading?.ok === true) sboms.push(reading.value);
+      }
+    }
+    return sboms;
   }
 
   private compute(evidence: Evidence, policy: CompiledPolicy, now: Date): PolicyVerdict {

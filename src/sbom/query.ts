@@ -25,8 +25,13 @@ export interface PackageMatch {
  * names alone are too ambiguous across ecosystems.
  */
 export function findPackage(sbom: NormalisedSbom, rule: PackageRule): PackageMatch[] {
+  return matchComponents(sbom.components, rule);
+}
+
+/** findPackage over a list of candidate components (e.g. those an index found by package key). */
+export function matchComponents(components: readonly SbomComponent[], rule: PackageRule): PackageMatch[] {
   const matches: PackageMatch[] = [];
-  for (const component of sbom.components) {
+  for (const component of components) {
     const purl = component.purl === undefined ? undefined : parsePurl(component.purl);
     if (purl === undefined || !matchesPackage(rule.purl, purl)) continue;
     const version = purl.version ?? component.version;

@@ -33,6 +33,9 @@ import { attestationLayer, signatureLayer, testKey, type TestKey } from '../supp
 import { pushRandomImage } from '../support/images.js';
 import { MediaType, pushBlob, pushManifest, type Descriptor } from '../support/oci-http.js';
 import { spdx } from '../support/sbom-documents.js';
+import { parsePurl } from '../../src/sbom/purl.js';
+import { parseRange } from '../../src/sbom/range.js';
+import { median, quantile } from './stats.js';
 
 export interface OperatorScaleResult {
   readonly pods: number;
@@ -43,6 +46,12 @@ export interface OperatorScaleResult {
   readonly policyEditRequests: number;
   readonly steadyRequestsPerDigest: number;
   readonly steadyManifestOrBlobGets: number;
+  /** "Which pods run package X in range R?" over every pod, from the signed SBOMs held. */
+  readonly inventoryQueries: number;
+  readonly inventoryP50Ms: number;
+  readonly inventoryP99Ms: number;
+  /** Pods with the package in range, median over the queries (so the answers are not empty). */
+  readonly inventoryMedianHits: number;
 }
 
 const quiet: Logger = {
@@ -263,6 +272,19 @@ export async function operatorScaleBench(
       await new Promise((r) => setTimeout(r, 500));
     }
     const steady = proxy.requests;
+
+    // Inventory queries: a different shared package each time, a range that catches some versions.
+    const times: number[] = [];
+    const hits: number[] = [];
+    for (let q = 0; q < 200; q++) {
+      const purl = parsePurl(`pkg:npm/lib-${String((q * 97) % sharedPackages)}`);
+      const range = parseRange('<1.15.0', 'npm');
+      if (purl === undefined || range === undefined) throw new Error('bench query does not parse');
+      const t = performance.now();
+      const found = controller.containersWithPackage({ purl, range });
+      times.push(performance.now() - t);
+      hits.push(found.filter((h) => h.inRange === true).length);
+    }
     return {
       pods: digests * podsPerDigest,
       digests,
@@ -274,6 +296,10 @@ export async function operatorScaleBench(
       steadyManifestOrBlobGets: steady.filter(
         (r) => r.method === 'GET' && /\/(manifests|blobs)\//.test(r.path),
       ).length,
+      inventoryQueries: times.length,
+      inventoryP50Ms: median(times),
+      inventoryP99Ms: quantile(times, 0.99),
+      inventoryMedianHits: median(hits),
     };
   } finally {
     controller.stop();

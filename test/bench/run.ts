@@ -167,6 +167,9 @@ async function main(): Promise<void> {
     process.stdout.write(
       `  steady-state refresh: ${scale.steadyRequestsPerDigest.toFixed(1)} requests per digest, ${String(scale.steadyManifestOrBlobGets)} manifest/blob GETs (target ≤ 4, 0)\n`,
     );
+    process.stdout.write(
+      `  inventory query over every pod (signed SBOMs in memory): p50 ${ms(scale.inventoryP50Ms)}, p99 ${ms(scale.inventoryP99Ms)} over ${String(scale.inventoryQueries)} queries, median ${String(scale.inventoryMedianHits)} pods in range (target p99 < 50 ms)\n`,
+    );
     const memory = await operatorMemoryBench(scaleImages, env.kubeconfig);
     process.stdout.write(
       `\nsigwatch run (dist/, own process) with ${String(memory.pods)} Running pods on the API server, ${String(memory.digests)} digests, ${String(memory.componentsPerSbom)}-component SBOMs, Audit policy\n`,
