@@ -468,12 +468,14 @@ export class Controller {
       keys = typeof platforms === 'string' ? platforms : platforms.map((digest) => ({ ...a.image, digest }));
     } else {
       const tagged = taggedReference(a.container.image);
+      // A pod that names its image by digest pulled that manifest itself: there is no index to relate.
       const index =
-        tagged === undefined
-          ? 'unresolved'
-          : this.related.indexFor(tagged, tagged.tag, a.image.digest, a.key);
+        tagged === undefined ? 'none' : this.related.indexFor(tagged, tagged.tag, a.image.digest, a.key);
+      // (Spelt out: TypeScript cannot narrow a branded Digest against these literals.)
       if (index === 'pending') keys = 'pending';
-      else if (index === 'unresolved' || tagged === undefined) keys = 'unresolved';
+      else if (index === 'failed') keys = 'failed';
+      else if (index === 'unresolved') keys = 'unresolved';
+      else if (index === 'none' || tagged === undefined) keys = 'none';
       else keys = [{ registry: tagged.registry, repository: tagged.repository, digest: index }];
     }
     return combineBySignatureOn(on, kind, a.own, this.judgeRelated(keys, a.policy, a.ids, a.now));
@@ -485,7 +487,7 @@ export class Controller {
     ids: Set<string>,
     now: Date,
   ): Related {
-    if (keys === 'pending' || keys === 'unresolved') return keys;
+    if (typeof keys === 'string') return keys;
     // Track every related digest first, so all of them are fetched in parallel.
     const found = keys.map((k) => {
       ids.add(evidenceKeyString(k));

@@ -3,25 +3,26 @@
  * §4.1): the platform manifests an index lists, and the index a pod's tag
  * resolves to when the runtime reported a platform manifest.
  *
- * Answers are synchronous — an answer, `pending` (a fetch was started; the
- * waiting pods are named back through `onResolved`) or `unresolved` — so the
- * controller's reconcile loop never waits on a registry. Only the leader
- * fetches (`active`). An index's contents are immutable and kept while
- * asked for; a tag is re-resolved after `tagTtlMs`, its last answer served
- * meanwhile; a failed fetch is retried after `retryMs`.
+ * Answers are synchronous — an answer, `pending` (a fetch is running; the
+ * pods that asked are named back through `onResolved` when it ends),
+ * `failed` (the registry could not be asked and there is no earlier answer;
+ * retried after `retryMs`, the waiting pods named back then too) — so the controller's reconcile
+ * loop never waits on a registry. Only the leader fetches (`active`). An
+ * index's contents are immutable and kept while asked for; a tag is
+ * re-resolved after `tagTtlMs`, its last answer served meanwhile.
  */
 import type { Digest } from '../base/digest.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
 import type { Logger } from './logger.js';
 
-export type RelatedAnswer<T> = T | 'pending' | 'unresolved';
+export type RelatedAnswer<T> = T | 'pending' | 'failed' | 'none' | 'unresolved';
 
 export interface RelatedDigestsOptions {
   readonly client: RegistryClient;
   readonly logger: Logger;
   readonly active: () => boolean;
-  /** Called with the pod keys that asked while a fetch was running, once it ends. */
+  /** Called with the pod keys that asked while a fetch was running or failed, once it ends or is due again. */
   readonly onResolved: (waiters: ReadonlySet<string>) => void;
   readonly tagTtlMs?: number;
   readonly retryMs?: number;
@@ -30,11 +31,20 @@ export interface RelatedDigestsOptions {
   readonly maxEntries?: number;
 }
 
-interface Entry<T> {
-  value: RelatedAnswer<T>;
+/** What a tag resolved to: an index and what it lists, or a single manifest. */
+type TagTarget =
+  | { readonly kind: 'index'; readonly digest: Digest; readonly listed: readonly Digest[] }
+  | { readonly kind: 'manifest'; readonly digest: Digest };
+
+type Value = readonly Digest[] | TagTarget | 'unresolved';
+
+interface Entry {
+  /** undefined until the first fetch ends. */
+  value: Value | undefined;
   at: number;
   failed: boolean;
   fetching: boolean;
+  retry?: NodeJS.Timeout | undefined;
   readonly waiters: Set<string>;
 }
 
@@ -43,14 +53,14 @@ const runnable = (d: { platform?: { os: string; architecture: string } }): boole
   d.platform === undefined || (d.platform.os !== 'unknown' && d.platform.architecture !== 'unknown');
 
 export class RelatedDigests {
-  private readonly entries = new Map<string, Entry<readonly Digest[] | Digest>>();
+  private readonly entries = new Map<string, Entry>();
   private readonly controller = new AbortController();
 
   constructor(private readonly options: RelatedDigestsOptions) {}
 
-  /** The runnable platform manifests `index` lists (empty when it is not an index). */
+  /** The runnable platform manifests `index` lists (`none` when it lists none). */
   platformsOf(repo: Repository, index: Digest, waiter: string): RelatedAnswer<readonly Digest[]> {
-    const answer = this.ask(
+    const value = this.ask(
       `platforms ${repo.registry}/${repo.repository}@${index}`,
       waiter,
       Infinity,
@@ -61,39 +71,45 @@ export class RelatedDigests {
         return m.kind === 'index' ? m.manifests.filter(runnable).map((d) => d.digest) : [];
       },
     );
-    return answer;
+    if (typeof value === 'string') return value;
+    if (!Array.isArray(value)) return 'unresolved';
+    const platforms = value as readonly Digest[];
+    return platforms.length === 0 ? 'none' : platforms;
   }
 
-  /** The index `tag` resolves to, if it lists `platform`; `unresolved` otherwise. */
+  /**
+   * The index `tag` resolves to, if it lists `platform`; `none` when the tag
+   * names `platform` itself (a single-platform image: there is no index);
+   * `unresolved` when the tag now names something else (it moved).
+   */
   indexFor(repo: Repository, tag: string, platform: Digest, waiter: string): RelatedAnswer<Digest> {
     const ttl = this.options.tagTtlMs ?? 5 * 60_000;
-    const listing = this.ask(
-      `tag ${repo.registry}/${repo.repository}:${tag}`,
-      waiter,
-      ttl,
-      async (signal) => {
-        const fetched = await this.options.client.getManifest(repo, tag, signal);
-        const m = fetched?.manifest;
-        if (fetched === undefined || m?.kind !== 'index') return 'unresolved';
-        // Keep the index digest with what it lists, so one fetch answers every platform.
-        return [fetched.digest, ...m.manifests.map((d) => d.digest)];
-      },
-    );
-    if (listing === 'pending' || listing === 'unresolved' || typeof listing === 'string') return listing;
-    const [indexDigest, ...listed] = listing;
-    return indexDigest !== undefined && listed.includes(platform) ? indexDigest : 'unresolved';
+    const value = this.ask(`tag ${repo.registry}/${repo.repository}:${tag}`, waiter, ttl, async (signal) => {
+      const fetched = await this.options.client.getManifest(repo, tag, signal);
+      if (fetched === undefined) return 'unresolved';
+      const m = fetched.manifest;
+      return m.kind === 'index'
+        ? { kind: 'index', digest: fetched.digest, listed: m.manifests.map((d) => d.digest) }
+        : { kind: 'manifest', digest: fetched.digest };
+    });
+    if (typeof value === 'string') return value;
+    if (Array.isArray(value)) return 'unresolved';
+    const target = value as TagTarget;
+    if (target.kind === 'manifest') return target.digest === platform ? 'none' : 'unresolved';
+    return target.listed.includes(platform) ? target.digest : 'unresolved';
   }
 
   stop(): void {
     this.controller.abort();
+    for (const entry of this.entries.values()) clearTimeout(entry.retry);
   }
 
-  private ask<T extends readonly Digest[] | Digest>(
+  private ask(
     key: string,
     waiter: string,
     ttlMs: number,
-    fetch: (signal: AbortSignal) => Promise<RelatedAnswer<T>>,
-  ): RelatedAnswer<T> {
+    fetch: (signal: AbortSignal) => Promise<Value>,
+  ): Value | 'pending' | 'failed' {
     const now = Date.now();
     let entry = this.entries.get(key);
     if (entry !== undefined) {
@@ -101,24 +117,24 @@ export class RelatedDigests {
       this.entries.delete(key);
       this.entries.set(key, entry);
     } else {
-      entry = { value: 'pending', at: now, failed: false, fetching: false, waiters: new Set() };
+      entry = { value: undefined, at: now, failed: false, fetching: false, waiters: new Set() };
       this.entries.set(key, entry);
       this.trim();
     }
-    const stale =
-      entry.value === 'pending' ||
+    const due =
+      entry.value === undefined ||
       now - entry.at >= (entry.failed ? (this.options.retryMs ?? 30_000) : ttlMs);
-    if (stale && !entry.fetching && this.options.active()) this.start(key, entry, fetch);
-    if (entry.value === 'pending') entry.waiters.add(waiter);
-    return entry.value as RelatedAnswer<T>;
+    if (due && !entry.fetching && this.options.active()) this.start(key, entry, fetch);
+    // Whoever asks while an answer is coming (or will be retried) hears about it.
+    if (entry.fetching || entry.failed) entry.waiters.add(waiter);
+    // After a failed refresh the last real answer still holds (a tag rarely moves); with none, it is `failed`.
+    if (entry.failed && entry.value === undefined) return 'failed';
+    return entry.value ?? 'pending';
   }
 
-  private start<T extends readonly Digest[] | Digest>(
-    key: string,
-    entry: Entry<readonly Digest[] | Digest>,
-    fetch: (signal: AbortSignal) => Promise<RelatedAnswer<T>>,
-  ): void {
+  private start(key: string, entry: Entry, fetch: (signal: AbortSignal) => Promise<Value>): void {
     entry.fetching = true;
+    clearTimeout(entry.retry);
     const signal = AbortSignal.any([
       this.controller.signal,
       AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
@@ -129,8 +145,7 @@ export class RelatedDigests {
         entry.failed = false;
       })
       .catch((error: unknown) => {
-        // A registry failure leaves a previous answer in place; with none, the digest cannot be related (Unknown).
-        if (entry.value === 'pending') entry.value = 'unresolved';
+        // A registry failure is never an answer: `failed` is Unknown to the caller, never `none`.
         entry.failed = true;
         this.options.logger.warn('could not resolve related digests', {
           what: key,
@@ -140,16 +155,30 @@ export class RelatedDigests {
       .finally(() => {
         entry.at = Date.now();
         entry.fetching = false;
-        const waiters = new Set(entry.waiters);
-        entry.waiters.clear();
-        if (waiters.size > 0 && !this.controller.signal.aborted) this.options.onResolved(waiters);
+        if (this.controller.signal.aborted) return;
+        this.notify(entry);
+        if (entry.failed) {
+          // Nothing else re-judges these pods: wake them when the retry is due.
+          entry.retry = setTimeout(() => {
+            this.notify(entry);
+          }, this.options.retryMs ?? 30_000);
+          entry.retry.unref();
+        }
       });
+  }
+
+  private notify(entry: Entry): void {
+    if (entry.waiters.size === 0) return;
+    const waiters = new Set(entry.waiters);
+    entry.waiters.clear();
+    this.options.onResolved(waiters);
   }
 
   private trim(): void {
     const max = this.options.maxEntries ?? 10_000;
-    for (const key of this.entries.keys()) {
+    for (const [key, entry] of this.entries) {
       if (this.entries.size <= max) return;
+      clearTimeout(entry.retry);
       this.entries.delete(key);
     }
   }

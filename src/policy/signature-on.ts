@@ -13,7 +13,10 @@
  *   by its platform manifests, all of which must pass: Sigwatch does not know
  *   which one the node pulled, and "all" can only be stricter than "the one".
  * - `either`: whichever passes. A failure of the reported digest is final
- *   only when the related digests' verdicts are known and fail too.
+ *   only when the related digests' verdicts are known and fail too, or when
+ *   there is provably nothing related (a single-platform image, a pod that
+ *   names its image by digest). A registry failure or a tag that moved
+ *   makes it Unknown.
  *
  * Pure: no I/O, verdicts in, verdict out.
  */
@@ -26,11 +29,16 @@ export type ReportedKind = 'index' | 'platform';
 /**
  * The verdicts of the digests related to the reported one: the platform
  * manifests of a reported index, or the index (a one-element list) listing a
- * reported platform manifest. `pending` while they are being fetched,
- * `unresolved` when they cannot be found (no tag, or the tag's manifest does
- * not list the digest).
+ * reported platform manifest. Otherwise:
+ * - `pending`: being fetched;
+ * - `failed`: the registry could not be asked (an outage, a rate limit);
+ * - `none`: there is nothing to relate — the pod names the image by digest,
+ *   the tag names this very manifest (a single-platform image), or the index
+ *   lists no runnable manifest;
+ * - `unresolved`: there should be something but it cannot be found (the tag
+ *   moved to a manifest that does not list the running digest).
  */
-export type Related = readonly PolicyVerdict[] | 'pending' | 'unresolved';
+export type Related = readonly PolicyVerdict[] | 'pending' | 'failed' | 'none' | 'unresolved';
 
 /** Which related digests an evaluation needs, before any is fetched. */
 export function needsRelated(on: SignatureOn, kind: ReportedKind, reported: PolicyVerdict): boolean {
@@ -49,18 +57,28 @@ function worst(verdicts: readonly PolicyVerdict[]): PolicyVerdict | undefined {
   );
 }
 
-function unresolved(reported: PolicyVerdict, kind: ReportedKind): PolicyVerdict {
-  const message =
-    kind === 'platform'
-      ? 'the policy needs the index, and no index listing this digest was found from the pod’s image tag'
-      : 'the policy needs the platform manifests, and the index lists none that could be read';
+function unknown(
+  reported: PolicyVerdict,
+  reason: 'IndexUnresolved' | 'RegistryUnavailable',
+  message: string,
+): PolicyVerdict {
   return {
     policy: reported.policy,
     verdict: 'Unknown',
-    reasons: ['IndexUnresolved'],
-    findings: [{ check: 'signature', reason: 'IndexUnresolved', message }],
+    reasons: [reason],
+    findings: [{ check: 'signature', reason, message }],
     signers: [],
   };
+}
+
+function unresolved(reported: PolicyVerdict, kind: ReportedKind): PolicyVerdict {
+  return unknown(
+    reported,
+    'IndexUnresolved',
+    kind === 'platform'
+      ? 'no index listing this digest was found from the pod’s image tag'
+      : 'the index lists no platform manifest that could be judged',
+  );
 }
 
 /**
@@ -75,10 +93,19 @@ export function combineBySignatureOn(
 ): PolicyVerdict | undefined {
   if (!needsRelated(on, kind, reported)) return reported;
   if (related === 'pending') return undefined;
-  if (related === 'unresolved' || related.length === 0) {
-    // `either` already has its answer in the reported digest; the others need what was not found.
+  // An outage is never a definite answer, whatever the reported digest says.
+  if (related === 'failed')
+    return unknown(
+      reported,
+      'RegistryUnavailable',
+      'the related index or platform manifests could not be read',
+    );
+  if (related === 'none' || related.length === 0) {
+    // Nothing to relate: `either` has its answer in the reported digest; the others need what does not exist.
     return on === 'either' ? reported : unresolved(reported, kind);
   }
+  // Something related exists but cannot be found: it might pass, so no definite failure.
+  if (related === 'unresolved') return unresolved(reported, kind);
   // The index's verdict, or all platform manifests' (worst of them).
   const other = worst(related) ?? reported;
   if (on !== 'either') return other;

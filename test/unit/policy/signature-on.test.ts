@@ -23,9 +23,10 @@ const unknown = (tag: string): PolicyVerdict => verdict('Unknown', tag);
 function decided(on: SignatureOn, kind: ReportedKind, reported: PolicyVerdict, related: Related): string {
   const v = combineBySignatureOn(on, kind, reported, related);
   if (v === undefined) return 'wait';
-  return v.reasons.includes('IndexUnresolved')
-    ? 'IndexUnresolved'
-    : `${v.verdict}:${v.findings[0]?.message ?? ''}`;
+  for (const reason of ['IndexUnresolved', 'RegistryUnavailable'] as const) {
+    if (v.reasons.includes(reason) && v.findings[0]?.reason === reason) return `Unknown ${reason}`;
+  }
+  return `${v.verdict}:${v.findings[0]?.message ?? ''}`;
 }
 
 describe('policy/signature-on', () => {
@@ -36,21 +37,31 @@ describe('policy/signature-on', () => {
     // index wanted, platform reported: the index decides; not found is Unknown, never definite.
     ['index', 'platform', bad('D'), [ok('I')], 'Compliant:I'],
     ['index', 'platform', ok('D'), [bad('I')], 'NonCompliant:I'],
-    ['index', 'platform', bad('D'), 'unresolved', 'IndexUnresolved'],
+    ['index', 'platform', bad('D'), 'unresolved', 'Unknown IndexUnresolved'],
     ['index', 'platform', bad('D'), 'pending', 'wait'],
     // platform wanted, index reported: every platform manifest must pass.
     ['platform', 'index', bad('D'), [ok('P1'), ok('P2')], 'Compliant:P1'],
     ['platform', 'index', ok('D'), [ok('P1'), bad('P2')], 'NonCompliant:P2'],
     ['platform', 'index', ok('D'), [unknown('P1'), bad('P2')], 'NonCompliant:P2'],
     ['platform', 'index', ok('D'), [ok('P1'), unknown('P2')], 'Unknown:P2'],
-    ['platform', 'index', ok('D'), [], 'IndexUnresolved'],
+    ['platform', 'index', ok('D'), [], 'Unknown IndexUnresolved'],
     // either: the reported digest passing is enough; else the related ones may pass instead.
     ['either', 'index', ok('D'), 'pending', 'Compliant:D'],
     ['either', 'platform', bad('D'), [ok('I')], 'Compliant:I'],
     ['either', 'index', bad('D'), [ok('P1'), ok('P2')], 'Compliant:P1'],
     ['either', 'index', bad('D'), [ok('P1'), bad('P2')], 'NonCompliant:D'],
     ['either', 'platform', bad('D'), 'pending', 'wait'],
-    ['either', 'platform', bad('D'), 'unresolved', 'NonCompliant:D'],
+    // Provably nothing related (single-platform image, image named by digest): the reported verdict is final.
+    ['either', 'platform', bad('D'), 'none', 'NonCompliant:D'],
+    ['index', 'platform', bad('D'), 'none', 'Unknown IndexUnresolved'],
+    // Something related should exist but cannot be found (the tag moved): never definite.
+    ['either', 'platform', bad('D'), 'unresolved', 'Unknown IndexUnresolved'],
+    // The registry could not be asked: Unknown in every mode that needs the answer.
+    ['either', 'index', bad('D'), 'failed', 'Unknown RegistryUnavailable'],
+    ['either', 'platform', bad('D'), 'failed', 'Unknown RegistryUnavailable'],
+    ['index', 'platform', ok('D'), 'failed', 'Unknown RegistryUnavailable'],
+    ['platform', 'index', ok('D'), 'failed', 'Unknown RegistryUnavailable'],
+    ['either', 'index', ok('D'), 'failed', 'Compliant:D'],
     // Neither passes: definite only when both are definite.
     ['either', 'platform', bad('D'), [unknown('I')], 'Unknown:I'],
     ['either', 'platform', unknown('D'), [bad('I')], 'Unknown:D'],
