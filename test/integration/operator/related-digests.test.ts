@@ -13,6 +13,10 @@ import { pushRandomImage, pushRandomIndex, randomRepo } from '../../support/imag
 import { eventually } from '../../support/operator-process.js';
 import { testEnv } from '../../support/testenv.js';
 
+/** `eventually` for a synchronous probe. */
+const when = <T>(what: string, probe: () => T | undefined): Promise<T> =>
+  eventually(what, () => Promise.resolve(probe()));
+
 const quiet: Logger = {
   info: () => undefined,
   warn: () => undefined,
@@ -50,14 +54,14 @@ describe('operator: related digests', function () {
     const r = { registry: testEnv().registry, repository: repo };
     const amd64 = platforms[0]?.digest as Digest;
     expect(related.indexFor(r, 'v1', amd64, 'pod-a')).to.equal('pending');
-    await eventually('index resolved', async () => (woken.length > 0 ? true : undefined));
+    await when('index resolved', () => (woken.length > 0 ? true : undefined));
     expect(woken[0]).to.deep.equal(['pod-a']);
     expect(related.indexFor(r, 'v1', amd64, 'pod-a')).to.equal(index.digest);
     // The tag does not list this digest (it moved): unresolved, not none.
     expect(related.indexFor(r, 'v1', single.digest as Digest, 'pod-b')).to.equal('unresolved');
 
     expect(related.platformsOf(r, index.digest as Digest, 'pod-c')).to.equal('pending');
-    await eventually('platforms', async () => {
+    await when('platforms', () => {
       const p = related.platformsOf(r, index.digest as Digest, 'pod-c');
       return typeof p === 'string' ? undefined : p;
     });
@@ -66,7 +70,7 @@ describe('operator: related digests', function () {
     );
 
     related.indexFor(r, 'single', single.digest as Digest, 'pod-d');
-    await eventually('single resolved', async () =>
+    await when('single resolved', () =>
       related.indexFor(r, 'single', single.digest as Digest, 'pod-d') === 'none' ? true : undefined,
     );
   });
@@ -75,10 +79,10 @@ describe('operator: related digests', function () {
     const down = { registry: '127.0.0.1:1', repository: 'app' };
     const digest = `sha256:${'ab'.repeat(32)}` as Digest;
     expect(related.indexFor(down, 'v1', digest, 'pod-a')).to.equal('pending');
-    await eventually('failure reported', async () => (woken.length >= 1 ? true : undefined));
+    await when('failure reported', () => (woken.length >= 1 ? true : undefined));
     expect(related.indexFor(down, 'v1', digest, 'pod-a')).to.equal('failed');
     // Woken once when the fetch failed, and again when the retry is due.
-    await eventually('woken for the retry', async () => (woken.length >= 2 ? true : undefined));
+    await when('woken for the retry', () => (woken.length >= 2 ? true : undefined));
     expect(woken[1]).to.deep.equal(['pod-a']);
   });
 });
