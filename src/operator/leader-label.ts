@@ -20,27 +20,50 @@ export interface LeaderLabelOptions {
   /** This replica's pod (`$POD_NAME`); without one (run outside a pod) nothing is labelled. */
   readonly podName: string | undefined;
   readonly logger: Logger;
+  /** Whether this replica still leads with time to spare: checked before each leader-only write. */
+  readonly leading: () => boolean;
   readonly timeoutMs?: number;
+  /** A failed `lead()` is tried again after this long while still leading (default 5 s). */
+  readonly retryMs?: number;
 }
 
 export class LeaderLabel {
   /** Serialises the patches, so a quick lead-lose-lead sequence lands in order. */
   private queue: Promise<void> = Promise.resolve();
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LeaderLabelOptions) {}
 
-  /** Marks this pod as the leader's and unmarks any other in the namespace. */
+  /**
+   * Marks this pod as the leader's and unmarks any other in the namespace.
+   * Each write first checks that this replica still leads (a late step of a
+   * former leader must not unlabel its successor); a failure is retried
+   * while it leads, since nothing else would label it this term.
+   */
   lead(): Promise<void> {
-    return this.enqueue(async () => {
-      const { podName } = this.options;
-      if (podName === undefined) return;
-      await this.patch(podName, 'true');
-      for (const other of await this.labelledPods()) if (other !== podName) await this.patch(other, null);
-    });
+    clearTimeout(this.retry);
+    const { podName, leading } = this.options;
+    return this.enqueue(
+      async () => {
+        if (podName === undefined || !leading()) return;
+        await this.patch(podName, 'true');
+        for (const other of await this.labelledPods()) {
+          if (other === podName) continue;
+          if (!leading()) return;
+          await this.patch(other, null);
+        }
+      },
+      () => {
+        if (!leading()) return;
+        this.retry = setTimeout(() => void this.lead(), this.options.retryMs ?? 5_000);
+        this.retry.unref();
+      },
+    );
   }
 
   /** Takes the label off this pod (on stepping down, and before campaigning), if it is there: a follower writes nothing it need not. */
   follow(): Promise<void> {
+    clearTimeout(this.retry);
     return this.enqueue(async () => {
       const { podName } = this.options;
       if (podName !== undefined && (await this.labelledPods()).includes(podName))
@@ -53,13 +76,14 @@ export class LeaderLabel {
     return this.queue;
   }
 
-  private enqueue(step: () => Promise<void>): Promise<void> {
+  private enqueue(step: () => Promise<void>, onFailure?: () => void): Promise<void> {
     const next = this.queue.then(step).catch((error: unknown) => {
-      // Not fatal: the Service then reaches a follower, which redirects; the next transition retries.
+      // Not fatal: meanwhile the Service reaches a follower, which redirects.
       this.options.logger.warn('could not update the leader label', {
         pod: this.options.podName,
         error: error instanceof Error ? error.message : String(error),
       });
+      onFailure?.();
     });
     this.queue = next;
     return next;

@@ -104,7 +104,14 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     new RateLimiter(settings.kubeQps, settings.kubeBurst),
     `sigwatch (${settings.identity})`,
   );
-  const leaderLabel = new LeaderLabel({ kube, namespace, podName: settings.podName, logger });
+  const leaderLabel = new LeaderLabel({
+    kube,
+    namespace,
+    podName: settings.podName,
+    logger,
+    // `mayWrite` is defined below; the label is only written after start-up.
+    leading: () => mayWrite(),
+  });
   const metrics = new OperatorMetrics();
   const publicGood = new PublicGoodRoot({
     enabled: settings.trustRefresh.enabled,
@@ -128,7 +135,15 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
 
   const controller = new Controller({ kube, logger, operatorNamespace: namespace, mayWrite, metrics });
   let operatorCredentials: readonly CredentialEntry[] = [];
-  const podCredentials = settings.podPullSecrets ? new PodCredentials({ kube, logger }) : undefined;
+  const podCredentials = settings.podPullSecrets
+    ? new PodCredentials({ kube, logger, active: () => isLeader() })
+    : undefined;
+  // Quiet pods have no watch events: re-note them so their secrets are re-read (by TTL) and never forgotten.
+  const renotePods = (): void => {
+    if (podCredentials !== undefined) for (const p of pods.list()) podCredentials.notePod(p);
+  };
+  const renoteTimer = setInterval(renotePods, 60_000);
+  renoteTimer.unref();
   const ns = encodeURIComponent(namespace);
   const secrets = new Reflector<DataObject>({
     kubeConfig: kc,
@@ -251,6 +266,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
         metrics.setLeader(true);
         logger.info('leading', { identity: settings.identity });
         store.refreshAll();
+        renotePods();
         controller.resync();
         void leaderLabel.lead();
       },
@@ -282,6 +298,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   return {
     probePort: server.port,
     async stop(): Promise<void> {
+      clearInterval(renoteTimer);
       for (const w of watches) w.stop();
       controller.stop();
       store.stop();

@@ -3,15 +3,18 @@
  * (design §4.2): each pod's `imagePullSecrets` and those of its service
  * account, as the kubelet would use them to pull the image.
  *
- * Secrets and ServiceAccounts are read with `get`, one object at a time and
- * only those pods name — never listed or watched, so the operator needs no
- * cluster-wide `list` on Secrets. Each is re-read after `ttlMs` while pods
- * still name it, and forgotten once none has for two TTLs.
+ * Secrets and ServiceAccounts are read with `get`, a few at a time and only
+ * those pods name — never listed or watched, so the operator needs no
+ * cluster-wide `list` on Secrets — and only by the leader. Each is re-read
+ * after `ttlMs` while pods still name it (a failed read after `retryMs`),
+ * and forgotten once no pod has named it for two TTLs; the operator re-notes
+ * every pod periodically, so quiet pods keep theirs.
  *
  * Until a pod's secrets are read its image may be judged anonymously and come
  * out Unknown (RegistryUnauthorized); the evidence store retries failures
  * within seconds, so the first definite verdict is only delayed.
  */
+import pLimit from 'p-limit';
 import { parsePullSecret, type CredentialEntry } from '../registry/credentials.js';
 import { KubeError, type KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
@@ -20,6 +23,10 @@ import { secretNames, type TrimmedPod } from './pod.js';
 export interface PodCredentialsOptions {
   readonly kube: KubeHttp;
   readonly logger: Logger;
+  /** Only the leader reads (followers never use the credentials); it re-notes every pod on taking over. */
+  readonly active?: () => boolean;
+  /** A failed read is retried after this long (default 30 s), not after a whole TTL. */
+  readonly retryMs?: number;
   /** How long a read Secret or ServiceAccount is trusted (default 5 minutes). */
   readonly ttlMs?: number;
   readonly now?: () => number;
@@ -28,25 +35,37 @@ export interface PodCredentialsOptions {
 interface Cached<T> {
   value: T;
   readAt: number;
+  failed: boolean;
   notedAt: number;
   reading?: Promise<void> | undefined;
 }
+
+/** Reads at a time: a first list of 3,000 namespaces must not become 3,000 parallel GETs. */
+const readConcurrency = 4;
 
 export class PodCredentials {
   private readonly secrets = new Map<string, Cached<readonly CredentialEntry[]>>();
   private readonly accounts = new Map<string, Cached<readonly string[]>>();
   private readonly ttlMs: number;
   private readonly now: () => number;
+  private readonly limit = pLimit(readConcurrency);
 
   constructor(private readonly options: PodCredentialsOptions) {
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
     this.now = options.now ?? Date.now;
   }
 
-  /** Registers the secrets a pod names and reads those not read (or stale). Never throws. */
+  /**
+   * Registers the secrets a pod names and reads those not read (or stale).
+   * Never throws. The operator calls it for every pod on watch events and
+   * periodically (a quiet pod must keep its secrets from being forgotten).
+   */
   notePod(pod: TrimmedPod): void {
     for (const name of pod.pullSecrets) this.noteSecret(pod.namespace, name);
-    this.note(this.accounts, `${pod.namespace}/${pod.serviceAccount}`, [], async () => {
+    const accountKey = `${pod.namespace}/${pod.serviceAccount}`;
+    // The account's secrets as last read count as named by this pod too.
+    for (const name of this.accounts.get(accountKey)?.value ?? []) this.noteSecret(pod.namespace, name);
+    this.note(this.accounts, accountKey, [], async () => {
       const sa = await this.get(`serviceaccounts/${encodeURIComponent(pod.serviceAccount)}`, pod.namespace);
       const names = secretNames((sa as { imagePullSecrets?: unknown } | undefined)?.imagePullSecrets);
       for (const name of names) this.noteSecret(pod.namespace, name);
@@ -100,18 +119,22 @@ export class PodCredentials {
     const now = this.now();
     let entry = table.get(key);
     if (entry === undefined) {
-      entry = { value: empty, readAt: Number.NEGATIVE_INFINITY, notedAt: now };
+      entry = { value: empty, readAt: Number.NEGATIVE_INFINITY, failed: false, notedAt: now };
       table.set(key, entry);
     }
     entry.notedAt = now;
-    if (entry.reading !== undefined || now - entry.readAt < this.ttlMs) return;
+    const wait = entry.failed ? (this.options.retryMs ?? 30_000) : this.ttlMs;
+    if (entry.reading !== undefined || now - entry.readAt < wait) return;
+    if (this.options.active?.() === false) return;
     const target = entry;
-    target.reading = read()
+    target.reading = this.limit(read)
       .then((value) => {
         target.value = value;
+        target.failed = false;
       })
       .catch((error: unknown) => {
         // Keep what was read before: a failed re-read must not drop working credentials.
+        target.failed = true;
         this.options.logger.warn('could not read pull secrets', {
           object: key,
           error: error instanceof Error ? error.message : String(error),
