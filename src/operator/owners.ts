@@ -13,11 +13,18 @@
 import { KubeError, type KubeHttp } from './kube-http.js';
 
 export interface OwnerInfo {
+  /** The workload (a Deployment for its ReplicaSets): what perOwnerInterval and readiness are about. */
   readonly kind: string;
   readonly name: string;
-  /** All desired replicas Ready (always true for a Job: it has no replicas to keep). */
+  /** The workload has all its desired replicas Ready (always true for a Job: it has no replicas to keep). */
   readonly ready: boolean;
-  /** Container name → image, from the template a replacement pod would be created from. */
+  /**
+   * Container name → image, from the template of the pod's own controller:
+   * the object that creates the replacement. For a Deployment's pod that is
+   * its ReplicaSet, whose template never changes — a Deployment edit rolls
+   * out through a new ReplicaSet, and evicting a pod of the old one only
+   * brings back the same image.
+   */
   readonly templateImages: ReadonlyMap<string, string>;
 }
 
@@ -79,7 +86,23 @@ function controllerOf(object: unknown): { kind: string; name: string } | undefin
     : undefined;
 }
 
+/** The fields ownerReady, templateImages and controllerOf read. */
+function slim(object: unknown): unknown {
+  const o = obj(object);
+  const spec = obj(o['spec']);
+  const podSpec = obj(obj(spec['template'])['spec']);
+  return {
+    metadata: { ownerReferences: obj(o['metadata'])['ownerReferences'] },
+    spec: {
+      replicas: spec['replicas'],
+      template: { spec: { containers: podSpec['containers'], initContainers: podSpec['initContainers'] } },
+    },
+    status: o['status'],
+  };
+}
+
 export class OwnerLookup {
+  /** Short-lived: expired entries are dropped on the next lookup, so it never outgrows one burst of decisions. */
   private readonly cache = new Map<string, { at: number; value: unknown }>();
 
   constructor(
@@ -96,32 +119,34 @@ export class OwnerLookup {
   async resolve(namespace: string, owner: { kind: string; name: string }): Promise<OwnerInfo | undefined> {
     const direct = await this.read(namespace, owner.kind, owner.name);
     if (direct === undefined) return undefined;
-    // A ReplicaSet's template never changes; its Deployment's is what a replacement follows.
+    const images = templateImages(direct);
+    // A Deployment's ReplicaSet: the Deployment is the workload whose availability the eviction must not hurt.
     const parent = owner.kind === 'ReplicaSet' ? controllerOf(direct) : undefined;
     if (parent?.kind === 'Deployment') {
       const deployment = await this.read(namespace, parent.kind, parent.name);
-      if (deployment !== undefined) return this.info(parent.kind, parent.name, deployment);
+      if (deployment !== undefined)
+        return { ...parent, ready: ownerReady(parent.kind, deployment), templateImages: images };
     }
-    return this.info(owner.kind, owner.name, direct);
-  }
-
-  private info(kind: string, name: string, object: unknown): OwnerInfo {
-    return { kind, name, ready: ownerReady(kind, object), templateImages: templateImages(object) };
+    return { ...owner, ready: ownerReady(owner.kind, direct), templateImages: images };
   }
 
   private async read(namespace: string, kind: string, name: string): Promise<unknown> {
     const collection = paths[kind];
     if (collection === undefined) return undefined;
     const path = `/${collection.replace('{ns}', encodeURIComponent(namespace))}/${encodeURIComponent(name)}`;
+    const now = Date.now();
+    for (const [key, entry] of this.cache) if (now - entry.at >= this.ttlMs) this.cache.delete(key);
     const cached = this.cache.get(path);
-    if (cached !== undefined && Date.now() - cached.at < this.ttlMs) return cached.value;
+    if (cached !== undefined) return cached.value;
     let value: unknown;
     try {
       value = await this.kube.call({ method: 'GET', path, timeoutMs: 10_000 });
     } catch (error: unknown) {
       if (!(error instanceof KubeError && error.status === 404)) throw error;
     }
-    this.cache.set(path, { at: Date.now(), value });
-    return value;
+    // Only what decisions read: not the whole object with its managedFields.
+    const kept = value === undefined ? undefined : slim(value);
+    this.cache.set(path, { at: Date.now(), value: kept });
+    return kept;
   }
 }
