@@ -6,6 +6,7 @@
  * identity tokens only to an HTTPS realm on the registry's own host or an
  * allow-listed one, so a hostile registry cannot harvest them.
  */
+import { createHash } from 'node:crypto';
 import {
   basicHeader,
   mayReceiveCredentials,
@@ -33,6 +34,13 @@ export interface AuthenticatorOptions {
   readonly nowMs: () => number;
 }
 
+/** Which credentials a cached token belongs to, without keeping the secret itself in a key. */
+function credentialId(creds: RegistryCredentials | undefined): string {
+  if (creds === undefined) return 'anonymous';
+  const secret = isBasic(creds) ? `${creds.username}\u0000${creds.password}` : creds.identityToken;
+  return createHash('sha256').update(secret).digest('hex').slice(0, 16);
+}
+
 export class Authenticator {
   readonly #transport: RegistryTransport;
   readonly #limits: RegistryLimits;
@@ -51,8 +59,9 @@ export class Authenticator {
     this.#tokens = new TokenCache(options.nowMs);
   }
 
-  /** The Basic header that last worked per repository, when several credentials match. */
+  /** The Basic header / Bearer credential id that last worked per repository, when several credentials match. */
   readonly #basicAccepted = new Map<string, string>();
+  readonly #bearerAccepted = new Map<string, string>();
 
   /** Remembers the registry's challenge, so later requests authenticate up front. */
   remember(repo: Repository, challenge: Challenge): void {
@@ -64,16 +73,21 @@ export class Authenticator {
     const challenge = this.#challenges.get(repo.registry);
     if (challenge === undefined) return undefined;
     if (challenge.scheme === 'basic') return this.basicCandidates(repo)[0];
+    const candidate = this.#bearerCandidates(repo)[0];
     const token = this.#tokens.get(
-      TokenCache.key(challenge.params['realm'] ?? '', challenge.params['service'] ?? '', scope),
+      TokenCache.key(challenge.params['realm'] ?? '', challenge.params['service'] ?? '', scope) +
+        `|${credentialId(candidate)}`,
     );
     return token === undefined ? undefined : `Bearer ${token}`;
   }
 
   /**
    * Answers a 401 challenge: Basic credentials, or a Bearer token from the
-   * realm (one fetch per key at a time). Undefined when there is nothing to
-   * answer with (Basic without credentials).
+   * realm for the first candidate credentials at or after `from` that the
+   * realm accepts (one fetch per token key at a time). `next` is where to
+   * continue when the registry refuses the token anyway — a realm may issue
+   * a token with fewer rights for valid credentials of another team.
+   * Undefined when there is nothing (more) to answer with.
    * @throws RegistryError Unauthorized | CredentialsWithheld | ProtocolError | transport errors
    */
   async answer(
@@ -81,8 +95,12 @@ export class Authenticator {
     challenge: Challenge,
     scope: string,
     signal: AbortSignal,
-  ): Promise<string | undefined> {
-    if (challenge.scheme === 'basic') return this.basicCandidates(repo)[0];
+    from = 0,
+  ): Promise<{ readonly header: string; readonly next: number; readonly candidate: string } | undefined> {
+    if (challenge.scheme === 'basic') {
+      const header = this.basicCandidates(repo)[from];
+      return header === undefined ? undefined : { header, next: from + 1, candidate: header };
+    }
     const realmText = challenge.params['realm'];
     if (realmText === undefined) {
       throw new RegistryError('ProtocolError', `${repo.registry}: Bearer challenge without realm`);
@@ -99,15 +117,47 @@ export class Authenticator {
     const service = challenge.params['service'] ?? '';
     realm.searchParams.set('service', service);
     realm.searchParams.set('scope', scope);
-    const key = TokenCache.key(realmText, service, scope);
-    const cached = this.#tokens.get(key);
-    if (cached !== undefined) return `Bearer ${cached}`;
-    let fetching = this.#tokenFetches.get(key);
-    if (fetching === undefined) {
-      fetching = this.#fetchToken(repo, realm, key, signal).finally(() => this.#tokenFetches.delete(key));
-      this.#tokenFetches.set(key, fetching);
+    const candidates = this.#bearerCandidates(repo);
+    for (let i = from; i < candidates.length; i++) {
+      const creds = candidates[i];
+      const id = credentialId(creds);
+      const key = `${TokenCache.key(realmText, service, scope)}|${id}`;
+      try {
+        const cached = this.#tokens.get(key);
+        if (cached !== undefined) return { header: `Bearer ${cached}`, next: i + 1, candidate: id };
+        let fetching = this.#tokenFetches.get(key);
+        if (fetching === undefined) {
+          fetching = this.#fetchTokenWith(repo, realm, key, creds, signal).finally(() =>
+            this.#tokenFetches.delete(key),
+          );
+          this.#tokenFetches.set(key, fetching);
+        }
+        return { header: `Bearer ${await fetching}`, next: i + 1, candidate: id };
+      } catch (error: unknown) {
+        // The realm refused these credentials: try the next ones, as the kubelet does.
+        const refused = error instanceof RegistryError && error.code === 'Unauthorized';
+        if (!refused || i === candidates.length - 1) throw error;
+      }
     }
-    return `Bearer ${await fetching}`;
+    return undefined;
+  }
+
+  /** Credentials to try for a Bearer realm: the ones that worked last first, at most 5; anonymous when none match. */
+  #bearerCandidates(repo: Repository): (RegistryCredentials | undefined)[] {
+    const all = credentialsFor(this.#credentials(), repo.registry, repo.repository);
+    if (all.length === 0) return [undefined];
+    const accepted = this.#bearerAccepted.get(`${repo.registry}/${repo.repository}`);
+    const unique = new Map(all.map((c) => [credentialId(c), c]));
+    const ordered = [...unique.values()];
+    const first = ordered.findIndex((c) => credentialId(c) === accepted);
+    if (first > 0) ordered.unshift(...ordered.splice(first, 1));
+    return ordered.slice(0, 5);
+  }
+
+  /** Remembers which credentials (by `answer().candidate`) the registry accepted for the repository. */
+  accepted(repo: Repository, scheme: 'basic' | 'bearer', candidate: string): void {
+    const map = scheme === 'basic' ? this.#basicAccepted : this.#bearerAccepted;
+    map.set(`${repo.registry}/${repo.repository}`, candidate);
   }
 
   /**
@@ -126,28 +176,6 @@ export class Authenticator {
         ? [accepted, ...all.filter((h) => h !== accepted)]
         : all;
     return [...new Set(ordered)].slice(0, 5);
-  }
-
-  basicAccepted(repo: Repository, header: string): void {
-    this.#basicAccepted.set(`${repo.registry}/${repo.repository}`, header);
-  }
-
-  /**
-   * A token from the realm with the first matching credentials it accepts,
-   * most specific first (several match when pods' pull secrets name the same
-   * registry, as the kubelet tries each in turn); anonymously when none match.
-   */
-  async #fetchToken(repo: Repository, realm: URL, key: string, signal: AbortSignal): Promise<string> {
-    const candidates = credentialsFor(this.#credentials(), repo.registry, repo.repository);
-    for (const [i, creds] of candidates.entries()) {
-      try {
-        return await this.#fetchTokenWith(repo, realm, key, creds, signal);
-      } catch (error: unknown) {
-        const refused = error instanceof RegistryError && error.code === 'Unauthorized';
-        if (!refused || i === candidates.length - 1) throw error;
-      }
-    }
-    return this.#fetchTokenWith(repo, realm, key, undefined, signal);
   }
 
   async #fetchTokenWith(

@@ -325,21 +325,23 @@ export class RegistryClient {
       const challenge = parseChallenge(res.headers['www-authenticate']);
       if (challenge === undefined) return res;
       this.#auth.remember(repo, challenge);
-      if (challenge.scheme === 'basic') {
-        // Several pull secrets may name this registry; try each, as the kubelet does, and remember the one that worked.
-        let last = res;
-        for (const candidate of this.#auth.basicCandidates(repo)) {
-          if (candidate === first) continue;
-          last = await send(candidate);
-          if (last.status !== 401) {
-            this.#auth.basicAccepted(repo, candidate);
-            return last;
-          }
+      // Several credentials may match (pods' pull secrets): try each until the registry accepts one, as the
+      // kubelet does, and remember it. A Bearer realm may issue a token with fewer rights for another
+      // team's valid credentials, so acceptance is the registry's answer, not the realm's. At most 5 tries.
+      let last = res;
+      let from = 0;
+      for (let tries = 0; tries < 5; tries++) {
+        const answer = await this.#auth.answer(repo, challenge, scope, signal, from);
+        if (answer === undefined) return last;
+        from = answer.next;
+        if (answer.header === first && tries === 0) continue; // just refused
+        last = await send(answer.header);
+        if (last.status !== 401 && last.status !== 403) {
+          this.#auth.accepted(repo, challenge.scheme, answer.candidate);
+          return last;
         }
-        return last;
       }
-      const auth = await this.#auth.answer(repo, challenge, scope, signal);
-      return auth === undefined ? res : send(auth);
+      return last;
     };
     return limiter(run);
   }

@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Digest } from '../../../src/base/digest.js';
 import { RegistryClient } from '../../../src/registry/client.js';
-import { parseDockerConfig } from '../../../src/registry/credentials.js';
+import { parseDockerConfig, type CredentialEntry } from '../../../src/registry/credentials.js';
 import { collectEvidence, type Evidence } from '../../../src/registry/evidence.js';
 import { sha256 } from '../../support/hostile-registry.js';
 import { createTestCa, issueServerCert, type TestCa } from '../../support/test-ca.js';
@@ -58,6 +58,10 @@ function tokenAnswer(
       : { status: 401, value: {} };
   }
   const basic = `Basic ${Buffer.from('alice:secret').toString('base64')}`;
+  // Mallory has a valid account but no rights on the repository: like Docker Hub or Harbor, the realm still
+  // issues a token, which the registry then refuses.
+  const other = `Basic ${Buffer.from('mallory:secret').toString('base64')}`;
+  if (authorization === other) return { status: 200, value: { token: 'no-rights', expires_in: 300 } };
   return authorization === basic
     ? { status: 200, value: { token: 'good', expires_in: 300 } }
     : { status: 401, value: {} };
@@ -103,10 +107,15 @@ async function startPrivateRegistry(
   return { address: `127.0.0.1:${String((server.address() as AddressInfo).port)}`, seen, server };
 }
 
-async function collectWith(address: string, ca: TestCa, auth: object): Promise<Evidence> {
+async function collectWith(
+  address: string,
+  ca: TestCa,
+  auth: object,
+  before: readonly CredentialEntry[] = [],
+): Promise<Evidence> {
   const client = new RegistryClient({
     caCertificates: [await readFile(ca.rootCert, 'utf8')],
-    credentials: parseDockerConfig(JSON.stringify({ auths: { [address]: auth } })),
+    credentials: [...before, ...parseDockerConfig(JSON.stringify({ auths: { [address]: auth } }))],
   });
   try {
     return await collectEvidence(client, {
@@ -141,6 +150,26 @@ describe('registry: authentication over HTTPS with a private CA', function () {
     const ev = await collectWith(r.address, ca, { auth: Buffer.from('alice:secret').toString('base64') });
     expect(ev.complete, JSON.stringify(ev.sources)).to.equal(true);
     expect(r.seen.filter((s) => s.path === '/token')).to.have.lengthOf(1);
+  });
+
+  it("tries the next credentials when the registry refuses the token another team's valid account got", async () => {
+    const r = await startPrivateRegistry(ca, false);
+    servers.push(r.server);
+    const mallory = parseDockerConfig(
+      JSON.stringify({
+        auths: { [`${r.address}/${repository}`]: { auth: Buffer.from('mallory:secret').toString('base64') } },
+      }),
+    );
+    // Mallory's entry is more specific (a path), so it is tried first.
+    const ev = await collectWith(
+      r.address,
+      ca,
+      { auth: Buffer.from('alice:secret').toString('base64') },
+      mallory,
+    );
+    expect(ev.complete, JSON.stringify(ev.sources)).to.equal(true);
+    expect(r.seen.some((s) => s.authorization === 'Bearer no-rights')).to.equal(true);
+    expect(r.seen.some((s) => s.authorization === 'Bearer good')).to.equal(true);
   });
 
   it('exchanges a config.json identitytoken with the OAuth2 refresh-token grant', async () => {

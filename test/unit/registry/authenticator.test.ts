@@ -35,7 +35,7 @@ describe('registry/authenticator: Basic candidates', () => {
   it('puts the one that worked first, while it is still configured', () => {
     let entries = [basic('a'), basic('b'), basic('c')];
     const auth = authenticator(() => entries);
-    auth.basicAccepted(repo, header('b'));
+    auth.accepted(repo, 'basic', header('b'));
     expect(auth.basicCandidates(repo)).to.deep.equal([header('b'), header('a'), header('c')]);
     // Rotated away: the remembered header is no longer offered.
     entries = [basic('a'), basic('c')];
