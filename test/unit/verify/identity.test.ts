@@ -63,11 +63,11 @@ describe('verify/identity', () => {
     expect(matchesIdentity(regexpIdentity('^https://'), long)).to.equal(false);
   });
 
-  it('runs (a+)+$ against a 50 KiB identity, and a 4 KiB near-miss, in linear time (< 50 ms)', () => {
+  // No wall-clock bound here (it flaked under load): a backtracking engine takes about 2^4095 steps on the
+  // 4 KiB near-miss and would never finish, so mocha's timeout is bound enough; RE2 answers in microseconds.
+  it('answers (a+)+$ against a 50 KiB identity and a 4 KiB near-miss without backtracking', () => {
     const pattern = regexpIdentity('(a+)+$');
-    const started = performance.now();
     expect(matchesIdentity(pattern, `${'a'.repeat(50 * 1024)}!`)).to.equal(false);
     expect(matchesIdentity(pattern, `${'a'.repeat(maxIdentityInputBytes - 1)}!`)).to.equal(false);
-    expect(performance.now() - started).to.be.below(50);
   });
 });
