@@ -19,15 +19,7 @@ import {
 } from '../policy/compile.js';
 import { parseDuration } from '../policy/duration.js';
 import { PolicyEvaluator, policyMatches } from '../policy/evaluate.js';
-import {
-  combineBySignatureOn,
-  needsRelated,
-  type Related,
-  type ReportedKind,
-} from '../policy/signature-on.js';
 import type { PolicyVerdict } from '../policy/verdict.js';
-import type { Evidence } from '../registry/evidence.js';
-import { MediaTypes } from '../registry/manifest.js';
 import type { TrustMaterial } from '../policy/trust-material.js';
 import { parseReference } from '../registry/reference.js';
 import type { PackageRule } from '../sbom/query.js';
@@ -42,15 +34,9 @@ import { containersWithPackage, type ComponentHit, type RunningContainer } from 
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 import type { OperatorMetrics } from './metrics.js';
-import {
-  actionable,
-  imageName,
-  inScope,
-  reportedImage,
-  type TrimmedContainer,
-  type TrimmedPod,
-} from './pod.js';
-import type { RelatedAnswer, RelatedDigests } from './related-digests.js';
+import { actionable, imageName, inScope, reportedImage, type TrimmedPod } from './pod.js';
+import type { RelatedDigests } from './related-digests.js';
+import { verdictBySignatureOn, type RelatedVerdictSources } from './related-verdicts.js';
 import { marksPatch, podMarks, VerdictMemory, type Judgement } from './pod-label.js';
 import { policySelectsPod } from './scope.js';
 import { PolicyStatusWriter, type ContainerResult } from './policy-status.js';
@@ -68,26 +54,6 @@ export interface ControllerOptions {
 }
 
 const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
-
-const indexMediaTypes: readonly string[] = [MediaTypes.ociIndex, MediaTypes.dockerList];
-
-/** Whether the reported digest is an index or a platform manifest; undefined when its media type is unknown. */
-function reportedKind(mediaType: string | undefined): ReportedKind | undefined {
-  if (mediaType === undefined) return undefined;
-  return indexMediaTypes.includes(mediaType) ? 'index' : 'platform';
-}
-
-/** The spec image's repository and tag, when it names one (a digest-only reference has no index to find). */
-function taggedReference(image: string): (Repository & { readonly tag: string }) | undefined {
-  try {
-    const ref = parseReference(image);
-    return ref.tag === undefined
-      ? undefined
-      : { registry: ref.registry, repository: ref.repository, tag: ref.tag };
-  } catch {
-    return undefined;
-  }
-}
 
 /** Longest a timer is set for; Node's setTimeout overflows beyond 2^31-1 ms. */
 const maxTimerMs = 2 ** 31 - 1;
@@ -110,7 +76,7 @@ export class Controller {
   private readonly dirty = new Set<string>();
   private draining: Promise<void> | undefined;
   private store: EvidenceStore | undefined;
-  private related: RelatedDigests | undefined;
+  private related: RelatedVerdictSources | undefined;
   readonly status: PolicyStatusWriter;
   private readonly events: EventRecorder;
   private stopped = false;
@@ -145,7 +111,11 @@ export class Controller {
 
   /** Without it, `match.signatureOn` is not applied: every digest is judged by its own evidence. */
   attachRelated(related: RelatedDigests): void {
-    this.related = related;
+    this.related = {
+      related,
+      track: (key, policy) => this.store?.track(key, this.needsFor([policy])),
+      evaluate: (evidence, policy, now) => this.evaluator.evaluate(evidence, policy, now),
+    };
   }
 
   /** Re-judges these pods (related digests they waited for were resolved). */
@@ -388,16 +358,19 @@ export class Controller {
       for (const p of matching) {
         const started = performance.now();
         const own = this.evaluator.evaluate(evidence, p, now);
-        const v = this.bySignatureOn({
-          key,
-          container: c,
-          image: evidenceKey,
-          evidence,
-          policy: p,
-          own,
-          ids,
-          now,
-        });
+        const v =
+          this.related === undefined
+            ? own
+            : verdictBySignatureOn(this.related, {
+                key,
+                container: c,
+                image: evidenceKey,
+                evidence,
+                policy: p,
+                own,
+                ids,
+                now,
+              });
         if (v === undefined) {
           complete = false; // related digests still being fetched; their arrival re-queues the pod
           continue;
@@ -442,59 +415,6 @@ export class Controller {
       if (!r.actionable || r.current !== 'NonCompliant') continue;
       await this.events.violation(pod, { ...r, reason: r.reasons[0] ?? 'NonCompliant' });
     }
-  }
-
-  /**
-   * The verdict under the policy's `match.signatureOn` (signature-on.ts):
-   * the reported digest's own, or combined with those of the index or
-   * platform manifests related to it; undefined while those are fetched.
-   */
-  private bySignatureOn(a: {
-    key: string;
-    container: TrimmedContainer;
-    image: EvidenceKey;
-    evidence: Evidence;
-    policy: ReadyPolicy;
-    own: PolicyVerdict;
-    ids: Set<string>;
-    now: Date;
-  }): PolicyVerdict | undefined {
-    const kind = reportedKind(a.evidence.imageMediaType);
-    const on = a.policy.spec.match.signatureOn;
-    if (kind === undefined || this.related === undefined || !needsRelated(on, kind, a.own)) return a.own;
-    let keys: RelatedAnswer<readonly EvidenceKey[]>;
-    if (kind === 'index') {
-      const platforms = this.related.platformsOf(a.image, a.image.digest, a.key);
-      keys = typeof platforms === 'string' ? platforms : platforms.map((digest) => ({ ...a.image, digest }));
-    } else {
-      const tagged = taggedReference(a.container.image);
-      // A pod that names its image by digest pulled that manifest itself: there is no index to relate.
-      const index =
-        tagged === undefined ? 'none' : this.related.indexFor(tagged, tagged.tag, a.image.digest, a.key);
-      // (Spelt out: TypeScript cannot narrow a branded Digest against these literals.)
-      if (index === 'pending') keys = 'pending';
-      else if (index === 'failed') keys = 'failed';
-      else if (index === 'unresolved') keys = 'unresolved';
-      else if (index === 'none' || tagged === undefined) keys = 'none';
-      else keys = [{ registry: tagged.registry, repository: tagged.repository, digest: index }];
-    }
-    return combineBySignatureOn(on, kind, a.own, this.judgeRelated(keys, a.policy, a.ids, a.now));
-  }
-
-  private judgeRelated(
-    keys: RelatedAnswer<readonly EvidenceKey[]>,
-    policy: ReadyPolicy,
-    ids: Set<string>,
-    now: Date,
-  ): Related {
-    if (typeof keys === 'string') return keys;
-    // Track every related digest first, so all of them are fetched in parallel.
-    const found = keys.map((k) => {
-      ids.add(evidenceKeyString(k));
-      return this.store?.track(k, this.needsFor([policy]));
-    });
-    if (found.some((e) => e === undefined)) return 'pending';
-    return found.flatMap((e) => (e === undefined ? [] : [this.evaluator.evaluate(e, policy, now)]));
   }
 
   private setUnmatched(key: string, unmatched: boolean): void {
