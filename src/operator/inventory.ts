@@ -33,6 +33,7 @@ export interface ComponentHit {
   readonly digestKey: string;
   /** The component's purl as its SBOM spells it. */
   readonly purl: string;
+  /** The version compared with the range (the purl's, else the component's). */
   readonly version?: string;
   /** `unparseable`: the version cannot be compared in the package's ecosystem. */
   readonly inRange: boolean | 'unparseable';
@@ -68,12 +69,12 @@ export function containersWithPackage(
         for (const m of matchComponents(componentsOfPackage(sbom, key), rule)) {
           const purl = m.component.purl ?? m.component.name;
           // Several authorities may sign the same SBOM: report each component once per digest.
-          const id = `${purl}\u0000${m.component.version ?? ''}`;
+          const id = `${purl}\u0000${m.version ?? ''}`;
           if (seen.has(id)) continue;
           seen.add(id);
           found.push({
             purl,
-            ...(m.component.version === undefined ? {} : { version: m.component.version }),
+            ...(m.version === undefined ? {} : { version: m.version }),
             inRange: m.inRange,
           });
         }

@@ -5,8 +5,8 @@
  * Unsigned `.sbom` attachments never reach this module.
  */
 import type { UnknownReason } from '../base/reasons.js';
-import { matchesPackage, parsePurl, purlKey } from '../sbom/purl.js';
-import { rangeContains } from '../sbom/range.js';
+import { purlKey } from '../sbom/purl.js';
+import { matchComponents } from '../sbom/query.js';
 import type { CompiledDeniedPackage, CompiledSbomRule } from './compile.js';
 import { deniedLicenses } from './licenses.js';
 import { componentsOfPackage, type SbomReading, type SignedSbom } from './verification-cache.js';
@@ -30,17 +30,9 @@ function describe(s: SignedSbom): string {
 
 function packageFindings(rule: CompiledSbomRule, denied: CompiledDeniedPackage, s: SignedSbom): Finding[] {
   const findings: Finding[] = [];
-  for (const component of componentsOfPackage(s, purlKey(denied.purl))) {
-    const purl = component.purl === undefined ? undefined : parsePurl(component.purl);
-    if (purl === undefined) continue;
-    if (!matchesPackage(denied.purl, purl)) continue;
-    const version = purl.version ?? component.version;
-    const inRange =
-      denied.range === undefined
-        ? true
-        : version === undefined
-          ? 'unparseable'
-          : rangeContains(denied.range, version);
+  const candidates = componentsOfPackage(s, purlKey(denied.purl));
+  const wanted = { purl: denied.purl, ...(denied.range === undefined ? {} : { range: denied.range }) };
+  for (const { component, version, inRange } of matchComponents(candidates, wanted)) {
     const what = `${component.purl ?? component.name} in the ${describe(s)}`;
     if (inRange === true) {
       findings.push({ check, reason: 'SbomDeniedPackage', message: `${what} is denied by ${denied.source}` });

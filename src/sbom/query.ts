@@ -14,6 +14,8 @@ export interface PackageRule {
 
 export interface PackageMatch {
   readonly component: SbomComponent;
+  /** The version compared: the purl's, else the component's `version` field. */
+  readonly version?: string;
   /** `unparseable`: the component's version cannot be compared in this ecosystem. */
   readonly inRange: boolean | 'unparseable';
 }
@@ -39,7 +41,7 @@ export function matchComponents(components: readonly SbomComponent[], rule: Pack
     if (rule.range !== undefined) {
       inRange = version === undefined ? 'unparseable' : rangeContains(rule.range, version);
     }
-    matches.push({ component, inRange });
+    matches.push({ component, inRange, ...(version === undefined ? {} : { version }) });
   }
   return matches;
 }
