@@ -34,11 +34,37 @@ export interface AuthenticatorOptions {
   readonly nowMs: () => number;
 }
 
-/** Which credentials a cached token belongs to, without keeping the secret itself in a key. */
+const ids = new WeakMap<RegistryCredentials, string>();
+
+/**
+ * Which credentials a cached token belongs to, without keeping the secret
+ * itself in a key. Memoised per credentials object: it is asked on every
+ * registry request.
+ */
 function credentialId(creds: RegistryCredentials | undefined): string {
   if (creds === undefined) return 'anonymous';
-  const secret = isBasic(creds) ? `${creds.username}\u0000${creds.password}` : creds.identityToken;
-  return createHash('sha256').update(secret).digest('hex').slice(0, 16);
+  let id = ids.get(creds);
+  if (id === undefined) {
+    const secret = isBasic(creds) ? `${creds.username}\u0000${creds.password}` : creds.identityToken;
+    id = createHash('sha256').update(secret).digest('hex').slice(0, 16);
+    ids.set(creds, id);
+  }
+  return id;
+}
+
+/** Most candidates tried for one request: a hostile or broken configuration must not multiply requests. */
+export const maxCandidates = 5;
+
+/** `items` without repeats (by `id`), the accepted one first, at most maxCandidates. */
+function candidatesInOrder<T>(
+  items: readonly T[],
+  id: (item: T) => string,
+  accepted: string | undefined,
+): T[] {
+  const distinct = [...new Map(items.map((item) => [id(item), item])).values()];
+  const first = distinct.findIndex((item) => id(item) === accepted);
+  if (first > 0) distinct.unshift(...distinct.splice(first, 1));
+  return distinct.slice(0, maxCandidates);
 }
 
 export class Authenticator {
@@ -142,16 +168,15 @@ export class Authenticator {
     return undefined;
   }
 
-  /** Credentials to try for a Bearer realm: the ones that worked last first, at most 5; anonymous when none match. */
+  /** Credentials to try for a Bearer realm: the ones that worked last first (candidatesInOrder); anonymous when none match. */
   #bearerCandidates(repo: Repository): (RegistryCredentials | undefined)[] {
     const all = credentialsFor(this.#credentials(), repo.registry, repo.repository);
     if (all.length === 0) return [undefined];
-    const accepted = this.#bearerAccepted.get(`${repo.registry}/${repo.repository}`);
-    const unique = new Map(all.map((c) => [credentialId(c), c]));
-    const ordered = [...unique.values()];
-    const first = ordered.findIndex((c) => credentialId(c) === accepted);
-    if (first > 0) ordered.unshift(...ordered.splice(first, 1));
-    return ordered.slice(0, 5);
+    return candidatesInOrder(
+      all,
+      credentialId,
+      this.#bearerAccepted.get(`${repo.registry}/${repo.repository}`),
+    );
   }
 
   /** Remembers which credentials (by `answer().candidate`) the registry accepted for the repository. */
@@ -161,21 +186,15 @@ export class Authenticator {
   }
 
   /**
-   * Basic headers to try for the repository, at most 5 (a hostile or broken
-   * configuration must not multiply requests): the one that worked last,
-   * then the username/password entries most specific first (identity
-   * tokens cannot answer Basic).
+   * Basic headers to try for the repository (candidatesInOrder): the one
+   * that worked last, then the username/password entries most specific
+   * first (identity tokens cannot answer Basic).
    */
   basicCandidates(repo: Repository): string[] {
     const all = credentialsFor(this.#credentials(), repo.registry, repo.repository)
       .filter(isBasic)
       .map((c) => basicHeader(c));
-    const accepted = this.#basicAccepted.get(`${repo.registry}/${repo.repository}`);
-    const ordered =
-      accepted !== undefined && all.includes(accepted)
-        ? [accepted, ...all.filter((h) => h !== accepted)]
-        : all;
-    return [...new Set(ordered)].slice(0, 5);
+    return candidatesInOrder(all, (h) => h, this.#basicAccepted.get(`${repo.registry}/${repo.repository}`));
   }
 
   async #fetchTokenWith(

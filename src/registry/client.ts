@@ -10,7 +10,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { digestHex, type Digest } from '../base/digest.js';
 import { parseChallenge } from './auth.js';
-import { Authenticator, type Repository } from './authenticator.js';
+import { Authenticator, maxCandidates, type Repository } from './authenticator.js';
 import type { CredentialEntry } from './credentials.js';
 import { RegistryError } from './errors.js';
 import { expectOk, nextLink, sha256 } from './responses.js';
@@ -327,10 +327,10 @@ export class RegistryClient {
       this.#auth.remember(repo, challenge);
       // Several credentials may match (pods' pull secrets): try each until the registry accepts one, as the
       // kubelet does, and remember it. A Bearer realm may issue a token with fewer rights for another
-      // team's valid credentials, so acceptance is the registry's answer, not the realm's. At most 5 tries.
+      // team's valid credentials, so acceptance is the registry's answer, not the realm's. At most maxCandidates tries.
       let last = res;
       let from = 0;
-      for (let tries = 0; tries < 5; tries++) {
+      for (let tries = 0; tries < maxCandidates; tries++) {
         const answer = await this.#auth.answer(repo, challenge, scope, signal, from);
         if (answer === undefined) return last;
         from = answer.next;
