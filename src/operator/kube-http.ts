@@ -148,7 +148,20 @@ export class KubeHttp {
 
   /** `send`, requiring a 2xx answer. */
   async call(req: KubeRequest): Promise<unknown> {
+    return this.checked(req, await this.send(req));
+  }
+
+  /**
+   * A GET of one object: its body, or undefined when it does not exist
+   * (404); any other non-2xx answer throws KubeError.
+   */
+  async getOptional(path: string, timeoutMs?: number): Promise<unknown> {
+    const req: KubeRequest = { method: 'GET', path, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
     const res = await this.send(req);
+    return res.status === 404 ? undefined : this.checked(req, res);
+  }
+
+  private checked(req: KubeRequest, res: KubeResponse): unknown {
     if (res.status < 200 || res.status > 299) {
       const message = (res.body as { message?: unknown } | undefined)?.message;
       throw new KubeError(

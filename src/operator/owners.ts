@@ -10,7 +10,8 @@
  * seconds; no cluster-wide watch of Deployments and ReplicaSets is kept for
  * the sake of a decision most clusters never reach.
  */
-import { KubeError, type KubeHttp } from './kube-http.js';
+import type { KubeHttp } from './kube-http.js';
+import { controllerOf } from './pod.js';
 
 export interface OwnerInfo {
   /** The workload (a Deployment for its ReplicaSets): what perOwnerInterval and readiness are about. */
@@ -77,15 +78,6 @@ export function templateImages(object: unknown): Map<string, string> {
   return images;
 }
 
-function controllerOf(object: unknown): { kind: string; name: string } | undefined {
-  const refs = obj(obj(object)['metadata'])['ownerReferences'];
-  if (!Array.isArray(refs)) return undefined;
-  const ref = refs.map(obj).find((r) => r['controller'] === true);
-  return typeof ref?.['kind'] === 'string' && typeof ref['name'] === 'string'
-    ? { kind: ref['kind'], name: ref['name'] }
-    : undefined;
-}
-
 /** The fields ownerReady, templateImages and controllerOf read. */
 function slim(object: unknown): unknown {
   const o = obj(object);
@@ -121,7 +113,7 @@ export class OwnerLookup {
     if (direct === undefined) return undefined;
     const images = templateImages(direct);
     // A Deployment's ReplicaSet: the Deployment is the workload whose availability the eviction must not hurt.
-    const parent = owner.kind === 'ReplicaSet' ? controllerOf(direct) : undefined;
+    const parent = owner.kind === 'ReplicaSet' ? controllerOf(obj(direct)['metadata']) : undefined;
     if (parent?.kind === 'Deployment') {
       const deployment = await this.read(namespace, parent.kind, parent.name);
       if (deployment !== undefined)
@@ -138,12 +130,7 @@ export class OwnerLookup {
     for (const [key, entry] of this.cache) if (now - entry.at >= this.ttlMs) this.cache.delete(key);
     const cached = this.cache.get(path);
     if (cached !== undefined) return cached.value;
-    let value: unknown;
-    try {
-      value = await this.kube.call({ method: 'GET', path, timeoutMs: 10_000 });
-    } catch (error: unknown) {
-      if (!(error instanceof KubeError && error.status === 404)) throw error;
-    }
+    const value = await this.kube.getOptional(path, 10_000);
     // Only what decisions read: not the whole object with its managedFields.
     const kept = value === undefined ? undefined : slim(value);
     this.cache.set(path, { at: Date.now(), value: kept });

@@ -16,7 +16,7 @@
  */
 import pLimit from 'p-limit';
 import { parsePullSecret, type CredentialEntry } from '../registry/credentials.js';
-import { KubeError, type KubeHttp } from './kube-http.js';
+import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 import { secretNames, type TrimmedPod } from './pod.js';
 
@@ -147,20 +147,11 @@ export class PodCredentials {
   }
 
   /** The object, or undefined when it does not exist (404). */
-  private async get(path: string, namespace: string): Promise<unknown> {
-    const res = await this.options.kube.send({
-      method: 'GET',
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/${path}`,
-      timeoutMs: 10_000,
-    });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200)
-      throw new KubeError(
-        'KubeRequestFailed',
-        `GET ${path} in ${namespace}: HTTP ${String(res.status)}`,
-        res.status,
-      );
-    return res.body;
+  private get(path: string, namespace: string): Promise<unknown> {
+    return this.options.kube.getOptional(
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/${path}`,
+      10_000,
+    );
   }
 
   private sweep(): void {

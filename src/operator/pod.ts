@@ -106,6 +106,16 @@ export function secretNames(v: unknown): string[] {
   });
 }
 
+/** The controlling owner (`ownerReferences[controller=true]`) named in an object's metadata, if any. */
+export function controllerOf(metadata: unknown): { kind: string; name: string } | undefined {
+  const ref = arr(obj(metadata)?.['ownerReferences'])
+    .map(obj)
+    .find((o) => o?.['controller'] === true);
+  const kind = str(ref?.['kind']);
+  const name = str(ref?.['name']);
+  return kind === undefined || name === undefined ? undefined : { kind, name };
+}
+
 /** The trimmed form of a Pod object from the API; undefined for something that is not a pod. */
 export function trimPod(raw: unknown): TrimmedPod | undefined {
   const pod = obj(raw);
@@ -115,11 +125,7 @@ export function trimPod(raw: unknown): TrimmedPod | undefined {
   if (meta === undefined || namespace === undefined || name === undefined) return undefined;
   const spec = obj(pod?.['spec']);
   const status = obj(pod?.['status']);
-  const controller = arr(meta['ownerReferences'])
-    .map(obj)
-    .find((o) => o?.['controller'] === true);
-  const ownerKind = str(controller?.['kind']);
-  const ownerName = str(controller?.['name']);
+  const owner = controllerOf(meta);
   const priorityClassName = str(spec?.['priorityClassName']);
   return {
     namespace,
@@ -128,9 +134,7 @@ export function trimPod(raw: unknown): TrimmedPod | undefined {
     labels: stringMap(meta['labels']),
     annotations: stringMap(meta['annotations'], (k) => k.startsWith('sigwatch.dev/')),
     phase: str(status?.['phase']) ?? 'Unknown',
-    ...(ownerKind === undefined || ownerName === undefined
-      ? {}
-      : { owner: { kind: ownerKind, name: ownerName } }),
+    ...(owner === undefined ? {} : { owner }),
     ...(priorityClassName === undefined ? {} : { priorityClassName }),
     deleting: meta['deletionTimestamp'] !== undefined && meta['deletionTimestamp'] !== null,
     containers: containersOf(spec, status),
