@@ -91,14 +91,31 @@ export class PolicyEvaluator {
    * the verdicts use: the inventory asks without verifying anything again.
    */
   signedSboms(evidence: Evidence, policy: ReadyPolicy, now: Date): SignedSbom[] {
-    const sboms: SignedSbom[] = [];
+    const { verified } = this.attestationsUnder(evidence, policy, now);
+    return this.sbomReadings(verified).flatMap((r) => (r.ok ? [r.value] : []));
+  }
+
+  /** Attestations under every authority of the policy, verified or rejected (cached per authority). */
+  private attestationsUnder(
+    evidence: Evidence,
+    policy: ReadyPolicy,
+    now: Date,
+  ): { verified: VerifiedAttestation[]; rejected: RejectedSignature[] } {
+    const verified: VerifiedAttestation[] = [];
+    const rejected: RejectedSignature[] = [];
     for (const a of policy.authorities) {
-      for (const verified of this.verification.attestations(evidence, a, now).verified) {
-        const reading = this.verification.sbom(verified);
-        if (reading?.ok === true) sboms.push(reading.value);
-      }
+      const collected = this.verification.attestations(evidence, a, now);
+      verified.push(...collected.verified);
+      rejected.push(...collected.rejected);
     }
-    return sboms;
+    return { verified, rejected };
+  }
+
+  /** The SBOMs the verified attestations carry, parsed once (or why they did not parse). */
+  private sbomReadings(verified: readonly VerifiedAttestation[]): SbomReading[] {
+    return verified.flatMap((a): SbomReading[] =>
+      isSbomPredicate(a.predicateType) ? [this.verification.sbom(a) ?? []].flat() : [],
+    );
   }
 
   private compute(evidence: Evidence, policy: CompiledPolicy, now: Date): PolicyVerdict {
@@ -169,19 +186,11 @@ export class PolicyEvaluator {
   }
 
   private attestationOutcomes(evidence: Evidence, policy: ReadyPolicy, now: Date): CheckOutcome[] {
-    const verified: VerifiedAttestation[] = [];
-    const rejected: RejectedSignature[] = [];
-    for (const a of policy.authorities) {
-      const collected = this.verification.attestations(evidence, a, now);
-      verified.push(...collected.verified);
-      rejected.push(...collected.rejected);
-    }
+    const { verified, rejected } = this.attestationsUnder(evidence, policy, now);
     const outcomes = policy.attestations.map((rule) =>
       this.attestationOutcome(evidence, policy, rule, verified, rejected),
     );
-    const readings = verified.flatMap((a): SbomReading[] =>
-      isSbomPredicate(a.predicateType) ? [this.verification.sbom(a) ?? []].flat() : [],
-    );
+    const readings = this.sbomReadings(verified);
     const attLooked = evidence.sources.some((s) => s.item === 'att');
     outcomes.push(
       checkSbomRules(policy.sbom, readings, {
