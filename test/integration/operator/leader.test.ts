@@ -112,6 +112,16 @@ describe('operator leader election', function () {
   afterEach(async () => {
     await Promise.all(running.splice(0).map((c) => c.elector.stop()));
   });
+  /** `a` leading in a fresh namespace, and `b` campaigning for a second without taking over. */
+  const leaderAndWaiting = async (): Promise<{ ns: string; a: Candidate; b: Candidate }> => {
+    const ns = await freshNamespace('lease');
+    const a = start(candidate(ns, 'a'));
+    await until('a leads', () => a.elector.isLeader(), 5_000);
+    const b = start(candidate(ns, 'b'));
+    await sleep(1_000);
+    expect(b.elector.isLeader()).to.equal(false);
+    return { ns, a, b };
+  };
 
   it('a lone candidate leads within a second and writes a Lease whose MicroTimes round-trip', async () => {
     const ns = await freshNamespace('lease');
@@ -159,12 +169,7 @@ describe('operator leader election', function () {
   });
 
   it('stop() releases the Lease and the other candidate takes over within a second or two', async () => {
-    const ns = await freshNamespace('lease');
-    const a = start(candidate(ns, 'a'));
-    await until('a leads', () => a.elector.isLeader(), 5_000);
-    const b = start(candidate(ns, 'b'));
-    await sleep(1_000);
-    expect(b.elector.isLeader()).to.equal(false);
+    const { ns, a, b } = await leaderAndWaiting();
 
     const t0 = Date.now();
     await a.elector.stop();
@@ -179,12 +184,7 @@ describe('operator leader election', function () {
   });
 
   it('a leader that vanishes without releasing is replaced within the lease duration, not before', async () => {
-    const ns = await freshNamespace('lease');
-    const a = start(candidate(ns, 'a'));
-    await until('a leads', () => a.elector.isLeader(), 5_000);
-    const b = start(candidate(ns, 'b'));
-    await sleep(1_000);
-    expect(b.elector.isLeader()).to.equal(false);
+    const { ns, a, b } = await leaderAndWaiting();
 
     const t0 = Date.now();
     a.elector.abandon();
