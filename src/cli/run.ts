@@ -30,6 +30,7 @@ interface RunFlags {
   readonly trustRefresh: 'on' | 'off';
   readonly tufMirror?: string;
   readonly trustStaleAfter: string;
+  readonly evictionRetryInterval: string;
 }
 
 /** Mirrors operator/logger.ts `logLevels`; kept here so the CLI does not load winston for other commands. */
@@ -127,6 +128,11 @@ export function runCommand(context: CommandContext): Command {
       'without a successful refresh for this long, unknown CAs and logs are TrustMaterialStale, never definite',
       env['SIGWATCH_TRUST_STALE_AFTER'] ?? '168h',
     )
+    .option(
+      '--eviction-retry-interval <duration>',
+      'how soon a refused eviction (PodDisruptionBudget), an unready owner or an undecided replacement is looked at again',
+      env['SIGWATCH_EVICTION_RETRY_INTERVAL'] ?? '30s',
+    )
     .action(async (flags: RunFlags) => {
       const probePort = Number(flags.probePort);
       if (!Number.isInteger(probePort) || probePort < 0 || probePort > 65_535)
@@ -137,6 +143,9 @@ export function runCommand(context: CommandContext): Command {
       const staleAfterMs = parseDuration(flags.trustStaleAfter);
       if (staleAfterMs === undefined || staleAfterMs <= 0)
         throw usage('--trust-stale-after must be a positive duration');
+      const evictionRetryMs = parseDuration(flags.evictionRetryInterval);
+      if (evictionRetryMs === undefined || evictionRetryMs < 1000)
+        throw usage('--eviction-retry-interval must be a duration of at least 1s');
       // Loaded on demand: the operator pulls in the Kubernetes client, winston and prom-client, which
       // would add ~200 ms to the start of every other command (verify, sbom, query).
       const [{ createLogger }, { startOperator }] = await Promise.all([
@@ -161,6 +170,7 @@ export function runCommand(context: CommandContext): Command {
         ...(env['POD_NAME'] === undefined ? {} : { podName: env['POD_NAME'] }),
         leaderElection: flags.leaderElection,
         leaseDurationMs,
+        evictionRetryMs,
         trustRefresh: {
           enabled: flags.trustRefresh === 'on',
           ...(flags.tufMirror === undefined ? {} : { mirrorURL: flags.tufMirror }),

@@ -9,6 +9,10 @@
  * Re-evaluation happens when anything it depends on changes (a pod, a
  * namespace's labels, a policy, a key or root, the evidence) and at each
  * verdict's `validUntil`, never on a timer of its own.
+ *
+ * Evictions (evictions.ts) ride on the same queue: each judged pod's clock
+ * goes out with its labels, and after each pass over the queue the
+ * eviction reconciler settles circuit breakers and decides.
  */
 import type { Repository } from '../registry/client.js';
 import {
@@ -29,14 +33,18 @@ import {
   type EvidenceNeeds,
   type EvidenceStore,
 } from './evidence-store.js';
+import type { PersistedEvictions } from './eviction-state.js';
+import { Evictions, type JudgedPod } from './evictions.js';
 import { EventRecorder } from './events.js';
 import { containersWithPackage, type ComponentHit, type RunningContainer } from './inventory.js';
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 import type { OperatorMetrics } from './metrics.js';
+import { OwnerLookup } from './owners.js';
 import { actionable, imageName, inScope, reportedImage, type TrimmedPod } from './pod.js';
 import type { RelatedDigests } from './related-digests.js';
 import { verdictBySignatureOn, type RelatedVerdictSources } from './related-verdicts.js';
+import type { ReplacementLookups } from './replacement.js';
 import { marksPatch, podMarks, VerdictMemory, type Judgement } from './pod-label.js';
 import { policySelectsPod } from './scope.js';
 import { PolicyStatusWriter, type ContainerResult } from './policy-status.js';
@@ -51,6 +59,10 @@ export interface ControllerOptions {
   /** Status writes are debounced by this much (default 1 s). */
   readonly statusDebounceMs?: number;
   readonly metrics?: OperatorMetrics;
+  /** Asks the API server whether the lease is still ours; default: `mayWrite`. */
+  readonly confirmLease?: () => Promise<boolean>;
+  /** When a refused eviction, an unready owner or an unknown replacement is looked at again (default 30 s). */
+  readonly evictionRetryMs?: number;
 }
 
 const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
@@ -79,6 +91,7 @@ export class Controller {
   private related: RelatedVerdictSources | undefined;
   readonly status: PolicyStatusWriter;
   private readonly events: EventRecorder;
+  readonly evictions: Evictions;
   private stopped = false;
 
   constructor(private readonly options: ControllerOptions) {
@@ -101,6 +114,25 @@ export class Controller {
               options.metrics?.setCounts(policy, pods, images);
             },
           }),
+      evictions: (policy) => this.evictions.statusOf(policy),
+    });
+    this.evictions = new Evictions({
+      kube: options.kube,
+      logger: options.logger,
+      events: this.events,
+      owners: new OwnerLookup(options.kube),
+      operatorNamespace: options.operatorNamespace,
+      now: () => this.now(),
+      mayWrite: options.mayWrite,
+      confirmLease: options.confirmLease ?? (() => Promise.resolve(options.mayWrite())),
+      persist: (policy) => this.status.flushPolicy(policy),
+      requeue: (key) => {
+        this.enqueue(key);
+      },
+      judged: (key) => this.judged(key),
+      lookups: (key, policy) => this.replacementLookups(key, policy),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.evictionRetryMs === undefined ? {} : { retryMs: options.evictionRetryMs }),
     });
   }
 
@@ -143,12 +175,24 @@ export class Controller {
     for (const [key, pod] of this.pods) if (pod.namespace === name) this.enqueue(key);
   }
 
-  upsertPolicy(source: PolicySource): void {
+  /** A policy from the watch, with the eviction state its status holds (our own writes come back here too). */
+  upsertPolicy(source: PolicySource, persisted?: PersistedEvictions): void {
+    if (persisted !== undefined) this.evictions.policyObserved(source.name, persisted);
+    const before = this.sources.get(source.name);
     this.sources.set(source.name, source);
+    // A status write or an annotation changes neither: no reason to re-judge every pod.
+    const unchanged =
+      before?.generation === source.generation && JSON.stringify(before.spec) === JSON.stringify(source.spec);
+    if (unchanged) {
+      // A confirmation may have lifted a circuit breaker: let the pods waiting on it be considered.
+      if (persisted?.confirmation !== undefined) this.resyncPolicy(source.name);
+      return;
+    }
     this.recompile();
   }
 
   deletePolicy(name: string): void {
+    this.evictions.forgetPolicy(name);
     this.sources.delete(name);
     this.memory.forgetPolicy(name);
     this.options.metrics?.removePolicy(name);
@@ -223,6 +267,48 @@ export class Controller {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.status.stop();
+    this.evictions.stop();
+  }
+
+  /** Re-judges the pods with results under `policy`. */
+  private resyncPolicy(policy: string): void {
+    for (const [key, results] of this.results)
+      if (results.some((r) => r.policy === policy)) this.enqueue(key);
+  }
+
+  private selectingPolicies(pod: TrimmedPod): ReadyPolicy[] {
+    const context = {
+      operatorNamespace: this.options.operatorNamespace,
+      namespaceLabels: this.namespaces.get(pod.namespace),
+    };
+    return this.policies.filter((p): p is ReadyPolicy => p.ready && policySelectsPod(p, pod, context));
+  }
+
+  private judged(key: string): JudgedPod | undefined {
+    const pod = this.pods.get(key);
+    const results = this.results.get(key);
+    if (pod === undefined || results === undefined) return undefined;
+    return { pod, results, policies: this.selectingPolicies(pod) };
+  }
+
+  /** Registry answers and verdicts for predicting `key`'s replacement; digests it judges stay tracked with the pod. */
+  private replacementLookups(key: string, policy: ReadyPolicy): ReplacementLookups {
+    const related = this.related?.related;
+    return {
+      platformsOf: (repo, digest) => related?.platformsOf(repo, digest, key) ?? 'failed',
+      tagTarget: (repo, tag) => related?.tagTarget(repo, tag, key) ?? 'failed',
+      verdictOf: (repo, digest) => {
+        const evidenceKey: EvidenceKey = { ...repo, digest };
+        const id = evidenceKeyString(evidenceKey);
+        this.evictions.keep(key, id);
+        // Tracked with the pod's own digests: evidence arriving re-queues the pod, leaving releases it.
+        this.track(key, new Set([...(this.podDigests.get(key) ?? []), id]));
+        const evidence = this.store?.track(evidenceKey, this.needsFor([policy]));
+        return evidence === undefined
+          ? undefined
+          : this.evaluator.evaluate(evidence, policy, this.now()).verdict;
+      },
+    };
   }
 
   private recompile(): void {
@@ -247,19 +333,30 @@ export class Controller {
   private async drain(): Promise<void> {
     // Let a burst of watch events coalesce before judging.
     await new Promise((r) => setImmediate(r));
-    while (this.dirty.size > 0 && !this.stopped) {
-      const keys = [...this.dirty];
-      this.dirty.clear();
-      for (const key of keys) {
-        try {
-          await this.reconcile(key);
-        } catch (error: unknown) {
-          this.options.logger.error('reconcile failed', {
-            pod: key,
-            error: error instanceof Error ? error.message : String(error),
-          });
+    for (;;) {
+      while (this.dirty.size > 0 && !this.stopped) {
+        const keys = [...this.dirty];
+        this.dirty.clear();
+        for (const key of keys) {
+          try {
+            await this.reconcile(key);
+          } catch (error: unknown) {
+            this.options.logger.error('reconcile failed', {
+              pod: key,
+              error: error instanceof Error ? error.message : String(error),
+            });
+          }
         }
       }
+      // The whole pass is judged: breakers see every transition before any pod is considered.
+      try {
+        await this.evictions.settle(this.policies);
+      } catch (error: unknown) {
+        this.options.logger.error('eviction pass failed', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      if (this.dirty.size === 0 || this.stopped) return;
     }
   }
 
@@ -316,6 +413,7 @@ export class Controller {
     this.timers.delete(key);
     const pod = this.pods.get(key);
     if (pod === undefined || !inScope(pod)) {
+      this.evictions.forgetPod(key);
       this.track(key, new Set());
       this.results.delete(key);
       this.setUnmatched(key, false);
@@ -323,13 +421,8 @@ export class Controller {
       return;
     }
     const now = this.now();
-    const ready = this.policies.filter((p): p is ReadyPolicy => p.ready);
-    const context = {
-      operatorNamespace: this.options.operatorNamespace,
-      namespaceLabels: this.namespaces.get(pod.namespace),
-    };
-    const selecting = ready.filter((p) => policySelectsPod(p, pod, context));
-    const ids = new Set<string>();
+    const selecting = this.selectingPolicies(pod);
+    const ids = new Set<string>(this.evictions.extraIds(key));
     const judgements: Judgement[] = [];
     const results: ContainerResult[] = [];
     let validUntil: Date | undefined;
@@ -409,7 +502,8 @@ export class Controller {
     if (validUntil !== undefined) this.wakeAt(key, validUntil, now);
     // Until every matched digest has evidence, a partial label could be wrong in either direction.
     if (!complete) return;
-    await this.writeMarks(pod, podMarks(judgements));
+    const clock = this.evictions.observe({ pod, results, policies: selecting });
+    await this.writeMarks(pod, podMarks(judgements), clock);
     for (const r of results) {
       // Fresh, definite violations of running containers only: an outage or a stale verdict is no news.
       if (!r.actionable || r.current !== 'NonCompliant') continue;
@@ -446,8 +540,16 @@ export class Controller {
     this.timers.set(key, timer);
   }
 
-  private async writeMarks(pod: TrimmedPod, marks: ReturnType<typeof podMarks>): Promise<void> {
-    const patch = marksPatch(pod, marks);
+  private async writeMarks(
+    pod: TrimmedPod,
+    marks: ReturnType<typeof podMarks>,
+    clock: Record<string, string | null> | undefined,
+  ): Promise<void> {
+    const labels = marksPatch(pod, marks);
+    const patch =
+      clock === undefined
+        ? labels
+        : { metadata: { ...labels?.metadata, annotations: { ...labels?.metadata.annotations, ...clock } } };
     if (patch === undefined || !this.options.mayWrite()) return;
     const path = `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}?fieldManager=sigwatch`;
     const res = await this.options.kube.send({ method: 'PATCH', path, body: patch });

@@ -83,6 +83,17 @@ const imagePolicyStatus: JsonSchema = {
         },
       },
     },
+    evictionsPaused: {
+      type: 'object',
+      description:
+        'A tripped circuit breaker: evictions stay paused until the annotation sigwatch.dev/confirm-evictions names this generation or a later one.',
+      properties: {
+        generation: { type: 'integer', minimum: 0 },
+        since: { type: 'string', format: 'date-time' },
+        newlyNonCompliant: count,
+        matchedPods: count,
+      },
+    },
   },
 };
 

@@ -56,8 +56,44 @@ export class EventRecorder {
     this.sent.set(id, now);
     this.perOwner.set(owner, now);
     if (this.sent.size > maxRemembered) this.sent.clear(); // bounded memory; at worst one repeat Event
-    const time = new Date(now).toISOString();
     const ownerText = pod.owner === undefined ? 'bare pod' : `${pod.owner.kind} ${pod.owner.name}`;
+    await this.post(
+      pod,
+      'Warning',
+      v.reason,
+      `${ownerText}: container ${v.container} runs ${v.image} (${v.digest}), which fails ImagePolicy ${v.policy}: ${v.message}`,
+      now,
+    );
+  }
+
+  /**
+   * Emits an Event about an action on `pod` (an eviction, or why none
+   * happened), once per `dedupeKey` within `quietMs`. Never throws.
+   */
+  async action(
+    pod: TrimmedPod,
+    e: { readonly type: 'Normal' | 'Warning'; readonly reason: string; readonly message: string },
+    dedupeKey: string,
+    quietMs: number,
+  ): Promise<void> {
+    if (!this.options.mayWrite()) return;
+    const now = this.options.now().getTime();
+    const id = `action|${pod.namespace}/${pod.name}|${dedupeKey}`;
+    const last = this.sent.get(id);
+    if (last !== undefined && now - last < quietMs) return;
+    this.sent.set(id, now);
+    if (this.sent.size > maxRemembered) this.sent.clear();
+    await this.post(pod, e.type, e.reason, e.message, now);
+  }
+
+  private async post(
+    pod: TrimmedPod,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    now: number,
+  ): Promise<void> {
+    const time = new Date(now).toISOString();
     const body = {
       apiVersion: 'v1',
       kind: 'Event',
@@ -69,13 +105,9 @@ export class EventRecorder {
         name: pod.name,
         uid: pod.uid,
       },
-      type: 'Warning',
-      reason: v.reason,
-      message:
-        `${ownerText}: container ${v.container} runs ${v.image} (${v.digest}), which fails ImagePolicy ${v.policy}: ${v.message}`.slice(
-          0,
-          1024,
-        ),
+      type,
+      reason,
+      message: message.slice(0, 1024),
       source: { component: 'sigwatch' },
       reportingComponent: 'sigwatch.dev/operator',
       reportingInstance: 'sigwatch',

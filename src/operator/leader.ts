@@ -125,6 +125,21 @@ export class LeaderElector {
   }
 
   /**
+   * Asks the API server whether the lease still names us, on top of
+   * holdsLeaseFor: the check before an eviction, which cannot be undone
+   * (design §6). False on any doubt — a failed read, another holder.
+   */
+  async confirm(marginMs: number): Promise<boolean> {
+    if (!this.holdsLeaseFor(marginMs)) return false;
+    try {
+      const lease = await this.read(AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(5_000)]));
+      return lease?.spec?.holderIdentity === this.options.identity && this.holdsLeaseFor(marginMs);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Stops campaigning, aborts the request in flight and, if the lease names
    * us, releases it so a successor takes over at once. Calls
    * onStoppedLeading if we were leading. Never rejects; idempotent.

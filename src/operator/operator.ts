@@ -6,6 +6,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import type { PolicySource } from '../policy/compile.js';
+import { readPersisted, type PersistedEvictions } from './eviction-state.js';
 import { RegistryClient } from '../registry/client.js';
 import { parsePullSecret, type CredentialEntry } from '../registry/credentials.js';
 import { Controller } from './controller.js';
@@ -41,6 +42,7 @@ export interface OperatorSettings {
   readonly podName?: string;
   readonly leaderElection: boolean;
   readonly leaseDurationMs: number;
+  readonly evictionRetryMs: number;
   readonly trustRefresh: {
     readonly enabled: boolean;
     readonly mirrorURL?: string;
@@ -54,12 +56,17 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-function trimPolicy(raw: unknown): PolicySource | undefined {
+interface WatchedPolicy {
+  readonly source: PolicySource;
+  readonly persisted: PersistedEvictions;
+}
+
+function trimPolicy(raw: unknown): WatchedPolicy | undefined {
   const o = raw as { metadata?: { name?: unknown; generation?: unknown }; spec?: unknown } | undefined;
   const name = o?.metadata?.name;
   if (typeof name !== 'string') return undefined;
   const generation = typeof o?.metadata?.generation === 'number' ? o.metadata.generation : 0;
-  return { name, generation, spec: o?.spec };
+  return { source: { name, generation, spec: o?.spec }, persisted: readPersisted(raw) };
 }
 
 function trimNamespace(raw: unknown): { name: string; labels: Record<string, string> } | undefined {
@@ -133,7 +140,19 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   const mayWrite = (): boolean =>
     !settings.leaderElection || (leader?.holdsLeaseFor(settings.leaseDurationMs / 3) ?? false);
 
-  const controller = new Controller({ kube, logger, operatorNamespace: namespace, mayWrite, metrics });
+  const controller = new Controller({
+    kube,
+    logger,
+    operatorNamespace: namespace,
+    mayWrite,
+    metrics,
+    // Before an eviction, which cannot be undone: the API server must still name us.
+    confirmLease: () =>
+      settings.leaderElection
+        ? (leader?.confirm(settings.leaseDurationMs / 3) ?? Promise.resolve(false))
+        : Promise.resolve(true),
+    evictionRetryMs: settings.evictionRetryMs,
+  });
   let operatorCredentials: readonly CredentialEntry[] = [];
   const podCredentials = settings.podPullSecrets
     ? new PodCredentials({ kube, logger, active: () => isLeader() })
@@ -212,16 +231,16 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   });
   controller.attachRelated(related);
 
-  const policies = new Reflector<PolicySource>({
+  const policies = new Reflector<WatchedPolicy>({
     kubeConfig: kc,
     path: '/apis/sigwatch.dev/v1alpha1/imagepolicies',
     trim: trimPolicy,
-    key: (p) => p.name,
+    key: (p) => p.source.name,
     logger,
     onEvent: (type, key, obj) => {
       if (type === 'SYNC') return;
       if (type === 'DELETED' || obj === undefined) controller.deletePolicy(key);
-      else controller.upsertPolicy(obj);
+      else controller.upsertPolicy(obj.source, obj.persisted);
     },
   });
   const namespaces = new Reflector<{ name: string; labels: Record<string, string> }>({

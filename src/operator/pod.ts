@@ -33,6 +33,8 @@ export interface TrimmedPod {
   readonly owner?: { readonly kind: string; readonly name: string };
   readonly priorityClassName?: string;
   readonly deleting: boolean;
+  /** The API server's mirror of a static pod (annotation `kubernetes.io/config.mirror`): never evicted. */
+  readonly mirror: boolean;
   readonly containers: readonly TrimmedContainer[];
   /** `spec.imagePullSecrets[].name`, read only with `--pod-pull-secrets`. */
   readonly pullSecrets: readonly string[];
@@ -137,6 +139,7 @@ export function trimPod(raw: unknown): TrimmedPod | undefined {
     ...(owner === undefined ? {} : { owner }),
     ...(priorityClassName === undefined ? {} : { priorityClassName }),
     deleting: meta['deletionTimestamp'] !== undefined && meta['deletionTimestamp'] !== null,
+    mirror: obj(meta['annotations'])?.['kubernetes.io/config.mirror'] !== undefined,
     containers: containersOf(spec, status),
     pullSecrets: secretNames(spec?.['imagePullSecrets']),
     serviceAccount: str(spec?.['serviceAccountName']) ?? 'default',

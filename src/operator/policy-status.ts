@@ -9,6 +9,7 @@ import type { Reason } from '../base/reasons.js';
 import { isUnknownReason } from '../base/reasons.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import type { Verdict } from '../policy/verdict.js';
+import type { BreakerTrip, EvictionRecord } from './eviction-state.js';
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 
@@ -58,6 +59,18 @@ export interface PolicyStatus {
     message: string;
     since: string;
   }[];
+  /** The last hour's evictions (eviction-state.ts); always written, so old entries are dropped. */
+  evictions: EvictionRecord[];
+  /** A tripped circuit breaker; null removes it (merge patch). */
+  evictionsPaused: BreakerTrip | null;
+}
+
+/** What the eviction reconciler adds to a policy's status. */
+export interface EvictionStatus {
+  readonly evictions: EvictionRecord[];
+  readonly evictionsPaused: BreakerTrip | null;
+  /** The EvictionsPaused condition; absent for a policy that cannot evict. */
+  readonly condition?: { status: 'True' | 'False'; reason: string; message: string };
 }
 
 export interface PolicyStatusOptions {
@@ -72,6 +85,7 @@ export interface PolicyStatusOptions {
     pods: Readonly<Partial<Record<Verdict, number>>>,
     images: Readonly<Partial<Record<Verdict, number>>>,
   ) => void;
+  readonly evictions?: (policy: CompiledPolicy) => EvictionStatus;
 }
 
 const maxViolations = 50;
@@ -114,6 +128,18 @@ export class PolicyStatusWriter {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.writeAll();
+  }
+
+  /**
+   * Writes one policy's status now (an eviction's record must be stored
+   * before the eviction); true when what is stored matches memory.
+   */
+  async flushPolicy(name: string): Promise<boolean> {
+    const policy = this.policies.get(name);
+    if (policy === undefined) return false;
+    await this.writeAll([policy]);
+    const written = this.written.get(name);
+    return written !== undefined && JSON.stringify(written) === JSON.stringify(this.compute(policy));
   }
 
   /** The status a policy should have now. Pure apart from the clock and the remembered transition times. */
@@ -184,6 +210,7 @@ export class PolicyStatusWriter {
           'Invalid',
           policy.problems.map((p) => `${p.path}: ${p.message}`).join('; '),
         );
+    const evictions = this.options.evictions?.(policy);
     return {
       observedGeneration: policy.generation,
       conditions: [
@@ -197,6 +224,16 @@ export class PolicyStatusWriter {
               `${String(registryTrouble)} verdicts undecided because a registry failed`,
             )
           : condition('Degraded', 'False', 'Healthy', ''),
+        ...(evictions?.condition === undefined
+          ? []
+          : [
+              condition(
+                'EvictionsPaused',
+                evictions.condition.status,
+                evictions.condition.reason,
+                evictions.condition.message,
+              ),
+            ]),
       ],
       summary: {
         pods: perPod.size,
@@ -207,6 +244,8 @@ export class PolicyStatusWriter {
         exempt: count('Exempt'),
       },
       violations: violations.slice(0, maxViolations),
+      evictions: evictions?.evictions ?? [],
+      evictionsPaused: evictions?.evictionsPaused ?? null,
     };
   }
 
@@ -219,11 +258,11 @@ export class PolicyStatusWriter {
     this.timer.unref();
   }
 
-  private async writeAll(): Promise<void> {
+  private async writeAll(only?: readonly CompiledPolicy[]): Promise<void> {
     while (this.writing !== undefined) await this.writing;
     const run = async (): Promise<void> => {
       if (!this.options.mayWrite()) return;
-      for (const policy of this.policies.values()) {
+      for (const policy of only ?? this.policies.values()) {
         const status = this.compute(policy);
         const before = this.written.get(policy.name);
         if (before !== undefined && JSON.stringify(before) === JSON.stringify(status)) continue;

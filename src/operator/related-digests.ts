@@ -31,10 +31,11 @@ export interface RelatedDigestsOptions {
   readonly maxEntries?: number;
 }
 
-/** What a tag resolved to: an index and what it lists, or a single manifest. */
-type TagTarget =
-  | { readonly kind: 'index'; readonly digest: Digest; readonly listed: readonly Digest[] }
-  | { readonly kind: 'manifest'; readonly digest: Digest };
+/** What a tag resolved to: its digest and, for an index, what it lists (empty for a single manifest). */
+export interface TagTarget {
+  readonly digest: Digest;
+  readonly listed: readonly Digest[];
+}
 
 type Value = readonly Digest[] | TagTarget | 'unresolved';
 
@@ -83,20 +84,27 @@ export class RelatedDigests {
    * `unresolved` when the tag now names something else (it moved).
    */
   indexFor(repo: Repository, tag: string, platform: Digest, waiter: string): RelatedAnswer<Digest> {
+    const target = this.tagTarget(repo, tag, waiter);
+    if (typeof target === 'string') return target;
+    if (target.listed.length === 0) return target.digest === platform ? 'none' : 'unresolved';
+    return target.listed.includes(platform) ? target.digest : 'unresolved';
+  }
+
+  /**
+   * What `tag` names now: its digest and, for an index, every manifest it
+   * lists (empty for a single manifest); `unresolved` when the tag is gone.
+   */
+  tagTarget(repo: Repository, tag: string, waiter: string): RelatedAnswer<TagTarget> {
     const ttl = this.options.tagTtlMs ?? 5 * 60_000;
     const value = this.ask(`tag ${repo.registry}/${repo.repository}:${tag}`, waiter, ttl, async (signal) => {
       const fetched = await this.options.client.getManifest(repo, tag, signal);
       if (fetched === undefined) return 'unresolved';
       const m = fetched.manifest;
-      return m.kind === 'index'
-        ? { kind: 'index', digest: fetched.digest, listed: m.manifests.map((d) => d.digest) }
-        : { kind: 'manifest', digest: fetched.digest };
+      return { digest: fetched.digest, listed: m.kind === 'index' ? m.manifests.map((d) => d.digest) : [] };
     });
     if (typeof value === 'string') return value;
     if (Array.isArray(value)) return 'unresolved';
-    const target = value as TagTarget;
-    if (target.kind === 'manifest') return target.digest === platform ? 'none' : 'unresolved';
-    return target.listed.includes(platform) ? target.digest : 'unresolved';
+    return value as TagTarget;
   }
 
   stop(): void {

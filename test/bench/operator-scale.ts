@@ -244,6 +244,7 @@ export async function operatorScaleBench(
           phase: 'Running',
           owner: { kind: 'ReplicaSet', name: `rs-${String(i)}` },
           deleting: false,
+          mirror: false,
           pullSecrets: [],
           serviceAccount: 'default',
           containers: [{ name: 'app', kind: 'container', image: ref, imageID: ref, state: 'running' }],

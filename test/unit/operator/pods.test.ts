@@ -72,6 +72,7 @@ describe('operator pods', () => {
       owner: { kind: 'ReplicaSet', name: 'cart-7d9f' },
       annotations: { 'sigwatch.dev/exempt-by': 'p' },
       deleting: false,
+      mirror: false,
     });
     expect(pod?.containers.map((c) => [c.name, c.kind, c.state])).to.deep.equal([
       ['app', 'container', 'running'],
@@ -135,6 +136,7 @@ describe('operator scope', () => {
     annotations: {},
     phase: 'Running',
     deleting: false,
+    mirror: false,
     containers: [],
     pullSecrets: [],
     serviceAccount: 'default',
