@@ -130,6 +130,8 @@ export class Controller {
         this.enqueue(key);
       },
       judged: (key) => this.judged(key),
+      // Every digest asked at once (no short-circuit): each stale one starts its fetch now.
+      evidenceFresh: (ids) => ids.map((id) => this.store?.fresh(id, 10_000) ?? false).every(Boolean),
       lookups: (key, policy) => this.replacementLookups(key, policy),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(options.evictionRetryMs === undefined ? {} : { retryMs: options.evictionRetryMs }),

@@ -77,6 +77,11 @@ export interface EvictionsOptions {
   readonly requeue: (key: string) => void;
   /** The current judgement of a pod; undefined when it is gone. */
   readonly judged: (key: string) => JudgedPod | undefined;
+  /**
+   * Whether the evidence of these digests was fetched completely moments
+   * ago; if not, a fetch is started and the pod re-queued when it lands.
+   */
+  readonly evidenceFresh: (ids: readonly string[]) => boolean;
   /** Registry answers and verdicts for predicting a replacement, on behalf of pod `key`. */
   readonly lookups: (key: string, policy: ReadyPolicy) => ReplacementLookups;
   readonly metrics?: OperatorMetrics;
@@ -89,16 +94,25 @@ const evicting = (p: ReadyPolicy): boolean => p.spec.mode === 'Enforce' && p.spe
 
 const ms = (text: string, fallback: number): number => parseDuration(text) ?? fallback;
 
-/** The pod's standing under one policy, from its actionable containers only (design §6). */
+/**
+ * The pod's standing under one policy, from its actionable containers only
+ * (design §6). `stale` also covers an Unknown with no definite verdict to
+ * fall back on (a restart during an outage): that pauses the clock the
+ * annotation kept, where resetting it would be news we do not have.
+ */
 function standing(results: readonly ContainerResult[], policy: string): ClockInput {
   let stale = false;
   for (const r of results) {
     if (r.policy !== policy || !r.actionable) continue;
     if (r.current === 'NonCompliant') return 'fresh-noncompliant';
-    if (r.verdict === 'NonCompliant' && r.stale) stale = true;
+    if (r.current === 'Unknown' && (r.verdict === 'NonCompliant' || r.verdict === 'Unknown')) stale = true;
   }
   return stale ? 'stale' : 'other';
 }
+
+/** Whether the pod counts as NonCompliant for the circuit breaker: a definite verdict, fresh or stale. */
+const definitelyNoncompliant = (results: readonly ContainerResult[], policy: string): boolean =>
+  results.some((r) => r.policy === policy && r.actionable && r.verdict === 'NonCompliant');
 
 /** The clock's input over every evicting policy: fresh beats stale beats anything else. */
 function clockInput(standings: readonly ClockInput[]): ClockInput {
@@ -187,7 +201,10 @@ export class Evictions {
     this.violations.note(
       key,
       new Map(
-        [...standings].map(([policy, s]) => [policy, { noncompliant: s !== 'other', knownBefore }] as const),
+        [...standings.keys()].map(
+          (policy) =>
+            [policy, { noncompliant: definitelyNoncompliant(results, policy), knownBefore }] as const,
+        ),
       ),
       now.getTime(),
     );
@@ -385,6 +402,15 @@ export class Evictions {
       if (decision.kind !== 'evict') {
         this.waitOrLog(key, policy, decision, now);
         continue;
+      }
+      // An eviction cannot be undone: it acts on evidence fetched just now, never on the last
+      // interval's. A registry that went down meanwhile makes the verdict Unknown, which pauses the clock.
+      const failing = judged.results.filter(
+        (r) => r.policy === policy.name && r.actionable && r.current === 'NonCompliant',
+      );
+      if (!this.options.evidenceFresh(failing.map((r) => r.digestKey))) {
+        this.recheck(key, new Date(now.getTime() + this.retryMs));
+        return;
       }
       await this.evict(key, pod, policy, owner, now);
       return; // one eviction per pod, whichever policy asked first

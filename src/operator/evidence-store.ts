@@ -35,6 +35,10 @@ interface Entry {
   fetching?: Promise<void> | undefined;
   timer?: NodeJS.Timeout | undefined;
   failures: number;
+  /** When the last complete fetch ended (Date.now()). */
+  completeAt?: number;
+  /** Someone waits for the next fetch's result (fresh()): report it even if nothing changed. */
+  reportNext?: boolean;
 }
 
 export interface EvidenceStoreOptions {
@@ -122,6 +126,22 @@ export class EvidenceStore {
     return this.entries.get(id)?.evidence;
   }
 
+  /**
+   * Whether `id`'s evidence is complete and was fetched within `maxAgeMs`
+   * (the check before an eviction). If not, a fetch starts now and
+   * `onChange` reports its result even if nothing changed, so the caller
+   * hears back either way.
+   */
+  fresh(id: string, maxAgeMs: number): boolean {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return false;
+    if (entry.evidence?.complete === true && Date.now() - (entry.completeAt ?? -Infinity) <= maxAgeMs)
+      return true;
+    entry.reportNext = true;
+    if (entry.fetching === undefined) this.schedule(entry, 0);
+    return false;
+  }
+
   /** No pod uses the digest any more. */
   release(id: string): void {
     const entry = this.entries.get(id);
@@ -188,7 +208,10 @@ export class EvidenceStore {
         entry.failures = evidence.complete ? 0 : entry.failures + 1;
         const print = fingerprint(evidence);
         if (this.entries.get(evidenceKeyString(entry.key)) !== entry) return; // released meanwhile
-        if (print !== entry.fingerprint || entry.evidence === undefined) {
+        if (evidence.complete) entry.completeAt = Date.now();
+        const report = entry.reportNext === true;
+        entry.reportNext = false;
+        if (print !== entry.fingerprint || entry.evidence === undefined || report) {
           entry.evidence = evidence;
           entry.fingerprint = print;
           this.options.onChange(evidenceKeyString(entry.key), evidence);
