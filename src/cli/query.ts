@@ -6,9 +6,7 @@
  */
 import { Command, Option } from 'commander';
 import { CliError, describeError, isSigwatchError } from '../base/errors.js';
-import { parsePurl } from '../sbom/purl.js';
-import { findPackage, type PackageRule } from '../sbom/query.js';
-import { parseRange } from '../sbom/range.js';
+import { findPackage, parsePackageRule } from '../sbom/query.js';
 import type { CommandContext } from './context.js';
 import { oneLine } from './inputs.js';
 import { readSbomFile } from './sbom.js';
@@ -22,29 +20,86 @@ interface QueryRow {
   readonly error?: string;
 }
 
-function ruleFrom(purlText: string, versions: string | undefined): PackageRule {
-  const purl = parsePurl(purlText);
-  if (purl === undefined) throw new CliError('UsageError', `not a package URL: ${purlText}`);
-  // A version in the purl itself means exactly that version.
-  const rangeText = versions ?? (purl.version === undefined ? undefined : `=${purl.version}`);
-  if (rangeText === undefined) return { purl: { ...purl, version: undefined } };
-  const range = parseRange(rangeText, purl.type);
-  if (range === undefined)
-    throw new CliError('UsageError', `not a version range for ${purl.type}: ${rangeText}`);
-  return { purl: { ...purl, version: undefined }, range };
+interface QueryFlags {
+  readonly versions?: string;
+  readonly output: 'table' | 'json';
+  readonly cluster: boolean;
+  readonly inventoryUrl: string;
+  readonly inventoryCa?: string;
+  readonly kubeconfig?: string;
+  readonly token?: string;
+}
+
+/** `--cluster`: the running pods that contain the package, from the operator's inventory API. */
+async function queryRunningPods(context: CommandContext, purlText: string, flags: QueryFlags): Promise<void> {
+  parsePackageRule(purlText, flags.versions); // bad input is a usage error here, not a 400 from afar
+  const { queryCluster } = await import('./query-cluster.js');
+  let matches;
+  try {
+    matches = await queryCluster({
+      purl: purlText,
+      ...(flags.versions === undefined ? {} : { versions: flags.versions }),
+      url: flags.inventoryUrl,
+      ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }),
+      ...(flags.token === undefined ? {} : { token: flags.token }),
+      ...(flags.inventoryCa === undefined ? {} : { caFile: flags.inventoryCa }),
+    });
+  } catch (error: unknown) {
+    if (error instanceof CliError) throw error;
+    context.output.writeErr(`sigwatch: ${oneLine(describeError(error))}\n`);
+    context.setExitCode(2);
+    return;
+  }
+  context.output.writeOut(
+    flags.output === 'json'
+      ? `${JSON.stringify(matches, null, 2)}\n`
+      : matches
+          .map(
+            (m) =>
+              `${m.namespace}/${m.pod}  ${m.container}  ${m.image}  ${m.purl} ${m.version ?? '-'}  ${m.inRange === true ? 'IN RANGE' : 'version not comparable'}${m.signed ? '' : '  (unsigned SBOM)'}`,
+          )
+          .join('\n') + (matches.length > 0 ? '\n' : ''),
+  );
+  const found = matches.some((m) => m.inRange === true);
+  context.setExitCode(found ? 0 : matches.length > 0 ? 2 : 1);
 }
 
 export function queryCommand(context: CommandContext): Command {
   return new Command('query')
-    .description('which SBOM files contain a package (exit 0: found, 1: not found, 2: undecided)')
+    .description(
+      'which SBOM files, or with --cluster which running pods, contain a package (exit 0: found, 1: not found, 2: undecided)',
+    )
     .argument('<purl>', 'package URL, e.g. pkg:maven/org.apache.logging.log4j/log4j-core')
-    .argument('<file...>', 'SPDX or CycloneDX JSON documents')
+    .argument('[file...]', 'SPDX or CycloneDX JSON documents (not with --cluster)')
     .option('--versions <range>', "version range, e.g. '<2.17.1' or 'vers:maven/>=2.0|<2.17.1'")
+    .option('--cluster', "ask the operator's inventory API which running pods contain it", false)
+    .option(
+      '--inventory-url <url>',
+      "the operator's inventory API (from outside the cluster: kubectl port-forward -n sigwatch-system svc/sigwatch-inventory 8443)",
+      process.env['SIGWATCH_INVENTORY_URL'] ?? 'https://sigwatch-inventory.sigwatch-system.svc:8443',
+    )
+    .option('--inventory-ca <file>', 'PEM certificates to trust for an https inventory URL')
+    .option(
+      '--kubeconfig <path>',
+      "kubeconfig whose user's bearer token is sent (default: the usual loading rules)",
+    )
+    .option(
+      '--token <token>',
+      "bearer token to send instead of the kubeconfig user's",
+      process.env['SIGWATCH_TOKEN'],
+    )
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
     )
-    .action((purlText: string, files: string[], flags: { versions?: string; output: 'table' | 'json' }) => {
-      const rule = ruleFrom(purlText, flags.versions);
+    .action(async (purlText: string, files: string[], flags: QueryFlags) => {
+      if (flags.cluster) {
+        if (files.length > 0) throw new CliError('UsageError', '--cluster takes no SBOM files');
+        await queryRunningPods(context, purlText, flags);
+        return;
+      }
+      if (files.length === 0)
+        throw new CliError('UsageError', 'name SBOM files, or --cluster for running pods');
+      const rule = parsePackageRule(purlText, flags.versions);
       const rows: QueryRow[] = [];
       for (const file of files) {
         try {

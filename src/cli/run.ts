@@ -31,6 +31,11 @@ interface RunFlags {
   readonly tufMirror?: string;
   readonly trustStaleAfter: string;
   readonly evictionRetryInterval: string;
+  readonly inventoryAddress: string;
+  readonly inventoryPort: string;
+  readonly inventoryTlsCert?: string;
+  readonly inventoryTlsKey?: string;
+  readonly inventoryAdvertiseUrl?: string;
 }
 
 /** Mirrors operator/logger.ts `logLevels`; kept here so the CLI does not load winston for other commands. */
@@ -133,6 +138,23 @@ export function runCommand(context: CommandContext): Command {
       'how soon a refused eviction (PodDisruptionBudget), an unready owner or an undecided replacement is looked at again',
       env['SIGWATCH_EVICTION_RETRY_INTERVAL'] ?? '30s',
     )
+    .option(
+      '--inventory-address <ip>',
+      'inventory API address',
+      env['SIGWATCH_INVENTORY_ADDRESS'] ?? '0.0.0.0',
+    )
+    .option(
+      '--inventory-port <port>',
+      'inventory API port (bearer token, TokenReview + SubjectAccessReview); "off" serves none',
+      env['SIGWATCH_INVENTORY_PORT'] ?? '8443',
+    )
+    .option('--inventory-tls-cert <file>', 'PEM certificate for the inventory API (without it: plain HTTP)')
+    .option('--inventory-tls-key <file>', 'PEM private key for --inventory-tls-cert')
+    .option(
+      '--inventory-advertise-url <url>',
+      "the leader's inventory URL as clients reach it, for followers' redirects (default: this pod's address)",
+      env['SIGWATCH_INVENTORY_ADVERTISE_URL'],
+    )
     .action(async (flags: RunFlags) => {
       const probePort = Number(flags.probePort);
       if (!Number.isInteger(probePort) || probePort < 0 || probePort > 65_535)
@@ -146,6 +168,16 @@ export function runCommand(context: CommandContext): Command {
       const evictionRetryMs = parseDuration(flags.evictionRetryInterval);
       if (evictionRetryMs === undefined || evictionRetryMs < 1000)
         throw usage('--eviction-retry-interval must be a duration of at least 1s');
+      const inventoryPort = flags.inventoryPort === 'off' ? undefined : Number(flags.inventoryPort);
+      if (
+        inventoryPort !== undefined &&
+        (!Number.isInteger(inventoryPort) || inventoryPort < 0 || inventoryPort > 65_535)
+      )
+        throw usage('--inventory-port must be 0..65535 or off');
+      if ((flags.inventoryTlsCert === undefined) !== (flags.inventoryTlsKey === undefined))
+        throw usage('--inventory-tls-cert and --inventory-tls-key go together');
+      if (flags.inventoryAdvertiseUrl !== undefined && !URL.canParse(flags.inventoryAdvertiseUrl))
+        throw usage('--inventory-advertise-url must be a URL');
       // Loaded on demand: the operator pulls in the Kubernetes client, winston and prom-client, which
       // would add ~200 ms to the start of every other command (verify, sbom, query).
       const [{ createLogger }, { startOperator }] = await Promise.all([
@@ -171,6 +203,20 @@ export function runCommand(context: CommandContext): Command {
         leaderElection: flags.leaderElection,
         leaseDurationMs,
         evictionRetryMs,
+        ...(inventoryPort === undefined
+          ? {}
+          : {
+              inventory: {
+                address: flags.inventoryAddress,
+                port: inventoryPort,
+                ...(flags.inventoryTlsCert === undefined || flags.inventoryTlsKey === undefined
+                  ? {}
+                  : { tls: { certFile: flags.inventoryTlsCert, keyFile: flags.inventoryTlsKey } }),
+                ...(flags.inventoryAdvertiseUrl === undefined
+                  ? {}
+                  : { advertiseURL: flags.inventoryAdvertiseUrl }),
+              },
+            }),
         trustRefresh: {
           enabled: flags.trustRefresh === 'on',
           ...(flags.tufMirror === undefined ? {} : { mirrorURL: flags.tufMirror }),
@@ -178,7 +224,9 @@ export function runCommand(context: CommandContext): Command {
         },
         logger,
       });
-      context.output.writeErr(`sigwatch: running; probes on port ${String(operator.probePort)}\n`);
+      context.output.writeErr(
+        `sigwatch: running; probes on port ${String(operator.probePort)}${operator.inventoryPort === undefined ? '' : `, inventory on port ${String(operator.inventoryPort)}`}\n`,
+      );
       const signal = await untilSignal();
       logger.info('shutting down', { signal });
       await operator.stop();

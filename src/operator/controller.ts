@@ -37,6 +37,8 @@ import type { PersistedEvictions } from './eviction-state.js';
 import { Evictions, type JudgedPod } from './evictions.js';
 import { EventRecorder } from './events.js';
 import { containersWithPackage, type ComponentHit, type RunningContainer } from './inventory.js';
+import type { InventorySource } from './inventory-api.js';
+import { componentsView, imagesView, podVerdictsView } from './inventory-views.js';
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -254,6 +256,19 @@ export class Controller {
         .flatMap((p) => this.evaluator.signedSboms(evidence, p, now));
       return [...new Set(sboms)];
     });
+  }
+
+  /** What the inventory API answers from: this replica's pods, results and evidence, as they are now. */
+  inventorySource(): InventorySource {
+    return {
+      images: () => imagesView(this.pods, this.results),
+      components: (rule) => componentsView(this.containersWithPackage(rule)),
+      podVerdicts: (namespace, name) => {
+        const key = podKey({ namespace, name });
+        const pod = this.pods.get(key);
+        return pod === undefined ? undefined : podVerdictsView(pod, this.results.get(key) ?? []);
+      },
+    };
   }
 
   compiledPolicies(): readonly CompiledPolicy[] {

@@ -12,6 +12,9 @@ import { parsePullSecret, type CredentialEntry } from '../registry/credentials.j
 import { Controller } from './controller.js';
 import { EvidenceStore } from './evidence-store.js';
 import { startProbeServer } from './http.js';
+import { AccessReview } from './access-review.js';
+import { startInventoryServer, type InventoryServer } from './inventory-api.js';
+import { parsePackageRule } from '../sbom/query.js';
 import { KubeHttp, RateLimiter } from './kube-http.js';
 import { LeaderElector } from './leader.js';
 import { LeaderLabel } from './leader-label.js';
@@ -43,6 +46,14 @@ export interface OperatorSettings {
   readonly leaderElection: boolean;
   readonly leaseDurationMs: number;
   readonly evictionRetryMs: number;
+  /** The inventory API's port; absent: not served. */
+  readonly inventory?: {
+    readonly address: string;
+    readonly port: number;
+    readonly tls?: { readonly certFile: string; readonly keyFile: string };
+    /** Where followers send clients (the leader's URL as clients reach it); default this process's own address. */
+    readonly advertiseURL?: string;
+  };
   readonly trustRefresh: {
     readonly enabled: boolean;
     readonly mirrorURL?: string;
@@ -53,6 +64,7 @@ export interface OperatorSettings {
 
 export interface RunningOperator {
   readonly probePort: number;
+  readonly inventoryPort?: number;
   stop(): Promise<void>;
 }
 
@@ -77,6 +89,13 @@ function trimNamespace(raw: unknown): { name: string; labels: Record<string, str
     if (typeof v === 'string') labels[k] = v;
   }
   return { name: meta.name, labels };
+}
+
+/** This process's inventory URL: its pod IP when listening on every address, else the address itself. */
+function defaultAdvertiseURL(scheme: string, address: string, port: number): string {
+  const wildcard = address === '0.0.0.0' || address === '::' || address === '';
+  const host = wildcard ? (process.env['POD_IP'] ?? '127.0.0.1') : address;
+  return `${scheme}${host.includes(':') ? `[${host}]` : host}:${String(port)}`;
 }
 
 function loadKubeConfig(path: string | undefined): KubeConfig {
@@ -271,8 +290,35 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   await Promise.all([policies.start(), namespaces.start()]);
   await pods.start();
 
+  // Started before the elector, whose Lease carries its URL for followers to redirect to.
+  const inventoryURLAnnotation = 'sigwatch.dev/inventory-url';
+  let inventory: InventoryServer | undefined;
+  if (settings.inventory !== undefined) {
+    const access = new AccessReview(kube);
+    inventory = await startInventoryServer({
+      host: settings.inventory.address,
+      port: settings.inventory.port,
+      ...(settings.inventory.tls === undefined ? {} : { tls: settings.inventory.tls }),
+      check: (token) => access.check(token),
+      leader: () => {
+        if (isLeader()) return true;
+        const url = leader?.holderAnnotations()?.[inventoryURLAnnotation];
+        return url === undefined || url === '' ? undefined : url;
+      },
+      source: controller.inventorySource(),
+      rule: parsePackageRule,
+      logger,
+    });
+  }
+  const advertised =
+    inventory === undefined || settings.inventory === undefined
+      ? undefined
+      : (settings.inventory.advertiseURL ??
+        defaultAdvertiseURL(inventory.scheme, settings.inventory.address, inventory.port));
+
   if (settings.leaderElection) {
     leader = new LeaderElector({
+      ...(advertised === undefined ? {} : { annotations: { [inventoryURLAnnotation]: advertised } }),
       kubeConfig: kc,
       namespace,
       name: 'sigwatch-leader',
@@ -312,10 +358,16 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     isReady: () => (watches.every((w) => w.hasSynced()) ? true : 'watches not synced'),
     logger,
   });
-  logger.info('sigwatch running', { namespace, probePort: server.port, identity: settings.identity });
+  logger.info('sigwatch running', {
+    namespace,
+    probePort: server.port,
+    ...(inventory === undefined ? {} : { inventoryPort: inventory.port, inventoryURL: advertised }),
+    identity: settings.identity,
+  });
 
   return {
     probePort: server.port,
+    ...(inventory === undefined ? {} : { inventoryPort: inventory.port }),
     async stop(): Promise<void> {
       clearInterval(renoteTimer);
       for (const w of watches) w.stop();
@@ -327,6 +379,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       if (leader === undefined) void leaderLabel.follow();
       await leaderLabel.idle();
       await server.close();
+      await inventory?.close();
       await registry.close();
     },
   };

@@ -2,9 +2,10 @@
  * "Does this SBOM contain package X (in version range R)?" — the offline half
  * of the inventory question. Pure: the caller parses the SBOM and the rule.
  */
+import { CliError } from '../base/errors.js';
 import type { NormalisedSbom, SbomComponent } from './model.js';
 import { matchesPackage, parsePurl, type Purl } from './purl.js';
-import { rangeContains, type Range } from './range.js';
+import { parseRange, rangeContains, type Range } from './range.js';
 
 export interface PackageRule {
   readonly purl: Purl;
@@ -44,4 +45,20 @@ export function matchComponents(components: readonly SbomComponent[], rule: Pack
     matches.push({ component, inRange, ...(version === undefined ? {} : { version }) });
   }
   return matches;
+}
+
+/**
+ * The rule for "package PURL, versions RANGE" as users type it (`sigwatch
+ * query`, the inventory API): a version inside the purl means exactly that
+ * version. Throws CliError `UsageError` for a purl or range that does not parse.
+ */
+export function parsePackageRule(purlText: string, versions: string | undefined): PackageRule {
+  const purl = parsePurl(purlText);
+  if (purl === undefined) throw new CliError('UsageError', `not a package URL: ${purlText}`);
+  const rangeText = versions ?? (purl.version === undefined ? undefined : `=${purl.version}`);
+  if (rangeText === undefined) return { purl: { ...purl, version: undefined } };
+  const range = parseRange(rangeText, purl.type);
+  if (range === undefined)
+    throw new CliError('UsageError', `not a version range for ${purl.type}: ${rangeText}`);
+  return { purl: { ...purl, version: undefined }, range };
 }
