@@ -36,6 +36,7 @@ interface RunFlags {
   readonly inventoryTlsCert?: string;
   readonly inventoryTlsKey?: string;
   readonly inventoryAdvertiseUrl?: string;
+  readonly inventoryUnsignedSboms: boolean;
 }
 
 /** Mirrors operator/logger.ts `logLevels`; kept here so the CLI does not load winston for other commands. */
@@ -155,6 +156,11 @@ export function runCommand(context: CommandContext): Command {
       "the leader's inventory URL as clients reach it, for followers' redirects (default: this pod's address)",
       env['SIGWATCH_INVENTORY_ADVERTISE_URL'],
     )
+    .option(
+      '--inventory-unsigned-sboms',
+      'also read unsigned .sbom attachments and answer from them, marked unsigned (one more registry request per digest and interval)',
+      env['SIGWATCH_INVENTORY_UNSIGNED_SBOMS'] === 'true',
+    )
     .action(async (flags: RunFlags) => {
       const probePort = Number(flags.probePort);
       if (!Number.isInteger(probePort) || probePort < 0 || probePort > 65_535)
@@ -215,6 +221,7 @@ export function runCommand(context: CommandContext): Command {
                 ...(flags.inventoryAdvertiseUrl === undefined
                   ? {}
                   : { advertiseURL: flags.inventoryAdvertiseUrl }),
+                unsignedSboms: flags.inventoryUnsignedSboms,
               },
             }),
         trustRefresh: {

@@ -27,6 +27,9 @@ import type { PolicyVerdict } from '../policy/verdict.js';
 import type { TrustMaterial } from '../policy/trust-material.js';
 import { parseReference } from '../registry/reference.js';
 import type { PackageRule } from '../sbom/query.js';
+import type { NormalisedSbom } from '../sbom/model.js';
+import { parseSbomText } from '../sbom/parse.js';
+import type { AttachedSbom } from '../registry/evidence-types.js';
 import {
   evidenceKeyString,
   type EvidenceKey,
@@ -65,6 +68,8 @@ export interface ControllerOptions {
   readonly confirmLease?: () => Promise<boolean>;
   /** When a refused eviction, an unready owner or an unknown replacement is looked at again (default 30 s). */
   readonly evictionRetryMs?: number;
+  /** Also read unsigned `.sbom` attachments, for the inventory only (one more request per digest and interval). */
+  readonly unsignedSboms?: boolean;
 }
 
 const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
@@ -88,6 +93,8 @@ export class Controller {
   /** In-scope pods no policy selects, for `sigwatch_pods{verdict="Unmatched"}`. */
   private readonly unmatched = new Set<string>();
   private readonly dirty = new Set<string>();
+  /** Held weakly: an attachment's parse lives as long as the evidence that holds it. */
+  private readonly parsedAttachments = new WeakMap<AttachedSbom, NormalisedSbom | null>();
   private draining: Promise<void> | undefined;
   private store: EvidenceStore | undefined;
   private related: RelatedVerdictSources | undefined;
@@ -248,14 +255,33 @@ export class Controller {
     }
     const now = this.now();
     const ready = this.policies.filter((p): p is ReadyPolicy => p.ready);
-    return containersWithPackage(rule, running, (digestKey) => {
-      const evidence = this.store?.get(digestKey);
-      if (evidence === undefined) return [];
-      const sboms = ready
-        .filter((p) => policyMatches(p, evidence.repository))
-        .flatMap((p) => this.evaluator.signedSboms(evidence, p, now));
-      return [...new Set(sboms)];
-    });
+    return containersWithPackage(
+      rule,
+      running,
+      (digestKey) => {
+        const evidence = this.store?.get(digestKey);
+        if (evidence === undefined) return [];
+        const sboms = ready
+          .filter((p) => policyMatches(p, evidence.repository))
+          .flatMap((p) => this.evaluator.signedSboms(evidence, p, now));
+        return [...new Set(sboms)];
+      },
+      (digestKey) => (this.store?.get(digestKey)?.sboms ?? []).flatMap((a) => this.unsignedSbom(a)),
+    );
+  }
+
+  /** An attachment's SBOM, parsed once per fetched attachment; one that does not parse adds nothing. */
+  private unsignedSbom(attached: AttachedSbom): NormalisedSbom[] {
+    let parsed = this.parsedAttachments.get(attached);
+    if (parsed === undefined) {
+      try {
+        parsed = parseSbomText(new TextDecoder().decode(attached.body));
+      } catch {
+        parsed = null;
+      }
+      this.parsedAttachments.set(attached, parsed);
+    }
+    return parsed === null ? [] : [parsed];
   }
 
   /** What the inventory API answers from: this replica's pods, results and evidence, as they are now. */
@@ -395,6 +421,7 @@ export class Controller {
     }
     return {
       attestations: policies.some((p) => p.needsAttestations),
+      attachedSboms: this.options.unsignedSboms === true,
       extraRepositories: [...repos.values()],
       intervalMs: Math.min(...policies.map((p) => parseDuration(p.spec.reverifyInterval) ?? 3_600_000)),
     };

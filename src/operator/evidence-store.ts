@@ -19,6 +19,8 @@ export interface EvidenceNeeds {
   /** `source.repository` of the authorities of the policies involved. */
   readonly extraRepositories: readonly Repository[];
   readonly intervalMs: number;
+  /** Whether unsigned `.sbom` attachments are read too (the inventory API's, never a verdict's). */
+  readonly attachedSboms?: boolean;
 }
 
 export interface EvidenceKey extends Repository {
@@ -77,11 +79,13 @@ function mergeNeeds(a: EvidenceNeeds, b: EvidenceNeeds): EvidenceNeeds {
     attestations: a.attestations || b.attestations,
     extraRepositories: [...repos.values()],
     intervalMs: Math.min(a.intervalMs, b.intervalMs),
+    attachedSboms: a.attachedSboms === true || b.attachedSboms === true,
   };
 }
 
 const sameNeeds = (a: EvidenceNeeds, b: EvidenceNeeds): boolean =>
   a.attestations === b.attestations &&
+  (a.attachedSboms === true) === (b.attachedSboms === true) &&
   a.intervalMs === b.intervalMs &&
   a.extraRepositories.length === b.extraRepositories.length;
 
@@ -108,12 +112,12 @@ export class EvidenceStore {
       const merged = mergeNeeds(entry.needs, needs);
       const widened = !sameNeeds(merged, entry.needs);
       entry.needs = merged;
-      // Attestations were not fetched before: fetch again now rather than at the next interval.
+      // Attestations (or attachments) were not fetched before: fetch again now rather than at the next interval.
+      const missing = (item: 'att' | 'sbom'): boolean =>
+        entry?.evidence !== undefined && !entry.evidence.sources.some((s) => s.item === item);
       if (
         widened &&
-        merged.attestations &&
-        entry.evidence !== undefined &&
-        !entry.evidence.sources.some((s) => s.item === 'att')
+        ((merged.attestations && missing('att')) || (merged.attachedSboms === true && missing('sbom')))
       ) {
         this.schedule(entry, 0);
       }
@@ -199,7 +203,10 @@ export class EvidenceStore {
             image: { registry: entry.key.registry, repository: entry.key.repository },
             digest: entry.key.digest,
             extraRepositories: entry.needs.extraRepositories,
-            include: { attestations: entry.needs.attestations, attachedSboms: false },
+            include: {
+              attestations: entry.needs.attestations,
+              attachedSboms: entry.needs.attachedSboms === true,
+            },
             ...(entry.evidence === undefined ? {} : { previous: entry.evidence }),
             now: new Date(),
             signal: this.controller.signal,

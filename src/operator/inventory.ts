@@ -3,7 +3,8 @@
  * from what the operator already holds: the pods it judges, the digest each
  * container runs, and the SBOMs those digests' signed attestations carry.
  * Nothing is fetched or verified to answer; a digest whose SBOM no policy's
- * authority signed contributes nothing.
+ * authority signed contributes only its unsigned `.sbom` attachments, if the
+ * operator reads them (`--inventory-unsigned-sboms`), and those hits say so.
  *
  * Each digest's SBOMs are searched once per query, by binary search over
  * their sorted package keys, however many pods run it: 10,000 pods of 1,000
@@ -12,7 +13,8 @@
 import type { SignedSbom } from '../policy/verification-cache.js';
 import { componentsOfPackage } from '../policy/verification-cache.js';
 import { purlKey } from '../sbom/purl.js';
-import { matchComponents, type PackageRule } from '../sbom/query.js';
+import type { NormalisedSbom } from '../sbom/model.js';
+import { findPackage, matchComponents, type PackageMatch, type PackageRule } from '../sbom/query.js';
 
 /** One running container, as the controller tracks it. */
 export interface RunningContainer {
@@ -37,14 +39,15 @@ export interface ComponentHit {
   readonly version?: string;
   /** `unparseable`: the version cannot be compared in the package's ecosystem. */
   readonly inRange: boolean | 'unparseable';
-  /** From a signed SBOM attestation (the only kind this module reads). */
-  readonly signed: true;
+  /** From a signed SBOM attestation; false: from an unsigned `.sbom` attachment, which anyone who can push may write. */
+  readonly signed: boolean;
 }
 
 interface DigestMatch {
   readonly purl: string;
   readonly version?: string;
   readonly inRange: boolean | 'unparseable';
+  readonly signed: boolean;
 }
 
 /**
@@ -56,6 +59,8 @@ export function containersWithPackage(
   rule: PackageRule,
   running: Iterable<RunningContainer>,
   sbomsOf: (digestKey: string) => readonly SignedSbom[],
+  /** Unsigned attachments (searched linearly: few digests have them, and only when asked for). */
+  unsignedOf: (digestKey: string) => readonly NormalisedSbom[] = () => [],
 ): ComponentHit[] {
   const key = purlKey(rule.purl);
   const perDigest = new Map<string, readonly DigestMatch[]>();
@@ -65,24 +70,26 @@ export function containersWithPackage(
     if (matches === undefined) {
       const seen = new Set<string>();
       const found: DigestMatch[] = [];
-      for (const sbom of sbomsOf(c.digestKey)) {
-        for (const m of matchComponents(componentsOfPackage(sbom, key), rule)) {
-          const purl = m.component.purl ?? m.component.name;
-          // Several authorities may sign the same SBOM: report each component once per digest.
-          const id = `${purl}\u0000${m.version ?? ''}`;
-          if (seen.has(id)) continue;
-          seen.add(id);
-          found.push({
-            purl,
-            ...(m.version === undefined ? {} : { version: m.version }),
-            inRange: m.inRange,
-          });
-        }
-      }
+      const add = (m: PackageMatch, signed: boolean): void => {
+        const purl = m.component.purl ?? m.component.name;
+        // Several authorities may sign the same SBOM: report each component once per digest, signed first.
+        const id = `${purl}\u0000${m.version ?? ''}`;
+        if (seen.has(id)) return;
+        seen.add(id);
+        found.push({
+          purl,
+          ...(m.version === undefined ? {} : { version: m.version }),
+          inRange: m.inRange,
+          signed,
+        });
+      };
+      for (const sbom of sbomsOf(c.digestKey))
+        for (const m of matchComponents(componentsOfPackage(sbom, key), rule)) add(m, true);
+      for (const sbom of unsignedOf(c.digestKey)) for (const m of findPackage(sbom, rule)) add(m, false);
       matches = found;
       perDigest.set(c.digestKey, matches);
     }
-    for (const m of matches) hits.push({ ...c, ...m, signed: true });
+    for (const m of matches) hits.push({ ...c, ...m });
   }
   return hits;
 }

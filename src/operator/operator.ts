@@ -53,6 +53,8 @@ export interface OperatorSettings {
     readonly tls?: { readonly certFile: string; readonly keyFile: string };
     /** Where followers send clients (the leader's URL as clients reach it); default this process's own address. */
     readonly advertiseURL?: string;
+    /** Also answer from unsigned `.sbom` attachments (fetched for that: one more request per digest). */
+    readonly unsignedSboms?: boolean;
   };
   readonly trustRefresh: {
     readonly enabled: boolean;
@@ -171,6 +173,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
         ? (leader?.confirm(settings.leaseDurationMs / 3) ?? Promise.resolve(false))
         : Promise.resolve(true),
     evictionRetryMs: settings.evictionRetryMs,
+    unsignedSboms: settings.inventory?.unsignedSboms === true,
   });
   let operatorCredentials: readonly CredentialEntry[] = [];
   const podCredentials = settings.podPullSecrets
