@@ -1,10 +1,15 @@
 /**
  * Who may read the inventory API (design §5): the bearer token is checked
  * by the API server (TokenReview), and the user it names must be allowed
- * `get` on the non-resource URL `/api/v1/inventory` (SubjectAccessReview) —
- * the same RBAC an administrator already uses for `/metrics`-style URLs:
+ * `get` on the non-resource URL `/sigwatch/inventory` (SubjectAccessReview)
+ * — the same RBAC an administrator already uses for `/metrics`-style URLs:
  *
- *   rules: [{nonResourceURLs: ["/api/v1/inventory"], verbs: ["get"]}]
+ *   rules: [{nonResourceURLs: ["/sigwatch/inventory"], verbs: ["get"]}]
+ *
+ * Not `/api/v1/inventory`, which design §5 names: every Kubernetes cluster
+ * grants `get` on `/api/*` to all authenticated users (the bootstrap
+ * ClusterRole `system:discovery`), so that check would let anyone with a
+ * token in. The integration test shows both.
  *
  * Answers are cached for a short while per token hash (never the token
  * itself), so a burst of queries costs two API calls, and a revoked token
@@ -18,7 +23,7 @@ export type Access =
   | { readonly kind: 'unauthenticated'; readonly message: string }
   | { readonly kind: 'forbidden'; readonly user: string; readonly message: string };
 
-export const inventoryPath = '/api/v1/inventory';
+export const inventoryPath = '/sigwatch/inventory';
 
 interface UserInfo {
   username?: string;

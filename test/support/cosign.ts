@@ -128,3 +128,22 @@ export async function verifyWithKey(refs: readonly string[], key: CosignKey): Pr
     ...refs,
   ]);
 }
+
+/**
+ * `cosign attach sbom`: an unsigned SBOM in the `<digest>.sbom` tag (deprecated
+ * by cosign, still pushed by older pipelines; the inventory reads it, marked unsigned).
+ */
+export async function attachSbom(ref: string, sbomFile: string, type: 'spdx' | 'cyclonedx'): Promise<void> {
+  await cosign([
+    'attach',
+    'sbom',
+    '--allow-http-registry',
+    '--input-format',
+    'json',
+    '--sbom',
+    sbomFile,
+    '--type',
+    type,
+    ref,
+  ]);
+}
