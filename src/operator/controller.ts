@@ -358,8 +358,15 @@ export class Controller {
     const trust = this.trust;
     if (trust === undefined) return;
     this.policies = [...this.sources.values()].map((s) => compilePolicy(s, trust));
+    const now = this.now().getTime();
     for (const p of this.policies) {
       if (!p.ready) this.options.logger.warn('policy not ready', { policy: p.name, problems: p.problems });
+      // The soonest expiry still ahead, for "an exception ends soon" alerts.
+      const ahead = p.ready ? p.exceptions.map((e) => e.expires.getTime()).filter((t) => t > now) : [];
+      this.options.metrics?.setExceptionExpiry(
+        p.name,
+        ahead.length === 0 ? undefined : new Date(Math.min(...ahead)),
+      );
     }
     this.status.setPolicies(this.policies);
     for (const key of this.pods.keys()) this.enqueue(key);

@@ -325,6 +325,10 @@ describe('operator: sigwatch run', function () {
     await waitLabel(ns, 'app', 'compliant');
     const pod = await core().readNamespacedPod({ namespace: ns, name: 'app' });
     expect(pod.metadata?.annotations?.['sigwatch.dev/exempt-by']).to.equal(`expiry-${ns}`);
+    const metrics = await (await fetch(`http://127.0.0.1:${String(operator.probePort)}/metrics`)).text();
+    expect(metrics).to.contain(
+      `sigwatch_exception_expiry_timestamp_seconds{policy="expiry-${ns}"} ${String(Date.parse(expires) / 1000)}`,
+    );
     await waitLabel(ns, 'app', 'noncompliant', 10_000);
   });
 
