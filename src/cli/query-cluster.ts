@@ -110,7 +110,13 @@ export async function queryCluster(q: ClusterQuery): Promise<ClusterMatch[]> {
     const res = await get(url, token, ca, q.timeoutMs ?? 30_000);
     if (res.status === 307 || res.status === 308) {
       if (res.location === undefined) throw new Error('the operator redirected without a location');
-      url = new URL(res.location, url);
+      const next = new URL(res.location, url);
+      // The token follows only to the same scheme: never from https down to plain http.
+      if (next.protocol !== url.protocol)
+        throw new Error(
+          `the operator redirected from ${url.protocol} to ${next.protocol}; not sending the token there`,
+        );
+      url = next;
       continue;
     }
     let body: unknown;

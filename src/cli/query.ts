@@ -34,6 +34,7 @@ interface QueryFlags {
 async function queryRunningPods(context: CommandContext, purlText: string, flags: QueryFlags): Promise<void> {
   parsePackageRule(purlText, flags.versions); // bad input is a usage error here, not a 400 from afar
   const { queryCluster } = await import('./query-cluster.js');
+  const token = flags.token ?? process.env['SIGWATCH_TOKEN'];
   let matches;
   try {
     matches = await queryCluster({
@@ -41,7 +42,7 @@ async function queryRunningPods(context: CommandContext, purlText: string, flags
       ...(flags.versions === undefined ? {} : { versions: flags.versions }),
       url: flags.inventoryUrl,
       ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }),
-      ...(flags.token === undefined ? {} : { token: flags.token }),
+      ...(token === undefined ? {} : { token }),
       ...(flags.inventoryCa === undefined ? {} : { caFile: flags.inventoryCa }),
     });
   } catch (error: unknown) {
@@ -65,71 +66,70 @@ async function queryRunningPods(context: CommandContext, purlText: string, flags
 }
 
 export function queryCommand(context: CommandContext): Command {
-  return new Command('query')
-    .description(
-      'which SBOM files, or with --cluster which running pods, contain a package (exit 0: found, 1: not found, 2: undecided)',
-    )
-    .argument('<purl>', 'package URL, e.g. pkg:maven/org.apache.logging.log4j/log4j-core')
-    .argument('[file...]', 'SPDX or CycloneDX JSON documents (not with --cluster)')
-    .option('--versions <range>', "version range, e.g. '<2.17.1' or 'vers:maven/>=2.0|<2.17.1'")
-    .option('--cluster', "ask the operator's inventory API which running pods contain it", false)
-    .option(
-      '--inventory-url <url>',
-      "the operator's inventory API (from outside the cluster: kubectl port-forward -n sigwatch-system svc/sigwatch-inventory 8443)",
-      process.env['SIGWATCH_INVENTORY_URL'] ?? 'https://sigwatch-inventory.sigwatch-system.svc:8443',
-    )
-    .option('--inventory-ca <file>', 'PEM certificates to trust for an https inventory URL')
-    .option(
-      '--kubeconfig <path>',
-      "kubeconfig whose user's bearer token is sent (default: the usual loading rules)",
-    )
-    .option(
-      '--token <token>',
-      "bearer token to send instead of the kubeconfig user's",
-      process.env['SIGWATCH_TOKEN'],
-    )
-    .addOption(
-      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
-    )
-    .action(async (purlText: string, files: string[], flags: QueryFlags) => {
-      if (flags.cluster) {
-        if (files.length > 0) throw new CliError('UsageError', '--cluster takes no SBOM files');
-        await queryRunningPods(context, purlText, flags);
-        return;
-      }
-      if (files.length === 0)
-        throw new CliError('UsageError', 'name SBOM files, or --cluster for running pods');
-      const rule = parsePackageRule(purlText, flags.versions);
-      const rows: QueryRow[] = [];
-      for (const file of files) {
-        try {
-          for (const m of findPackage(readSbomFile(file), rule)) {
-            rows.push({
-              file,
-              name: m.component.name,
-              version: m.component.version,
-              purl: m.component.purl,
-              inRange: m.inRange,
-            });
-          }
-        } catch (error: unknown) {
-          if (!isSigwatchError(error)) throw error;
-          rows.push({ file, error: oneLine(describeError(error)) });
+  return (
+    new Command('query')
+      .description(
+        'which SBOM files, or with --cluster which running pods, contain a package (exit 0: found, 1: not found, 2: undecided)',
+      )
+      .argument('<purl>', 'package URL, e.g. pkg:maven/org.apache.logging.log4j/log4j-core')
+      .argument('[file...]', 'SPDX or CycloneDX JSON documents (not with --cluster)')
+      .option('--versions <range>', "version range, e.g. '<2.17.1' or 'vers:maven/>=2.0|<2.17.1'")
+      .option('--cluster', "ask the operator's inventory API which running pods contain it", false)
+      .option(
+        '--inventory-url <url>',
+        "the operator's inventory API (from outside the cluster: kubectl port-forward -n sigwatch-system svc/sigwatch-inventory 8443)",
+        process.env['SIGWATCH_INVENTORY_URL'] ?? 'https://sigwatch-inventory.sigwatch-system.svc:8443',
+      )
+      .option('--inventory-ca <file>', 'PEM certificates to trust for an https inventory URL')
+      .option(
+        '--kubeconfig <path>',
+        "kubeconfig whose user's bearer token is sent (default: the usual loading rules)",
+      )
+      // No default shown in --help: it would print the token from the environment.
+      .option('--token <token>', "bearer token to send instead of the kubeconfig user's (or $SIGWATCH_TOKEN)")
+      .addOption(
+        new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
+      )
+      .action(async (purlText: string, files: string[], flags: QueryFlags) => {
+        if (flags.cluster) {
+          if (files.length > 0) throw new CliError('UsageError', '--cluster takes no SBOM files');
+          await queryRunningPods(context, purlText, flags);
+          return;
         }
-      }
-      const found = rows.some((r) => r.inRange === true);
-      const undecided = rows.some((r) => r.error !== undefined || r.inRange === 'unparseable');
-      context.output.writeOut(
-        flags.output === 'json'
-          ? `${JSON.stringify(rows, null, 2)}\n`
-          : rows
-              .map((r) =>
-                r.error === undefined
-                  ? `${r.file}  ${r.name ?? ''} ${r.version ?? '-'}  ${r.inRange === true ? 'IN RANGE' : r.inRange === false ? 'outside range' : 'version not comparable'}`
-                  : `${r.file}  error: ${r.error}`,
-              )
-              .join('\n') + (rows.length > 0 ? '\n' : ''),
-      );
-      context.setExitCode(found ? 0 : undecided ? 2 : 1);
-    });
+        if (files.length === 0)
+          throw new CliError('UsageError', 'name SBOM files, or --cluster for running pods');
+        const rule = parsePackageRule(purlText, flags.versions);
+        const rows: QueryRow[] = [];
+        for (const file of files) {
+          try {
+            for (const m of findPackage(readSbomFile(file), rule)) {
+              rows.push({
+                file,
+                name: m.component.name,
+                version: m.component.version,
+                purl: m.component.purl,
+                inRange: m.inRange,
+              });
+            }
+          } catch (error: unknown) {
+            if (!isSigwatchError(error)) throw error;
+            rows.push({ file, error: oneLine(describeError(error)) });
+          }
+        }
+        const found = rows.some((r) => r.inRange === true);
+        const undecided = rows.some((r) => r.error !== undefined || r.inRange === 'unparseable');
+        context.output.writeOut(
+          flags.output === 'json'
+            ? `${JSON.stringify(rows, null, 2)}\n`
+            : rows
+                .map((r) =>
+                  r.error === undefined
+                    ? `${r.file}  ${r.name ?? ''} ${r.version ?? '-'}  ${r.inRange === true ? 'IN RANGE' : r.inRange === false ? 'outside range' : 'version not comparable'}`
+                    : `${r.file}  error: ${r.error}`,
+                )
+                .join('\n') + (rows.length > 0 ? '\n' : ''),
+        );
+        context.setExitCode(found ? 0 : undecided ? 2 : 1);
+      })
+  );
 }

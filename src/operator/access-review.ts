@@ -13,7 +13,9 @@
  *
  * Answers are cached for a short while per token hash (never the token
  * itself), so a burst of queries costs two API calls, and a revoked token
- * or binding stops working within `ttlMs`.
+ * or binding stops working within `ttlMs`. At most `maxInFlight` reviews run
+ * at once and the operator gives them their own API rate limit: a flood of
+ * made-up tokens gets 503s, and never delays the operator's own writes.
  */
 import { createHash } from 'node:crypto';
 import type { KubeHttp } from './kube-http.js';
@@ -34,21 +36,32 @@ interface UserInfo {
 
 const maxCached = 1_000;
 
+export class AccessReviewBusy extends Error {}
+
 export class AccessReview {
   private readonly cache = new Map<string, { at: number; access: Access }>();
+  private inFlight = 0;
 
   constructor(
     private readonly kube: KubeHttp,
     private readonly ttlMs = 10_000,
     private readonly now: () => number = Date.now,
+    private readonly maxInFlight = 16,
   ) {}
 
-  /** @throws KubeError when the API server cannot be asked (the caller answers 503, never "allowed") */
+  /** @throws KubeError when the API server cannot be asked, AccessReviewBusy when too many reviews run (503, never "allowed") */
   async check(token: string): Promise<Access> {
     const id = createHash('sha256').update(token).digest('hex');
     const cached = this.cache.get(id);
     if (cached !== undefined && this.now() - cached.at < this.ttlMs) return cached.access;
-    const access = await this.review(token);
+    if (this.inFlight >= this.maxInFlight) throw new AccessReviewBusy('too many token reviews at once');
+    this.inFlight++;
+    let access: Access;
+    try {
+      access = await this.review(token);
+    } finally {
+      this.inFlight--;
+    }
     if (this.cache.size >= maxCached) this.cache.clear();
     this.cache.set(id, { at: this.now(), access });
     return access;

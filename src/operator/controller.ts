@@ -139,8 +139,16 @@ export class Controller {
         this.enqueue(key);
       },
       judged: (key) => this.judged(key),
-      // Every digest asked at once (no short-circuit): each stale one starts its fetch now.
-      evidenceFresh: (ids) => ids.map((id) => this.store?.fresh(id, 10_000) ?? false).every(Boolean),
+      // Every digest asked at once (no short-circuit): each stale one starts its fetch now. A result
+      // judged from evidence the store has since replaced waits for the re-judgement that replacement queued.
+      evidenceFresh: (results) =>
+        results
+          .map(
+            (r) =>
+              (this.store?.fresh(r.digestKey, 10_000) ?? false) &&
+              this.store?.get(r.digestKey)?.fetchedAt.getTime() === r.evidenceAt,
+          )
+          .every(Boolean),
       lookups: (key, policy) => this.replacementLookups(key, policy),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(options.evictionRetryMs === undefined ? {} : { retryMs: options.evictionRetryMs }),
@@ -188,15 +196,16 @@ export class Controller {
 
   /** A policy from the watch, with the eviction state its status holds (our own writes come back here too). */
   upsertPolicy(source: PolicySource, persisted?: PersistedEvictions): void {
-    if (persisted !== undefined) this.evictions.policyObserved(source.name, persisted);
+    const confirmationChanged =
+      persisted !== undefined && this.evictions.policyObserved(source.name, persisted);
     const before = this.sources.get(source.name);
     this.sources.set(source.name, source);
     // A status write or an annotation changes neither: no reason to re-judge every pod.
     const unchanged =
       before?.generation === source.generation && JSON.stringify(before.spec) === JSON.stringify(source.spec);
     if (unchanged) {
-      // A confirmation may have lifted a circuit breaker: let the pods waiting on it be considered.
-      if (persisted?.confirmation !== undefined) this.resyncPolicy(source.name);
+      // A new confirmation may have lifted a circuit breaker: let the pods waiting on it be considered.
+      if (confirmationChanged) this.resyncPolicy(source.name);
       return;
     }
     this.recompile();
@@ -226,6 +235,7 @@ export class Controller {
    * since a follower computes verdicts but writes nothing.
    */
   resync(): void {
+    this.evictions.resetMemory();
     for (const key of this.pods.keys()) this.enqueue(key);
     this.status.setPolicies(this.policies);
   }
@@ -535,6 +545,7 @@ export class Controller {
           reasons: v.reasons,
           message: v.findings[0]?.message ?? '',
           actionable: act,
+          evidenceAt: evidence.fetchedAt.getTime(),
         });
         if (act && p.spec.mode === 'Enforce' && p.spec.actions.label) {
           judgements.push({

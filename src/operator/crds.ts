@@ -92,6 +92,7 @@ const imagePolicyStatus: JsonSchema = {
         since: { type: 'string', format: 'date-time' },
         newlyNonCompliant: count,
         matchedPods: count,
+        confirmationAtTrip: { type: 'string', maxLength: 256 },
       },
     },
   },

@@ -133,9 +133,18 @@ export function breakerTrips(newlyNonCompliant: number, matchedPods: number, max
 /**
  * Whether a tripped breaker still holds: until the policy's annotation
  * `sigwatch.dev/confirm-evictions` names the generation current when it
- * tripped or a later one (a newer generation is a newer human decision).
+ * tripped or a later one (a newer generation is a newer human decision) —
+ * and is not the value the annotation already had when it tripped: a
+ * confirmation answers one trip, never a later one at the same generation
+ * (a trust-material change, time passing). To confirm at a generation the
+ * annotation already names, append anything after a slash: `3/again`.
  */
-export function stillPaused(trippedAtGeneration: number, confirmation: string | undefined): boolean {
-  if (confirmation === undefined || !/^\d{1,15}$/.test(confirmation.trim())) return true;
-  return Number(confirmation.trim()) < trippedAtGeneration;
+export function stillPaused(
+  trip: { readonly generation: number; readonly confirmationAtTrip?: string },
+  confirmation: string | undefined,
+): boolean {
+  if (confirmation === undefined || confirmation === trip.confirmationAtTrip) return true;
+  const m = /^\s*(\d{1,15})(?:\/.*)?$/.exec(confirmation);
+  if (m?.[1] === undefined) return true;
+  return Number(m[1]) < trip.generation;
 }

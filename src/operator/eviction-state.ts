@@ -30,6 +30,8 @@ export interface BreakerTrip {
   readonly since: string;
   readonly newlyNonCompliant: number;
   readonly matchedPods: number;
+  /** The confirmation annotation's value when it tripped: it confirmed an earlier trip, not this one. */
+  readonly confirmationAtTrip?: string;
 }
 
 /** What the policy watch delivers besides the spec. */
@@ -72,6 +74,7 @@ export function readPersisted(raw: unknown): PersistedEvictions {
   }
   const p = status?.['evictionsPaused'];
   const trip = obj(p);
+  const confirmationAtTrip = str(trip?.['confirmationAtTrip']);
   const paused: BreakerTrip | undefined =
     p === undefined || p === null
       ? undefined
@@ -80,6 +83,7 @@ export function readPersisted(raw: unknown): PersistedEvictions {
           since: str(trip?.['since']) ?? new Date(0).toISOString(),
           newlyNonCompliant: int(trip?.['newlyNonCompliant']) ?? 0,
           matchedPods: int(trip?.['matchedPods']) ?? 0,
+          ...(confirmationAtTrip === undefined ? {} : { confirmationAtTrip }),
         };
   const confirmation = str(annotations?.['sigwatch.dev/confirm-evictions']);
   return {
@@ -94,22 +98,37 @@ const recordId = (r: EvictionRecord): string => `${r.time}|${r.namespace}|${r.po
 /** Per-policy eviction history and breaker state, as the leader keeps it. */
 export class EvictionState {
   private readonly history = new Map<string, EvictionRecord[]>();
+  /** How long each policy's records are kept: an hour, or its perOwnerInterval if longer. */
+  private readonly retention = new Map<string, number>();
+  /** Records withdrawn (the eviction did not happen) → when: a late watch echo must not bring them back. */
+  private readonly withdrawn = new Map<string, number>();
   private readonly trips = new Map<string, BreakerTrip>();
   private readonly confirmations = new Map<string, string>();
 
-  /** Merges what the policy object says (ours, or a former leader's) into memory. */
-  observe(policy: string, persisted: PersistedEvictions, now: Date): void {
+  /**
+   * Merges what the policy object says (ours, or a former leader's) into memory.
+   * @returns whether the confirmation annotation changed
+   */
+  observe(policy: string, persisted: PersistedEvictions, now: Date): boolean {
     const known = new Map((this.history.get(policy) ?? []).map((r) => [recordId(r), r]));
-    for (const r of persisted.evictions) known.set(recordId(r), r);
-    this.history.set(policy, this.prune([...known.values()], now));
+    for (const r of persisted.evictions) if (!this.withdrawn.has(recordId(r))) known.set(recordId(r), r);
+    this.history.set(policy, this.prune(policy, [...known.values()], now));
     // A trip is only ever written by the leader; one it does not know yet (a restart) is adopted.
     if (persisted.paused !== undefined && !this.trips.has(policy)) this.trips.set(policy, persisted.paused);
+    const before = this.confirmations.get(policy);
     if (persisted.confirmation === undefined) this.confirmations.delete(policy);
     else this.confirmations.set(policy, persisted.confirmation);
+    return before !== persisted.confirmation;
+  }
+
+  /** Keeps the policy's records at least `ms` (its perOwnerInterval), never less than an hour. */
+  keepFor(policy: string, ms: number): void {
+    this.retention.set(policy, Math.max(historyWindowMs, ms));
   }
 
   forget(policy: string): void {
     this.history.delete(policy);
+    this.retention.delete(policy);
     this.trips.delete(policy);
     this.confirmations.delete(policy);
   }
@@ -119,24 +138,32 @@ export class EvictionState {
   }
 
   /** Takes back a record made before an eviction that did not happen. */
-  withdraw(policy: string, r: EvictionRecord): void {
+  withdraw(policy: string, r: EvictionRecord, now: Date): void {
     const id = recordId(r);
+    this.withdrawn.set(id, now.getTime());
+    for (const [k, at] of this.withdrawn) if (now.getTime() - at > historyWindowMs) this.withdrawn.delete(k);
     this.history.set(
       policy,
       (this.history.get(policy) ?? []).filter((x) => recordId(x) !== id),
     );
   }
 
-  /** The policy's records of the last hour, oldest first (what status.evictions holds). */
+  /** The policy's kept records, oldest first (what status.evictions holds). */
   records(policy: string, now: Date): EvictionRecord[] {
-    const kept = this.prune(this.history.get(policy) ?? [], now);
+    const kept = this.prune(policy, this.history.get(policy) ?? [], now);
     this.history.set(policy, kept);
     return kept;
   }
 
-  /** When the hour's budget frees its next slot: the oldest record's time plus an hour. */
+  /** The policy's evictions in the last hour: what maxPerHour counts. */
+  lastHour(policy: string, now: Date): EvictionRecord[] {
+    const from = now.getTime() - historyWindowMs;
+    return this.records(policy, now).filter((r) => Date.parse(r.time) > from);
+  }
+
+  /** When the hour's budget frees its next slot: the oldest record of the hour plus an hour. */
   budgetFreesAt(policy: string, now: Date): Date | undefined {
-    const oldest = this.records(policy, now)[0];
+    const oldest = this.lastHour(policy, now)[0];
     return oldest === undefined ? undefined : new Date(Date.parse(oldest.time) + historyWindowMs);
   }
 
@@ -153,21 +180,28 @@ export class EvictionState {
     return last === undefined ? undefined : new Date(last);
   }
 
-  trip(policy: string, trip: BreakerTrip): void {
-    this.trips.set(policy, trip);
+  /** Trips the breaker; the confirmation standing now answered an earlier trip, not this one. */
+  trip(policy: string, trip: Omit<BreakerTrip, 'confirmationAtTrip'>): BreakerTrip {
+    const standing = this.confirmations.get(policy);
+    const full: BreakerTrip = {
+      ...trip,
+      ...(standing === undefined ? {} : { confirmationAtTrip: standing }),
+    };
+    this.trips.set(policy, full);
+    return full;
   }
 
   /** The trip that still holds (not yet confirmed), if any; a confirmed one is cleared. */
   paused(policy: string): BreakerTrip | undefined {
     const trip = this.trips.get(policy);
     if (trip === undefined) return undefined;
-    if (stillPaused(trip.generation, this.confirmations.get(policy))) return trip;
+    if (stillPaused(trip, this.confirmations.get(policy))) return trip;
     this.trips.delete(policy);
     return undefined;
   }
 
-  private prune(records: readonly EvictionRecord[], now: Date): EvictionRecord[] {
-    const from = now.getTime() - historyWindowMs;
+  private prune(policy: string, records: readonly EvictionRecord[], now: Date): EvictionRecord[] {
+    const from = now.getTime() - (this.retention.get(policy) ?? historyWindowMs);
     return records
       .filter((r) => Date.parse(r.time) > from)
       .sort((a, b) => Date.parse(a.time) - Date.parse(b.time));

@@ -42,7 +42,6 @@ import { NewViolations } from './new-violations.js';
 import {
   advanceClock,
   clockAnnotations,
-  noncompliantSinceAnnotation,
   readClock,
   type ClockInput,
   type NoncompliantClock,
@@ -78,10 +77,11 @@ export interface EvictionsOptions {
   /** The current judgement of a pod; undefined when it is gone. */
   readonly judged: (key: string) => JudgedPod | undefined;
   /**
-   * Whether the evidence of these digests was fetched completely moments
-   * ago; if not, a fetch is started and the pod re-queued when it lands.
+   * Whether these results were judged from evidence that is still the
+   * store's and was confirmed complete moments ago; if not, a fetch is
+   * started (or has changed the evidence) and the pod is re-queued when it lands.
    */
-  readonly evidenceFresh: (ids: readonly string[]) => boolean;
+  readonly evidenceFresh: (results: readonly ContainerResult[]) => boolean;
   /** Registry answers and verdicts for predicting a replacement, on behalf of pod `key`. */
   readonly lookups: (key: string, policy: ReadyPolicy) => ReplacementLookups;
   readonly metrics?: OperatorMetrics;
@@ -124,7 +124,7 @@ const podKey = (p: { namespace: string; name: string }): string => `${p.namespac
 
 export class Evictions {
   readonly state = new EvictionState();
-  private readonly violations = new NewViolations();
+  private violations = new NewViolations();
   /** The clock as last written, per pod uid: the watch may not have delivered our own write yet. */
   private readonly clocks = new Map<string, { uid: string; clock: NoncompliantClock }>();
   /** Pods to consider at the next settle. */
@@ -141,8 +141,9 @@ export class Evictions {
     return this.options.retryMs ?? 30_000;
   }
 
-  policyObserved(name: string, persisted: PersistedEvictions): void {
-    this.state.observe(name, persisted, this.options.now());
+  /** @returns whether the confirmation annotation changed */
+  policyObserved(name: string, persisted: PersistedEvictions): boolean {
+    return this.state.observe(name, persisted, this.options.now());
   }
 
   forgetPolicy(name: string): void {
@@ -197,13 +198,20 @@ export class Evictions {
     const now = this.options.now();
     const standings = new Map<string, ClockInput>();
     for (const p of judged.policies) if (evicting(p)) standings.set(p.name, standing(results, p.name));
-    const knownBefore = pod.annotations[noncompliantSinceAnnotation] !== undefined;
+    // When the annotation says it turned (from before a restart or a change of leader), if it does.
+    const sinceMs = readClock(pod.annotations, now).since?.getTime();
     this.violations.note(
       key,
       new Map(
         [...standings.keys()].map(
           (policy) =>
-            [policy, { noncompliant: definitelyNoncompliant(results, policy), knownBefore }] as const,
+            [
+              policy,
+              {
+                noncompliant: definitelyNoncompliant(results, policy),
+                ...(sinceMs === undefined ? {} : { sinceMs }),
+              },
+            ] as const,
         ),
       ),
       now.getTime(),
@@ -211,6 +219,12 @@ export class Evictions {
     const input = clockInput([...standings.values()]);
     if (input === 'other') this.replacementIds.delete(key);
     else this.pending.add(key);
+    // Only the leader keeps a clock in memory (ahead of the watch echoing its own writes); a
+    // follower's verdicts rest on evidence it no longer refreshes, so it must not carry a clock over.
+    if (!this.options.mayWrite()) {
+      this.clocks.delete(key);
+      return undefined;
+    }
     const remembered = this.clocks.get(key);
     const before = remembered?.uid === pod.uid ? remembered.clock : readClock(pod.annotations, now);
     const clock = advanceClock(before, input, now);
@@ -222,11 +236,25 @@ export class Evictions {
     return Object.keys(patch).length === 0 ? undefined : patch;
   }
 
+  /**
+   * Forgets what this replica remembered while it may have been a follower
+   * (clocks, breaker counts): after gaining the lease, the annotations and
+   * the policy status are the truth.
+   */
+  resetMemory(): void {
+    this.clocks.clear();
+    this.violations = new NewViolations();
+  }
+
   /** Trips or lifts circuit breakers, then considers every pod queued since the last settle. */
   async settle(policies: readonly CompiledPolicy[]): Promise<void> {
     if (this.stopped) return;
     const ready = policies.filter((p): p is ReadyPolicy => p.ready && evicting(p));
-    for (const p of ready) await this.checkBreaker(p);
+    for (const p of ready) {
+      // perOwnerInterval may exceed the hour status keeps by default.
+      this.state.keepFor(p.name, ms(p.spec.actions.evict.perOwnerInterval, 600_000));
+      await this.checkBreaker(p);
+    }
     if (!this.options.mayWrite()) {
       // A follower decides nothing; the leader's resync queues everything again.
       this.pending.clear();
@@ -267,7 +295,7 @@ export class Evictions {
         : {
             status: 'True' as const,
             reason: 'TooManyNewViolations',
-            message: `${String(trip.newlyNonCompliant)} of ${String(trip.matchedPods)} matched pods turned NonCompliant at once (more than ${String(policy.spec.actions.evict.maxNewViolationsPercent)}%); evictions are paused until the annotation sigwatch.dev/confirm-evictions names generation ${String(trip.generation)}`,
+            message: `${String(trip.newlyNonCompliant)} of ${String(trip.matchedPods)} matched pods turned NonCompliant at once (more than ${String(policy.spec.actions.evict.maxNewViolationsPercent)}%); evictions are paused until the annotation sigwatch.dev/confirm-evictions names generation ${String(trip.generation)}${trip.confirmationAtTrip === undefined ? '' : ` with a value other than the one it had when this tripped (e.g. ${String(trip.generation)}/again)`}`,
           };
     return { evictions, evictionsPaused: trip ?? null, condition };
   }
@@ -282,7 +310,8 @@ export class Evictions {
       this.options.logger.info('evictions confirmed; circuit breaker lifted', { policy: p.name });
       if (this.options.mayWrite()) await this.options.persist(p.name);
     }
-    if (trip === undefined) {
+    // Only the leader trips breakers: a follower's verdicts rest on evidence it no longer refreshes.
+    if (trip === undefined && this.options.mayWrite()) {
       const now = this.options.now();
       const { newly, matched } = this.violations.count(
         p.name,
@@ -290,13 +319,12 @@ export class Evictions {
         now.getTime(),
       );
       if (breakerTrips(newly, matched, evict.maxNewViolationsPercent)) {
-        trip = {
+        trip = this.state.trip(p.name, {
           generation: p.generation,
           since: now.toISOString(),
           newlyNonCompliant: newly,
           matchedPods: matched,
-        };
-        this.state.trip(p.name, trip);
+        });
         this.options.logger.warn('circuit breaker tripped: evictions paused', {
           policy: p.name,
           newly,
@@ -341,7 +369,7 @@ export class Evictions {
           perOwnerIntervalMs: ms(evict.perOwnerInterval, 600_000),
           pod: candidate,
           budget: {
-            lastHour: this.state.records(policy.name, now).length,
+            lastHour: this.state.lastHour(policy.name, now).length,
             ...(owner === undefined
               ? {}
               : (() => {
@@ -408,7 +436,7 @@ export class Evictions {
       const failing = judged.results.filter(
         (r) => r.policy === policy.name && r.actionable && r.current === 'NonCompliant',
       );
-      if (!this.options.evidenceFresh(failing.map((r) => r.digestKey))) {
+      if (!this.options.evidenceFresh(failing)) {
         this.recheck(key, new Date(now.getTime() + this.retryMs));
         return;
       }
@@ -442,10 +470,6 @@ export class Evictions {
     owner: OwnerInfo | undefined,
     now: Date,
   ): Promise<void> {
-    if (!(await this.options.confirmLease())) {
-      this.options.logger.warn('eviction skipped: the lease is no longer certainly ours', { pod: key });
-      return;
-    }
     const record: EvictionRecord = {
       time: now.toISOString(),
       namespace: pod.namespace,
@@ -455,12 +479,24 @@ export class Evictions {
     // Recorded first: if we crash after the eviction, the budget still counts it.
     this.state.record(policy.name, record);
     if (!(await this.options.persist(policy.name))) {
-      this.state.withdraw(policy.name, record);
+      this.state.withdraw(policy.name, record, now);
       this.options.logger.warn('eviction postponed: its record could not be written to the policy status', {
         pod: key,
         policy: policy.name,
       });
       this.recheck(key, new Date(now.getTime() + this.retryMs));
+      return;
+    }
+    // Right before the call that cannot be undone (the status write may have waited): the API
+    // server must still name us as the holder of the lease.
+    if (!(await this.options.confirmLease())) {
+      this.options.logger.warn('eviction skipped: the lease is no longer certainly ours', { pod: key });
+      // Nothing was evicted: take the record back if we still may write, else it over-counts (the safe side).
+      if (this.options.mayWrite()) {
+        this.state.withdraw(policy.name, record, this.options.now());
+        await this.options.persist(policy.name);
+      }
+      this.recheck(key, new Date(this.options.now().getTime() + this.retryMs));
       return;
     }
     let outcome: EvictionOutcome;
@@ -488,8 +524,13 @@ export class Evictions {
       );
       return;
     }
-    this.state.withdraw(policy.name, record);
-    await this.options.persist(policy.name);
+    // Withdrawn only on a definite "did not happen"; a timeout or a 5xx may have evicted after all.
+    const definite =
+      outcome.kind !== 'failed' || (outcome.status >= 400 && outcome.status < 500 && outcome.status !== 408);
+    if (definite) {
+      this.state.withdraw(policy.name, record, this.options.now());
+      await this.options.persist(policy.name);
+    }
     if (outcome.kind === 'gone') return;
     const message =
       outcome.kind === 'refused' ? outcome.message : `${String(outcome.status)} ${outcome.message}`;

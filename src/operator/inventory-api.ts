@@ -144,7 +144,12 @@ export async function startInventoryServer(options: InventoryServerOptions): Pro
       return;
     }
     if (leader !== true) {
-      res.writeHead(307, { location: new URL(`${url.pathname}${url.search}`, leader).toString() });
+      // Built from the leader's URL with only our path and query put in: a path like `//evil.test/`
+      // must not turn into another host.
+      const target = new URL(leader);
+      target.pathname = url.pathname.replace(/\/{2,}/g, '/');
+      target.search = url.search;
+      res.writeHead(307, { location: target.toString() });
       res.end();
       return;
     }

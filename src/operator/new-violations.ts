@@ -8,27 +8,28 @@
  * other, and a pod only becomes evictable `noncompliantFor` after it
  * turned; so the breaker counts the pods that turned within one
  * `noncompliantFor` (at least a minute) of now: exactly the pods that could
- * otherwise be evicted together. A pod already NonCompliant before a
- * restart (its `noncompliant-since` annotation says so) is not new.
+ * otherwise be evicted together. A pod first seen NonCompliant with a
+ * `noncompliant-since` annotation (from before a restart or a change of
+ * leader) turned then, not now: one that turned long ago is not new, one
+ * that turned in the burst a crashed leader was handling still counts.
  */
 export const minimumWindowMs = 60_000;
 
 export class NewViolations {
-  /** policy → pod key → when it turned NonCompliant (ms), or 0 when it already was before we looked. */
+  /** policy → pod key → when it turned NonCompliant (ms; 0 after a confirmation settled it). */
   private readonly noncompliant = new Map<string, Map<string, number>>();
   /** policy → pod keys the policy judges (selected, some container's image matched). */
   private readonly matched = new Map<string, Set<string>>();
 
   /**
    * Notes a pod's state under each policy that judges it (`noncompliant`,
-   * and `knownBefore`: it was NonCompliant before this process saw it — an
-   * annotation survived the restart); policies absent from `states` no
-   * longer judge it.
+   * and `sinceMs`: when its annotation says it turned, if it has one);
+   * policies absent from `states` no longer judge it.
    * @returns the policies under which it has just turned NonCompliant
    */
   note(
     pod: string,
-    states: ReadonlyMap<string, { readonly noncompliant: boolean; readonly knownBefore: boolean }>,
+    states: ReadonlyMap<string, { readonly noncompliant: boolean; readonly sinceMs?: number }>,
     nowMs: number,
   ): string[] {
     for (const [policy, pods] of this.matched) {
@@ -37,16 +38,15 @@ export class NewViolations {
       this.noncompliant.get(policy)?.delete(pod);
     }
     const turned: string[] = [];
-    for (const [policy, { noncompliant, knownBefore }] of states) {
+    for (const [policy, { noncompliant, sinceMs }] of states) {
       const matched = this.setOf(this.matched, policy, () => new Set<string>());
       const firstSight = !matched.has(pod);
       matched.add(pod);
       const since = this.setOf(this.noncompliant, policy, () => new Map<string, number>());
       if (!noncompliant) since.delete(pod);
       else if (!since.has(pod)) {
-        const isNew = !(firstSight && knownBefore);
-        since.set(pod, isNew ? nowMs : 0);
-        if (isNew) turned.push(policy);
+        since.set(pod, firstSight && sinceMs !== undefined ? Math.min(sinceMs, nowMs) : nowMs);
+        turned.push(policy);
       }
     }
     return turned;

@@ -94,9 +94,12 @@ function trimNamespace(raw: unknown): { name: string; labels: Record<string, str
 }
 
 /** This process's inventory URL: its pod IP when listening on every address, else the address itself. */
-function defaultAdvertiseURL(scheme: string, address: string, port: number): string {
+function defaultAdvertiseURL(scheme: string, address: string, port: number): string | undefined {
   const wildcard = address === '0.0.0.0' || address === '::' || address === '';
-  const host = wildcard ? (process.env['POD_IP'] ?? '127.0.0.1') : address;
+  // Listening everywhere without a pod IP: no address others could reach is known. Followers then
+  // answer 503 rather than send clients (and their tokens) to their own loopback.
+  const host = wildcard ? process.env['POD_IP'] : address;
+  if (host === undefined || host === '') return undefined;
   return `${scheme}${host.includes(':') ? `[${host}]` : host}:${String(port)}`;
 }
 
@@ -297,7 +300,10 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   const inventoryURLAnnotation = 'sigwatch.dev/inventory-url';
   let inventory: InventoryServer | undefined;
   if (settings.inventory !== undefined) {
-    const access = new AccessReview(kube);
+    // Its own client and rate limit: reviews of callers' tokens must never queue the operator's writes.
+    const access = new AccessReview(
+      new KubeHttp(kc, new RateLimiter(10, 20), `sigwatch (${settings.identity})`),
+    );
     inventory = await startInventoryServer({
       host: settings.inventory.address,
       port: settings.inventory.port,
@@ -321,7 +327,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
 
   if (settings.leaderElection) {
     leader = new LeaderElector({
-      ...(advertised === undefined ? {} : { annotations: { [inventoryURLAnnotation]: advertised } }),
+      // Always written, empty without an inventory URL: a former leader's URL must not outlive its lease.
+      annotations: { [inventoryURLAnnotation]: advertised ?? '' },
       kubeConfig: kc,
       namespace,
       name: 'sigwatch-leader',

@@ -27,6 +27,8 @@ export interface ContainerResult {
   readonly reasons: readonly Reason[];
   readonly message: string;
   readonly actionable: boolean;
+  /** When the evidence this was judged from was fetched (ms): an eviction must act on the store's current evidence. */
+  readonly evidenceAt: number;
 }
 
 interface Condition {

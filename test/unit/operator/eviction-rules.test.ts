@@ -182,12 +182,22 @@ describe('operator/eviction-rules', () => {
     });
 
     it('holds until the confirm annotation names the generation it tripped at, or a later one', () => {
-      expect(stillPaused(4, undefined)).to.equal(true);
-      expect(stillPaused(4, '3')).to.equal(true);
-      expect(stillPaused(4, 'yes')).to.equal(true);
-      expect(stillPaused(4, '-4')).to.equal(true);
-      expect(stillPaused(4, '4')).to.equal(false);
-      expect(stillPaused(4, ' 5 ')).to.equal(false);
+      const trip = { generation: 4 };
+      expect(stillPaused(trip, undefined)).to.equal(true);
+      expect(stillPaused(trip, '3')).to.equal(true);
+      expect(stillPaused(trip, 'yes')).to.equal(true);
+      expect(stillPaused(trip, '-4')).to.equal(true);
+      expect(stillPaused(trip, '4')).to.equal(false);
+      expect(stillPaused(trip, ' 5')).to.equal(false);
+      expect(stillPaused(trip, '4/again')).to.equal(false);
+    });
+
+    it('never takes the value the annotation had when it tripped as the confirmation of that trip', () => {
+      // Confirmed once at generation 4; a later trip at the same generation (a key rotated) needs a new answer.
+      expect(stillPaused({ generation: 4, confirmationAtTrip: '4' }, '4')).to.equal(true);
+      expect(stillPaused({ generation: 4, confirmationAtTrip: '4' }, '4/again')).to.equal(false);
+      // A standing "999999" does not disable the breaker for good.
+      expect(stillPaused({ generation: 4, confirmationAtTrip: '999999' }, '999999')).to.equal(true);
     });
   });
 });

@@ -69,8 +69,21 @@ describe('operator eviction state', () => {
       const s = new EvictionState();
       const r = { time: ago(1), namespace: 'a', pod: 'x', owner: 'Pod/x' };
       s.record('p', r);
-      s.withdraw('p', r);
+      s.withdraw('p', r, now);
       expect(s.records('p', now)).to.deep.equal([]);
+      // The watch echoing the status write that still held it does not bring it back.
+      s.observe('p', { evictions: [r] }, now);
+      expect(s.records('p', now)).to.deep.equal([]);
+    });
+
+    it("keeps records for the policy's perOwnerInterval when it exceeds the hour, counting only the hour for the budget", () => {
+      const s = new EvictionState();
+      s.keepFor('p', 2 * 3_600_000);
+      s.record('p', { time: ago(90), namespace: 'a', pod: 'x', owner: 'Deployment/x' });
+      s.record('p', { time: ago(10), namespace: 'a', pod: 'y', owner: 'Deployment/y' });
+      expect(s.records('p', now).map((r) => r.pod)).to.deep.equal(['x', 'y']);
+      expect(s.lastHour('p', now).map((r) => r.pod)).to.deep.equal(['y']);
+      expect(s.ownerLastEvictedAt('a', 'Deployment/x')?.toISOString()).to.equal(ago(90));
     });
 
     it("finds an owner's last eviction under any policy, in its own namespace only", () => {
@@ -90,12 +103,20 @@ describe('operator eviction state', () => {
         now,
       );
       expect(s.paused('p')?.generation).to.equal(3);
-      s.observe('p', { evictions: [], confirmation: '2' }, now);
+      expect(s.observe('p', { evictions: [], confirmation: '2' }, now), 'a changed confirmation').to.equal(
+        true,
+      );
       expect(s.paused('p')?.generation, 'an older generation does not confirm').to.equal(3);
       s.observe('p', { evictions: [], confirmation: '3' }, now);
       expect(s.paused('p')).to.equal(undefined);
       // Our own status write (still naming the trip) arriving after the confirmation does not re-pause.
-      s.observe('p', { evictions: [], confirmation: '3' }, now);
+      expect(s.observe('p', { evictions: [], confirmation: '3' }, now)).to.equal(false);
+      expect(s.paused('p')).to.equal(undefined);
+      // A later trip at the same generation is not confirmed by the value already standing.
+      const trip = s.trip('p', { generation: 3, since: ago(0), newlyNonCompliant: 5, matchedPods: 10 });
+      expect(trip.confirmationAtTrip).to.equal('3');
+      expect(s.paused('p')?.generation).to.equal(3);
+      s.observe('p', { evictions: [], confirmation: '3/again' }, now);
       expect(s.paused('p')).to.equal(undefined);
     });
   });
@@ -103,9 +124,9 @@ describe('operator eviction state', () => {
   describe('NewViolations (the circuit breaker input)', () => {
     const states = (
       noncompliant: boolean,
-      knownBefore = false,
-    ): Map<string, { noncompliant: boolean; knownBefore: boolean }> =>
-      new Map([['p', { noncompliant, knownBefore }]]);
+      sinceMs?: number,
+    ): Map<string, { noncompliant: boolean; sinceMs?: number }> =>
+      new Map([['p', { noncompliant, ...(sinceMs === undefined ? {} : { sinceMs }) }]]);
     const t = now.getTime();
 
     it('counts pods that turned NonCompliant within the window among the pods the policy judges', () => {
@@ -123,11 +144,15 @@ describe('operator eviction state', () => {
       });
     });
 
-    it('does not count a pod that was NonCompliant before a restart (its annotation survived)', () => {
+    it('dates a pod first seen NonCompliant by its annotation: long ago is not new, within the window still is', () => {
       const v = new NewViolations();
-      expect(v.note('ns/a', states(true, true), t)).to.deep.equal([]);
-      expect(v.note('ns/b', states(true, false), t)).to.deep.equal(['p']);
-      expect(v.count('p', 60_000, t)).to.deep.equal({ newly: 1, matched: 2 });
+      // NonCompliant for a day before a restart: not part of any burst.
+      expect(v.note('ns/a', states(true, t - 86_400_000), t)).to.deep.equal(['p']);
+      // Turned 30 s ago, in a burst a crashed leader was handling: still new.
+      v.note('ns/b', states(true, t - 30_000), t);
+      // No annotation: turned now.
+      v.note('ns/c', states(true), t);
+      expect(v.count('p', 60_000, t)).to.deep.equal({ newly: 2, matched: 3 });
     });
 
     it('forgets a pod the policy no longer judges, and settles the count after a confirmation', () => {

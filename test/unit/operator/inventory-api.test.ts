@@ -37,6 +37,7 @@ const result = (policy: string, verdict: ContainerResult['verdict']): ContainerR
   reasons: verdict === 'NonCompliant' ? ['SignatureMissing'] : [],
   message: '',
   actionable: true,
+  evidenceAt: 0,
 });
 
 describe('operator inventory API', () => {
@@ -161,6 +162,9 @@ describe('operator inventory API', () => {
       expect(res.headers.get('location')).to.equal(
         'http://10.0.0.7:8443/api/v1/inventory/components?purl=pkg:npm/x',
       );
+      // A path that reads as another host stays on the leader.
+      const sneaky = await get('//evil.test/api/v1/inventory/images');
+      expect(new URL(sneaky.headers.get('location') ?? '').host).to.equal('10.0.0.7:8443');
       access = { kind: 'forbidden', user: 'u', message: 'no' };
       expect((await get('/api/v1/inventory/images')).status, 'no redirect for a refused caller').to.equal(
         403,
