@@ -3,7 +3,7 @@
  * GET and HEAD only, no request bodies read, short timeouts: nothing on this
  * port can tie the operator up.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -69,9 +69,14 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<Pro
   });
   server.headersTimeout = 5_000;
   server.requestTimeout = 10_000;
+  return listen(server, options.host, options.port);
+}
+
+/** Listens on `host:port` (0: any free port) and returns the port and a close that drops open connections. */
+export async function listen(server: Server, host: string, port: number): Promise<ProbeServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });

@@ -13,10 +13,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { isSigwatchError } from '../base/errors.js';
 import type { PackageRule } from '../sbom/query.js';
 import type { Access } from './access-review.js';
+import { listen } from './http.js';
 import type { Logger } from './logger.js';
 
 export interface InventorySource {
@@ -172,22 +172,6 @@ export async function startInventoryServer(options: InventoryServerOptions): Pro
         );
   server.headersTimeout = 5_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    scheme: options.tls === undefined ? 'http://' : 'https://',
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
+  const listening = await listen(server, options.host, options.port);
+  return { ...listening, scheme: options.tls === undefined ? 'http://' : 'https://' };
 }
