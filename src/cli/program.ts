@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, describeError } from '../base/errors.js';
+import { auditCommand } from './audit.js';
 import { crdsCommand } from './crds.js';
 import { runCommand } from './run.js';
 import type { CommandFactory, Output } from './context.js';
@@ -44,6 +45,7 @@ const commands: readonly CommandFactory[] = [
   verifyBundleCommand,
   sbomCommand,
   queryCommand,
+  auditCommand,
   crdsCommand,
   runCommand,
 ];

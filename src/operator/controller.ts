@@ -14,24 +14,22 @@
  * goes out with its labels, and after each pass over the queue the
  * eviction reconciler settles circuit breakers and decides.
  */
-import type { Repository } from '../registry/client.js';
 import {
   compilePolicy,
   type CompiledPolicy,
   type PolicySource,
   type ReadyPolicy,
 } from '../policy/compile.js';
-import { parseDuration } from '../policy/duration.js';
 import { PolicyEvaluator, policyMatches } from '../policy/evaluate.js';
 import type { PolicyVerdict } from '../policy/verdict.js';
 import type { TrustMaterial } from '../policy/trust-material.js';
-import { parseReference } from '../registry/reference.js';
 import type { PackageRule } from '../sbom/query.js';
 import type { NormalisedSbom } from '../sbom/model.js';
 import { parseSbomText } from '../sbom/parse.js';
 import type { AttachedSbom } from '../registry/evidence-types.js';
 import {
   evidenceKeyString,
+  evidenceNeeds,
   type EvidenceKey,
   type EvidenceNeeds,
   type EvidenceStore,
@@ -421,27 +419,7 @@ export class Controller {
   }
 
   private needsFor(policies: readonly ReadyPolicy[]): EvidenceNeeds {
-    const repos = new Map<string, Repository>();
-    for (const p of policies) {
-      for (const a of p.authorities) {
-        if (a.sourceRepository === undefined) continue;
-        try {
-          const ref = parseReference(a.sourceRepository);
-          repos.set(`${ref.registry}/${ref.repository}`, {
-            registry: ref.registry,
-            repository: ref.repository,
-          });
-        } catch {
-          // Validation accepted it; a reference that still does not parse is simply not looked in.
-        }
-      }
-    }
-    return {
-      attestations: policies.some((p) => p.needsAttestations),
-      attachedSboms: this.options.unsignedSboms === true,
-      extraRepositories: [...repos.values()],
-      intervalMs: Math.min(...policies.map((p) => parseDuration(p.spec.reverifyInterval) ?? 3_600_000)),
-    };
+    return evidenceNeeds(policies, this.options.unsignedSboms === true);
   }
 
   private track(key: string, ids: Set<string>): void {

@@ -11,6 +11,9 @@ import type { Digest } from '../base/digest.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
 import { compactEvidence } from '../registry/compact.js';
 import { collectEvidence, type Evidence } from '../registry/evidence.js';
+import type { ReadyPolicy } from '../policy/compile.js';
+import { parseDuration } from '../policy/duration.js';
+import { parseReference } from '../registry/reference.js';
 import type { Logger } from './logger.js';
 
 export interface EvidenceNeeds {
@@ -21,6 +24,35 @@ export interface EvidenceNeeds {
   readonly intervalMs: number;
   /** Whether unsigned `.sbom` attachments are read too (the inventory API's, never a verdict's). */
   readonly attachedSboms?: boolean;
+}
+
+/**
+ * What fetching a digest's evidence must cover for `policies`: attestations
+ * if any reads them, the authorities' signature repositories, the shortest
+ * re-verification interval.
+ */
+export function evidenceNeeds(policies: readonly ReadyPolicy[], attachedSboms: boolean): EvidenceNeeds {
+  const repos = new Map<string, Repository>();
+  for (const p of policies) {
+    for (const a of p.authorities) {
+      if (a.sourceRepository === undefined) continue;
+      try {
+        const ref = parseReference(a.sourceRepository);
+        repos.set(`${ref.registry}/${ref.repository}`, {
+          registry: ref.registry,
+          repository: ref.repository,
+        });
+      } catch {
+        // Validation accepted it; a reference that still does not parse is simply not looked in.
+      }
+    }
+  }
+  return {
+    attestations: policies.some((p) => p.needsAttestations),
+    attachedSboms,
+    extraRepositories: [...repos.values()],
+    intervalMs: Math.min(...policies.map((p) => parseDuration(p.spec.reverifyInterval) ?? 3_600_000)),
+  };
 }
 
 export interface EvidenceKey extends Repository {

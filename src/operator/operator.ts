@@ -8,7 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { PolicySource } from '../policy/compile.js';
 import { readPersisted, type PersistedEvictions } from './eviction-state.js';
 import { RegistryClient } from '../registry/client.js';
-import { parsePullSecret, type CredentialEntry } from '../registry/credentials.js';
+import type { CredentialEntry } from '../registry/credentials.js';
 import { Controller } from './controller.js';
 import { EvidenceStore } from './evidence-store.js';
 import { startProbeServer } from './http.js';
@@ -23,7 +23,7 @@ import { OperatorMetrics } from './metrics.js';
 import { PodCredentials } from './pod-credentials.js';
 import { trimPod } from './pod.js';
 import { RelatedDigests } from './related-digests.js';
-import { trimDataObject, TrustObjects, type DataObject } from './trust-objects.js';
+import { registryCredentials, trimDataObject, TrustObjects, type DataObject } from './trust-objects.js';
 import { PublicGoodRoot } from './trust-refresh.js';
 import { Reflector } from './watch.js';
 
@@ -110,23 +110,6 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
   return kc;
 }
 
-function credentialsFrom(secret: DataObject | undefined, logger: Logger): CredentialEntry[] {
-  if (secret === undefined) return [];
-  try {
-    // parsePullSecret expects base64 values, as in Secret.data.
-    const encoded = Object.fromEntries(
-      Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-    );
-    return parsePullSecret(secret.type ?? '', encoded);
-  } catch (error: unknown) {
-    logger.error('registry credentials Secret unusable; using anonymous access', {
-      secret: secret.name,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return [];
-  }
-}
-
 export async function startOperator(settings: OperatorSettings): Promise<RunningOperator> {
   const { logger, namespace } = settings;
   const kc = loadKubeConfig(settings.kubeconfig);
@@ -201,7 +184,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       controller.setTrust(trust.material());
       // Rotated registry credentials apply from the next authentication, without a restart.
       if (name === settings.registryCredentialsSecret)
-        operatorCredentials = credentialsFrom(trust.secret(name), logger);
+        operatorCredentials = registryCredentials(trust.secret(name), logger);
     },
   });
   const configMaps = new Reflector<DataObject>({
@@ -218,7 +201,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   });
   await Promise.all([secrets.start(), configMaps.start()]);
   if (settings.registryCredentialsSecret !== undefined)
-    operatorCredentials = credentialsFrom(trust.secret(settings.registryCredentialsSecret), logger);
+    operatorCredentials = registryCredentials(trust.secret(settings.registryCredentialsSecret), logger);
   controller.setTrust(trust.material());
   publicGood.start();
 

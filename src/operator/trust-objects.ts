@@ -8,6 +8,7 @@
 import type { TrustMaterial } from '../policy/trust-material.js';
 import { secretKeyId } from '../policy/trust-material.js';
 import { loadTrustedRoot, type LoadedTrustRoot } from '../verify/trust.js';
+import { parsePullSecret, type CredentialEntry } from '../registry/credentials.js';
 import type { Logger } from './logger.js';
 
 /** A Secret or ConfigMap trimmed to its name and decoded string data. */
@@ -97,5 +98,23 @@ export class TrustObjects {
 
   secret(name: string): DataObject | undefined {
     return this.secrets.get(name);
+  }
+}
+
+/** The registry credentials in a dockerconfigjson Secret; none (logged) when it is unusable. */
+export function registryCredentials(secret: DataObject | undefined, logger: Logger): CredentialEntry[] {
+  if (secret === undefined) return [];
+  try {
+    // parsePullSecret expects base64 values, as in Secret.data.
+    const encoded = Object.fromEntries(
+      Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
+    return parsePullSecret(secret.type ?? '', encoded);
+  } catch (error: unknown) {
+    logger.error('registry credentials Secret unusable; using anonymous access', {
+      secret: secret.name,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return [];
   }
 }
