@@ -10,9 +10,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { AuditReport } from '../audit/report.js';
 import { compilePolicy } from '../policy/compile.js';
 import { RegistryClient } from '../registry/client.js';
-import { collectEvidence } from '../registry/evidence.js';
-import { runAudit, type AuditScope } from './audit-run.js';
-import { evidenceNeeds } from './evidence-store.js';
+import { freshEvidence, runAudit, type AuditScope } from './audit-run.js';
 import { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 import { trimPod, type TrimmedPod } from './pod.js';
@@ -129,17 +127,7 @@ export async function auditCluster(o: ClusterAuditOptions): Promise<AuditReport>
         operatorNamespace: o.operatorNamespace,
       },
       scope: o.scope,
-      evidence: (key, matching) => {
-        const needs = evidenceNeeds(matching, false);
-        return collectEvidence(registry, {
-          image: { registry: key.registry, repository: key.repository },
-          digest: key.digest,
-          extraRepositories: needs.extraRepositories,
-          include: { attestations: needs.attestations, attachedSboms: false },
-          now: new Date(),
-          signal: o.signal ?? AbortSignal.timeout(600_000),
-        });
-      },
+      evidence: freshEvidence(registry, () => o.signal ?? AbortSignal.timeout(600_000)),
       now: () => new Date(),
     });
   } finally {

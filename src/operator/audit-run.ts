@@ -11,8 +11,9 @@ import { buildReport, type AuditReport, type JudgedImage } from '../audit/report
 import type { CompiledPolicy, ReadyPolicy } from '../policy/compile.js';
 import { PolicyEvaluator, policyMatches } from '../policy/evaluate.js';
 import type { PolicyVerdict } from '../policy/verdict.js';
-import type { Evidence } from '../registry/evidence.js';
-import { evidenceKeyString, type EvidenceKey } from './evidence-store.js';
+import type { RegistryClient } from '../registry/client.js';
+import { collectEvidence, type Evidence } from '../registry/evidence.js';
+import { evidenceKeyString, evidenceNeeds, type EvidenceKey } from './evidence-store.js';
 import { imageName, inScope, reportedImage, type TrimmedPod } from './pod.js';
 import { policySelectsPod, selectorMatches } from './scope.js';
 import type { LabelSelector } from '../policy/spec.js';
@@ -35,6 +36,21 @@ export interface AuditWorld {
 
 /** Evidence for one digest under `policies`, fetched (or reused) now; throws only on cancellation. */
 export type EvidenceSource = (key: EvidenceKey, policies: readonly ReadyPolicy[]) => Promise<Evidence>;
+
+/** Evidence fetched now from the registry, with what `policies` need (no unsigned attachments: no verdict reads them). */
+export function freshEvidence(registry: RegistryClient, signal: () => AbortSignal): EvidenceSource {
+  return (key, policies) => {
+    const needs = evidenceNeeds(policies, false);
+    return collectEvidence(registry, {
+      image: { registry: key.registry, repository: key.repository },
+      digest: key.digest,
+      extraRepositories: needs.extraRepositories,
+      include: { attestations: needs.attestations, attachedSboms: false },
+      now: new Date(),
+      signal: signal(),
+    });
+  };
+}
 
 export async function runAudit(a: {
   readonly audit: { readonly namespace: string; readonly name: string };

@@ -38,6 +38,7 @@ import type { PersistedEvictions } from './eviction-state.js';
 import { Evictions, type JudgedPod } from './evictions.js';
 import { EventRecorder } from './events.js';
 import { containersWithPackage, type ComponentHit, type RunningContainer } from './inventory.js';
+import type { AuditWorld } from './audit-run.js';
 import type { InventorySource } from './inventory-api.js';
 import { componentsView, imagesView, podVerdictsView } from './inventory-views.js';
 import type { KubeHttp } from './kube-http.js';
@@ -79,6 +80,8 @@ export class Controller {
   private readonly pods = new Map<string, TrimmedPod>();
   private readonly namespaces = new Map<string, Readonly<Record<string, string>>>();
   private readonly sources = new Map<string, PolicySource>();
+  /** Policies' labels, for ImageAudits' policySelector. */
+  private readonly policyLabels = new Map<string, Readonly<Record<string, string>>>();
   private policies: CompiledPolicy[] = [];
   private trust: TrustMaterial | undefined;
   private readonly evaluator = new PolicyEvaluator();
@@ -193,7 +196,12 @@ export class Controller {
   }
 
   /** A policy from the watch, with the eviction state its status holds (our own writes come back here too). */
-  upsertPolicy(source: PolicySource, persisted?: PersistedEvictions): void {
+  upsertPolicy(
+    source: PolicySource,
+    persisted?: PersistedEvictions,
+    labels: Readonly<Record<string, string>> = {},
+  ): void {
+    this.policyLabels.set(source.name, labels);
     const confirmationChanged =
       persisted !== undefined && this.evictions.policyObserved(source.name, persisted);
     const before = this.sources.get(source.name);
@@ -210,6 +218,7 @@ export class Controller {
   }
 
   deletePolicy(name: string): void {
+    this.policyLabels.delete(name);
     this.evictions.forgetPolicy(name);
     this.sources.delete(name);
     this.memory.forgetPolicy(name);
@@ -290,6 +299,17 @@ export class Controller {
       this.parsedAttachments.set(attached, parsed);
     }
     return parsed === null ? [] : [parsed];
+  }
+
+  /** What an audit run reads: the pods, namespace labels and compiled policies held now. */
+  auditWorld(): AuditWorld & { readonly policyLabels: (name: string) => Readonly<Record<string, string>> } {
+    return {
+      pods: [...this.pods.values()],
+      namespaceLabels: (name) => this.namespaces.get(name),
+      policies: this.policies,
+      operatorNamespace: this.options.operatorNamespace,
+      policyLabels: (name) => this.policyLabels.get(name) ?? {},
+    };
   }
 
   /** What the inventory API answers from: this replica's pods, results and evidence, as they are now. */

@@ -178,6 +178,13 @@ export class EvidenceStore {
     return false;
   }
 
+  /** `id`'s evidence if complete and fetched within `maxAgeMs` (an audit reuses it rather than fetch again). */
+  recent(id: string, maxAgeMs: number): Evidence | undefined {
+    const entry = this.entries.get(id);
+    if (entry?.evidence?.complete !== true) return undefined;
+    return Date.now() - (entry.completeAt ?? -Infinity) <= maxAgeMs ? entry.evidence : undefined;
+  }
+
   /** No pod uses the digest any more. */
   release(id: string): void {
     const entry = this.entries.get(id);

@@ -10,7 +10,9 @@ import { readPersisted, type PersistedEvictions } from './eviction-state.js';
 import { RegistryClient } from '../registry/client.js';
 import type { CredentialEntry } from '../registry/credentials.js';
 import { Controller } from './controller.js';
-import { EvidenceStore } from './evidence-store.js';
+import { freshEvidence } from './audit-run.js';
+import { AuditController, trimAudit, type WatchedAudit } from './audits.js';
+import { EvidenceStore, evidenceKeyString } from './evidence-store.js';
 import { startProbeServer } from './http.js';
 import { AccessReview } from './access-review.js';
 import { startInventoryServer, type InventoryServer } from './inventory-api.js';
@@ -73,6 +75,7 @@ export interface RunningOperator {
 interface WatchedPolicy {
   readonly source: PolicySource;
   readonly persisted: PersistedEvictions;
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 function trimPolicy(raw: unknown): WatchedPolicy | undefined {
@@ -80,7 +83,11 @@ function trimPolicy(raw: unknown): WatchedPolicy | undefined {
   const name = o?.metadata?.name;
   if (typeof name !== 'string') return undefined;
   const generation = typeof o?.metadata?.generation === 'number' ? o.metadata.generation : 0;
-  return { source: { name, generation, spec: o?.spec }, persisted: readPersisted(raw) };
+  const labels: Record<string, string> = {};
+  const rawLabels = (o?.metadata as { labels?: unknown } | undefined)?.labels;
+  if (typeof rawLabels === 'object' && rawLabels !== null)
+    for (const [k, v] of Object.entries(rawLabels)) if (typeof v === 'string') labels[k] = v;
+  return { source: { name, generation, spec: o?.spec }, persisted: readPersisted(raw), labels };
 }
 
 function trimNamespace(raw: unknown): { name: string; labels: Record<string, string> } | undefined {
@@ -239,6 +246,29 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   });
   controller.attachRelated(related);
 
+  const fetchNow = freshEvidence(registry, () => AbortSignal.timeout(120_000));
+  const audits = new AuditController({
+    kube,
+    logger,
+    operatorNamespace: namespace,
+    mayWrite,
+    world: () => controller.auditWorld(),
+    // Evidence fetched in the last 10 minutes is reused (design §2); anything older is fetched now.
+    evidence: (key, matching) =>
+      Promise.resolve(store.recent(evidenceKeyString(key), 600_000) ?? fetchNow(key, matching)),
+    metrics,
+  });
+  const imageAudits = new Reflector<WatchedAudit>({
+    kubeConfig: kc,
+    path: '/apis/sigwatch.dev/v1alpha1/imageaudits',
+    trim: trimAudit,
+    logger,
+    onEvent: (type, key, obj) => {
+      if (type === 'SYNC') return;
+      if (type === 'DELETED' || obj === undefined) audits.delete(key);
+      else audits.upsert(obj);
+    },
+  });
   const policies = new Reflector<WatchedPolicy>({
     kubeConfig: kc,
     path: '/apis/sigwatch.dev/v1alpha1/imagepolicies',
@@ -248,7 +278,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     onEvent: (type, key, obj) => {
       if (type === 'SYNC') return;
       if (type === 'DELETED' || obj === undefined) controller.deletePolicy(key);
-      else controller.upsertPolicy(obj.source, obj.persisted);
+      else controller.upsertPolicy(obj.source, obj.persisted, obj.labels);
     },
   });
   const namespaces = new Reflector<{ name: string; labels: Record<string, string> }>({
@@ -278,6 +308,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   });
   await Promise.all([policies.start(), namespaces.start()]);
   await pods.start();
+  // After the pods: a run caught up at start-up must see every pod.
+  await imageAudits.start();
 
   // Started before the elector, whose Lease carries its URL for followers to redirect to.
   const inventoryURLAnnotation = 'sigwatch.dev/inventory-url';
@@ -326,6 +358,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
         store.refreshAll();
         renotePods();
         controller.resync();
+        audits.resync();
         void leaderLabel.lead();
       },
       onStoppedLeading: () => {
@@ -342,7 +375,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     void leaderLabel.lead();
   }
 
-  const watches = [secrets, configMaps, policies, namespaces, pods];
+  const watches = [secrets, configMaps, policies, namespaces, pods, imageAudits];
   const server = await startProbeServer({
     host: settings.probeAddress,
     port: settings.probePort,
@@ -365,6 +398,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       clearInterval(renoteTimer);
       for (const w of watches) w.stop();
       controller.stop();
+      audits.stop();
       store.stop();
       related.stop();
       publicGood.stop();

@@ -90,7 +90,7 @@ function readRequirement(f: Findings, path: string, value: unknown): LabelSelect
   return wantsValues ? { key, operator, values } : { key, operator };
 }
 
-function readSelector(f: Findings, path: string, value: unknown): LabelSelector | undefined {
+export function readSelector(f: Findings, path: string, value: unknown): LabelSelector | undefined {
   const o = readObject(f, path, value, ['matchLabels', 'matchExpressions']);
   if (o === undefined) return undefined;
   let labels: Record<string, string> | undefined;

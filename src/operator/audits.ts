@@ -1,0 +1,388 @@
+/**
+ * The ImageAudit controller (design §2): runs each audit on its cron
+ * schedule (and when its `sigwatch.dev/run-now` annotation changes), never
+ * two runs of one audit at once, at most one catch-up run for the times
+ * missed while the operator was down. A run re-verifies every image in its
+ * scope (audit-run.ts), stores the report in ConfigMaps it owns
+ * (audit-reports.ts), and records the outcome in the audit's status and
+ * the audit metrics. Only the leader runs audits.
+ *
+ * What must survive a restart is in the status: `lastScheduleTime` (written
+ * when a run starts, so a crash mid-run does not run that time again) and
+ * `lastRunNow` (the annotation value already served).
+ */
+import { renderTable, type AuditReport } from '../audit/report.js';
+import { scheduleDecision } from '../audit/schedule.js';
+import { readAuditSpec, type AuditSpec } from '../audit/spec.js';
+import { pruneReports, reportConfigMaps, reportName, writeReport } from './audit-reports.js';
+import { runAudit, type AuditScope, type AuditWorld, type EvidenceSource } from './audit-run.js';
+import type { KubeHttp } from './kube-http.js';
+import type { Logger } from './logger.js';
+import type { OperatorMetrics } from './metrics.js';
+import { selectorMatches } from './scope.js';
+
+export const runNowAnnotation = 'sigwatch.dev/run-now';
+
+/** An ImageAudit as the watch delivers it, trimmed to what the controller reads. */
+export interface WatchedAudit {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly generation: number;
+  readonly createdAt: Date;
+  readonly runNow?: string;
+  readonly spec: unknown;
+  readonly status: {
+    readonly lastScheduleTime?: Date;
+    readonly lastRunNow?: string;
+    readonly history: readonly HistoryEntry[];
+  };
+}
+
+export interface HistoryEntry {
+  readonly time: string;
+  readonly compliancePercent: number;
+  readonly nonCompliant: number;
+}
+
+type Json = Readonly<Record<string, unknown>>;
+const obj = (v: unknown): Json | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const date = (v: unknown): Date | undefined => {
+  const t = typeof v === 'string' ? Date.parse(v) : NaN;
+  return Number.isFinite(t) ? new Date(t) : undefined;
+};
+
+export function trimAudit(raw: unknown): WatchedAudit | undefined {
+  const meta = obj(obj(raw)?.['metadata']);
+  const namespace = str(meta?.['namespace']);
+  const name = str(meta?.['name']);
+  if (meta === undefined || namespace === undefined || name === undefined) return undefined;
+  const status = obj(obj(raw)?.['status']);
+  const runNow = str(obj(meta['annotations'])?.[runNowAnnotation]);
+  const lastScheduleTime = date(status?.['lastScheduleTime']);
+  const lastRunNow = str(status?.['lastRunNow']);
+  const history = (Array.isArray(status?.['history']) ? status['history'] : []).flatMap((h: unknown) => {
+    const e = obj(h);
+    const time = str(e?.['time']);
+    const pct = e?.['compliancePercent'];
+    const nc = e?.['nonCompliant'];
+    return time !== undefined && typeof pct === 'number' && typeof nc === 'number'
+      ? [{ time, compliancePercent: pct, nonCompliant: nc }]
+      : [];
+  });
+  return {
+    namespace,
+    name,
+    uid: str(meta['uid']) ?? '',
+    generation: typeof meta['generation'] === 'number' ? meta['generation'] : 0,
+    createdAt: date(meta['creationTimestamp']) ?? new Date(0),
+    ...(runNow === undefined ? {} : { runNow }),
+    spec: obj(raw)?.['spec'],
+    status: {
+      ...(lastScheduleTime === undefined ? {} : { lastScheduleTime }),
+      ...(lastRunNow === undefined ? {} : { lastRunNow }),
+      history,
+    },
+  };
+}
+
+export interface AuditControllerOptions {
+  readonly kube: KubeHttp;
+  readonly logger: Logger;
+  readonly operatorNamespace: string;
+  readonly mayWrite: () => boolean;
+  readonly world: () => AuditWorld & {
+    readonly policyLabels: (name: string) => Readonly<Record<string, string>>;
+  };
+  readonly evidence: EvidenceSource;
+  readonly metrics?: OperatorMetrics;
+  readonly now?: () => Date;
+}
+
+const maxTimerMs = 2 ** 31 - 1;
+const maxListed = 20;
+const auditKey = (a: { namespace: string; name: string }): string => `${a.namespace}/${a.name}`;
+
+interface Condition {
+  type: string;
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration: number;
+}
+
+export class AuditController {
+  private readonly audits = new Map<string, WatchedAudit>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly running = new Map<string, Promise<void>>();
+  /** Our last conditions per audit, for transition times. */
+  private readonly conditions = new Map<string, Condition[]>();
+  /** The last status patch sent per audit: the watch echoes every write, and an unchanged one is not sent again. */
+  private readonly lastPatch = new Map<string, string>();
+  private stopped = false;
+
+  constructor(private readonly options: AuditControllerOptions) {}
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  upsert(audit: WatchedAudit): void {
+    this.audits.set(auditKey(audit), audit);
+    this.evaluate(auditKey(audit));
+  }
+
+  delete(key: string): void {
+    this.audits.delete(key);
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    this.conditions.delete(key);
+    this.lastPatch.delete(key);
+    const [namespace = '', audit = ''] = key.split('/');
+    this.options.metrics?.auditLastSuccess.remove({ namespace, audit });
+    this.options.metrics?.auditCompliance.remove({ namespace, audit });
+  }
+
+  /** After gaining the lease: look at every audit (missed runs are caught up now). */
+  resync(): void {
+    for (const key of this.audits.keys()) this.evaluate(key);
+  }
+
+  /** Resolves when every running audit has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.running.values()]);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private evaluate(key: string): void {
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    const audit = this.audits.get(key);
+    if (audit === undefined || this.stopped) return;
+    const reading = readAuditSpec(audit.spec);
+    if (!reading.ok) {
+      void this.writeStatus(audit, {}, [
+        ['Ready', 'False', 'Invalid', reading.problems.map((p) => `${p.path}: ${p.message}`).join('; ')],
+      ]);
+      return;
+    }
+    const now = this.now();
+    const decision = scheduleDecision(
+      reading.spec.schedule,
+      {
+        ...(audit.status.lastScheduleTime === undefined
+          ? {}
+          : { lastScheduleTime: audit.status.lastScheduleTime }),
+        createdAt: audit.createdAt,
+        suspend: reading.spec.suspend,
+      },
+      now,
+    );
+    const runNow =
+      audit.runNow !== undefined && audit.runNow !== audit.status.lastRunNow ? audit.runNow : undefined;
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(key);
+        this.evaluate(key);
+      },
+      Math.min(maxTimerMs, Math.max(0, decision.next.getTime() - now.getTime()) + 50),
+    );
+    timer.unref();
+    this.timers.set(key, timer);
+    if (!this.options.mayWrite()) return; // the leader runs audits; its resync looks again
+    if (this.running.has(key)) return; // never two runs of one audit
+    if (decision.runFor === undefined && runNow === undefined) {
+      void this.writeStatus(
+        audit,
+        { nextScheduleTime: decision.next.toISOString() },
+        this.baseConditions(audit, reading.spec),
+      );
+      return;
+    }
+    const run = this.run(audit, reading.spec, decision.runFor ?? now, decision.next, runNow).finally(() => {
+      this.running.delete(key);
+    });
+    this.running.set(key, run);
+  }
+
+  private scope(audit: WatchedAudit, spec: AuditSpec): AuditScope {
+    const restricted = audit.namespace !== this.options.operatorNamespace;
+    const world = this.options.world();
+    const selected =
+      spec.policySelector === undefined
+        ? spec.policies
+        : world.policies
+            .filter((p) => selectorMatches(spec.policySelector, world.policyLabels(p.name)))
+            .map((p) => p.name)
+            .filter((n) => spec.policies.length === 0 || spec.policies.includes(n));
+    return {
+      ...(restricted ? { namespace: audit.namespace } : {}),
+      ...(!restricted && spec.namespaceSelector !== undefined
+        ? { namespaceSelector: spec.namespaceSelector }
+        : {}),
+      // A selector that selects nothing applies no policy (not every policy).
+      policies: spec.policySelector !== undefined && selected.length === 0 ? ['\u0000none'] : selected,
+    };
+  }
+
+  private baseConditions(audit: WatchedAudit, spec: AuditSpec): [string, 'True' | 'False', string, string][] {
+    const restricted = audit.namespace !== this.options.operatorNamespace;
+    return [
+      ['Ready', 'True', 'Valid', ''],
+      restricted
+        ? [
+            'ScopeRestricted',
+            'True',
+            'NamespacedAudit',
+            `audits only namespace ${audit.namespace}${spec.namespaceSelector === undefined ? '' : ' (namespaceSelector is ignored outside the operator namespace)'}`,
+          ]
+        : ['ScopeRestricted', 'False', 'OperatorNamespace', ''],
+    ];
+  }
+
+  private async run(
+    audit: WatchedAudit,
+    spec: AuditSpec,
+    scheduledFor: Date,
+    next: Date,
+    runNow: string | undefined,
+  ): Promise<void> {
+    const labels = { namespace: audit.namespace, audit: audit.name };
+    const started = this.now();
+    const base = this.baseConditions(audit, spec);
+    // Written first: a crash mid-run must not run this scheduled time (or this run-now) again.
+    await this.writeStatus(
+      audit,
+      {
+        lastScheduleTime: scheduledFor.toISOString(),
+        nextScheduleTime: next.toISOString(),
+        ...(runNow === undefined ? {} : { lastRunNow: runNow }),
+      },
+      [...base, ['Running', 'True', 'Running', `started ${started.toISOString()}`]],
+    );
+    this.options.logger.info('audit started', {
+      audit: auditKey(audit),
+      scheduledFor: scheduledFor.toISOString(),
+    });
+    try {
+      const report: AuditReport = await runAudit({
+        audit: { namespace: audit.namespace, name: audit.name },
+        world: this.options.world(),
+        scope: this.scope(audit, spec),
+        evidence: this.options.evidence,
+        now: () => this.now(),
+      });
+      const name = reportName(audit.name, started);
+      const owner = { namespace: audit.namespace, name: audit.name, uid: audit.uid };
+      await writeReport(this.options.kube, reportConfigMaps(owner, name, report, renderTable(report)));
+      await pruneReports(this.options.kube, owner, spec.historyLimit);
+      const finished = this.now();
+      const history = [
+        { time: report.time, compliancePercent: report.compliancePercent, nonCompliant: report.nonCompliant },
+        ...audit.status.history,
+      ].slice(0, spec.historyLimit);
+      await this.writeStatus(
+        audit,
+        {
+          lastCompletionTime: finished.toISOString(),
+          lastResult: {
+            images: report.images,
+            signed: report.signed,
+            signedUntrusted: report.signedUntrusted,
+            withSbom: report.withSbom,
+            compliant: report.compliant,
+            nonCompliant: report.nonCompliant,
+            unknown: report.unknown,
+            exempt: report.exempt,
+            compliancePercent: report.compliancePercent,
+            nonCompliantImages: report.entries
+              .filter((e) => e.verdict === 'NonCompliant')
+              .slice(0, maxListed)
+              .map((e) => ({ image: e.image, reasons: e.reasons, pods: e.pods.slice(0, 5) })),
+            unsigned: report.entries
+              .filter((e) => e.signature === 'unsigned' || e.signature === 'untrusted')
+              .slice(0, maxListed)
+              .map((e) => e.image),
+            reportConfigMap: name,
+          },
+          history,
+        },
+        [
+          ...base,
+          ['Running', 'False', 'Completed', ''],
+          ['Succeeded', 'True', 'Completed', `report in ConfigMap ${name}`],
+        ],
+      );
+      this.options.metrics?.auditRuns.inc({ ...labels, result: 'success' });
+      this.options.metrics?.auditLastSuccess.set(labels, finished.getTime() / 1000);
+      this.options.metrics?.auditCompliance.set(labels, report.compliancePercent / 100);
+      this.options.logger.info('audit finished', {
+        audit: auditKey(audit),
+        report: name,
+        images: report.images,
+      });
+    } catch (error: unknown) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.options.metrics?.auditRuns.inc({ ...labels, result: 'failure' });
+      this.options.logger.error('audit failed', { audit: auditKey(audit), error: message });
+      await this.writeStatus(audit, {}, [
+        ...base,
+        ['Running', 'False', 'Failed', ''],
+        ['Succeeded', 'False', 'Failed', message.slice(0, 1024)],
+      ]);
+    }
+  }
+
+  /** Merge-patches the status (leader only); conditions keep their transition time while unchanged. */
+  private async writeStatus(
+    audit: WatchedAudit,
+    fields: Record<string, unknown>,
+    conditions: [string, 'True' | 'False', string, string][],
+  ): Promise<void> {
+    if (!this.options.mayWrite()) return;
+    const key = auditKey(audit);
+    const now = this.now().toISOString();
+    const before = this.conditions.get(key) ?? [];
+    const merged = new Map(before.map((c) => [c.type, c]));
+    for (const [type, status, reason, message] of conditions) {
+      const old = merged.get(type);
+      merged.set(type, {
+        type,
+        status,
+        reason,
+        message,
+        lastTransitionTime: old?.status === status ? old.lastTransitionTime : now,
+        observedGeneration: audit.generation,
+      });
+    }
+    const list = [...merged.values()];
+    this.conditions.set(key, list);
+    const body = { status: { observedGeneration: audit.generation, ...fields, conditions: list } };
+    const text = JSON.stringify(body);
+    if (this.lastPatch.get(key) === text) return;
+    const path = `/apis/sigwatch.dev/v1alpha1/namespaces/${encodeURIComponent(audit.namespace)}/imageaudits/${encodeURIComponent(audit.name)}/status`;
+    try {
+      const res = await this.options.kube.send({
+        method: 'PATCH',
+        path,
+        body,
+      });
+      if (res.status >= 200 && res.status <= 299) this.lastPatch.set(key, text);
+      else if (res.status !== 404)
+        this.options.logger.warn('audit status write refused', { audit: key, status: res.status });
+    } catch (error: unknown) {
+      this.options.logger.warn('audit status write failed', {
+        audit: key,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+}
