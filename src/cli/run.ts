@@ -37,6 +37,7 @@ interface RunFlags {
   readonly inventoryTlsKey?: string;
   readonly inventoryAdvertiseUrl?: string;
   readonly inventoryUnsignedSboms: boolean;
+  readonly alertmanagerUrlAllowlist: string[];
 }
 
 /** Mirrors operator/logger.ts `logLevels`; kept here so the CLI does not load winston for other commands. */
@@ -161,6 +162,12 @@ export function runCommand(context: CommandContext): Command {
       'also read unsigned .sbom attachments and answer from them, marked unsigned (one more registry request per digest and interval)',
       env['SIGWATCH_INVENTORY_UNSIGNED_SBOMS'] === 'true',
     )
+    .option(
+      '--alertmanager-url-allowlist <url>',
+      'an Alertmanager URL (prefix) ImageAudits may notify (repeatable; default: none)',
+      repeatable,
+      (env['SIGWATCH_ALERTMANAGER_URL_ALLOWLIST'] ?? '').split(',').filter((u) => u !== ''),
+    )
     .action(async (flags: RunFlags) => {
       const probePort = Number(flags.probePort);
       if (!Number.isInteger(probePort) || probePort < 0 || probePort > 65_535)
@@ -174,6 +181,9 @@ export function runCommand(context: CommandContext): Command {
       const evictionRetryMs = parseDuration(flags.evictionRetryInterval);
       if (evictionRetryMs === undefined || evictionRetryMs < 1000)
         throw usage('--eviction-retry-interval must be a duration of at least 1s');
+      for (const u of flags.alertmanagerUrlAllowlist)
+        if (!/^https?:\/\//.test(u) || !URL.canParse(u))
+          throw usage(`--alertmanager-url-allowlist: not an http(s) URL: ${u}`);
       const inventoryPort = flags.inventoryPort === 'off' ? undefined : Number(flags.inventoryPort);
       if (
         inventoryPort !== undefined &&
@@ -209,6 +219,7 @@ export function runCommand(context: CommandContext): Command {
         leaderElection: flags.leaderElection,
         leaseDurationMs,
         evictionRetryMs,
+        alertmanagerAllowlist: flags.alertmanagerUrlAllowlist,
         ...(inventoryPort === undefined
           ? {}
           : {

@@ -19,6 +19,8 @@ import { runAudit, type AuditScope, type AuditWorld, type EvidenceSource } from 
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 import type { OperatorMetrics } from './metrics.js';
+import type { AlertState } from './alerts.js';
+import { AuditNotifier, type NotifierTarget } from './audit-notifier.js';
 import { selectorMatches } from './scope.js';
 
 export const runNowAnnotation = 'sigwatch.dev/run-now';
@@ -36,6 +38,7 @@ export interface WatchedAudit {
     readonly lastScheduleTime?: Date;
     readonly lastRunNow?: string;
     readonly history: readonly HistoryEntry[];
+    readonly alert?: AlertState;
   };
 }
 
@@ -72,6 +75,27 @@ export function trimAudit(raw: unknown): WatchedAudit | undefined {
       ? [{ time, compliancePercent: pct, nonCompliant: nc }]
       : [];
   });
+  const a = obj(status?.['alert']);
+  const text = (k: string): Record<string, string> => {
+    const v = str(a?.[k]);
+    return v === undefined ? {} : { [k]: v };
+  };
+  const count = (k: string): Record<string, number> => {
+    const v = a?.[k];
+    return typeof v === 'number' ? { [k]: v } : {};
+  };
+  const alert: AlertState | undefined =
+    a === undefined
+      ? undefined
+      : {
+          firing: a['firing'] === true,
+          ...text('startsAt'),
+          ...(a['severity'] === 'critical' || a['severity'] === 'warning' ? { severity: a['severity'] } : {}),
+          ...text('summary'),
+          ...text('report'),
+          ...count('nonCompliant'),
+          ...count('unknown'),
+        };
   return {
     namespace,
     name,
@@ -84,6 +108,7 @@ export function trimAudit(raw: unknown): WatchedAudit | undefined {
       ...(lastScheduleTime === undefined ? {} : { lastScheduleTime }),
       ...(lastRunNow === undefined ? {} : { lastRunNow }),
       history,
+      ...(alert === undefined ? {} : { alert }),
     },
   };
 }
@@ -99,6 +124,10 @@ export interface AuditControllerOptions {
   readonly evidence: EvidenceSource;
   readonly metrics?: OperatorMetrics;
   readonly now?: () => Date;
+  /** Alertmanager URLs (prefixes) ImageAudits may notify; empty: none. */
+  readonly alertmanagerAllowlist?: readonly string[];
+  /** Delay of the first notification retry (default 10 s, doubling). */
+  readonly notifyRetryMs?: number;
 }
 
 const maxTimerMs = 2 ** 31 - 1;
@@ -120,11 +149,41 @@ export class AuditController {
   private readonly running = new Map<string, Promise<void>>();
   /** Our last conditions per audit, for transition times. */
   private readonly conditions = new Map<string, Condition[]>();
+  /** What this process started runs for, ahead of the watch echoing the status that says so. */
+  private readonly served = new Map<string, { scheduleTime?: Date; runNow?: string }>();
   /** The last status patch sent per audit: the watch echoes every write, and an unchanged one is not sent again. */
   private readonly lastPatch = new Map<string, string>();
   private stopped = false;
 
-  constructor(private readonly options: AuditControllerOptions) {}
+  private readonly notifier: AuditNotifier;
+
+  constructor(private readonly options: AuditControllerOptions) {
+    this.notifier = new AuditNotifier({
+      logger: options.logger,
+      allowlist: options.alertmanagerAllowlist ?? [],
+      mayWrite: options.mayWrite,
+      now: () => this.now(),
+      ...(options.notifyRetryMs === undefined ? {} : { retryBaseMs: options.notifyRetryMs }),
+    });
+  }
+
+  /** Where the audit's alerts go, and how the notifier records them in its status. */
+  private target(audit: WatchedAudit, spec: AuditSpec): NotifierTarget | undefined {
+    const am = spec.notify?.alertmanager;
+    if (am === undefined) return undefined;
+    const key = auditKey(audit);
+    return {
+      namespace: audit.namespace,
+      name: audit.name,
+      url: am.url,
+      labels: am.labels,
+      write: (fields, conditions) =>
+        this.writeStatus(this.audits.get(key) ?? audit, fields, [
+          ...this.baseConditions(audit, spec),
+          ...conditions,
+        ]),
+    };
+  }
 
   private now(): Date {
     return this.options.now?.() ?? new Date();
@@ -132,6 +191,10 @@ export class AuditController {
 
   upsert(audit: WatchedAudit): void {
     this.audits.set(auditKey(audit), audit);
+    const reading = readAuditSpec(audit.spec);
+    const target = reading.ok ? this.target(audit, reading.spec) : undefined;
+    if (target === undefined) this.notifier.forget(auditKey(audit));
+    else this.notifier.adopt(auditKey(audit), target, audit.status.alert);
     this.evaluate(auditKey(audit));
   }
 
@@ -141,6 +204,8 @@ export class AuditController {
     this.timers.delete(key);
     this.conditions.delete(key);
     this.lastPatch.delete(key);
+    this.served.delete(key);
+    this.notifier.forget(key);
     const [namespace = '', audit = ''] = key.split('/');
     this.options.metrics?.auditLastSuccess.remove({ namespace, audit });
     this.options.metrics?.auditCompliance.remove({ namespace, audit });
@@ -158,6 +223,7 @@ export class AuditController {
 
   stop(): void {
     this.stopped = true;
+    this.notifier.stop();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }
@@ -168,6 +234,7 @@ export class AuditController {
     const audit = this.audits.get(key);
     if (audit === undefined || this.stopped) return;
     const reading = readAuditSpec(audit.spec);
+    this.options.logger.debug('audit evaluated', { audit: key, valid: reading.ok, leader: this.options.mayWrite() });
     if (!reading.ok) {
       void this.writeStatus(audit, {}, [
         ['Ready', 'False', 'Invalid', reading.problems.map((p) => `${p.path}: ${p.message}`).join('; ')],
@@ -175,19 +242,25 @@ export class AuditController {
       return;
     }
     const now = this.now();
+    const served = this.served.get(key);
+    const lastScheduleTime = [audit.status.lastScheduleTime, served?.scheduleTime]
+      .filter((d): d is Date => d !== undefined)
+      .sort((a, b) => b.getTime() - a.getTime())[0];
     const decision = scheduleDecision(
       reading.spec.schedule,
       {
-        ...(audit.status.lastScheduleTime === undefined
-          ? {}
-          : { lastScheduleTime: audit.status.lastScheduleTime }),
+        ...(lastScheduleTime === undefined ? {} : { lastScheduleTime }),
         createdAt: audit.createdAt,
         suspend: reading.spec.suspend,
       },
       now,
     );
     const runNow =
-      audit.runNow !== undefined && audit.runNow !== audit.status.lastRunNow ? audit.runNow : undefined;
+      audit.runNow !== undefined &&
+      audit.runNow !== audit.status.lastRunNow &&
+      audit.runNow !== served?.runNow
+        ? audit.runNow
+        : undefined;
     const timer = setTimeout(
       () => {
         this.timers.delete(key);
@@ -207,7 +280,16 @@ export class AuditController {
       );
       return;
     }
-    const run = this.run(audit, reading.spec, decision.runFor ?? now, decision.next, runNow).finally(() => {
+    const scheduledFor = decision.runFor ?? lastScheduleTime ?? now;
+    this.served.set(key, {
+      scheduleTime: scheduledFor,
+      ...(runNow === undefined
+        ? served?.runNow === undefined
+          ? {}
+          : { runNow: served.runNow }
+        : { runNow }),
+    });
+    const run = this.run(audit, reading.spec, scheduledFor, decision.next, runNow).finally(() => {
       this.running.delete(key);
     });
     this.running.set(key, run);
@@ -324,6 +406,9 @@ export class AuditController {
       this.options.metrics?.auditRuns.inc({ ...labels, result: 'success' });
       this.options.metrics?.auditLastSuccess.set(labels, finished.getTime() / 1000);
       this.options.metrics?.auditCompliance.set(labels, report.compliancePercent / 100);
+      // Notifications never fail the audit: the notifier records its own trouble.
+      const target = this.target(audit, spec);
+      if (target !== undefined) await this.notifier.afterRun(auditKey(audit), target, spec, report, name);
       this.options.logger.info('audit finished', {
         audit: auditKey(audit),
         report: name,

@@ -48,6 +48,8 @@ export interface OperatorSettings {
   readonly leaderElection: boolean;
   readonly leaseDurationMs: number;
   readonly evictionRetryMs: number;
+  /** Alertmanager URLs (prefixes) ImageAudits may notify; empty: none. */
+  readonly alertmanagerAllowlist: readonly string[];
   /** The inventory API's port; absent: not served. */
   readonly inventory?: {
     readonly address: string;
@@ -257,6 +259,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     evidence: (key, matching) =>
       Promise.resolve(store.recent(evidenceKeyString(key), 600_000) ?? fetchNow(key, matching)),
     metrics,
+    alertmanagerAllowlist: settings.alertmanagerAllowlist,
   });
   const imageAudits = new Reflector<WatchedAudit>({
     kubeConfig: kc,

@@ -6,8 +6,8 @@
  * namespace never finishes terminating without the namespace controller).
  */
 import { randomBytes } from 'node:crypto';
+import { KubeHttp } from '../../src/operator/kube-http.js';
 import {
-  ApiextensionsV1Api,
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
@@ -43,24 +43,31 @@ export async function freshNamespace(prefix = 'test'): Promise<string> {
 
 /** Creates (or replaces the spec of) a CRD and waits until it is Established. */
 export async function applyCrd(crd: V1CustomResourceDefinition, timeoutMs = 30_000): Promise<void> {
-  const api = kubeConfig().makeApiClient(ApiextensionsV1Api);
+  // Raw JSON, not the typed client: its serializer knows `x-kubernetes-*` keys only under their
+  // camel-case model names and silently drops them from a plain object (preserve-unknown-fields,
+  // list-map keys, CEL validations), which would test a CRD other than the one users apply.
+  const kube = new KubeHttp(kubeConfig());
   const name = crd.metadata?.name;
   if (name === undefined) {
     throw new Error('CRD without metadata.name');
   }
-  try {
-    await api.createCustomResourceDefinition({ body: crd });
-  } catch (error: unknown) {
-    if (!isConflict(error)) {
-      throw error;
-    }
-    const existing = await api.readCustomResourceDefinition({ name });
-    existing.spec = crd.spec;
-    await api.replaceCustomResourceDefinition({ name, body: existing });
+  const collection = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+  const created = await kube.send({ method: 'POST', path: collection, body: crd });
+  if (created.status === 409) {
+    const existing = (await kube.call({ method: 'GET', path: `${collection}/${name}` })) as { spec: unknown };
+    await kube.call({
+      method: 'PUT',
+      path: `${collection}/${name}`,
+      body: { ...existing, spec: (crd as unknown as { spec: unknown }).spec },
+    });
+  } else if (created.status !== 201) {
+    throw new Error(`creating CRD ${name}: ${String(created.status)} ${JSON.stringify(created.body)}`);
   }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const got = await api.readCustomResourceDefinition({ name });
+    const got = (await kube.call({ method: 'GET', path: `${collection}/${name}` })) as {
+      status?: { conditions?: { type: string; status: string }[] };
+    };
     if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) {
       return;
     }
