@@ -234,7 +234,11 @@ export class AuditController {
     const audit = this.audits.get(key);
     if (audit === undefined || this.stopped) return;
     const reading = readAuditSpec(audit.spec);
-    this.options.logger.debug('audit evaluated', { audit: key, valid: reading.ok, leader: this.options.mayWrite() });
+    this.options.logger.debug('audit evaluated', {
+      audit: key,
+      valid: reading.ok,
+      leader: this.options.mayWrite(),
+    });
     if (!reading.ok) {
       void this.writeStatus(audit, {}, [
         ['Ready', 'False', 'Invalid', reading.problems.map((p) => `${p.path}: ${p.message}`).join('; ')],
