@@ -18,9 +18,8 @@ import {
   type V1PodDisruptionBudgetStatus,
 } from '@kubernetes/client-node';
 
-/** A KubeConfig for the test environment's admin (system:masters). */
-export function kubeConfig(): KubeConfig {
-  const path = process.env['KUBECONFIG'];
+/** A KubeConfig for the test environment's admin (system:masters), or the one at `path`. */
+export function kubeConfig(path = process.env['KUBECONFIG']): KubeConfig {
   if (path === undefined) {
     throw new Error('KUBECONFIG is not set: the integration root hook starts the test environment');
   }

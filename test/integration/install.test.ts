@@ -1,0 +1,147 @@
+/**
+ * The install (issue 8): manifests/install.yaml is what hack/render-install.sh
+ * renders from crds/ and config/default; `kubectl apply` takes it on the
+ * bare test API server at the first try; the operator, running with a token
+ * of the manifest's service account, has enough rights to do its job; and
+ * that service account's rights are exactly the checked-in expected ones
+ * (no Secret reads outside its namespace).
+ */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { KubeHttp } from '../../src/operator/kube-http.js';
+import { generateKeyPair } from '../support/cosign.js';
+import { exec } from '../support/exec.js';
+import { pushRandomImage, randomRepo } from '../support/images.js';
+import { freshNamespace, kubeConfig, mintToken } from '../support/kube.js';
+import { enforceIn, PolicyObjects, podMarks, runningPod } from '../support/operator-objects.js';
+import { eventually, startOperatorProcess } from '../support/operator-process.js';
+import { testEnv } from '../support/testenv.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const expectedRulesFile = join(root, 'test/integration/install-expected-rules.json');
+
+interface RulesReview {
+  status: {
+    resourceRules: {
+      verbs: string[];
+      apiGroups?: string[];
+      resources?: string[];
+      resourceNames?: string[];
+    }[];
+    nonResourceRules: { verbs: string[]; nonResourceURLs?: string[] }[];
+  };
+}
+
+/** `group/resource verb` (and `url verb`) lines, sorted: a diff names exactly the right that changed. */
+function flatten(review: RulesReview): string[] {
+  const lines = new Set<string>();
+  for (const r of review.status.resourceRules)
+    for (const g of r.apiGroups ?? [''])
+      for (const res of r.resources ?? [])
+        for (const v of r.verbs)
+          lines.add(
+            `${g === '' ? 'core' : g}/${res} ${v}${r.resourceNames === undefined ? '' : ` [${r.resourceNames.join(',')}]`}`,
+          );
+  for (const r of review.status.nonResourceRules)
+    for (const u of r.nonResourceURLs ?? []) for (const v of r.verbs) lines.add(`${u} ${v}`);
+  return [...lines].sort();
+}
+
+describe('install: manifests/install.yaml', function () {
+  this.timeout(180_000);
+  const policies = new PolicyObjects();
+  after(() => policies.deleteAll());
+
+  it('is what hack/render-install.sh renders from crds/ and config/default', async () => {
+    const { stdout } = await exec('bash', [join(root, 'hack/render-install.sh'), '--check'], {
+      timeoutMs: 60_000,
+    });
+    expect(stdout).to.contain('up to date');
+  });
+
+  it('applies to a bare API server at the first try, and its service account can run the operator', async () => {
+    await exec('kubectl', ['apply', '-f', join(root, 'manifests/install.yaml')], { timeoutMs: 60_000 });
+    const token = await mintToken('sigwatch-system', 'sigwatch', [], 3600);
+    const admin = kubeConfig();
+    const cluster = admin.getCurrentCluster();
+    const dir = await mkdtemp(join(tmpdir(), 'sigwatch-install-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'test',
+            cluster: {
+              server: cluster?.server,
+              'certificate-authority-data':
+                cluster?.caData ?? (await readFile(cluster?.caFile ?? '')).toString('base64'),
+            },
+          },
+        ],
+        users: [{ name: 'sigwatch', user: { token } }],
+        contexts: [{ name: 'sigwatch', context: { cluster: 'test', user: 'sigwatch' } }],
+        'current-context': 'sigwatch',
+      }),
+    );
+
+    // Its rights, compared with the checked-in expectation, in its namespace and in another.
+    const asSigwatch = new KubeHttp(kubeConfig(kubeconfig));
+    const other = await freshNamespace('install-other');
+    const rules: Record<string, string[]> = {};
+    for (const [label, namespace] of [
+      ['sigwatch-system', 'sigwatch-system'],
+      ['any-other-namespace', other],
+    ] as const) {
+      const review = (await asSigwatch.call({
+        method: 'POST',
+        path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } },
+      })) as RulesReview;
+      rules[label] = flatten(review);
+    }
+    // After an intended RBAC change: SIGWATCH_WRITE_EXPECTED_RULES=1 rewrites the file; review its diff.
+    if (process.env['SIGWATCH_WRITE_EXPECTED_RULES'] === '1')
+      await writeFile(expectedRulesFile, `${JSON.stringify(rules, null, 2)}\n`);
+    const expected = JSON.parse(await readFile(expectedRulesFile, 'utf8')) as Record<string, string[]>;
+    expect(rules).to.deep.equal(expected);
+    expect(
+      rules['any-other-namespace']?.some((r) => r.startsWith('core/secrets')),
+      'Secrets outside its namespace',
+    ).to.equal(false);
+
+    // The rights are enough: with this token the operator watches, judges and labels.
+    const ns = await freshNamespace('install');
+    const key = await generateKeyPair();
+    const image = await pushRandomImage(testEnv().registry, `${randomRepo('install')}/unsigned`);
+    await policies.create(
+      `install-${ns}`,
+      enforceIn(
+        ns,
+        [`${testEnv().registry}/**`],
+        [{ name: 'k', key: { publicKey: await readFile(key.pub, 'utf8') } }],
+      ),
+    );
+    await runningPod(ns, 'app', image.ref);
+    const operator = await startOperatorProcess(
+      ['--namespace', 'sigwatch-system', '--insecure-registry', testEnv().registry, '--no-leader-election'],
+      { kubeconfig },
+    );
+    try {
+      await eventually('the label', async () =>
+        (await podMarks(ns, 'app')).label === 'noncompliant' ? true : undefined,
+      );
+      await eventually('the policy status', async () =>
+        (await policies.status(`install-${ns}`))?.['summary'] === undefined ? undefined : true,
+      );
+      expect(operator.logs()).to.not.match(/\b403\b/);
+    } finally {
+      expect(await operator.stop(), operator.logs().slice(-3000)).to.equal(0);
+    }
+  });
+});
