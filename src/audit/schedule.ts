@@ -13,7 +13,12 @@ export class ScheduleError extends SigwatchError<ScheduleErrorCode> {}
 export interface CompiledSchedule {
   readonly expression: string;
   readonly timeZone: string;
+  /** Fixes the values of Jenkins-style `H` fields (the audit's identity), so every parse agrees. */
+  readonly seed: string;
 }
+
+/** Audits are expensive: never more often than this (a cron with a seconds field could ask for every second). */
+export const minimumIntervalMs = 60_000;
 
 function validTimeZone(tz: string): boolean {
   try {
@@ -25,21 +30,34 @@ function validTimeZone(tz: string): boolean {
 }
 
 function parse(s: CompiledSchedule, currentDate: Date): CronExpression {
-  return CronExpressionParser.parse(s.expression, { currentDate, tz: s.timeZone, strict: false });
+  return CronExpressionParser.parse(s.expression, {
+    currentDate,
+    tz: s.timeZone,
+    strict: false,
+    hashSeed: s.seed,
+  });
 }
 
-/** @throws ScheduleError for an expression or time zone cron-parser does not accept */
-export function compileSchedule(expression: string, timeZone = 'UTC'): CompiledSchedule {
+/**
+ * @throws ScheduleError for an expression or time zone cron-parser does not
+ * accept, or a schedule that fires more often than once a minute
+ */
+export function compileSchedule(expression: string, timeZone = 'UTC', seed = ''): CompiledSchedule {
   if (!validTimeZone(timeZone)) throw new ScheduleError('TimeZoneInvalid', `unknown time zone ${timeZone}`);
-  const s = { expression, timeZone };
+  const s = { expression, timeZone, seed };
+  let gaps: number[];
   try {
-    parse(s, new Date(0)).next();
+    const it = parse(s, new Date(Date.UTC(2026, 0, 1)));
+    const times = Array.from({ length: 3 }, () => it.next().toDate().getTime());
+    gaps = [(times[1] ?? 0) - (times[0] ?? 0), (times[2] ?? 0) - (times[1] ?? 0)];
   } catch (error: unknown) {
     throw new ScheduleError(
       'ScheduleInvalid',
       `not a cron expression: ${expression} (${error instanceof Error ? error.message : String(error)})`,
     );
   }
+  if (gaps.some((g) => g < minimumIntervalMs))
+    throw new ScheduleError('ScheduleInvalid', `${expression} fires more often than once a minute`);
   return s;
 }
 
@@ -78,9 +96,12 @@ export interface ScheduleDecision {
 export function scheduleDecision(s: CompiledSchedule, state: ScheduleState, now: Date): ScheduleDecision {
   const next = nextAfter(s, now);
   if (state.suspend) return { next };
-  const due = latestAtOrBefore(s, now);
   const since = state.lastScheduleTime ?? state.createdAt;
+  // Due when the first time after the last run has come (asked forwards: on a spring DST change a
+  // time that does not exist is moved forwards, and looking back from it would find yesterday's).
+  const first = nextAfter(s, since);
+  if (first > now) return { next };
   // Several missed times make one run, for the latest of them.
-  if (due !== undefined && due > since) return { runFor: due, next };
-  return { next };
+  const latest = latestAtOrBefore(s, now);
+  return { runFor: latest !== undefined && latest > since ? latest : first, next };
 }

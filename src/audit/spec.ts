@@ -42,7 +42,8 @@ const known = [
 ];
 const whens: readonly NotifyWhen[] = ['Always', 'OnViolation', 'OnChange'];
 
-export function readAuditSpec(value: unknown): AuditSpecReading {
+/** `seed`: the audit's identity, fixing Jenkins-style `H` fields of its schedule. */
+export function readAuditSpec(value: unknown, seed = ''): AuditSpecReading {
   const f = new Findings();
   const s = obj(value);
   if (s === undefined)
@@ -57,7 +58,7 @@ export function readAuditSpec(value: unknown): AuditSpecReading {
   else if (typeof tz !== 'string') f.problem('spec.timeZone', 'WrongType', 'expected a string');
   else {
     try {
-      schedule = compileSchedule(expr, tz);
+      schedule = compileSchedule(expr, tz, seed);
     } catch (error: unknown) {
       if (!(error instanceof ScheduleError)) throw error;
       f.problem(

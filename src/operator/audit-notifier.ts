@@ -64,11 +64,20 @@ export class AuditNotifier {
     this.loop.unref();
   }
 
-  /** The alert state an audit's status records (after a restart or a change of leader). */
-  adopt(key: string, target: NotifierTarget, state: AlertState | undefined): void {
+  /**
+   * The alert state an audit's status records. A follower (and a leader
+   * that just took over) follows the status; the leader itself is ahead of
+   * the watch, so it keeps what it remembers.
+   */
+  adopt(key: string, target: NotifierTarget, state: AlertState | undefined, fromStatus: boolean): void {
     const t = this.tracked.get(key);
-    if (t !== undefined) t.target = target;
-    else if (state !== undefined) this.tracked.set(key, { target, state, failures: 0 });
+    if (t !== undefined && !fromStatus) {
+      t.target = target;
+      return;
+    }
+    clearTimeout(t?.retry);
+    if (state === undefined) this.tracked.delete(key);
+    else this.tracked.set(key, { target, state, failures: 0 });
   }
 
   forget(key: string): void {
@@ -137,6 +146,8 @@ export class AuditNotifier {
     t.target = target;
     t.state = state;
     clearTimeout(t.retry);
+    // What a failed delivery still owed is superseded by what this run says (or by the re-post loop).
+    t.pending = undefined;
     this.tracked.set(key, t);
     await target.write({ alert: state }, []);
     if (alerts.length > 0) await this.deliver(key, t, alerts);
@@ -144,6 +155,19 @@ export class AuditNotifier {
 
   private async deliver(key: string, t: Tracked, alerts: readonly PostableAlert[]): Promise<void> {
     if (!this.options.mayWrite()) return;
+    // Checked at every post: the URL in the spec may have changed since the run that decided to notify.
+    if (!urlAllowed(t.target.url, this.options.allowlist)) {
+      this.forget(key);
+      await t.target.write({}, [
+        [
+          'NotificationFailed',
+          'True',
+          'URLNotAllowed',
+          `${t.target.url} is not in the operator's --alertmanager-url-allowlist`,
+        ],
+      ]);
+      return;
+    }
     try {
       await (this.options.post ?? postAlerts)(t.target.url, alerts);
       t.pending = undefined;

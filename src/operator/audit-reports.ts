@@ -5,6 +5,7 @@
  * parts when it exceeds 900 KiB, far below the 1 MiB object limit — and the
  * human-readable table. Old reports beyond `historyLimit` are deleted.
  */
+import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AuditReport } from '../audit/report.js';
 import type { KubeHttp } from './kube-http.js';
@@ -20,6 +21,12 @@ export interface AuditOwner {
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;
+}
+
+/** A label value (at most 63 characters): long names are cut and made unique by a hash. */
+export function labelValue(name: string): string {
+  if (name.length <= 63) return name;
+  return `${name.slice(0, 50)}-${createHash('sha256').update(name).digest('hex').slice(0, 12)}`;
 }
 
 /** `<audit>-<yyyymmdd>-<hhmmss>` of the run's start (UTC): sortable, unique per run. */
@@ -49,7 +56,11 @@ export function reportConfigMaps(
     metadata: {
       name: i === 0 ? name : `${name}-${String(i)}`,
       namespace: owner.namespace,
-      labels: { [auditLabel]: owner.name, [reportLabel]: name, 'app.kubernetes.io/managed-by': 'sigwatch' },
+      labels: {
+        [auditLabel]: labelValue(owner.name),
+        [reportLabel]: labelValue(name),
+        'app.kubernetes.io/managed-by': 'sigwatch',
+      },
       annotations: { [partsAnnotation]: String(parts.length) },
       ownerReferences: [
         {
@@ -109,16 +120,23 @@ export async function readReport(kube: KubeHttp, namespace: string, name: string
 /** Deletes the audit's reports beyond the newest `keep`. */
 export async function pruneReports(kube: KubeHttp, owner: AuditOwner, keep: number): Promise<void> {
   const collection = `/api/v1/namespaces/${encodeURIComponent(owner.namespace)}/configmaps`;
-  const selector = encodeURIComponent(`${auditLabel}=${owner.name}`);
+  const selector = encodeURIComponent(`${auditLabel}=${labelValue(owner.name)}`);
   const list = (await kube.call({ method: 'GET', path: `${collection}?labelSelector=${selector}` })) as {
     items: { metadata: { name: string; labels?: Record<string, string> } }[];
   };
-  const reports = [
-    ...new Set(list.items.map((i) => i.metadata.labels?.[reportLabel] ?? i.metadata.name)),
-  ].sort();
+  // Grouped by report; ordered by the report's own name (`<audit>-<start>`; a long one's label is hashed).
+  const reportOf = (i: { metadata: { name: string; labels?: Record<string, string> } }): string =>
+    i.metadata.labels?.[reportLabel] ?? i.metadata.name;
+  const firstName = new Map<string, string>();
+  for (const i of list.items) {
+    const r = reportOf(i);
+    const known = firstName.get(r);
+    if (known === undefined || i.metadata.name.length < known.length) firstName.set(r, i.metadata.name);
+  }
+  const reports = [...firstName].sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([r]) => r);
   const old = new Set(reports.slice(0, Math.max(0, reports.length - keep)));
   for (const item of list.items) {
-    if (!old.has(item.metadata.labels?.[reportLabel] ?? item.metadata.name)) continue;
+    if (!old.has(reportOf(item))) continue;
     await kube.send({ method: 'DELETE', path: `${collection}/${encodeURIComponent(item.metadata.name)}` });
   }
 }

@@ -189,12 +189,13 @@ export class AuditController {
     return this.options.now?.() ?? new Date();
   }
 
-  upsert(audit: WatchedAudit): void {
+  /** `fromStatus`: take the alert state from the status (a follower, or a leader that just took over). */
+  upsert(audit: WatchedAudit, fromStatus = !this.options.mayWrite()): void {
     this.audits.set(auditKey(audit), audit);
-    const reading = readAuditSpec(audit.spec);
+    const reading = readAuditSpec(audit.spec, audit.uid);
     const target = reading.ok ? this.target(audit, reading.spec) : undefined;
     if (target === undefined) this.notifier.forget(auditKey(audit));
-    else this.notifier.adopt(auditKey(audit), target, audit.status.alert);
+    else this.notifier.adopt(auditKey(audit), target, audit.status.alert, fromStatus);
     this.evaluate(auditKey(audit));
   }
 
@@ -213,7 +214,7 @@ export class AuditController {
 
   /** After gaining the lease: look at every audit (missed runs are caught up now). */
   resync(): void {
-    for (const key of this.audits.keys()) this.evaluate(key);
+    for (const audit of this.audits.values()) this.upsert(audit, true);
   }
 
   /** Resolves when every running audit has finished (tests, shutdown). */
@@ -233,7 +234,7 @@ export class AuditController {
     this.timers.delete(key);
     const audit = this.audits.get(key);
     if (audit === undefined || this.stopped) return;
-    const reading = readAuditSpec(audit.spec);
+    const reading = readAuditSpec(audit.spec, audit.uid);
     this.options.logger.debug('audit evaluated', {
       audit: key,
       valid: reading.ok,
@@ -295,6 +296,8 @@ export class AuditController {
     });
     const run = this.run(audit, reading.spec, scheduledFor, decision.next, runNow).finally(() => {
       this.running.delete(key);
+      // A run-now or a schedule change that arrived while it ran was not served: look again.
+      this.evaluate(key);
     });
     this.running.set(key, run);
   }
@@ -368,6 +371,9 @@ export class AuditController {
       });
       const name = reportName(audit.name, started);
       const owner = { namespace: audit.namespace, name: audit.name, uid: audit.uid };
+      // A replica that lost the lease mid-run writes nothing: the new leader owns the reports now.
+      if (!this.options.mayWrite())
+        throw new Error('lost the lease during the run; its result is not stored');
       await writeReport(this.options.kube, reportConfigMaps(owner, name, report, renderTable(report)));
       await pruneReports(this.options.kube, owner, spec.historyLimit);
       const finished = this.now();
@@ -410,9 +416,11 @@ export class AuditController {
       this.options.metrics?.auditRuns.inc({ ...labels, result: 'success' });
       this.options.metrics?.auditLastSuccess.set(labels, finished.getTime() / 1000);
       this.options.metrics?.auditCompliance.set(labels, report.compliancePercent / 100);
-      // Notifications never fail the audit: the notifier records its own trouble.
+      // Notifications never fail the audit: the notifier records its own trouble. Not for an audit
+      // deleted (or recreated) while it ran: its alert would be re-posted for ever.
       const target = this.target(audit, spec);
-      if (target !== undefined) await this.notifier.afterRun(auditKey(audit), target, spec, report, name);
+      if (target !== undefined && this.audits.get(auditKey(audit))?.uid === audit.uid)
+        await this.notifier.afterRun(auditKey(audit), target, spec, report, name);
       this.options.logger.info('audit finished', {
         audit: auditKey(audit),
         report: name,

@@ -36,6 +36,24 @@ describe('audit schedule', () => {
       .with.property('code', 'TimeZoneInvalid');
   });
 
+  it('fixes H fields by the audit identity, refuses more than one run a minute, and keeps a spring DST run', () => {
+    const a = compileSchedule('H H * * *', 'UTC', 'ns/a-uid');
+    const first = nextAfter(a, t('2026-12-03T00:00:00Z')).toISOString();
+    for (let i = 0; i < 5; i++) expect(nextAfter(a, t('2026-12-03T00:00:00Z')).toISOString()).to.equal(first);
+    expect(() => compileSchedule('*/10 * * * * *'))
+      .to.throw(ScheduleError)
+      .with.property('code', 'ScheduleInvalid');
+    // 02:30 does not exist in Berlin on 2026-03-29: cron-parser moves it forwards; that day still runs.
+    const berlin = compileSchedule('30 2 * * *', 'Europe/Berlin');
+    const moved = nextAfter(berlin, t('2026-03-28T12:00:00Z'));
+    const d = scheduleDecision(
+      berlin,
+      { createdAt: t('2026-03-01T00:00:00Z'), lastScheduleTime: t('2026-03-28T01:30:00Z'), suspend: false },
+      moved,
+    );
+    expect(d.runFor?.toISOString()).to.equal(moved.toISOString());
+  });
+
   it('runs at the scheduled minute once, and not again until the next', () => {
     const everyMinute = compileSchedule('* * * * *');
     const created = t('2026-12-03T10:00:30Z');
