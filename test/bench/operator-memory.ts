@@ -125,7 +125,7 @@ export async function operatorMemoryBench(
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const kube = new KubeHttp(kc);
-  for (const crd of allCrds()) await applyCrd(crd as never);
+  for (const crd of allCrds()) await applyCrd(crd);
   const namespace = `bench-memory-${String(Date.now())}`;
   const operatorNamespace = `${namespace}-sigwatch`;
   await must(kube, {

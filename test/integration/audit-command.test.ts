@@ -25,7 +25,7 @@ describe('sigwatch audit', function () {
   after(() => policies.deleteAll());
 
   it('reports every running image of the cluster against its policies, and exits 1 while something is NonCompliant', async () => {
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     const [key, otherKey] = await Promise.all([generateKeyPair(), generateKeyPair()]);
     const repo = randomRepo('audit');
     const push = (name: string): Promise<PushedImage> =>

@@ -71,7 +71,7 @@ describe('config/: alert rules and the dashboard', function () {
       dashboard.panels.every((p) => (p.targets ?? []).length > 0),
       'every panel queries something',
     ).to.equal(true);
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     const operator = await startOperatorProcess([
       '--namespace',
       await freshNamespace('obs'),

@@ -62,7 +62,7 @@ describe('test environment: kube-apiserver + etcd', () => {
                   spec: {
                     type: 'object',
                     properties: { size: { type: 'integer', maximum: 10 } },
-                    x_kubernetes_validations: [
+                    'x-kubernetes-validations': [
                       { rule: 'self.size >= 1', message: 'size must be at least 1' },
                     ],
                   },

@@ -14,7 +14,6 @@ import {
   PolicyV1Api,
   setHeaderOptions,
   type V1ContainerStatus,
-  type V1CustomResourceDefinition,
   type V1PodDisruptionBudgetStatus,
 } from '@kubernetes/client-node';
 
@@ -40,13 +39,13 @@ export async function freshNamespace(prefix = 'test'): Promise<string> {
   return name;
 }
 
-/** Creates (or replaces the spec of) a CRD and waits until it is Established. */
-export async function applyCrd(crd: V1CustomResourceDefinition, timeoutMs = 30_000): Promise<void> {
+/** Creates (or replaces the spec of) a CRD, given as the JSON `kubectl apply` would send. */
+export async function applyCrd(crd: object, timeoutMs = 30_000): Promise<void> {
   // Raw JSON, not the typed client: its serializer knows `x-kubernetes-*` keys only under their
   // camel-case model names and silently drops them from a plain object (preserve-unknown-fields,
   // list-map keys, CEL validations), which would test a CRD other than the one users apply.
   const kube = new KubeHttp(kubeConfig());
-  const name = crd.metadata?.name;
+  const name = (crd as { metadata?: { name?: string } }).metadata?.name;
   if (name === undefined) {
     throw new Error('CRD without metadata.name');
   }
@@ -57,7 +56,7 @@ export async function applyCrd(crd: V1CustomResourceDefinition, timeoutMs = 30_0
     await kube.call({
       method: 'PUT',
       path: `${collection}/${name}`,
-      body: { ...existing, spec: (crd as unknown as { spec: unknown }).spec },
+      body: { ...existing, spec: (crd as { spec?: unknown }).spec },
     });
   } else if (created.status !== 201) {
     throw new Error(`creating CRD ${name}: ${String(created.status)} ${JSON.stringify(created.body)}`);

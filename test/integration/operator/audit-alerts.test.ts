@@ -65,7 +65,7 @@ describe('operator: ImageAudit notifications', function () {
     (await status(name)).conditions?.find((c) => c.type === type);
 
   before(async () => {
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     am = await startAlertmanager('5s');
     operatorNs = await freshNamespace('am-op');
     ns = await freshNamespace('am');

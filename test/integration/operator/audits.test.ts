@@ -50,7 +50,7 @@ describe('operator: ImageAudits', function () {
       .status ?? {};
 
   before(async () => {
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     operatorNs = await freshNamespace('audit-op');
     ns = await freshNamespace('audited');
     const key = await generateKeyPair();

@@ -99,7 +99,7 @@ describe('operator: evictions', function () {
   ];
 
   before(async () => {
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     [key, otherKey] = await Promise.all([generateKeyPair(), generateKeyPair()]);
     const repo = randomRepo('evict');
     let fixed: PushedImage;

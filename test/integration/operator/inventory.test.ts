@@ -51,7 +51,7 @@ describe('operator: inventory API', function () {
     );
 
   before(async () => {
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     const key = await generateKeyPair();
     const dir = await mkdtemp(join(tmpdir(), 'sigwatch-inventory-'));
     const sbom = async (name: string, version: string): Promise<string> => {

@@ -299,7 +299,7 @@ describe('operator leader election', function () {
     });
 
     it('only the leader writes, talks to the registry and wears the leader label; killing it hands all three over', async () => {
-      for (const crd of allCrds()) await applyCrd(crd as never);
+      for (const crd of allCrds()) await applyCrd(crd);
       const operatorNs = await freshNamespace('ha');
       const appNs = await freshNamespace('ha-app');
       const key = await generateKeyPair();

@@ -70,7 +70,7 @@ describe('operator: registry credentials', function () {
   };
 
   before(async () => {
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     key = await generateKeyPair();
     image = await pushRandomImage(testEnv().registry, randomRepo('private'));
     await sign(image.ref, key, 'bundle');

@@ -34,7 +34,7 @@ describe('operator: re-verification over time', function () {
     eventually(`${name} ${want}`, async () => ((await label(name)) === want ? true : undefined), timeoutMs);
 
   before(async () => {
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     const operatorNs = await freshNamespace('refresh-op');
     ns = await freshNamespace('refresh');
     key = await generateKeyPair();

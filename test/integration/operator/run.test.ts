@@ -67,7 +67,7 @@ describe('operator: sigwatch run', function () {
   });
 
   before(async () => {
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     operatorNs = await freshNamespace('sigwatch');
     [key, otherKey] = await Promise.all([generateKeyPair(), generateKeyPair()]);
     const repo = randomRepo('operator');

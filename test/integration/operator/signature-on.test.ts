@@ -53,7 +53,7 @@ describe('operator: match.signatureOn', function () {
   }
 
   before(async () => {
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     key = await generateKeyPair();
     const push = async (
       name: string,

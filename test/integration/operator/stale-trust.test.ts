@@ -25,7 +25,7 @@ describe('operator: stale trust root', function () {
   const policies = new PolicyObjects();
 
   before(async () => {
-    for (const crd of allCrds()) await applyCrd(crd as never);
+    for (const crd of allCrds()) await applyCrd(crd);
     const operatorNs = await freshNamespace('stale-op');
     operator = await startOperatorProcess([
       '--namespace',
