@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { describeError } from '../base/errors.js';
 import type { CommandContext } from './context.js';
-import { oneLine } from './inputs.js';
+import { oneLine, repeatable } from './inputs.js';
 
 interface AuditFlags {
   readonly kubeconfig?: string;
@@ -17,8 +17,6 @@ interface AuditFlags {
   readonly registryCredentialsSecret?: string;
   readonly output: 'table' | 'json';
 }
-
-const repeatable = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function auditCommand(context: CommandContext): Command {
   return new Command('audit')

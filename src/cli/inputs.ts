@@ -46,3 +46,6 @@ export function trustedRootFrom(path: string | undefined): LoadedTrustRoot {
 
 /** One line, whatever the message holds (stderr lines are parsed by scripts). */
 export const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ');
+
+/** A commander option parser for a repeatable flag: each use adds a value. */
+export const repeatable = (value: string, previous: string[]): string[] => [...previous, value];

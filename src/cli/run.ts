@@ -11,6 +11,7 @@ import { CliError } from '../base/errors.js';
 import { parseDuration } from '../policy/duration.js';
 import type { LogLevel } from '../operator/logger.js';
 import type { CommandContext } from './context.js';
+import { repeatable } from './inputs.js';
 
 interface RunFlags {
   readonly kubeconfig?: string;
@@ -44,7 +45,6 @@ interface RunFlags {
 const logLevels: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 const usage = (message: string): CliError => new CliError('UsageError', message);
-const repeatable = (value: string, previous: string[]): string[] => [...previous, value];
 
 function positive(flag: string, value: string, max: number): number {
   const n = Number(value);

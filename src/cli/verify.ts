@@ -26,7 +26,7 @@ import { PolicyEvaluator } from '../policy/evaluate.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import type { CommandContext } from './context.js';
 import { loadPolicyFile, trustMaterialFromFlags } from './policy-file.js';
-import { loadInput, readInputText, trustedRootFrom } from './inputs.js';
+import { loadInput, readInputText, repeatable, trustedRootFrom } from './inputs.js';
 import { exitCodeFor, formatTable, type ImageVerdict } from './verify-output.js';
 
 interface VerifyFlags {
@@ -238,7 +238,6 @@ function unknown(
 }
 
 /** commander collector for options that may be given several times. */
-const repeatable = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function verifyCommand(context: CommandContext): Command {
   return new Command('verify')

@@ -64,6 +64,11 @@ describe('install: manifests/install.yaml', function () {
 
   it('applies to a bare API server at the first try, and its service account can run the operator', async () => {
     await exec('kubectl', ['apply', '-f', join(root, 'manifests/install.yaml')], { timeoutMs: 60_000 });
+    // The samples are valid against the installed CRDs (a server-side dry run stores nothing).
+    const samples = await exec('kubectl', ['apply', '--dry-run=server', '-k', join(root, 'config/samples')], {
+      timeoutMs: 60_000,
+    });
+    expect(samples.stdout).to.contain('imagepolicy.sigwatch.dev/sample created (server dry run)');
     const token = await mintToken('sigwatch-system', 'sigwatch', [], 3600);
     const admin = kubeConfig();
     const cluster = admin.getCurrentCluster();
