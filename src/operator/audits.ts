@@ -39,6 +39,8 @@ export interface WatchedAudit {
     readonly lastRunNow?: string;
     readonly history: readonly HistoryEntry[];
     readonly alert?: AlertState;
+    /** As stored: a new leader keeps them (a merge patch replaces the whole list). */
+    readonly conditions: readonly Condition[];
   };
 }
 
@@ -109,6 +111,24 @@ export function trimAudit(raw: unknown): WatchedAudit | undefined {
       ...(lastRunNow === undefined ? {} : { lastRunNow }),
       history,
       ...(alert === undefined ? {} : { alert }),
+      conditions: (Array.isArray(status?.['conditions']) ? status['conditions'] : []).flatMap(
+        (c: unknown) => {
+          const o = obj(c);
+          const type = str(o?.['type']);
+          const st = o?.['status'];
+          if (type === undefined || (st !== 'True' && st !== 'False')) return [];
+          return [
+            {
+              type,
+              status: st,
+              reason: str(o?.['reason']) ?? '',
+              message: typeof o?.['message'] === 'string' ? o['message'] : '',
+              lastTransitionTime: str(o?.['lastTransitionTime']) ?? new Date(0).toISOString(),
+              observedGeneration: typeof o?.['observedGeneration'] === 'number' ? o['observedGeneration'] : 0,
+            },
+          ];
+        },
+      ),
     },
   };
 }
@@ -214,6 +234,9 @@ export class AuditController {
 
   /** After gaining the lease: look at every audit (missed runs are caught up now). */
   resync(): void {
+    // What this replica wrote before (if it led before) may be older than the status now.
+    this.conditions.clear();
+    this.lastPatch.clear();
     for (const audit of this.audits.values()) this.upsert(audit, true);
   }
 
@@ -447,7 +470,8 @@ export class AuditController {
     if (!this.options.mayWrite()) return;
     const key = auditKey(audit);
     const now = this.now().toISOString();
-    const before = this.conditions.get(key) ?? [];
+    // Ours if we wrote since taking the lease, else what the status holds (a former leader's).
+    const before = this.conditions.get(key) ?? audit.status.conditions;
     const merged = new Map(before.map((c) => [c.type, c]));
     for (const [type, status, reason, message] of conditions) {
       const old = merged.get(type);
