@@ -11,7 +11,7 @@
  * policy trusts is `signedUntrusted` — counted apart, never as signed.
  */
 import type { Reason } from '../base/reasons.js';
-import type { PolicyVerdict, Verdict } from '../policy/verdict.js';
+import { combinePolicies, verdictSeverity, type PolicyVerdict, type Verdict } from '../policy/verdict.js';
 
 /** Signature findings that mean "signed, but not by anyone a matching policy trusts". */
 const untrustedReasons: ReadonlySet<Reason> = new Set([
@@ -67,8 +67,6 @@ export interface AuditReport {
   readonly unmatchedPods: readonly string[];
 }
 
-const severity: Readonly<Record<Verdict, number>> = { NonCompliant: 3, Unknown: 2, Exempt: 1, Compliant: 0 };
-
 export function signatureStanding(verdicts: readonly PolicyVerdict[]): SignatureStanding {
   if (verdicts.some((v) => v.signers.length > 0)) return 'trusted';
   const signatureFindings = verdicts.flatMap((v) => v.findings.filter((f) => f.check === 'signature'));
@@ -78,11 +76,10 @@ export function signatureStanding(verdicts: readonly PolicyVerdict[]): Signature
 }
 
 function entryOf(image: JudgedImage): ReportEntry {
-  let worst: PolicyVerdict | undefined;
-  for (const v of image.verdicts)
-    if (worst === undefined || severity[v.verdict] > severity[worst.verdict]) worst = v;
-  const verdict = worst?.verdict ?? 'Unknown';
-  const reasons = [...new Set(image.verdicts.filter((v) => v.verdict === verdict).flatMap((v) => v.reasons))];
+  // The image's verdict as the evaluator combines matching policies (every one must pass).
+  const combined = combinePolicies(image.verdicts);
+  const verdict = combined.verdict === 'Unmatched' ? 'Unknown' : combined.verdict;
+  const reasons = combined.reasons;
   return {
     image: image.image,
     references: [...image.references].sort(),
@@ -105,7 +102,8 @@ export function buildReport(a: {
     .map(entryOf)
     .sort(
       (x, y) =>
-        severity[y.verdict] - severity[x.verdict] || (x.image < y.image ? -1 : x.image > y.image ? 1 : 0),
+        verdictSeverity[y.verdict] - verdictSeverity[x.verdict] ||
+        (x.image < y.image ? -1 : x.image > y.image ? 1 : 0),
     );
   const count = (p: (e: ReportEntry) => boolean): number => entries.filter(p).length;
   const compliant = count((e) => e.verdict === 'Compliant');

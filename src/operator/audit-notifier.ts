@@ -53,6 +53,17 @@ interface Tracked {
 
 const maxRetryMs = 5 * 60_000;
 
+/** Records that the target's URL may not be called (the allow-list is checked before every post). */
+const refuseUrl = (target: NotifierTarget): Promise<void> =>
+  target.write({}, [
+    [
+      'NotificationFailed',
+      'True',
+      'URLNotAllowed',
+      `${target.url} is not in the operator's --alertmanager-url-allowlist`,
+    ],
+  ]);
+
 export class AuditNotifier {
   private readonly tracked = new Map<string, Tracked>();
   private readonly loop: NodeJS.Timeout;
@@ -100,14 +111,7 @@ export class AuditNotifier {
   ): Promise<void> {
     const when = spec.notify?.when ?? 'OnViolation';
     if (!urlAllowed(target.url, this.options.allowlist)) {
-      await target.write({}, [
-        [
-          'NotificationFailed',
-          'True',
-          'URLNotAllowed',
-          `${target.url} is not in the operator's --alertmanager-url-allowlist`,
-        ],
-      ]);
+      await refuseUrl(target);
       return;
     }
     const now = this.options.now();
@@ -158,14 +162,7 @@ export class AuditNotifier {
     // Checked at every post: the URL in the spec may have changed since the run that decided to notify.
     if (!urlAllowed(t.target.url, this.options.allowlist)) {
       this.forget(key);
-      await t.target.write({}, [
-        [
-          'NotificationFailed',
-          'True',
-          'URLNotAllowed',
-          `${t.target.url} is not in the operator's --alertmanager-url-allowlist`,
-        ],
-      ]);
+      await refuseUrl(t.target);
       return;
     }
     try {

@@ -171,8 +171,7 @@ export class EvidenceStore {
   fresh(id: string, maxAgeMs: number): boolean {
     const entry = this.entries.get(id);
     if (entry === undefined) return false;
-    if (entry.evidence?.complete === true && Date.now() - (entry.completeAt ?? -Infinity) <= maxAgeMs)
-      return true;
+    if (this.recent(id, maxAgeMs) !== undefined) return true;
     entry.reportNext = true;
     if (entry.fetching === undefined) this.schedule(entry, 0);
     return false;

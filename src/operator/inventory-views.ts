@@ -3,12 +3,10 @@
  * holds: trimmed pods and each pod's per-container, per-policy results.
  * Pure; the JSON shapes here are the API.
  */
-import type { Verdict } from '../policy/verdict.js';
+import { verdictSeverity, type Verdict } from '../policy/verdict.js';
 import { reportedImage, type TrimmedPod } from './pod.js';
 import type { ContainerResult } from './policy-status.js';
 import type { ComponentHit } from './inventory.js';
-
-const severity: Readonly<Record<Verdict, number>> = { NonCompliant: 3, Unknown: 2, Exempt: 1, Compliant: 0 };
 
 export interface ImageEntry {
   /** `registry/repository@digest`. */
@@ -43,7 +41,8 @@ export function imagesView(
       e.pods.add(key);
       e.ns.add(pod.namespace);
       const before = e.verdicts[r.policy];
-      if (before === undefined || severity[r.verdict] > severity[before]) e.verdicts[r.policy] = r.verdict;
+      if (before === undefined || verdictSeverity[r.verdict] > verdictSeverity[before])
+        e.verdicts[r.policy] = r.verdict;
     }
   }
   return {

@@ -8,7 +8,7 @@
 import type { Reason } from '../base/reasons.js';
 import { isUnknownReason } from '../base/reasons.js';
 import type { CompiledPolicy } from '../policy/compile.js';
-import type { Verdict } from '../policy/verdict.js';
+import { verdictSeverity, type Verdict } from '../policy/verdict.js';
 import type { BreakerTrip, EvictionRecord } from './eviction-state.js';
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
@@ -92,7 +92,6 @@ export interface PolicyStatusOptions {
 
 const maxViolations = 50;
 const maxMessage = 1024;
-const severity: Readonly<Record<Verdict, number>> = { NonCompliant: 3, Unknown: 2, Exempt: 1, Compliant: 0 };
 
 export class PolicyStatusWriter {
   private policies = new Map<string, CompiledPolicy>();
@@ -173,10 +172,11 @@ export class PolicyStatusWriter {
       for (const r of results) {
         if (r.policy !== policy.name) continue;
         const worstImage = images.get(r.digestKey);
-        if (worstImage === undefined || severity[r.verdict] > severity[worstImage])
+        if (worstImage === undefined || verdictSeverity[r.verdict] > verdictSeverity[worstImage])
           images.set(r.digestKey, r.verdict);
         const worst = perPod.get(podKey);
-        if (worst === undefined || severity[r.verdict] > severity[worst]) perPod.set(podKey, r.verdict);
+        if (worst === undefined || verdictSeverity[r.verdict] > verdictSeverity[worst])
+          perPod.set(podKey, r.verdict);
         if (r.current === 'Unknown' && r.reasons.some((x) => isUnknownReason(x) && x.startsWith('Registry')))
           registryTrouble++;
         if (r.verdict !== 'NonCompliant') continue;

@@ -107,7 +107,13 @@ export function combineChecks(
   return { ...base, verdict: 'Compliant', reasons: [] };
 }
 
-const severity: Readonly<Record<Verdict, number>> = { NonCompliant: 3, Unknown: 2, Exempt: 1, Compliant: 0 };
+/** How bad a verdict is: NonCompliant beats Unknown beats Exempt beats Compliant. */
+export const verdictSeverity: Readonly<Record<Verdict, number>> = {
+  NonCompliant: 3,
+  Unknown: 2,
+  Exempt: 1,
+  Compliant: 0,
+};
 
 /** All matching policies must pass: the worst policy verdict is the image's. */
 export function combinePolicies(policies: readonly PolicyVerdict[]): ImageVerdict {
@@ -115,7 +121,7 @@ export function combinePolicies(policies: readonly PolicyVerdict[]): ImageVerdic
   const tail = { policies, ...(validUntil === undefined ? {} : { validUntil }) };
   if (policies.length === 0) return { verdict: 'Unmatched', reasons: [], ...tail };
   let worst: Verdict = 'Compliant';
-  for (const p of policies) if (severity[p.verdict] > severity[worst]) worst = p.verdict;
+  for (const p of policies) if (verdictSeverity[p.verdict] > verdictSeverity[worst]) worst = p.verdict;
   const reasons = unique(policies.filter((p) => p.verdict === worst).flatMap((p) => p.reasons));
   return { verdict: worst, reasons, ...tail };
 }
