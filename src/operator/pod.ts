@@ -8,14 +8,17 @@
  * digest is Pending.
  */
 import type { Digest } from '../base/digest.js';
-import { parseImageId } from '../registry/reference.js';
+import { canonicalReference, parseImageId } from '../registry/reference.js';
 
 export type ContainerKind = 'container' | 'init' | 'sidecar' | 'ephemeral';
 
 export interface TrimmedContainer {
   readonly name: string;
   readonly kind: ContainerKind;
-  /** The image as the pod spec names it (tag or digest). */
+  /**
+   * The image the pod spec names (tag or digest), in canonical form
+   * (`GHCR.IO/o/app:v1` → `ghcr.io/o/app:v1`); as written when it does not parse.
+   */
   readonly image: string;
   /** `status.*ContainerStatuses[].imageID` as reported, if any. */
   readonly imageID?: string;
@@ -91,7 +94,7 @@ function containersOf(spec: Json | undefined, status: Json | undefined): Trimmed
       out.push({
         name,
         kind: kindOf(container),
-        image,
+        image: canonicalReference(image) ?? image,
         ...(imageID === undefined ? {} : { imageID }),
         state: stateOf(s),
       });

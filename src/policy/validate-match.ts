@@ -5,7 +5,7 @@
  * because those labels are written by Sigwatch itself and a policy selecting
  * on its own verdict labels would feed back into its own scope.
  */
-import { globProblem } from './glob.js';
+import { canonicalGlob, globProblem } from './glob.js';
 import {
   labelSelectorOperators,
   policyDefaults,
@@ -122,7 +122,7 @@ export function readSelector(f: Findings, path: string, value: unknown): LabelSe
   };
 }
 
-/** Reads a non-empty list of image globs (glob.ts rules). */
+/** Reads a non-empty list of image globs (glob.ts rules), each spelled canonically. */
 export function readGlobs(
   f: Findings,
   path: string,
@@ -137,8 +137,21 @@ export function readGlobs(
     const glob = readString(f, itemPath, item, `${limit}[]`, true);
     if (glob === undefined) return undefined;
     const problem = globProblem(glob);
-    if (problem !== undefined) f.problem(itemPath, 'InvalidGlob', problem);
-    return problem === undefined ? glob : undefined;
+    if (problem !== undefined) {
+      f.problem(itemPath, 'InvalidGlob', problem);
+      return undefined;
+    }
+    // Names are matched canonically (glob.ts): another spelling would silently match nothing.
+    const canonical = canonicalGlob(glob);
+    if (canonical !== undefined) {
+      f.problem(
+        itemPath,
+        'NonCanonicalGlob',
+        `image names are matched in canonical form (lower-case host, no ":443", Docker Hub as docker.io/library/…): write ${JSON.stringify(canonical)}`,
+      );
+      return undefined;
+    }
+    return glob;
   });
 }
 

@@ -27,6 +27,8 @@ export type PolicyProblemCode =
   | 'InvalidRange'
   | 'InvalidTimestamp'
   | 'InvalidGlob'
+  /** A glob whose registry is not spelled canonically (`GHCR.IO/**`, `ghcr.io:443/**`); the message names the canonical spelling. */
+  | 'NonCanonicalGlob'
   | 'InvalidLabel'
   | 'ReservedLabelKey'
   /** Found when compiling, not validating: a `secretRef` or `trustedRootRef` that names nothing loaded. */

@@ -16,7 +16,7 @@ import { RegistryError } from './errors.js';
 import { expectOk, nextLink, sha256 } from './responses.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
 import { manifestAccept, MediaTypes, parseManifest, type Descriptor, type Manifest } from './manifest.js';
-import { apiHost } from './reference.js';
+import { apiHost, canonicalRegistry } from './reference.js';
 import { RegistryTransport, type ExchangeObserver, type HttpResponse } from './transport.js';
 
 export type { Repository } from './authenticator.js';
@@ -24,7 +24,10 @@ export { nextLink, sha256 } from './responses.js';
 
 export interface RegistryClientOptions {
   readonly limits?: Partial<RegistryLimits>;
-  /** Registries (host[:port]) spoken to over plain HTTP; everything else is HTTPS. */
+  /**
+   * Registries (host[:port]) spoken to over plain HTTP; everything else is
+   * HTTPS. Matched by canonical name (`LOCALHOST:5000` covers `localhost:5000/app`).
+   */
   readonly plainHttpRegistries?: readonly string[];
   /**
    * Credentials, or a function returning the current ones (read at each
@@ -68,6 +71,22 @@ interface Request {
   readonly maxBytes: number;
 }
 
+/**
+ * Plain-HTTP registries by canonical name, each with the authority to dial.
+ * The canonical name drops `:443` (HTTPS's default port); over plain HTTP a
+ * `host:443` still means port 443, so the port the user wrote is kept.
+ * An entry that is no registry host is kept as written: it matches nothing.
+ */
+function plainHttpAuthorities(registries: readonly string[]): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  for (const entry of registries) {
+    const canonical = canonicalRegistry(entry);
+    if (canonical === undefined) out.set(entry, entry);
+    else out.set(canonical, canonical === 'docker.io' ? apiHost(canonical) : new URL(`http://${entry}`).host);
+  }
+  return out;
+}
+
 const constant =
   <T>(value: T): (() => T) =>
   () =>
@@ -76,14 +95,15 @@ const constant =
 export class RegistryClient {
   readonly limits: RegistryLimits;
   readonly #transport: RegistryTransport;
-  readonly #plainHttp: ReadonlySet<string>;
+  /** Canonical registry name → the authority spoken to over plain HTTP. */
+  readonly #plainHttp: ReadonlyMap<string, string>;
   readonly #auth: Authenticator;
   readonly #limiters = new Map<string, LimitFunction>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.limits = { ...defaultLimits, ...options.limits };
     this.#transport = new RegistryTransport(this.limits, options.caCertificates, options.observe);
-    this.#plainHttp = new Set(options.plainHttpRegistries ?? []);
+    this.#plainHttp = plainHttpAuthorities(options.plainHttpRegistries ?? []);
     this.#auth = new Authenticator(this.#transport, this.limits, {
       credentials:
         typeof options.credentials === 'function' ? options.credentials : constant(options.credentials ?? []),
@@ -296,8 +316,9 @@ export class RegistryClient {
   }
 
   #url(repo: Repository, path: string): URL {
-    const scheme = this.#plainHttp.has(repo.registry) ? 'http' : 'https';
-    return new URL(`${scheme}://${apiHost(repo.registry)}/v2/${repo.repository}/${path}`);
+    const plain = this.#plainHttp.get(repo.registry);
+    const origin = plain === undefined ? `https://${apiHost(repo.registry)}` : `http://${plain}`;
+    return new URL(`${origin}/v2/${repo.repository}/${path}`);
   }
 
   #send(repo: Repository, req: Request, signal: AbortSignal): Promise<HttpResponse> {

@@ -7,6 +7,7 @@
  * candidate, most specific first.
  */
 import { SigwatchError } from '../base/errors.js';
+import { canonicalRegistry } from './reference.js';
 
 export interface BasicCredentials {
   readonly username: string;
@@ -32,6 +33,16 @@ export interface CredentialEntry {
 
 export type CredentialsErrorCode = 'DockerConfigInvalid';
 export class CredentialsError extends SigwatchError<CredentialsErrorCode> {}
+
+/**
+ * A key's host in the canonical spelling image names have (reference.ts
+ * `canonicalRegistry`), so that `GHCR.IO` or `ghcr.io:443` keys still match
+ * the canonical `ghcr.io`; a pattern with `*` labels is no host, and is only
+ * lower-cased and stripped of `:443`.
+ */
+function canonicalHostPattern(host: string): string {
+  return canonicalRegistry(host) ?? host.toLowerCase().replace(/:443$/, '');
+}
 
 function entryFrom(key: string, value: unknown): CredentialEntry | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
@@ -67,7 +78,7 @@ function entryFrom(key: string, value: unknown): CredentialEntry | undefined {
   }
   const slash = rest.indexOf('/');
   return {
-    host: (slash < 0 ? rest : rest.slice(0, slash)).toLowerCase(),
+    host: canonicalHostPattern(slash < 0 ? rest : rest.slice(0, slash)),
     path: slash < 0 ? '' : rest.slice(slash + 1),
     credentials,
   };

@@ -1,13 +1,18 @@
 /**
  * Image references and the `imageID` forms container runtimes report
- * (formats.md §3), normalised the way distribution/reference does:
- * `nginx` → docker.io/library/nginx:latest, `index.docker.io` → docker.io.
+ * (formats.md §3), normalised the way distribution/reference does
+ * (`nginx` → docker.io/library/nginx:latest) and then made canonical (design
+ * §5): one spelling per registry, so that a policy, an exception, an evidence
+ * key and a label see the same name however a pod spec, a runtime or a user
+ * wrote it. `GHCR.IO`, `ghcr.io:443` and `ghcr.io` are one registry; so are
+ * `index.docker.io`, `registry-1.docker.io`, `registry.hub.docker.com` and
+ * `docker.io`. Every reference is canonicalised here, where it enters.
  */
 import { parseDigest, type Digest } from '../base/digest.js';
 import { RegistryError } from './errors.js';
 
 export interface ImageReference {
-  /** Registry host[:port], normalised (`docker.io`, `localhost:5000`). */
+  /** Registry host[:port], canonical (`canonicalRegistry`: `docker.io`, `localhost:5000`, `[::1]:5000`). */
   readonly registry: string;
   /** Path inside the registry (`library/nginx`). */
   readonly repository: string;
@@ -20,6 +25,35 @@ const tagPattern = /^[\w][\w.-]{0,127}$/;
 const domainPattern =
   /^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]{1,5})?$/;
 const maxNameLength = 255;
+
+/** Names of Docker Hub: all one registry, whose canonical name is `docker.io` (its API host is `apiHost`'s). */
+const dockerHubNames: ReadonlySet<string> = new Set([
+  'docker.io',
+  'index.docker.io',
+  'registry-1.docker.io',
+  'registry.hub.docker.com',
+]);
+
+/**
+ * The canonical name of a registry `host[:port]`: the host as the WHATWG URL
+ * parser reads it in `https://host[:port]` — names lower-cased (DNS is
+ * case-insensitive), IPv6 compressed with lower-case hex, IPv4 in dotted
+ * decimal, the default port 443 dropped (Sigwatch speaks HTTPS unless told
+ * otherwise, and then `plainHttpAuthorities` keeps the port) — with Docker
+ * Hub's aliases folded into `docker.io`. Two spellings with one canonical
+ * name reach the same address, so canonicalising never sends a request
+ * anywhere new. Undefined when the text is not a registry host[:port].
+ */
+export function canonicalRegistry(host: string): string | undefined {
+  if (!domainPattern.test(host)) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(`https://${host}`);
+  } catch {
+    return undefined; // a port above 65535, a name that ends in a number but is no IPv4 address
+  }
+  return dockerHubNames.has(parsed.host) ? 'docker.io' : parsed.host;
+}
 
 function invalid(input: string, why: string): RegistryError {
   return new RegistryError(
@@ -79,12 +113,9 @@ function splitName(name: string, input: string): { registry: string; repository:
   // distribution/reference: the first component is a domain if it is
   // `localhost`, or contains '.' or ':', or has an upper-case letter.
   const isDomain = slash >= 0 && (first === 'localhost' || /[.:]/.test(first) || /[A-Z]/.test(first));
-  let registry = isDomain ? first : 'docker.io';
+  const registry = isDomain ? canonicalRegistry(first) : 'docker.io';
   let repository = isDomain ? name.slice(slash + 1) : name;
-  if (registry === 'index.docker.io') {
-    registry = 'docker.io';
-  }
-  if (!domainPattern.test(registry)) {
+  if (registry === undefined) {
     throw invalid(input, 'bad registry host');
   }
   if (registry === 'docker.io' && !repository.includes('/')) {
@@ -100,6 +131,19 @@ function splitName(name: string, input: string): { registry: string; repository:
 /** `registry/repository[:tag][@digest]` */
 export function formatReference(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}${ref.tag === undefined ? '' : `:${ref.tag}`}${ref.digest === undefined ? '' : `@${ref.digest}`}`;
+}
+
+/**
+ * The canonical text of an image reference (`GHCR.IO:443/o/r:v1` →
+ * `ghcr.io/o/r:v1`, `nginx` → `docker.io/library/nginx:latest`), or
+ * undefined when it does not parse: what status and reports show.
+ */
+export function canonicalReference(input: string): string | undefined {
+  try {
+    return formatReference(parseReference(input));
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a runtime's `imageID` says about the running image. */
@@ -129,8 +173,9 @@ export function parseImageId(imageID: string): ImageIdInfo {
 }
 
 /**
- * The host to talk to for a registry name. Docker Hub's canonical name is
- * not its API host.
+ * The host to talk to for a canonical registry name. Docker Hub's canonical
+ * name is not its API host; every other canonical name is its own address
+ * (a dropped `:443` is HTTPS's default port).
  */
 export function apiHost(registry: string): string {
   return registry === 'docker.io' ? 'registry-1.docker.io' : registry;

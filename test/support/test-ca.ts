@@ -107,8 +107,14 @@ export async function issueLeaf(
   return { key, cert, chain: ca.rootCert, identity, issuer };
 }
 
-/** Issues a TLS server certificate for 127.0.0.1/localhost from the test CA (for HTTPS registries in tests). */
-export async function issueServerCert(ca: TestCa): Promise<{ key: string; cert: string }> {
+/**
+ * Issues a TLS server certificate for localhost and `ips` (default 127.0.0.1)
+ * from the test CA (for HTTPS registries in tests).
+ */
+export async function issueServerCert(
+  ca: TestCa,
+  ips: readonly string[] = ['127.0.0.1'],
+): Promise<{ key: string; cert: string }> {
   const base = join(ca.dir, `server-${randomBytes(4).toString('hex')}`);
   await ecKey(`${base}.key`);
   await exec('openssl', [
@@ -121,7 +127,8 @@ export async function issueServerCert(ca: TestCa): Promise<{ key: string; cert: 
     '-out',
     `${base}.csr`,
   ]);
-  await writeFile(`${base}.ext`, 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  const names = ['DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
+  await writeFile(`${base}.ext`, `subjectAltName=${names}\nextendedKeyUsage=serverAuth\n`);
   await exec('openssl', [
     'x509',
     '-req',

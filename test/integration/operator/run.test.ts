@@ -39,6 +39,7 @@ describe('operator: sigwatch run', function () {
     ref: image.ref.replace(testEnv().registry, proxy.address),
   });
   const policies = new PolicyObjects();
+  const registryPort = (): string => new URL(`tcp://${testEnv().registry}`).port;
 
   const core = (): CoreV1Api => kubeConfig().makeApiClient(CoreV1Api);
   const podLabel = async (namespace: string, name: string): Promise<string | undefined> =>
@@ -86,6 +87,9 @@ describe('operator: sigwatch run', function () {
       '127.0.0.1:1',
       '--insecure-registry',
       proxy.address,
+      // The same registry spelled by name, for pods that name it in upper case (finding 1).
+      '--insecure-registry',
+      `localhost:${registryPort()}`,
       '--no-leader-election',
       '--log-level',
       'debug',
@@ -258,6 +262,31 @@ describe('operator: sigwatch run', function () {
     const all = (await core().listNamespacedEvent({ namespace: ns })).items;
     expect(all.map((e) => [e.type, e.reason])).to.deep.equal([['Warning', 'SignatureMissing']]);
     expect(events[0]?.message).to.contain('ReplicaSet cart-7d9f');
+  });
+
+  it('finding 1: labels noncompliant an unsigned image whose pod names its registry in upper case, under a policy for the lower-case host', async () => {
+    const ns = await freshNamespace('spelling');
+    const name = `spelling-${ns}`;
+    const path = unsigned.repository.slice(testEnv().registry.length + 1);
+    await policies.create(name, {
+      mode: 'Enforce',
+      match: {
+        images: [`localhost:${registryPort()}/**`],
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+      },
+      authorities: [await keyAuthority(key)],
+    });
+    // Spec image and the kubelet's imageID both name the registry `LOCALHOST:<port>`.
+    await runningPod(ns, 'shouty', `LOCALHOST:${registryPort()}/${path}@${unsigned.digest}`);
+    await waitLabel(ns, 'shouty', 'noncompliant');
+    const status = await eventually('policy status', async () => {
+      const s = await policies.status(name);
+      return (s?.['violations'] as unknown[] | undefined)?.length === 1 ? s : undefined;
+    });
+    expect(
+      (status['violations'] as { image: string; reason: string }[]).map((v) => [v.image, v.reason]),
+      'status names the canonical image',
+    ).to.deep.equal([[`localhost:${registryPort()}/${path}@${unsigned.digest}`, 'SignatureMissing']]);
   });
 
   it('changes no pod in Audit mode, but counts it', async () => {

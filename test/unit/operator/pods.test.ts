@@ -1,5 +1,15 @@
 import { expect } from 'chai';
-import { actionable, inScope, reportedImage, trimPod, type TrimmedPod } from '../../../src/operator/pod.js';
+import { evidenceKeyString } from '../../../src/operator/evidence-store.js';
+import {
+  actionable,
+  imageName,
+  inScope,
+  reportedImage,
+  trimPod,
+  type TrimmedPod,
+} from '../../../src/operator/pod.js';
+import type { ReadyPolicy } from '../../../src/policy/compile.js';
+import { policyMatches } from '../../../src/policy/evaluate.js';
 import {
   complianceLabel,
   exemptByAnnotation,
@@ -119,6 +129,50 @@ describe('operator pods', () => {
     const waiting = must(trimPod(rawPod({ status: { phase: 'Pending', containerStatuses: [] } })));
     expect(waiting.containers[0] && reportedImage(waiting.containers[0])).to.deep.equal({ kind: 'pending' });
   });
+});
+
+describe('finding 1: a pod cannot step around a policy by spelling its registry differently', () => {
+  const key = testKey();
+  const policy = (): ReadyPolicy =>
+    ready({
+      match: { images: ['ghcr.io/**', 'registry.example.com/**', 'docker.io/library/**', '[::1]:5000/**'] },
+      authorities: [{ name: 'k', key: { publicKey: key.publicKeyPem } }],
+    });
+  const podRunning = (image: string, imageID: string): TrimmedPod =>
+    must(
+      trimPod({
+        metadata: { namespace: 'shop', name: 'p' },
+        spec: { containers: [{ name: 'app', image }] },
+        status: {
+          phase: 'Running',
+          containerStatuses: [{ name: 'app', imageID, state: { running: {} } }],
+        },
+      }),
+    );
+  // [as the pod spec and the kubelet write it, the canonical name]
+  const rows: [string, string][] = [
+    ['GHCR.IO/org/app', 'ghcr.io/org/app'],
+    ['ghcr.io:443/org/app', 'ghcr.io/org/app'],
+    ['Registry.Example.com/team/app', 'registry.example.com/team/app'],
+    ['registry-1.docker.io/library/nginx', 'docker.io/library/nginx'],
+    ['index.docker.io/library/nginx', 'docker.io/library/nginx'],
+    ['registry.hub.docker.com/nginx', 'docker.io/library/nginx'],
+    ['nginx', 'docker.io/library/nginx'],
+    ['[0:0::1]:5000/app', '[::1]:5000/app'],
+  ];
+  for (const [written, canonical] of rows) {
+    it(`${written} is judged, keyed and shown as ${canonical}`, () => {
+      const pod = podRunning(`${written}:v1`, `docker-pullable://${written}@${digest}`);
+      const container = must(pod.containers[0]);
+      const img = reportedImage(container);
+      if (img.kind !== 'digest') throw new Error(`not a digest: ${img.kind}`);
+      expect(imageName(img)).to.equal(canonical);
+      expect(policyMatches(policy(), imageName(img)), 'the policy selects it').to.equal(true);
+      // One evidence entry per digest, however the name was spelled.
+      expect(evidenceKeyString(img)).to.equal(`${canonical}@${digest}`);
+      expect(container.image, 'status shows the canonical name').to.equal(`${canonical}:v1`);
+    });
+  }
 });
 
 describe('operator scope', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { compileGlob, globProblem, imageName, matchesGlob } from '../../../src/policy/glob.js';
+import { canonicalGlob, compileGlob, globProblem, imageName, matchesGlob } from '../../../src/policy/glob.js';
 
 describe('policy/glob', () => {
   describe('matching', () => {
@@ -22,6 +22,8 @@ describe('policy/glob', () => {
       ['localhost:5000/*', 'localhost:5000/app:dev', true],
       ['localhost:5000/*', 'localhost:5001/app', false],
       ['docker.io/library/*', 'docker.io/library/nginx:latest', true],
+      ['[::1]:5000/**', '[::1]:5000/a/b', true],
+      ['[::1]:5000/**', '[::2]:5000/a', false],
     ];
     for (const [glob, ref, want] of rows) {
       it(`${glob} ${want ? 'matches' : 'does not match'} ${ref}`, () => {
@@ -35,7 +37,8 @@ describe('policy/glob', () => {
   describe('invalid globs', () => {
     const rows: [string, string][] = [
       ['empty', ''],
-      ['upper case', 'GHCR.io/app'],
+      ['an upper-case repository', 'ghcr.io/App'],
+      ['brackets outside the registry', 'ghcr.io/[a]'],
       ['a tag', 'ghcr.io/app:v1'],
       ['a digest', 'ghcr.io/app@sha256:abc'],
       ['no registry', 'nginx'],
@@ -46,6 +49,46 @@ describe('policy/glob', () => {
       it(`refuses ${name}`, () => {
         expect(globProblem(glob)).to.be.a('string');
         expect(compileGlob(glob)).to.equal(undefined);
+      });
+    }
+  });
+
+  describe('finding 1: a glob whose registry is not spelled canonically is refused with its canonical spelling', () => {
+    const rows: [string, string][] = [
+      ['GHCR.IO/**', 'ghcr.io/**'],
+      ['GHCR.io/app', 'ghcr.io/app'],
+      ['ghcr.io:443/org/*', 'ghcr.io/org/*'],
+      ['Registry.Example.com/team/**', 'registry.example.com/team/**'],
+      ['index.docker.io/library/*', 'docker.io/library/*'],
+      ['registry-1.docker.io/library/nginx', 'docker.io/library/nginx'],
+      ['registry.hub.docker.com/**', 'docker.io/**'],
+      ['docker.io/nginx', 'docker.io/library/nginx'],
+      ['docker.io/*', 'docker.io/library/*'],
+      ['*.EXAMPLE.com:443/**', '*.example.com/**'],
+      ['[0:0:0:0:0:0:0:1]:5000/**', '[::1]:5000/**'],
+      ['[FE80::1]:443/app', '[fe80::1]/app'],
+    ];
+    for (const [glob, canonical] of rows) {
+      it(`${glob} → ${canonical}`, () => {
+        expect(globProblem(glob), 'no other problem').to.equal(undefined);
+        expect(canonicalGlob(glob)).to.equal(canonical);
+        expect(compileGlob(glob), 'never compiled as written').to.equal(undefined);
+        expect(canonicalGlob(canonical), 'the suggestion is canonical').to.equal(undefined);
+        expect(globProblem(canonical), 'the suggestion is valid').to.equal(undefined);
+      });
+    }
+    const canonical = [
+      'ghcr.io/**',
+      'docker.io/**',
+      'docker.io/library/*',
+      'localhost:5000/*',
+      '[::1]:5000/**',
+      '*.example.com/**',
+    ];
+    for (const glob of canonical) {
+      it(`${glob} is canonical`, () => {
+        expect(canonicalGlob(glob)).to.equal(undefined);
+        expect(compileGlob(glob)).to.not.equal(undefined);
       });
     }
   });

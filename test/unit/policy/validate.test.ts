@@ -181,6 +181,24 @@ describe('policy/validate', () => {
       ],
       ['a non-string glob', (p) => set(p, 'match.images[0]', 7), 'spec.match.images[0]', 'WrongType'],
       [
+        'finding 1: a glob with an upper-case registry host',
+        (p) => set(p, 'match.images[0]', 'GHCR.IO/**'),
+        'spec.match.images[0]',
+        'NonCanonicalGlob',
+      ],
+      [
+        'finding 1: a glob with the default port :443',
+        (p) => set(p, 'match.images[1]', 'ghcr.io:443/myorg/*'),
+        'spec.match.images[1]',
+        'NonCanonicalGlob',
+      ],
+      [
+        'finding 1: an exception glob naming a Docker Hub alias',
+        (p) => set(p, 'exceptions[0].images[0]', 'index.docker.io/library/*'),
+        'spec.exceptions[0].images[0]',
+        'NonCanonicalGlob',
+      ],
+      [
         'a non-boolean',
         (p) => set(p, 'match.includeSystemNamespaces', 'no'),
         'spec.match.includeSystemNamespaces',
@@ -431,6 +449,13 @@ describe('policy/validate', () => {
         expect(result.spec).to.equal(undefined);
       });
     }
+  });
+
+  it('finding 1: a glob not spelled canonically is refused with the canonical spelling suggested', () => {
+    const result = validatePolicySpec(set(examplePolicy(), 'match.images[0]', 'GHCR.IO:443/**'));
+    const problem = result.problems.find((p) => p.path === 'spec.match.images[0]');
+    expect(problem?.code).to.equal('NonCanonicalGlob');
+    expect(problem?.message).to.include('"ghcr.io/**"');
   });
 
   it('reports several problems at once', () => {

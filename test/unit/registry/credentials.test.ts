@@ -45,6 +45,30 @@ describe('registry/credentials', () => {
     });
   }
 
+  it('finding 1: keys spelled with upper case, :443 or a Docker Hub alias match the canonical registry', () => {
+    const spelled = parseDockerConfig(
+      JSON.stringify({
+        auths: {
+          'GHCR.IO:443': { auth: b64('gh:p') },
+          'https://Registry.Example.com/team': { auth: b64('team:p') },
+          'registry.hub.docker.com': { auth: b64('hub:p') },
+          '*.Corp.Example:443': { auth: b64('glob:p') },
+          'other.example:5000': { auth: b64('port:p') },
+        },
+      }),
+    );
+    const rows: [string, string, string[]][] = [
+      ['ghcr.io', 'o/r', ['gh']],
+      ['registry.example.com', 'team/app', ['team']],
+      ['docker.io', 'library/nginx', ['hub']],
+      ['r.corp.example', 'x', ['glob']],
+      ['other.example:5000', 'x', ['port']],
+      ['other.example', 'x', []],
+    ];
+    for (const [registry, repo, users] of rows)
+      expect(credentialsFor(spelled, registry, repo).map(user), `${registry}/${repo}`).to.deep.equal(users);
+  });
+
   it('prefers auth over username/password', () => {
     expect(credentialsFor(entries, 'registry.example.com', 'x')[0]).to.deep.equal({
       username: 'all',
