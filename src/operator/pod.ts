@@ -8,7 +8,7 @@
  * digest is Pending.
  */
 import type { Digest } from '../base/digest.js';
-import { canonicalReference, parseImageId } from '../registry/reference.js';
+import { formatReference, parseImageId, parseReference, type ImageReference } from '../registry/reference.js';
 
 export type ContainerKind = 'container' | 'init' | 'sidecar' | 'ephemeral';
 
@@ -20,6 +20,12 @@ export interface TrimmedContainer {
    * (`GHCR.IO/o/app:v1` → `ghcr.io/o/app:v1`); as written when it does not parse.
    */
   readonly image: string;
+  /**
+   * The spec image parsed, absent when it does not parse. Read this rather
+   * than re-parsing `image`: a canonical name need not parse back to itself
+   * (`MYREG/app` is registry `myreg`, but `myreg/app` is on Docker Hub).
+   */
+  readonly reference?: ImageReference;
   /** `status.*ContainerStatuses[].imageID` as reported, if any. */
   readonly imageID?: string;
   readonly state: 'running' | 'waiting' | 'terminated' | 'unknown';
@@ -66,6 +72,14 @@ function stateOf(status: Json | undefined): TrimmedContainer['state'] {
   return 'unknown';
 }
 
+function specReference(image: string): ImageReference | undefined {
+  try {
+    return parseReference(image);
+  } catch {
+    return undefined; // the API server accepts any image text; such a container is judged by its imageID alone
+  }
+}
+
 function containersOf(spec: Json | undefined, status: Json | undefined): TrimmedContainer[] {
   const out: TrimmedContainer[] = [];
   const groups: [string, string, (c: Json) => ContainerKind][] = [
@@ -91,10 +105,12 @@ function containersOf(spec: Json | undefined, status: Json | undefined): Trimmed
       if (container === undefined || name === undefined || image === undefined) continue;
       const s = statuses.get(name);
       const imageID = str(s?.['imageID']);
+      const reference = specReference(image);
       out.push({
         name,
         kind: kindOf(container),
-        image: canonicalReference(image) ?? image,
+        image: reference === undefined ? image : formatReference(reference),
+        ...(reference === undefined ? {} : { reference }),
         ...(imageID === undefined ? {} : { imageID }),
         state: stateOf(s),
       });

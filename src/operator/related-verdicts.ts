@@ -15,7 +15,6 @@ import type { PolicyVerdict } from '../policy/verdict.js';
 import type { Repository } from '../registry/client.js';
 import type { Evidence } from '../registry/evidence.js';
 import { MediaTypes } from '../registry/manifest.js';
-import { parseReference } from '../registry/reference.js';
 import { evidenceKeyString, type EvidenceKey } from './evidence-store.js';
 import type { TrimmedContainer } from './pod.js';
 import type { RelatedAnswer, RelatedDigests } from './related-digests.js';
@@ -37,15 +36,11 @@ function reportedKind(mediaType: string | undefined): ReportedKind | undefined {
 }
 
 /** The spec image's repository and tag, when it names one (a digest-only reference has no index to find). */
-function taggedReference(image: string): (Repository & { readonly tag: string }) | undefined {
-  try {
-    const ref = parseReference(image);
-    return ref.tag === undefined
-      ? undefined
-      : { registry: ref.registry, repository: ref.repository, tag: ref.tag };
-  } catch {
-    return undefined;
-  }
+function taggedReference(container: TrimmedContainer): (Repository & { readonly tag: string }) | undefined {
+  const ref = container.reference;
+  return ref?.tag === undefined
+    ? undefined
+    : { registry: ref.registry, repository: ref.repository, tag: ref.tag };
 }
 
 /**
@@ -78,7 +73,7 @@ export function verdictBySignatureOn(
     const platforms = sources.related.platformsOf(a.image, a.image.digest, a.key);
     keys = typeof platforms === 'string' ? platforms : platforms.map((digest) => ({ ...a.image, digest }));
   } else {
-    const tagged = taggedReference(a.container.image);
+    const tagged = taggedReference(a.container);
     // A pod that names its image by digest pulled that manifest itself: there is no index to relate.
     const index =
       tagged === undefined ? 'none' : sources.related.indexFor(tagged, tagged.tag, a.image.digest, a.key);

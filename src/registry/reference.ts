@@ -133,19 +133,6 @@ export function formatReference(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}${ref.tag === undefined ? '' : `:${ref.tag}`}${ref.digest === undefined ? '' : `@${ref.digest}`}`;
 }
 
-/**
- * The canonical text of an image reference (`GHCR.IO:443/o/r:v1` →
- * `ghcr.io/o/r:v1`, `nginx` → `docker.io/library/nginx:latest`), or
- * undefined when it does not parse: what status and reports show.
- */
-export function canonicalReference(input: string): string | undefined {
-  try {
-    return formatReference(parseReference(input));
-  } catch {
-    return undefined;
-  }
-}
-
 /** What a runtime's `imageID` says about the running image. */
 export type ImageIdInfo =
   /** A repository digest: the manifest (or index) digest that was pulled. */

@@ -173,6 +173,11 @@ describe('finding 1: a pod cannot step around a policy by spelling its registry 
       expect(container.image, 'status shows the canonical name').to.equal(`${canonical}:v1`);
     });
   }
+  it('keeps the parsed spec image, since a canonical name need not parse back to itself', () => {
+    const container = must(podRunning('MYREG/app:v1', `MYREG/app@${digest}`).containers[0]);
+    expect(container.image).to.equal('myreg/app:v1'); // which, parsed again, would be docker.io/myreg/app
+    expect(container.reference).to.deep.include({ registry: 'myreg', repository: 'app', tag: 'v1' });
+  });
 });
 
 describe('operator scope', () => {
