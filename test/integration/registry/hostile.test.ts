@@ -4,7 +4,7 @@
  * a crash and never evidence that could support "signature missing".
  */
 import { expect } from 'chai';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -16,6 +16,7 @@ import { collectEvidence, type Evidence, type SourceItem } from '../../../src/re
 import type { RegistryLimits } from '../../../src/registry/limits.js';
 import type { Authority } from '../../../src/verify/authority.js';
 import { checkImageSignatures } from '../../../src/verify/image-signatures.js';
+import { signatureLayer, testKey } from '../../support/evidence-builder.js';
 import {
   sendJson,
   sha256,
@@ -372,6 +373,70 @@ describe('registry: hostile registries', function () {
     const o = await collectFrom(h);
     expectSafe(o);
     expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+  });
+});
+
+describe('registry: hostile registries, verification cost', () => {
+  let h: HostileRegistry;
+
+  beforeEach(async () => {
+    h = await startHostileRegistry();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it("finding 4: a valid signature plus a 4 MiB certificate annotation is judged Compliant under a key authority within mocha's default timeout", async function () {
+    this.timeout(2_000); // mocha's default: the only bound on reading, parsing and judging
+    const key = testKey();
+    const layer = signatureLayer(key, h.repository, h.digest as Digest);
+    const payload = Buffer.from(layer.payload);
+    const cap = 4 << 20;
+    const block = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    const manifestWith = (certificate: string): Buffer =>
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: ociManifest,
+          config: {
+            mediaType: 'application/vnd.oci.image.config.v1+json',
+            digest: sha256(Buffer.from('{}')),
+            size: 2,
+          },
+          layers: [
+            {
+              mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+              digest: sha256(payload),
+              size: payload.byteLength,
+              annotations: { ...layer.annotations, 'dev.sigstore.cosign/certificate': certificate },
+            },
+          ],
+        }),
+      );
+    // As many PEM blocks as fit in a manifest just under the cap (each is 3 bytes longer as JSON).
+    const overhead = manifestWith('').byteLength;
+    const manifest = manifestWith(block.repeat(Math.floor((cap - overhead - 1) / (block.length + 3))));
+    expect(manifest.byteLength)
+      .to.be.below(cap)
+      .and.above(cap - 1024);
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(200, { 'content-type': ociManifest, 'content-length': manifest.byteLength });
+      res.end(manifest);
+    });
+    h.route(new RegExp(`^GET /v2/${h.repository}/blobs/${sha256(payload)}$`), (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(payload);
+    });
+    const o = await collectFrom(h);
+    expect(o.evidence.complete).to.equal(true);
+    expect(o.evidence.signatures).to.have.lengthOf(1);
+    const authority: Authority = {
+      kind: 'key',
+      name: 'release',
+      publicKey: createPublicKey(key.publicKeyPem),
+      requireTransparencyLog: false,
+    };
+    expect(checkImageSignatures(o.evidence, [authority], new Date()).verdict).to.equal('Compliant');
   });
 });
 
