@@ -8,7 +8,8 @@
  *   becomes `Unavailable`, the caller's cancellation is re-thrown as is.
  * - Redirects: at most `maxRedirects`, http(s) only, never to a link-local,
  *   loopback or private address unless the registry itself is in that class,
- *   and `Authorization` is dropped when the host changes.
+ *   and `Authorization` is dropped when the host changes. `Link` pagination
+ *   ({@link nextPageUrl}) stays on the registry's origin.
  * - Retries (GET/HEAD only): 5xx, connection failures and 429 whose
  *   Retry-After is within `maxRetryAfterMs`, with capped backoff.
  */
@@ -72,6 +73,44 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): Rec
     if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
+}
+
+/**
+ * A URL a registry response points to (a redirect's `Location`, a `Link` to
+ * the next page), resolved against `base`: http(s) only.
+ * @throws RegistryError ProtocolError (not a URL) | RedirectRefused (another scheme)
+ */
+function resolveTarget(target: string, base: URL, what: 'redirect' | 'next-page link'): URL {
+  let next: URL;
+  try {
+    next = new URL(target, base);
+  } catch (error: unknown) {
+    throw new RegistryError('ProtocolError', `${base.host}: bad ${what}`, { cause: error });
+  }
+  if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+    throw new RegistryError('RedirectRefused', `${base.host}: ${what} to scheme ${next.protocol}`);
+  }
+  return next;
+}
+
+/**
+ * The next page a `Link: <…>; rel="next"` names, resolved against the URL of
+ * the page it came with. Pages are requested with the registry's
+ * `Authorization`, so on top of the redirect rules the link must stay on the
+ * registry's own origin (scheme, host and port): no credentials for another
+ * server, and no link-local, loopback or private address the registry is not
+ * itself on. A redirect of that request is then checked like any other.
+ * @throws RegistryError RedirectRefused (another origin or scheme) | ProtocolError (not a URL)
+ */
+export function nextPageUrl(link: string, base: URL, registry: URL): URL {
+  const next = resolveTarget(link, base, 'next-page link');
+  if (next.origin !== registry.origin) {
+    throw new RegistryError(
+      'RedirectRefused',
+      `${registry.host}: next-page link to another origin (${next.origin}) refused`,
+    );
+  }
+  return next;
 }
 
 /** Told about every HTTP exchange (metrics); `status` 0 when no response arrived. Must not throw. */
@@ -173,15 +212,7 @@ export class RegistryTransport {
           status: res.status,
         });
       }
-      let next: URL;
-      try {
-        next = new URL(location, url);
-      } catch (error: unknown) {
-        throw new RegistryError('ProtocolError', `${url.host}: bad redirect Location`, { cause: error });
-      }
-      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
-        throw new RegistryError('RedirectRefused', `${url.host}: redirect to scheme ${next.protocol}`);
-      }
+      const next = resolveTarget(location, url, 'redirect');
       originClasses ??= await classifyHost(req.url.hostname);
       const targetClasses = await classifyHost(next.hostname);
       const forbidden = targetClasses.find((c) => c !== 'public' && !originClasses?.includes(c));

@@ -5,13 +5,14 @@
  */
 import { expect } from 'chai';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { Digest } from '../../../src/base/digest.js';
 import type { UnknownReason } from '../../../src/base/reasons.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { parseDockerConfig } from '../../../src/registry/credentials.js';
+import { RegistryError } from '../../../src/registry/errors.js';
 import { collectEvidence, type Evidence, type SourceItem } from '../../../src/registry/evidence.js';
 import type { RegistryLimits } from '../../../src/registry/limits.js';
 import type { Authority } from '../../../src/verify/authority.js';
@@ -373,6 +374,97 @@ describe('registry: hostile registries', function () {
     const o = await collectFrom(h);
     expectSafe(o);
     expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+  });
+});
+
+describe('registry: hostile registries, Link pagination', function () {
+  this.timeout(30_000);
+  let h: HostileRegistry;
+  let other: Awaited<ReturnType<typeof startTokenServer>>;
+  let client: RegistryClient;
+
+  beforeEach(async () => {
+    h = await startHostileRegistry();
+    other = await startTokenServer();
+    // Basic credentials for the registry, so every request after the first challenge carries Authorization.
+    h.route(/^(GET|HEAD) \/v2\//, (req, res) => {
+      if (req.headers.authorization === undefined) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="hostile"' });
+        res.end();
+        return;
+      }
+      pages(req, res);
+    });
+    const credentials = parseDockerConfig(
+      JSON.stringify({ auths: { [h.address]: { username: 'u', password: 'p' } } }),
+    );
+    client = new RegistryClient({ plainHttpRegistries: [h.address], limits, credentials });
+  });
+  afterEach(async () => {
+    await client.close();
+    await other.close();
+    await h.close();
+  });
+
+  /** Where page 1 of the referrers and of the tag list points next (from its path); page 2 is served here too. */
+  let nextLinkTo: (path: string) => string;
+  const pages = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '';
+    const isReferrers = url.includes('/referrers/');
+    const isTags = url.includes('/tags/list');
+    if (!isReferrers && !isTags) {
+      h.serveDefault(req, res);
+      return;
+    }
+    const path = url.split('?')[0] ?? '';
+    if (!url.includes('page=2')) res.setHeader('link', `<${nextLinkTo(path)}>; rel="next"`);
+    if (isTags) sendJson(res, 200, { name: h.repository, tags: [url.includes('page=2') ? 'b' : 'a'] });
+    else sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests: [] }, ociIndex);
+  };
+
+  it('finding 7: a Link to another origin (another loopback port) is not followed and makes referrers Unknown; nothing reaches that server', async () => {
+    nextLinkTo = (path) => `http://127.0.0.1:${String(other.port)}${path}?page=2`;
+    const o = await collectFrom(h, client);
+    expect(reasonOf(o.evidence, 'referrers')).to.equal('RegistryUnavailable');
+    expect(o.evidence.sources.find((s) => s.item === 'referrers')?.message).to.contain('another origin');
+    expect(o.evidence.complete).to.equal(false);
+    expect(checkImageSignatures(o.evidence, [anyKey], new Date()).verdict).to.equal('Unknown');
+    // The registry's own requests did carry the Basic credentials that must not travel.
+    expect(h.seen.some((s) => s.authorization?.startsWith('Basic ') === true)).to.equal(true);
+    expect(other.authorizations).to.deep.equal([]);
+  });
+
+  it('finding 7: a tag-list Link to another scheme, host or port is refused (RedirectRefused), nothing reaches that server', async () => {
+    const targets = [
+      (path: string) => `http://127.0.0.1:${String(other.port)}${path}?page=2`,
+      (path: string) => `http://localhost:${String(other.port)}${path}?page=2`,
+      (path: string) => `https://${h.address}${path}?page=2`,
+      (path: string) => `http://localhost:${h.address.split(':')[1] ?? ''}${path}?page=2`,
+      () => 'file:///etc/passwd',
+    ];
+    for (const target of targets) {
+      nextLinkTo = target;
+      const error: unknown = await client
+        .listTags({ registry: h.address, repository: h.repository }, AbortSignal.timeout(10_000))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error, target('/v2/x/tags/list')).to.be.instanceOf(RegistryError);
+      expect((error as RegistryError).code).to.equal('RedirectRefused');
+    }
+    expect(other.authorizations).to.deep.equal([]);
+  });
+
+  it("finding 7: a Link on the registry's own origin is followed, with its credentials", async () => {
+    nextLinkTo = (path) => `http://${h.address}${path}?page=2`;
+    const tags = await client.listTags(
+      { registry: h.address, repository: h.repository },
+      AbortSignal.timeout(10_000),
+    );
+    expect(tags).to.deep.equal(['a', 'b']);
+    const page2 = h.seen.find((s) => s.url.includes('/tags/list') && s.url.includes('page=2'));
+    expect(page2?.authorization).to.match(/^Basic /);
   });
 });
 
