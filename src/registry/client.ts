@@ -317,7 +317,14 @@ export class RegistryClient {
         const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
         if (req.accept !== undefined) headers['accept'] = req.accept;
         if (auth !== undefined) headers['authorization'] = auth;
-        return this.#transport.send({ method: req.method, url, headers, maxBytes: req.maxBytes, signal });
+        return this.#transport.send({
+          method: req.method,
+          url,
+          headers,
+          maxBytes: req.maxBytes,
+          signal,
+          registry: repo.registry,
+        });
       };
       const first = this.#auth.cached(repo, scope);
       const res = await send(first);

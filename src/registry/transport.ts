@@ -28,6 +28,12 @@ export interface HttpRequest {
   readonly headers?: Readonly<Record<string, string>>;
   readonly maxBytes: number;
   readonly signal: AbortSignal;
+  /**
+   * The registry (`host[:port]`, as the caller was asked about it) this
+   * exchange is for: what the observer reports, for the token realm and
+   * every redirect hop too, never a host a response named.
+   */
+  readonly registry: string;
 }
 
 export interface HttpResponse {
@@ -113,8 +119,12 @@ export function nextPageUrl(link: string, base: URL, registry: URL): URL {
   return next;
 }
 
-/** Told about every HTTP exchange (metrics); `status` 0 when no response arrived. Must not throw. */
-export type ExchangeObserver = (exchange: { host: string; status: number; seconds: number }) => void;
+/**
+ * Told about every HTTP exchange (metrics), labelled by the registry it was
+ * made for ({@link HttpRequest.registry}); `status` 0 when no response
+ * arrived. Must not throw.
+ */
+export type ExchangeObserver = (exchange: { registry: string; status: number; seconds: number }) => void;
 
 export class RegistryTransport {
   readonly #limits: RegistryLimits;
@@ -238,7 +248,7 @@ export class RegistryTransport {
       status = res.status;
       return res;
     } finally {
-      this.#observe?.({ host: url.host, status, seconds: (performance.now() - started) / 1000 });
+      this.#observe?.({ registry: req.registry, status, seconds: (performance.now() - started) / 1000 });
     }
   }
 

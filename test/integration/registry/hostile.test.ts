@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { Digest } from '../../../src/base/digest.js';
 import type { UnknownReason } from '../../../src/base/reasons.js';
+import { OperatorMetrics } from '../../../src/operator/metrics.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { parseDockerConfig } from '../../../src/registry/credentials.js';
 import { RegistryError } from '../../../src/registry/errors.js';
@@ -468,6 +469,65 @@ describe('registry: hostile registries, Link pagination', function () {
   });
 });
 
+describe('registry: hostile registries, request metrics', function () {
+  this.timeout(30_000);
+
+  it('finding 8: exchanges are labelled by the registry asked about, never by a token realm or redirect host it names', async () => {
+    const h = await startHostileRegistry();
+    // A token realm and a redirect target on other loopback ports, under two spellings each time.
+    const realm = await startLoopback((_req, res) => {
+      sendJson(res, 200, { token: 'sekrit', expires_in: 300 });
+    });
+    const cdn = await startLoopback((_req, res) => {
+      sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'unknown' }] });
+    });
+    let n = 0;
+    h.route(/^(GET|HEAD) \/v2\//, (req, res) => {
+      if (req.headers.authorization !== 'Bearer sekrit') {
+        const host = n++ % 2 === 0 ? '127.0.0.1' : 'localhost';
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="http://${host}:${String(realm.port)}/token/${String(n)}",service="hostile"`,
+        });
+        res.end();
+        return;
+      }
+      if (sigPath(h).test(`${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`)) {
+        res.writeHead(307, { location: `http://localhost:${String(cdn.port)}/cdn/${String(n++)}` });
+        res.end();
+        return;
+      }
+      h.serveDefault(req, res);
+    });
+    const metrics = new OperatorMetrics();
+    const observed: string[] = [];
+    const client = new RegistryClient({
+      plainHttpRegistries: [h.address],
+      limits,
+      observe: ({ registry, status, seconds }) => {
+        observed.push(registry);
+        metrics.recordRegistryRequest(registry, status, seconds);
+      },
+    });
+    try {
+      await collectFrom(h, client);
+      expect(realm.requests, 'token requests').to.be.above(0);
+      expect(cdn.requests, 'redirected requests').to.be.above(0);
+      expect(observed.length).to.be.above(realm.requests + cdn.requests);
+      expect([...new Set(observed)]).to.deep.equal([h.address]);
+      const text = await metrics.metricsText();
+      const labels = [...text.matchAll(/^sigwatch_registry_requests_total\{registry="([^"]*)"/gm)].map(
+        (m) => m[1],
+      );
+      expect([...new Set(labels)]).to.deep.equal([h.address]);
+    } finally {
+      await client.close();
+      await realm.close();
+      await cdn.close();
+      await h.close();
+    }
+  });
+});
+
 describe('registry: hostile registries, verification cost', () => {
   let h: HostileRegistry;
 
@@ -547,6 +607,33 @@ async function startTokenServer(): Promise<{
   return {
     port: (server.address() as AddressInfo).port,
     authorizations,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+/** A loopback HTTP server answering every request with `handler`, counting them. */
+async function startLoopback(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{
+  port: number;
+  readonly requests: number;
+  close: () => Promise<void>;
+}> {
+  let requests = 0;
+  const server: Server = createServer((req, res) => {
+    requests++;
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    get requests() {
+      return requests;
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
