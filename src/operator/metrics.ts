@@ -3,7 +3,10 @@
  * dashboards and alerts depend on them. Kept on a private registry (never
  * prom-client's global one) so tests and several operators in one process
  * do not collide. Label values are closed sets (verdicts, reasons) or
- * bounded by the cluster's own objects (policies, registries).
+ * bounded by the cluster's own objects (policies); the `registry` label is
+ * the registry of the image being verified, never a host a registry's
+ * response named (token realm, redirect target), and holds at most
+ * {@link maxRegistryLabels} values, the rest folded into `other`.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Verdict } from '../policy/verdict.js';
@@ -11,8 +14,22 @@ import type { Verdict } from '../policy/verdict.js';
 export type PodVerdict = Verdict | 'Unmatched';
 const podVerdicts: readonly PodVerdict[] = ['Compliant', 'NonCompliant', 'Unknown', 'Exempt', 'Unmatched'];
 
+/** Distinct `registry` label values; the registries seen after these are counted as `other`. */
+export const maxRegistryLabels = 32;
+
+/** The `registry` label value of registries beyond {@link maxRegistryLabels}. */
+export const otherRegistryLabel = 'other';
+
+export interface OperatorMetricsOptions {
+  /** Defaults to {@link maxRegistryLabels}. */
+  readonly maxRegistryLabels?: number;
+}
+
 export class OperatorMetrics {
   readonly registry = new Registry();
+  /** Registries with a label value of their own, first come first served (a label never changes meaning). */
+  private readonly registryLabels = new Set<string>();
+  private readonly maxRegistryLabels: number;
   private readonly verifications = new Counter({
     name: 'sigwatch_verifications_total',
     help: 'Evaluations of an image digest against a policy, by verdict and leading reason.',
@@ -27,7 +44,7 @@ export class OperatorMetrics {
   });
   private readonly registryRequests = new Counter({
     name: 'sigwatch_registry_requests_total',
-    help: 'Requests to registries, by registry host and HTTP status (0: no answer).',
+    help: 'Requests made for an image registry (token realm and redirect hops included), by that registry and HTTP status (0: no answer).',
     labelNames: ['registry', 'code'] as const,
     registers: [this.registry],
   });
@@ -111,7 +128,8 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(options: OperatorMetricsOptions = {}) {
+    this.maxRegistryLabels = options.maxRegistryLabels ?? maxRegistryLabels;
     collectDefaultMetrics({ register: this.registry });
     // prom-client names three gauges `*_total`, which promtool's lint rejects (a `_total` suffix means
     // a counter to every Prometheus tool); they are dropped rather than exported misleadingly.
@@ -137,9 +155,18 @@ export class OperatorMetrics {
     this.verificationDuration.observe(seconds);
   }
 
+  /** One exchange made for the image registry `registry` (the one asked about, not a host a response named). */
   recordRegistryRequest(registry: string, code: number, seconds: number): void {
-    this.registryRequests.inc({ registry, code: String(code) });
-    this.registryDuration.observe({ registry }, seconds);
+    const label = this.registryLabel(registry);
+    this.registryRequests.inc({ registry: label, code: String(code) });
+    this.registryDuration.observe({ registry: label }, seconds);
+  }
+
+  private registryLabel(registry: string): string {
+    if (this.registryLabels.has(registry)) return registry;
+    if (this.registryLabels.size >= this.maxRegistryLabels) return otherRegistryLabel;
+    this.registryLabels.add(registry);
+    return registry;
   }
 
   cacheHit(): void {

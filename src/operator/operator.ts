@@ -215,8 +215,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   publicGood.start();
 
   const registry = new RegistryClient({
-    observe: ({ host, status, seconds }) => {
-      metrics.recordRegistryRequest(host, status, seconds);
+    observe: ({ registry, status, seconds }) => {
+      metrics.recordRegistryRequest(registry, status, seconds);
     },
     plainHttpRegistries: settings.insecureRegistries,
     // The operator's own Secret first: it is what an administrator configured on purpose.

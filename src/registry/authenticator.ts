@@ -212,7 +212,7 @@ export class Authenticator {
       if (isBasic(creds)) {
         headers['authorization'] = basicHeader(creds);
       } else {
-        res = await this.#exchangeIdentityToken(realm, creds.identityToken, signal);
+        res = await this.#exchangeIdentityToken(repo, realm, creds.identityToken, signal);
       }
     }
     res ??= await this.#transport.send({
@@ -221,6 +221,7 @@ export class Authenticator {
       headers,
       maxBytes: this.#limits.maxSmallBodyBytes,
       signal,
+      registry: repo.registry,
     });
     if (res.status === 401 || res.status === 403) {
       if (withheld) {
@@ -246,6 +247,7 @@ export class Authenticator {
    * falls back to the plain GET flow (undefined here).
    */
   async #exchangeIdentityToken(
+    repo: Repository,
     realm: URL,
     token: string,
     signal: AbortSignal,
@@ -265,6 +267,7 @@ export class Authenticator {
       body: form.toString(),
       maxBytes: this.#limits.maxSmallBodyBytes,
       signal,
+      registry: repo.registry,
     });
     return res.status === 404 ? undefined : res;
   }

@@ -17,7 +17,7 @@ import { expectOk, nextLink, sha256 } from './responses.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
 import { manifestAccept, MediaTypes, parseManifest, type Descriptor, type Manifest } from './manifest.js';
 import { apiHost, canonicalRegistry } from './reference.js';
-import { RegistryTransport, type ExchangeObserver, type HttpResponse } from './transport.js';
+import { nextPageUrl, RegistryTransport, type ExchangeObserver, type HttpResponse } from './transport.js';
 
 export type { Repository } from './authenticator.js';
 export { nextLink, sha256 } from './responses.js';
@@ -273,7 +273,7 @@ export class RegistryClient {
       }
       page = await this.#sendUrl(
         repo,
-        new URL(next, page.url),
+        nextPageUrl(next, page.url, this.#url(repo, '')),
         { method: 'GET', path: '', accept: MediaTypes.ociIndex, maxBytes: this.limits.maxManifestBytes },
         signal,
       );
@@ -310,7 +310,7 @@ export class RegistryClient {
         tags.push(...page);
       }
       const next = nextLink(res.headers['link']);
-      url = next === undefined ? undefined : new URL(next, res.url);
+      url = next === undefined ? undefined : nextPageUrl(next, res.url, this.#url(repo, ''));
     }
     return tags;
   }
@@ -338,7 +338,14 @@ export class RegistryClient {
         const headers: Record<string, string> = { 'user-agent': 'sigwatch' };
         if (req.accept !== undefined) headers['accept'] = req.accept;
         if (auth !== undefined) headers['authorization'] = auth;
-        return this.#transport.send({ method: req.method, url, headers, maxBytes: req.maxBytes, signal });
+        return this.#transport.send({
+          method: req.method,
+          url,
+          headers,
+          maxBytes: req.maxBytes,
+          signal,
+          registry: repo.registry,
+        });
       };
       const first = this.#auth.cached(repo, scope);
       const res = await send(first);

@@ -8,7 +8,8 @@
  *   becomes `Unavailable`, the caller's cancellation is re-thrown as is.
  * - Redirects: at most `maxRedirects`, http(s) only, never to a link-local,
  *   loopback or private address unless the registry itself is in that class,
- *   and `Authorization` is dropped when the host changes.
+ *   and `Authorization` is dropped when the host changes. `Link` pagination
+ *   ({@link nextPageUrl}) stays on the registry's origin.
  * - Retries (GET/HEAD only): 5xx, connection failures and 429 whose
  *   Retry-After is within `maxRetryAfterMs`, with capped backoff.
  */
@@ -27,6 +28,12 @@ export interface HttpRequest {
   readonly headers?: Readonly<Record<string, string>>;
   readonly maxBytes: number;
   readonly signal: AbortSignal;
+  /**
+   * The registry (`host[:port]`, as the caller was asked about it) this
+   * exchange is for: what the observer reports, for the token realm and
+   * every redirect hop too, never a host a response named.
+   */
+  readonly registry: string;
 }
 
 export interface HttpResponse {
@@ -74,8 +81,50 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): Rec
   return out;
 }
 
-/** Told about every HTTP exchange (metrics); `status` 0 when no response arrived. Must not throw. */
-export type ExchangeObserver = (exchange: { host: string; status: number; seconds: number }) => void;
+/**
+ * A URL a registry response points to (a redirect's `Location`, a `Link` to
+ * the next page), resolved against `base`: http(s) only.
+ * @throws RegistryError ProtocolError (not a URL) | RedirectRefused (another scheme)
+ */
+function resolveTarget(target: string, base: URL, what: 'redirect' | 'next-page link'): URL {
+  let next: URL;
+  try {
+    next = new URL(target, base);
+  } catch (error: unknown) {
+    throw new RegistryError('ProtocolError', `${base.host}: bad ${what}`, { cause: error });
+  }
+  if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+    throw new RegistryError('RedirectRefused', `${base.host}: ${what} to scheme ${next.protocol}`);
+  }
+  return next;
+}
+
+/**
+ * The next page a `Link: <…>; rel="next"` names, resolved against the URL of
+ * the page it came with. Pages are requested with the registry's
+ * `Authorization`, so on top of the redirect rules the link must stay on the
+ * registry's own origin (scheme, host and port): no credentials for another
+ * server, and no link-local, loopback or private address the registry is not
+ * itself on. A redirect of that request is then checked like any other.
+ * @throws RegistryError RedirectRefused (another origin or scheme) | ProtocolError (not a URL)
+ */
+export function nextPageUrl(link: string, base: URL, registry: URL): URL {
+  const next = resolveTarget(link, base, 'next-page link');
+  if (next.origin !== registry.origin) {
+    throw new RegistryError(
+      'RedirectRefused',
+      `${registry.host}: next-page link to another origin (${next.origin}) refused`,
+    );
+  }
+  return next;
+}
+
+/**
+ * Told about every HTTP exchange (metrics), labelled by the registry it was
+ * made for ({@link HttpRequest.registry}); `status` 0 when no response
+ * arrived. Must not throw.
+ */
+export type ExchangeObserver = (exchange: { registry: string; status: number; seconds: number }) => void;
 
 export class RegistryTransport {
   readonly #limits: RegistryLimits;
@@ -173,15 +222,7 @@ export class RegistryTransport {
           status: res.status,
         });
       }
-      let next: URL;
-      try {
-        next = new URL(location, url);
-      } catch (error: unknown) {
-        throw new RegistryError('ProtocolError', `${url.host}: bad redirect Location`, { cause: error });
-      }
-      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
-        throw new RegistryError('RedirectRefused', `${url.host}: redirect to scheme ${next.protocol}`);
-      }
+      const next = resolveTarget(location, url, 'redirect');
       originClasses ??= await classifyHost(req.url.hostname);
       const targetClasses = await classifyHost(next.hostname);
       const forbidden = targetClasses.find((c) => c !== 'public' && !originClasses?.includes(c));
@@ -207,7 +248,7 @@ export class RegistryTransport {
       status = res.status;
       return res;
     } finally {
-      this.#observe?.({ host: url.host, status, seconds: (performance.now() - started) / 1000 });
+      this.#observe?.({ registry: req.registry, status, seconds: (performance.now() - started) / 1000 });
     }
   }
 

@@ -24,12 +24,24 @@ export interface CertificateIdentity {
 }
 
 /**
+ * Longest certificate or chain annotation read, in UTF-16 code units. A
+ * Fulcio leaf is about 1 KiB of PEM and cosign's chain two certificates; a
+ * chain is refused beyond ten certificates anyway (certificate-chain.ts).
+ */
+export const maxCertificatePemChars = 64 * 1024;
+
+/**
  * Parses PEM text holding exactly `count` certificates ('one') or any number
  * ('many', possibly zero). Returns undefined when a block is not a
- * CERTIFICATE, does not parse as X.509, or the count is wrong. Never throws.
+ * CERTIFICATE, does not parse as X.509, the count is wrong, or the text is
+ * longer than {@link maxCertificatePemChars} (it is then not read at all).
+ * Never throws.
  */
 export function parseCertificatesPem(text: string, count: 'one' | 'many'): X509Certificate[] | undefined {
-  const blocks = parsePemBlocks(text);
+  if (text.length > maxCertificatePemChars) {
+    return undefined;
+  }
+  const blocks = parsePemBlocks(text, count === 'one' ? 1 : undefined);
   if (blocks === undefined || (count === 'one' && blocks.length !== 1)) {
     return undefined;
   }

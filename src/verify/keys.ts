@@ -30,26 +30,68 @@ export interface PemBlock {
   readonly der: Buffer;
 }
 
-const pemBlockPattern = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END \1-----/g;
+const pemBegin = '-----BEGIN ';
+const pemDashes = '-----';
+const pemLabelPattern = /^[A-Z0-9 ]+$/;
+const pemBodyPattern = /^[A-Za-z0-9+/=\r\n]*$/;
+const blankPattern = /^\s*$/;
 
 /**
  * Splits text into PEM blocks. Returns undefined when the text holds anything
- * but whitespace outside the blocks or a block body is not base64, so a
- * truncated or concatenated-garbage annotation is never half-read.
+ * but whitespace outside the blocks, a block body is not base64, or there
+ * are more than `maxBlocks` blocks, so a truncated or concatenated-garbage
+ * annotation is never half-read.
+ *
+ * Linear in the text: one forward scan that never copies what it has passed
+ * (registry annotations reach megabytes, and removing each block from the
+ * rest of the text made this quadratic), and it stops at the first block
+ * beyond `maxBlocks`.
  */
-export function parsePemBlocks(text: string): PemBlock[] | undefined {
+export function parsePemBlocks(text: string, maxBlocks = Number.POSITIVE_INFINITY): PemBlock[] | undefined {
   const blocks: PemBlock[] = [];
-  let rest = text;
-  for (const match of text.matchAll(pemBlockPattern)) {
-    const [whole, label = '', body = ''] = match;
-    const base64 = body.replace(/\r?\n/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || base64.length % 4 !== 0 || base64.length === 0) {
+  let at = 0;
+  for (;;) {
+    const start = text.indexOf(pemBegin, at);
+    if (!blankPattern.test(text.slice(at, start === -1 ? text.length : start))) {
       return undefined;
     }
-    blocks.push({ label, der: Buffer.from(base64, 'base64') });
-    rest = rest.replace(whole, '');
+    if (start === -1) {
+      return blocks;
+    }
+    const block = blocks.length < maxBlocks ? readPemBlock(text, start) : undefined;
+    if (block === undefined) {
+      return undefined;
+    }
+    blocks.push(block.block);
+    at = block.end;
   }
-  return rest.trim() === '' ? blocks : undefined;
+}
+
+/** The block whose `-----BEGIN` is at `start`, and the index just past its `-----END …-----`. */
+function readPemBlock(text: string, start: number): { block: PemBlock; end: number } | undefined {
+  const labelStart = start + pemBegin.length;
+  const labelEnd = text.indexOf(pemDashes, labelStart);
+  const label = labelEnd === -1 ? '' : text.slice(labelStart, labelEnd);
+  if (!pemLabelPattern.test(label)) {
+    return undefined;
+  }
+  let bodyStart = labelEnd + pemDashes.length;
+  bodyStart += text.startsWith('\r\n', bodyStart) ? 2 : text.startsWith('\n', bodyStart) ? 1 : 0;
+  if (bodyStart === labelEnd + pemDashes.length) {
+    return undefined; // the BEGIN line must end there
+  }
+  // A body holds no '-', so the first dash after it must open the matching END line.
+  const bodyEnd = text.indexOf('-', bodyStart);
+  const endLine = `-----END ${label}-----`;
+  if (bodyEnd === -1 || !text.startsWith(endLine, bodyEnd)) {
+    return undefined;
+  }
+  const body = text.slice(bodyStart, bodyEnd);
+  const base64 = pemBodyPattern.test(body) ? body.replace(/\r?\n/g, '') : '';
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || base64.length % 4 !== 0 || base64.length === 0) {
+    return undefined;
+  }
+  return { block: { label, der: Buffer.from(base64, 'base64') }, end: bodyEnd + endLine.length };
 }
 
 function invalidKey(message: string, cause?: unknown): VerifyError {

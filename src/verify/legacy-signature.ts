@@ -47,7 +47,12 @@ import type { Authority } from './authority.js';
 import { decodeBase64 } from './dsse.js';
 import { verifyCertificateChain } from './certificate-chain.js';
 import { countValidScts } from './sct.js';
-import { certificateKey, parseCertificatesPem, readCertificateIdentity } from './fulcio.js';
+import {
+  certificateKey,
+  maxCertificatePemChars,
+  parseCertificatesPem,
+  readCertificateIdentity,
+} from './fulcio.js';
 import { matchesIdentity } from './identity.js';
 import { spkiDer, verifyMessage } from './keys.js';
 import { checkEntryBody, parseCosignBundle, verifySet, type EntryExpectation } from './rekor-set.js';
@@ -87,30 +92,39 @@ const reject = (reason: DefiniteReason, message: string): Rejection => ({ ok: fa
 export interface LegacySigner {
   readonly key: KeyObject;
   readonly ders: readonly Buffer[];
+  /** Key only: the SPKI DER a log entry's certificate may carry instead (see {@link EntryExpectation}). */
+  readonly signerKey?: Buffer;
   /** Keyless only: the leaf and the untrusted intermediates from the chain annotation. */
   readonly certificate?: { readonly leaf: X509Certificate; readonly chain: readonly X509Certificate[] };
 }
 
 /**
  * Step 2: the signer of a legacy layer under `authority` (see the module
- * comment for the reasons). Shared with `.att` layers.
+ * comment for the reasons). Shared with `.att` layers. The certificate and
+ * chain annotations are read only for a keyless authority, and only up to a
+ * bounded size: under a key authority they are never parsed (a log entry
+ * naming a certificate for the key is recognised by its key, rekor-set.ts).
  */
 export function resolveSigner(
   annotations: Readonly<Record<string, string>>,
   authority: Authority,
 ): LegacySigner | Rejection {
-  const certText = annotations[cosignAnnotations.certificate];
-  const leaf = certText === undefined ? undefined : parseCertificatesPem(certText, 'one')?.[0];
   if (authority.kind === 'key') {
     const keyDer = spkiDer(authority.publicKey);
-    // cosign sign --sk logs the token's certificate instead of the bare key.
-    const sameKeyCert = leaf?.publicKey.equals(keyDer) === true ? [leaf.root.toDER()] : [];
-    return { key: authority.publicKey, ders: [keyDer, ...sameKeyCert] };
+    return { key: authority.publicKey, ders: [keyDer], signerKey: keyDer };
   }
+  const certText = annotations[cosignAnnotations.certificate];
   if (certText === undefined) {
     return reject('CertificateUntrusted', 'the layer has no certificate to chain to the trusted CA');
   }
   const chainText = annotations[cosignAnnotations.chain];
+  if (certText.length > maxCertificatePemChars || (chainText?.length ?? 0) > maxCertificatePemChars) {
+    return reject(
+      'SignatureInvalid',
+      `the certificate or chain annotation is longer than ${String(maxCertificatePemChars)} characters`,
+    );
+  }
+  const leaf = parseCertificatesPem(certText, 'one')?.[0];
   const chain = chainText === undefined ? [] : parseCertificatesPem(chainText, 'many');
   if (leaf === undefined || chain === undefined) {
     return reject('SignatureInvalid', 'the certificate or chain annotation is not PEM X.509');
@@ -127,7 +141,7 @@ export function resolveSigner(
 /** The content a signature covers, as the log and a timestamp authority see it. */
 export interface SignedContent {
   /** What a Rekor entry must name (its signers come from the resolved signer). */
-  readonly entry: Omit<EntryExpectation, 'signers'>;
+  readonly entry: Omit<EntryExpectation, 'signers' | 'signerKey'>;
   /** The bytes an RFC 3161 timestamp covers: the raw signature (`.sig`) or the envelope blob (`.att`). */
   readonly timestamped: Uint8Array;
 }
@@ -158,7 +172,10 @@ function establishTime(
   const bundle = setText === undefined ? undefined : parseCosignBundle(setText);
   if (bundle !== undefined) {
     const set = verifySet(bundle, trust.material.tlogs, now);
-    if (set.ok && checkEntryBody(bundle.body, { ...content.entry, signers: signer.ders }).ok) {
+    if (
+      set.ok &&
+      checkEntryBody(bundle.body, { ...content.entry, signers: signer.ders, signerKey: signer.signerKey }).ok
+    ) {
       return { signedAt: set.integratedTime, timeSource: 'transparency-log', transparencyLog: true };
     }
   }

@@ -16,7 +16,7 @@
  * and signer, or a genuine SET of some other entry could be grafted onto a
  * signature it never logged. Pure: no I/O, never throws.
  */
-import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { TrustMaterial } from '@sigstore/verify';
 import { decodeBase64 } from './dsse.js';
@@ -45,12 +45,14 @@ export interface EntryExpectation {
   readonly signature: Buffer;
   /** The signed blob (hashedrekord) or the DSSE payload (dsse, intoto). */
   readonly payload: Uint8Array;
-  /**
-   * Acceptable DER encodings of the signer: the leaf certificate, or the SPKI
-   * of the key (plus a certificate for that key when the layer carries one,
-   * as `cosign sign --sk` uploads).
-   */
+  /** Acceptable DER encodings of the signer: the leaf certificate, or the SPKI of the key. */
   readonly signers: readonly Buffer[];
+  /**
+   * Key signatures: the SPKI DER of the key, so that an entry naming a
+   * certificate for that key (as `cosign sign --sk` uploads) also names the
+   * signer. The layer's certificate annotation is not needed for this.
+   */
+  readonly signerKey?: Buffer | undefined;
 }
 
 export type EntryCheck = { readonly ok: true } | { readonly ok: false; readonly problem: string };
@@ -141,7 +143,22 @@ function verifierDer(base64Pem: unknown): Buffer | undefined {
 }
 
 function namesSigner(der: Buffer | undefined, expect: EntryExpectation): boolean {
-  return der !== undefined && expect.signers.some((s) => s.equals(der));
+  if (der === undefined) {
+    return false;
+  }
+  return expect.signers.some((s) => s.equals(der)) || certifiesKey(der, expect.signerKey);
+}
+
+/** True when `der` is an X.509 certificate whose public key is `keyDer`. */
+function certifiesKey(der: Buffer, keyDer: Buffer | undefined): boolean {
+  if (keyDer === undefined) {
+    return false;
+  }
+  try {
+    return spkiDer(new X509Certificate(der).publicKey).equals(keyDer);
+  } catch {
+    return false; // not a certificate
+  }
 }
 
 function sameSignature(text: unknown, expected: Buffer): boolean {

@@ -4,18 +4,21 @@
  * a crash and never evidence that could support "signature missing".
  */
 import { expect } from 'chai';
-import { generateKeyPairSync } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { Digest } from '../../../src/base/digest.js';
 import type { UnknownReason } from '../../../src/base/reasons.js';
+import { OperatorMetrics } from '../../../src/operator/metrics.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { parseDockerConfig } from '../../../src/registry/credentials.js';
+import { RegistryError } from '../../../src/registry/errors.js';
 import { collectEvidence, type Evidence, type SourceItem } from '../../../src/registry/evidence.js';
 import type { RegistryLimits } from '../../../src/registry/limits.js';
 import type { Authority } from '../../../src/verify/authority.js';
 import { checkImageSignatures } from '../../../src/verify/image-signatures.js';
+import { signatureLayer, testKey } from '../../support/evidence-builder.js';
 import {
   sendJson,
   sha256,
@@ -375,6 +378,220 @@ describe('registry: hostile registries', function () {
   });
 });
 
+describe('registry: hostile registries, Link pagination', function () {
+  this.timeout(30_000);
+  let h: HostileRegistry;
+  let other: Awaited<ReturnType<typeof startTokenServer>>;
+  let client: RegistryClient;
+
+  beforeEach(async () => {
+    h = await startHostileRegistry();
+    other = await startTokenServer();
+    // Basic credentials for the registry, so every request after the first challenge carries Authorization.
+    h.route(/^(GET|HEAD) \/v2\//, (req, res) => {
+      if (req.headers.authorization === undefined) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="hostile"' });
+        res.end();
+        return;
+      }
+      pages(req, res);
+    });
+    const credentials = parseDockerConfig(
+      JSON.stringify({ auths: { [h.address]: { username: 'u', password: 'p' } } }),
+    );
+    client = new RegistryClient({ plainHttpRegistries: [h.address], limits, credentials });
+  });
+  afterEach(async () => {
+    await client.close();
+    await other.close();
+    await h.close();
+  });
+
+  /** Where page 1 of the referrers and of the tag list points next (from its path); page 2 is served here too. */
+  let nextLinkTo: (path: string) => string;
+  const pages = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '';
+    const isReferrers = url.includes('/referrers/');
+    const isTags = url.includes('/tags/list');
+    if (!isReferrers && !isTags) {
+      h.serveDefault(req, res);
+      return;
+    }
+    const path = url.split('?')[0] ?? '';
+    if (!url.includes('page=2')) res.setHeader('link', `<${nextLinkTo(path)}>; rel="next"`);
+    if (isTags) sendJson(res, 200, { name: h.repository, tags: [url.includes('page=2') ? 'b' : 'a'] });
+    else sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests: [] }, ociIndex);
+  };
+
+  it('finding 7: a Link to another origin (another loopback port) is not followed and makes referrers Unknown; nothing reaches that server', async () => {
+    nextLinkTo = (path) => `http://127.0.0.1:${String(other.port)}${path}?page=2`;
+    const o = await collectFrom(h, client);
+    expect(reasonOf(o.evidence, 'referrers')).to.equal('RegistryUnavailable');
+    expect(o.evidence.sources.find((s) => s.item === 'referrers')?.message).to.contain('another origin');
+    expect(o.evidence.complete).to.equal(false);
+    expect(checkImageSignatures(o.evidence, [anyKey], new Date()).verdict).to.equal('Unknown');
+    // The registry's own requests did carry the Basic credentials that must not travel.
+    expect(h.seen.some((s) => s.authorization?.startsWith('Basic ') === true)).to.equal(true);
+    expect(other.authorizations).to.deep.equal([]);
+  });
+
+  it('finding 7: a tag-list Link to another scheme, host or port is refused (RedirectRefused), nothing reaches that server', async () => {
+    const targets = [
+      (path: string) => `http://127.0.0.1:${String(other.port)}${path}?page=2`,
+      (path: string) => `http://localhost:${String(other.port)}${path}?page=2`,
+      (path: string) => `https://${h.address}${path}?page=2`,
+      (path: string) => `http://localhost:${h.address.split(':')[1] ?? ''}${path}?page=2`,
+      () => 'file:///etc/passwd',
+    ];
+    for (const target of targets) {
+      nextLinkTo = target;
+      const error: unknown = await client
+        .listTags({ registry: h.address, repository: h.repository }, AbortSignal.timeout(10_000))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error, target('/v2/x/tags/list')).to.be.instanceOf(RegistryError);
+      expect((error as RegistryError).code).to.equal('RedirectRefused');
+    }
+    expect(other.authorizations).to.deep.equal([]);
+  });
+
+  it("finding 7: a Link on the registry's own origin is followed, with its credentials", async () => {
+    nextLinkTo = (path) => `http://${h.address}${path}?page=2`;
+    const tags = await client.listTags(
+      { registry: h.address, repository: h.repository },
+      AbortSignal.timeout(10_000),
+    );
+    expect(tags).to.deep.equal(['a', 'b']);
+    const page2 = h.seen.find((s) => s.url.includes('/tags/list') && s.url.includes('page=2'));
+    expect(page2?.authorization).to.match(/^Basic /);
+  });
+});
+
+describe('registry: hostile registries, request metrics', function () {
+  this.timeout(30_000);
+
+  it('finding 8: exchanges are labelled by the registry asked about, never by a token realm or redirect host it names', async () => {
+    const h = await startHostileRegistry();
+    // A token realm and a redirect target on other loopback ports, under two spellings each time.
+    const realm = await startLoopback((_req, res) => {
+      sendJson(res, 200, { token: 'sekrit', expires_in: 300 });
+    });
+    const cdn = await startLoopback((_req, res) => {
+      sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'unknown' }] });
+    });
+    let n = 0;
+    h.route(/^(GET|HEAD) \/v2\//, (req, res) => {
+      if (req.headers.authorization !== 'Bearer sekrit') {
+        const host = n++ % 2 === 0 ? '127.0.0.1' : 'localhost';
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="http://${host}:${String(realm.port)}/token/${String(n)}",service="hostile"`,
+        });
+        res.end();
+        return;
+      }
+      if (sigPath(h).test(`${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`)) {
+        res.writeHead(307, { location: `http://localhost:${String(cdn.port)}/cdn/${String(n++)}` });
+        res.end();
+        return;
+      }
+      h.serveDefault(req, res);
+    });
+    const metrics = new OperatorMetrics();
+    const observed: string[] = [];
+    const client = new RegistryClient({
+      plainHttpRegistries: [h.address],
+      limits,
+      observe: ({ registry, status, seconds }) => {
+        observed.push(registry);
+        metrics.recordRegistryRequest(registry, status, seconds);
+      },
+    });
+    try {
+      await collectFrom(h, client);
+      expect(realm.requests, 'token requests').to.be.above(0);
+      expect(cdn.requests, 'redirected requests').to.be.above(0);
+      expect(observed.length).to.be.above(realm.requests + cdn.requests);
+      expect([...new Set(observed)]).to.deep.equal([h.address]);
+      const text = await metrics.metricsText();
+      const labels = [...text.matchAll(/^sigwatch_registry_requests_total\{registry="([^"]*)"/gm)].map(
+        (m) => m[1],
+      );
+      expect([...new Set(labels)]).to.deep.equal([h.address]);
+    } finally {
+      await client.close();
+      await realm.close();
+      await cdn.close();
+      await h.close();
+    }
+  });
+});
+
+describe('registry: hostile registries, verification cost', () => {
+  let h: HostileRegistry;
+
+  beforeEach(async () => {
+    h = await startHostileRegistry();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it("finding 4: a valid signature plus a 4 MiB certificate annotation is judged Compliant under a key authority within mocha's default timeout", async function () {
+    this.timeout(2_000); // mocha's default: the only bound on reading, parsing and judging
+    const key = testKey();
+    const layer = signatureLayer(key, h.repository, h.digest as Digest);
+    const payload = Buffer.from(layer.payload);
+    const cap = 4 << 20;
+    const block = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    const manifestWith = (certificate: string): Buffer =>
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: ociManifest,
+          config: {
+            mediaType: 'application/vnd.oci.image.config.v1+json',
+            digest: sha256(Buffer.from('{}')),
+            size: 2,
+          },
+          layers: [
+            {
+              mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+              digest: sha256(payload),
+              size: payload.byteLength,
+              annotations: { ...layer.annotations, 'dev.sigstore.cosign/certificate': certificate },
+            },
+          ],
+        }),
+      );
+    // As many PEM blocks as fit in a manifest just under the cap (each is 3 bytes longer as JSON).
+    const overhead = manifestWith('').byteLength;
+    const manifest = manifestWith(block.repeat(Math.floor((cap - overhead - 1) / (block.length + 3))));
+    expect(manifest.byteLength)
+      .to.be.below(cap)
+      .and.above(cap - 1024);
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(200, { 'content-type': ociManifest, 'content-length': manifest.byteLength });
+      res.end(manifest);
+    });
+    h.route(new RegExp(`^GET /v2/${h.repository}/blobs/${sha256(payload)}$`), (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(payload);
+    });
+    const o = await collectFrom(h);
+    expect(o.evidence.complete).to.equal(true);
+    expect(o.evidence.signatures).to.have.lengthOf(1);
+    const authority: Authority = {
+      kind: 'key',
+      name: 'release',
+      publicKey: createPublicKey(key.publicKeyPem),
+      requireTransparencyLog: false,
+    };
+    expect(checkImageSignatures(o.evidence, [authority], new Date()).verdict).to.equal('Compliant');
+  });
+});
+
 async function startTokenServer(): Promise<{
   port: number;
   authorizations: (string | undefined)[];
@@ -390,6 +607,33 @@ async function startTokenServer(): Promise<{
   return {
     port: (server.address() as AddressInfo).port,
     authorizations,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+/** A loopback HTTP server answering every request with `handler`, counting them. */
+async function startLoopback(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{
+  port: number;
+  readonly requests: number;
+  close: () => Promise<void>;
+}> {
+  let requests = 0;
+  const server: Server = createServer((req, res) => {
+    requests++;
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    get requests() {
+      return requests;
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -523,6 +523,20 @@ describe('verify/legacy-signature: rules beyond the upstream cases', () => {
       'SignatureInvalid',
     ],
     [
+      'finding 4: keyless, a certificate annotation beyond the size bound is not read → SignatureInvalid',
+      () =>
+        verify(
+          withAnnotation(
+            fulcioLayer,
+            cosignAnnotations.certificate,
+            `${fulcioLayer.annotations[cosignAnnotations.certificate] ?? ''}\n${' '.repeat(1 << 20)}`,
+          ),
+          fulcioDigest,
+          mitr(production),
+        ),
+      'SignatureInvalid',
+    ],
+    [
       'keyless, a key-signed layer (no certificate) → CertificateUntrusted',
       () => verify(validLayer(), validDigest, mitr(production)),
       'CertificateUntrusted',
@@ -533,6 +547,16 @@ describe('verify/legacy-signature: rules beyond the upstream cases', () => {
       'DigestMismatch',
     ],
   ];
+  it('finding 4: a key authority never reads the certificate and chain annotations', () => {
+    const garbage = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'.repeat(1 << 14);
+    const l = withAnnotation(
+      withAnnotation(validLayer(), cosignAnnotations.certificate, garbage),
+      cosignAnnotations.chain,
+      garbage,
+    );
+    expect(verify(l, validDigest, cosignPub())).to.equal(true);
+  });
+
   for (const [name, run, want] of rejections) {
     it(name, () => {
       expect(run()).to.equal(want);

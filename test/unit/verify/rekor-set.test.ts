@@ -45,6 +45,20 @@ describe('verify/rekor-set', () => {
       expect(checkEntryBody(bundleOf(set).body, expectation).ok).to.equal(true);
     });
 
+    it('a key signature: an entry naming a certificate for that key names the signer (cosign sign --sk)', () => {
+      const certKey = new X509Certificate(readTestdata(`${dir}rekor-cert`)).publicKey;
+      const keyDer = certKey.export({ type: 'spki', format: 'der' });
+      const body = bundleOf(set).body;
+      expect(checkEntryBody(body, { ...expectation, signers: [keyDer], signerKey: keyDer }).ok).to.equal(
+        true,
+      );
+      const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+      const otherDer = other.export({ type: 'spki', format: 'der' });
+      expect(checkEntryBody(body, { ...expectation, signers: [otherDer], signerKey: otherDer }).ok).to.equal(
+        false,
+      );
+    });
+
     it('check "verify with a different (random) ECDSA key" fails', () => {
       const random = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
       expect(verifySet(bundleOf(set), tlogRoot([random]).material.tlogs, now).ok).to.equal(false);
