@@ -34,6 +34,7 @@ interface VerifyFlags {
   readonly certificateIdentity?: string;
   readonly certificateIdentityRegexp?: string;
   readonly certificateOidcIssuer?: string;
+  readonly certificateOidcIssuerRegexp?: string;
   readonly trustedRoot?: string;
   readonly insecureIgnoreTlog?: boolean;
   readonly insecureRegistry: string[];
@@ -70,8 +71,14 @@ export function authorityFromFlags(flags: VerifyFlags): Authority {
   if (flags.certificateIdentity !== undefined && flags.certificateIdentityRegexp !== undefined) {
     throw usage('--certificate-identity and --certificate-identity-regexp are exclusive');
   }
-  if (flags.certificateOidcIssuer === undefined)
-    throw usage('--certificate-oidc-issuer is required for keyless verification');
+  if (flags.certificateOidcIssuer !== undefined && flags.certificateOidcIssuerRegexp !== undefined) {
+    throw usage('--certificate-oidc-issuer and --certificate-oidc-issuer-regexp are exclusive');
+  }
+  if (flags.certificateOidcIssuer === undefined && flags.certificateOidcIssuerRegexp === undefined) {
+    throw usage(
+      'one of --certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required for keyless verification',
+    );
+  }
   const trust = trustedRootFrom(flags.trustedRoot);
   return {
     kind: 'keyless',
@@ -82,7 +89,12 @@ export function authorityFromFlags(flags: VerifyFlags): Authority {
         : loadInput('--certificate-identity-regexp', () =>
             regexpIdentity(flags.certificateIdentityRegexp ?? ''),
           ),
-    issuer: exactIdentity(flags.certificateOidcIssuer),
+    issuer:
+      flags.certificateOidcIssuer !== undefined
+        ? exactIdentity(flags.certificateOidcIssuer)
+        : loadInput('--certificate-oidc-issuer-regexp', () =>
+            regexpIdentity(flags.certificateOidcIssuerRegexp ?? ''),
+          ),
     trust,
     requireTransparencyLog: flags.insecureIgnoreTlog !== true,
   };
@@ -252,6 +264,10 @@ export function verifyCommand(context: CommandContext): Command {
       'keyless: identity pattern, RE2, unanchored like cosign (anchor it with ^…$)',
     )
     .option('--certificate-oidc-issuer <url>', 'keyless: exact OIDC issuer')
+    .option(
+      '--certificate-oidc-issuer-regexp <re2>',
+      'keyless: OIDC issuer pattern, RE2, unanchored like cosign (anchor it with ^…$)',
+    )
     .option('--trusted-root <file>', 'Sigstore trusted_root.json (default: the embedded public-good root)')
     .option('--insecure-ignore-tlog', 'keyless: accept signatures without a transparency-log entry')
     .option('--insecure-registry <host>', 'speak plain HTTP to this registry (repeatable)', repeatable, [])
@@ -348,6 +364,7 @@ function verifyPlan(
     flags.certificateIdentity,
     flags.certificateIdentityRegexp,
     flags.certificateOidcIssuer,
+    flags.certificateOidcIssuerRegexp,
   ];
   if (authorityFlags.some((f) => f !== undefined) || flags.insecureIgnoreTlog === true) {
     throw usage(

@@ -197,14 +197,15 @@ function resolveAuthority(a: Authority, path: string, trust: TrustMaterial): Res
         name: a.name,
         // Validation compiled the same pattern, so this cannot throw.
         identity: k.subject !== undefined ? exactIdentity(k.subject) : regexpIdentity(k.subjectRegExp ?? ''),
-        issuer: exactIdentity(k.issuer),
+        issuer: k.issuer !== undefined ? exactIdentity(k.issuer) : regexpIdentity(k.issuerRegExp ?? ''),
         trust: root,
         requireTransparencyLog: a.requireTransparencyLog,
       },
       cacheKey: JSON.stringify([
         'keyless',
         a.name,
-        k.issuer,
+        k.issuer ?? null,
+        k.issuerRegExp ?? null,
         k.subject ?? null,
         k.subjectRegExp ?? null,
         k.trustedRootRef?.name ?? null,

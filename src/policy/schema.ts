@@ -168,6 +168,7 @@ export function imagePolicySpecSchema(): JsonSchema {
             keyless: object(
               {
                 issuer: str('authorities[].keyless.issuer', { minLength: 1 }),
+                issuerRegExp: str('authorities[].keyless.issuerRegExp', { minLength: 1 }),
                 subject: str('authorities[].keyless.subject', { minLength: 1 }),
                 subjectRegExp: str('authorities[].keyless.subjectRegExp', { minLength: 1 }),
                 trustedRootRef: object(
@@ -175,7 +176,12 @@ export function imagePolicySpecSchema(): JsonSchema {
                   { required: ['name'] },
                 ),
               },
-              { required: ['issuer'], 'x-kubernetes-validations': [exactlyOne('subject', 'subjectRegExp')] },
+              {
+                'x-kubernetes-validations': [
+                  exactlyOne('issuer', 'issuerRegExp'),
+                  exactlyOne('subject', 'subjectRegExp'),
+                ],
+              },
             ),
             key: object(
               {

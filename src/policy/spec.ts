@@ -51,9 +51,13 @@ export interface ImageMatch {
   readonly signatureOn: SignatureOn;
 }
 
-/** Keyless (Fulcio) signer: issuer pinned exactly, subject exactly or by RE2 pattern (exactly one of the two). */
+/**
+ * Keyless (Fulcio) signer: issuer and subject each exactly or by RE2 pattern
+ * (exactly one of the two forms for each).
+ */
 export interface KeylessAuthority {
-  readonly issuer: string;
+  readonly issuer?: string;
+  readonly issuerRegExp?: string;
   readonly subjectRegExp?: string;
   readonly subject?: string;
   /** ConfigMap in the operator namespace holding trusted_root.json; default: the public-good root. */
@@ -205,6 +209,7 @@ export const policyLimits = {
   authorities: { maxItems: 16 },
   'authorities[].name': { maxLength: 63 },
   'authorities[].keyless.issuer': { maxLength: 1024 },
+  'authorities[].keyless.issuerRegExp': { maxLength: 1024 },
   'authorities[].keyless.subject': { maxLength: 1024 },
   'authorities[].keyless.subjectRegExp': { maxLength: 1024 },
   'authorities[].keyless.trustedRootRef.name': { maxLength: 253 },

@@ -19,7 +19,7 @@ import {
 /**
  * Reads an RE2 pattern field: `InvalidPattern` when RE2 refuses it, and an
  * `UnanchoredPattern` warning when it does not pin both ends, because an
- * unanchored identity pattern also matches inside longer identities.
+ * unanchored identity (or issuer) pattern also matches inside longer values.
  */
 export function readPattern(
   f: Findings,
@@ -58,9 +58,29 @@ const objectRef = (f: Findings, path: string, value: unknown): { name: string } 
 };
 
 function readKeyless(f: Findings, path: string, value: unknown): KeylessAuthority | undefined {
-  const o = readObject(f, path, value, ['issuer', 'subjectRegExp', 'subject', 'trustedRootRef']);
+  const o = readObject(f, path, value, [
+    'issuer',
+    'issuerRegExp',
+    'subjectRegExp',
+    'subject',
+    'trustedRootRef',
+  ]);
   if (o === undefined) return undefined;
-  const issuer = readString(f, `${path}.issuer`, o.issuer, 'authorities[].keyless.issuer', true);
+  // Present means non-empty: an empty issuer pins nothing and an empty pattern matches every issuer.
+  const issuer = readString(
+    f,
+    `${path}.issuer`,
+    o.issuer,
+    'authorities[].keyless.issuer',
+    o.issuer !== undefined,
+  );
+  const issuerRegExp = readPattern(
+    f,
+    `${path}.issuerRegExp`,
+    o.issuerRegExp,
+    'authorities[].keyless.issuerRegExp',
+    o.issuerRegExp !== undefined,
+  );
   const subjectRegExp = readPattern(
     f,
     `${path}.subjectRegExp`,
@@ -71,8 +91,17 @@ function readKeyless(f: Findings, path: string, value: unknown): KeylessAuthorit
   const subject = readString(f, `${path}.subject`, o.subject, 'authorities[].keyless.subject', false);
   const root =
     o.trustedRootRef === undefined ? undefined : objectRef(f, `${path}.trustedRootRef`, o.trustedRootRef);
-  let ok = issuer !== undefined && (o.trustedRootRef === undefined || root !== undefined);
-  // Exactly one subject rule: without one any identity of the issuer would pass.
+  let ok = o.trustedRootRef === undefined || root !== undefined;
+  // Exactly one issuer rule and exactly one subject rule: without either, any signer of some issuer would pass.
+  if (o.issuer === undefined && o.issuerRegExp === undefined) {
+    f.problem(`${path}.issuer`, 'Required', 'one of issuer or issuerRegExp is required');
+    ok = false;
+  } else if (o.issuer !== undefined && o.issuerRegExp !== undefined) {
+    f.problem(path, 'InvalidCombination', 'set issuer or issuerRegExp, not both');
+    ok = false;
+  } else if (issuer === undefined && issuerRegExp === undefined) {
+    ok = false;
+  }
   if (o.subject === undefined && o.subjectRegExp === undefined) {
     f.problem(`${path}.subjectRegExp`, 'Required', 'one of subject or subjectRegExp is required');
     ok = false;
@@ -82,9 +111,10 @@ function readKeyless(f: Findings, path: string, value: unknown): KeylessAuthorit
   } else if (subject === undefined && subjectRegExp === undefined) {
     ok = false;
   }
-  if (!ok || issuer === undefined) return undefined;
+  if (!ok) return undefined;
   return {
-    issuer,
+    ...(issuer === undefined ? {} : { issuer }),
+    ...(issuerRegExp === undefined ? {} : { issuerRegExp }),
     ...(subjectRegExp === undefined ? {} : { subjectRegExp }),
     ...(subject === undefined ? {} : { subject }),
     ...(root === undefined ? {} : { trustedRootRef: root }),

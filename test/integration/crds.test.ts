@@ -77,6 +77,27 @@ describe('CRDs on the API server', function () {
     });
   }
 
+  it('finding 10: the CEL rule refuses both keyless.issuer and issuerRegExp, and neither', async () => {
+    const policy = (keyless: Record<string, unknown>): unknown => ({
+      match: { images: ['registry.example.com/**'] },
+      authorities: [{ name: 'ci', keyless: { subject: 'release@example.com', ...keyless } }],
+    });
+    const both = await apply(
+      `issuer-both-${suffix}`,
+      policy({ issuer: 'https://gitlab.com', issuerRegExp: '^https://gitlab\\.com$' }),
+    );
+    expect(both.ok).to.equal(false);
+    expect(both.output).to.contain('set exactly one of issuer or issuerRegExp');
+    const neither = await apply(`issuer-neither-${suffix}`, policy({}));
+    expect(neither.ok).to.equal(false);
+    expect(neither.output).to.contain('set exactly one of issuer or issuerRegExp');
+    const pattern = await apply(
+      `issuer-pattern-${suffix}`,
+      policy({ issuerRegExp: '^https://gitlab\\.com$' }),
+    );
+    expect(pattern.ok, pattern.output).to.equal(true);
+  });
+
   it('accepts an ImageAudit and refuses one without a schedule', async () => {
     const ns = 'default';
     const file = join(dir, 'audit.yaml');

@@ -40,6 +40,29 @@ export const brokenPolicies: readonly BrokenPolicy[] = [
     apiServerRejects: false,
   },
   {
+    name: 'finding-10-issuer-and-issuer-regexp',
+    spec: {
+      ...base,
+      authorities: [
+        { name: 'ci', keyless: { issuer: 'https://i', issuerRegExp: '^https://i$', subject: 's' } },
+      ],
+    },
+    path: 'spec.authorities[0].keyless',
+    apiServerRejects: true,
+  },
+  {
+    name: 'finding-10-no-issuer',
+    spec: { ...base, authorities: [{ name: 'ci', keyless: { subject: 's' } }] },
+    path: 'spec.authorities[0].keyless.issuer',
+    apiServerRejects: true,
+  },
+  {
+    name: 'finding-10-bad-issuer-regex',
+    spec: { ...base, authorities: [{ name: 'ci', keyless: { issuerRegExp: '^(a$', subject: 's' } }] },
+    path: 'spec.authorities[0].keyless.issuerRegExp',
+    apiServerRejects: false,
+  },
+  {
     name: 'backreference-regex',
     spec: {
       ...base,
@@ -199,6 +222,13 @@ export const validPolicies: readonly { readonly name: string; readonly spec: unk
         {
           name: 'release-bot',
           keyless: { issuer: 'https://accounts.google.com', subject: 'release@example.com' },
+        },
+        {
+          name: 'gitlab',
+          keyless: {
+            issuerRegExp: '^https://gitlab\\.(com|example\\.org)$',
+            subjectRegExp: '^https://gitlab\\.example\\.org/myorg/.+$',
+          },
         },
         { name: 'release-key', key: { publicKey: corpusPublicKey } },
         { name: 'rotated-key', key: { secretRef: { name: 'cosign-keys', key: 'cosign.pub' } } },

@@ -5,7 +5,8 @@
  * signature can be wrong, with the reason design §3 names for it.
  */
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
 import type { Digest } from '../../../src/base/digest.js';
 import { runCli } from '../../../src/cli/program.js';
 import { RegistryClient, type Repository } from '../../../src/registry/client.js';
@@ -323,6 +324,96 @@ describe('verify: image signatures against real registries and cosign', function
       expect((JSON.parse(wrong.out) as { reasons: string[] }[])[0]?.reasons).to.deep.equal([
         'IdentityMismatch',
       ]);
+    });
+
+    it('finding 10: matches the OIDC issuer by --certificate-oidc-issuer-regexp and by keyless.issuerRegExp', async () => {
+      const registry = testEnv().registry;
+      const ca = await createTestCa();
+      const signer = await importCertificateKey(await issueLeaf(ca, identity, issuer, 1));
+      const img = await pushRandomImage(registry, randomRepo());
+      await sign(img.ref, signer, 'bundle');
+      const root = `${ca.dir}/trusted_root.json`;
+      await exec('cosign', [
+        'trusted-root',
+        'create',
+        `--fulcio=url=https://ca.test,certificate-chain=${ca.rootCert}`,
+        '--out',
+        root,
+      ]);
+      const common = ['--insecure-registry', registry, '-o', 'json'];
+      const flags = [
+        'verify',
+        '--certificate-identity',
+        identity,
+        '--trusted-root',
+        root,
+        '--insecure-ignore-tlog',
+      ];
+      const reasonsOf = (out: string): string[] =>
+        (JSON.parse(out) as { reasons: string[] }[])[0]?.reasons ?? [];
+
+      const pattern = await cli([
+        ...flags,
+        ...common,
+        '--certificate-oidc-issuer-regexp',
+        '^https://issuer\\.(test|example)$',
+        img.ref,
+      ]);
+      expect(pattern.code, pattern.out + pattern.err).to.equal(0);
+      const other = await cli([
+        ...flags,
+        ...common,
+        '--certificate-oidc-issuer-regexp',
+        '^https://issuer\\.example$',
+        img.ref,
+      ]);
+      expect(other.code).to.equal(1);
+      expect(reasonsOf(other.out)).to.deep.equal(['IdentityMismatch']);
+      const both = await cli([
+        ...flags,
+        '--certificate-oidc-issuer',
+        issuer,
+        '--certificate-oidc-issuer-regexp',
+        '^https://issuer\\.test$',
+        img.ref,
+      ]);
+      expect(both.code).to.equal(64);
+      expect(both.err).to.contain('exclusive');
+
+      // The same through an ImagePolicy, with an unanchored pattern: accepted, with a warning.
+      const policy = async (issuerRegExp: string): Promise<string> => {
+        const path = `${ca.dir}/policy-${String(Math.random()).slice(2)}.yaml`;
+        await writeFile(
+          path,
+          stringify({
+            apiVersion: 'sigwatch.dev/v1alpha1',
+            kind: 'ImagePolicy',
+            metadata: { name: 'keyless' },
+            spec: {
+              match: { images: ['127.0.0.1:*/**'] },
+              authorities: [
+                {
+                  name: 'ci',
+                  keyless: { issuerRegExp, subject: identity, trustedRootRef: { name: 'test-ca' } },
+                  requireTransparencyLog: false,
+                },
+              ],
+            },
+          }),
+        );
+        return path;
+      };
+      const byPolicy = (path: string): Promise<{ code: number; out: string; err: string }> =>
+        cli(['verify', '--policy', path, '--trusted-root-ref', `test-ca=${root}`, ...common, img.ref]);
+      const anchored = await byPolicy(await policy('^https://issuer\\.(test|example)$'));
+      expect(anchored.code, anchored.out + anchored.err).to.equal(0);
+      expect(anchored.err).to.equal('');
+      const unanchored = await byPolicy(await policy('issuer\\.test'));
+      expect(unanchored.code, unanchored.out + unanchored.err).to.equal(0);
+      expect(unanchored.err).to.contain('keyless.issuerRegExp').and.to.contain('not anchored');
+      const wrong = await byPolicy(await policy('^https://issuer\\.example$'));
+      expect(wrong.code).to.equal(1);
+      expect(reasonsOf(wrong.out)).to.deep.equal(['IdentityMismatch']);
     });
 
     it('refuses contradictory flags with the usage exit code', async () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { ReadyPolicy } from '../../../src/policy/compile.js';
 import { policyMatches } from '../../../src/policy/evaluate.js';
+import { matchesIdentity } from '../../../src/verify/identity.js';
 import { testKey } from '../../support/evidence-builder.js';
 import { compile, keyAuthority, ready, trustMaterial } from './policy-fixtures.js';
 
@@ -27,6 +28,21 @@ describe('compilePolicy', () => {
       ready(base(), 'p', 1, trustMaterial({ generation: 2 })),
     ];
     for (const v of variants) expect(cacheKeys(v)[0]).not.to.equal(reference);
+  });
+
+  it('finding 10: compiles keyless.issuerRegExp to an RE2 issuer matcher, with its own cache key', () => {
+    const keyless = (k: Record<string, unknown>): Record<string, unknown> =>
+      base({ authorities: [{ name: 'ci', keyless: { subject: 's', ...k } }] });
+    const [pattern] = ready(keyless({ issuerRegExp: '^https://gitlab\\.(com|example\\.org)$' })).authorities;
+    const issuer = pattern?.authority.kind === 'keyless' ? pattern.authority.issuer : undefined;
+    expect(issuer?.kind).to.equal('regexp');
+    expect(issuer !== undefined && matchesIdentity(issuer, 'https://gitlab.example.org')).to.equal(true);
+    expect(issuer !== undefined && matchesIdentity(issuer, 'https://gitlab.example.org.evil')).to.equal(
+      false,
+    );
+    const [exact] = ready(keyless({ issuer: '^https://gitlab\\.(com|example\\.org)$' })).authorities;
+    expect(exact?.authority.kind === 'keyless' && exact.authority.issuer.kind).to.equal('exact');
+    expect(exact?.cacheKey).not.to.equal(pattern?.cacheKey);
   });
 
   it('keys the policy by name, generation and trust generation', () => {

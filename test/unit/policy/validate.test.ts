@@ -496,6 +496,75 @@ describe('policy/validate', () => {
     }
   });
 
+  describe('finding 10: keyless.issuerRegExp, exactly one of issuer / issuerRegExp', () => {
+    const withIssuer = (keyless: Json): Json => set(examplePolicy(), 'authorities[0].keyless', keyless);
+    const subjectRegExp = '^https://gitlab\\.com/myorg/.+$';
+
+    it('accepts an anchored issuer pattern without warnings and keeps it in the spec', () => {
+      const result = validatePolicySpec(
+        withIssuer({ issuerRegExp: '^https://gitlab\\.(com|example\\.org)$', subjectRegExp }),
+      );
+      expect(result.problems).to.deep.equal([]);
+      expect(result.warnings).to.deep.equal([]);
+      expect(result.spec?.authorities[0]?.keyless).to.deep.equal({
+        issuerRegExp: '^https://gitlab\\.(com|example\\.org)$',
+        subjectRegExp,
+      });
+    });
+
+    it('warns about an unanchored issuer pattern, as for identities', () => {
+      const result = validatePolicySpec(withIssuer({ issuerRegExp: 'https://gitlab\\.com', subjectRegExp }));
+      expect(result.problems).to.deep.equal([]);
+      expect(result.warnings.map((w) => `${w.path} ${w.code}`)).to.deep.equal([
+        'spec.authorities[0].keyless.issuerRegExp UnanchoredPattern',
+      ]);
+    });
+
+    const rows: [string, Json, string, PolicyProblemCode][] = [
+      [
+        'both issuer and issuerRegExp',
+        { issuer: 'https://gitlab.com', issuerRegExp: '^https://gitlab\\.com$', subjectRegExp },
+        'spec.authorities[0].keyless',
+        'InvalidCombination',
+      ],
+      [
+        'neither issuer nor issuerRegExp',
+        { subjectRegExp },
+        'spec.authorities[0].keyless.issuer',
+        'Required',
+      ],
+      [
+        'an issuer pattern RE2 refuses',
+        { issuerRegExp: '^(https$', subjectRegExp },
+        'spec.authorities[0].keyless.issuerRegExp',
+        'InvalidPattern',
+      ],
+      [
+        'an empty issuer pattern (it would match every issuer)',
+        { issuerRegExp: '', subjectRegExp },
+        'spec.authorities[0].keyless.issuerRegExp',
+        'Required',
+      ],
+      ['an empty issuer', { issuer: ' ', subjectRegExp }, 'spec.authorities[0].keyless.issuer', 'Required'],
+      [
+        'an issuer pattern that is too long',
+        {
+          issuerRegExp: `^${'a'.repeat(1024)}$`,
+          subjectRegExp,
+        },
+        'spec.authorities[0].keyless.issuerRegExp',
+        'TooLong',
+      ],
+    ];
+    for (const [name, keyless, path, code] of rows) {
+      it(`refuses ${name}: ${code} at ${path}`, () => {
+        const result = validatePolicySpec(withIssuer(keyless));
+        expect(result.problems.map((x) => `${x.path} ${x.code}`)).to.deep.equal([`${path} ${code}`]);
+        expect(result.spec).to.equal(undefined);
+      });
+    }
+  });
+
   it('never throws on arbitrary JSON', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {

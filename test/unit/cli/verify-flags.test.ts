@@ -1,0 +1,80 @@
+import { expect } from 'chai';
+import { CliError } from '../../../src/base/errors.js';
+import { ExitCode, runCli } from '../../../src/cli/program.js';
+import { authorityFromFlags } from '../../../src/cli/verify.js';
+import { matchesIdentity } from '../../../src/verify/identity.js';
+
+const identity = 'https://gitlab.com/myorg/app//.gitlab-ci.yml@refs/heads/main';
+
+/** The flags commander hands the action, keyless by default. */
+const flags = (extra: Record<string, unknown>): Parameters<typeof authorityFromFlags>[0] => ({
+  certificateIdentity: identity,
+  insecureRegistry: [],
+  registryCa: [],
+  output: 'json',
+  concurrency: '8',
+  trustedRootRef: [],
+  secretKey: [],
+  ...extra,
+});
+
+function usageError(run: () => unknown): string {
+  try {
+    run();
+  } catch (error: unknown) {
+    expect(error).to.be.instanceOf(CliError);
+    expect((error as CliError).code).to.equal('UsageError');
+    return (error as CliError).message;
+  }
+  throw new Error('no usage error');
+}
+
+describe('cli/verify flags', () => {
+  describe('finding 10: --certificate-oidc-issuer-regexp', () => {
+    it('matches the issuer by RE2 pattern, unanchored like cosign', () => {
+      const a = authorityFromFlags(
+        flags({ certificateOidcIssuerRegexp: '^https://gitlab\\.(com|example\\.org)$' }),
+      );
+      if (a.kind !== 'keyless') throw new Error('not keyless');
+      expect(a.issuer.kind).to.equal('regexp');
+      expect(matchesIdentity(a.issuer, 'https://gitlab.example.org')).to.equal(true);
+      expect(matchesIdentity(a.issuer, 'https://gitlab.example.net')).to.equal(false);
+      const unanchored = authorityFromFlags(flags({ certificateOidcIssuerRegexp: 'gitlab\\.com' }));
+      if (unanchored.kind !== 'keyless') throw new Error('not keyless');
+      expect(matchesIdentity(unanchored.issuer, 'https://gitlab.com.evil')).to.equal(true);
+    });
+
+    it('keeps --certificate-oidc-issuer exact', () => {
+      const a = authorityFromFlags(flags({ certificateOidcIssuer: 'https://gitlab.com' }));
+      if (a.kind !== 'keyless') throw new Error('not keyless');
+      expect(a.issuer).to.deep.equal({ kind: 'exact', value: 'https://gitlab.com' });
+    });
+
+    it('refuses both issuer flags, neither, and a pattern RE2 refuses', () => {
+      expect(
+        usageError(() =>
+          authorityFromFlags(
+            flags({
+              certificateOidcIssuer: 'https://gitlab.com',
+              certificateOidcIssuerRegexp: '^https://gitlab\\.com$',
+            }),
+          ),
+        ),
+      ).to.contain('exclusive');
+      expect(usageError(() => authorityFromFlags(flags({})))).to.contain('--certificate-oidc-issuer-regexp');
+      expect(usageError(() => authorityFromFlags(flags({ certificateOidcIssuerRegexp: '^(a$' })))).to.equal(
+        '--certificate-oidc-issuer-regexp',
+      );
+    });
+
+    it('is parsed by `sigwatch verify`, and replaced by the policy with --policy (usage exit code)', async () => {
+      let err = '';
+      const code = await runCli(
+        ['verify', '--policy', 'p.yaml', '--certificate-oidc-issuer-regexp', '^https://x$', 'img'],
+        { writeOut: () => undefined, writeErr: (s) => (err += s) },
+      );
+      expect(code).to.equal(ExitCode.Usage);
+      expect(err).to.contain('--policy replaces');
+    });
+  });
+});
