@@ -3,9 +3,11 @@
  * referrers, with authentication, per-registry concurrency and the bounds of
  * the transport. Every content fetch is checked against its digest.
  *
- * Results distinguish "the registry definitively has nothing here" (a 404
- * answer: `undefined`) from "we could not find out" (a thrown RegistryError):
- * only the former may ever support a conclusion that a signature is missing.
+ * Results distinguish "the registry definitively has nothing here"
+ * (`undefined`) from "we could not find out" (a thrown RegistryError): only
+ * the former may ever support a conclusion that a signature is missing. A GET
+ * is definitively empty only on the registry's own 404 `MANIFEST_UNKNOWN`; a
+ * HEAD 404 has no body, so its caller must also check `answeredAsRegistry`.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import { digestHex, type Digest } from '../base/digest.js';
@@ -13,7 +15,7 @@ import { parseChallenge } from './auth.js';
 import { Authenticator, maxCandidates, type Repository } from './authenticator.js';
 import type { CredentialEntry } from './credentials.js';
 import { RegistryError } from './errors.js';
-import { expectOk, nextLink, sha256 } from './responses.js';
+import { expectOk, nextLink, notFoundKind, sha256 } from './responses.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
 import { manifestAccept, MediaTypes, parseManifest, type Descriptor, type Manifest } from './manifest.js';
 import { apiHost } from './reference.js';
@@ -79,6 +81,8 @@ export class RegistryClient {
   readonly #plainHttp: ReadonlySet<string>;
   readonly #auth: Authenticator;
   readonly #limiters = new Map<string, LimitFunction>();
+  /** Registries (as configured, host[:port]) that answered as OCI registries in this process. */
+  readonly #registries = new Set<string>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.limits = { ...defaultLimits, ...options.limits };
@@ -97,7 +101,33 @@ export class RegistryClient {
   }
 
   /**
-   * GETs a manifest by tag or digest; `undefined` when the registry answers 404.
+   * Whether `registry` has answered as an OCI registry in this process (a
+   * manifest whose digest checked out, or an OCI error body): only then does
+   * an empty-bodied HEAD 404 from it mean "no such manifest".
+   */
+  answeredAsRegistry(registry: string): boolean {
+    return this.#registries.has(registry);
+  }
+
+  /**
+   * Whether the repository exists, asked with the cheapest call that says so
+   * (a one-entry tag list): `false` on a 404 (e.g. `NAME_UNKNOWN`).
+   * @throws RegistryError
+   */
+  async repositoryExists(repo: Repository, signal: AbortSignal): Promise<boolean> {
+    const res = await this.#send(
+      repo,
+      { method: 'GET', path: 'tags/list?n=1', maxBytes: this.limits.maxSmallBodyBytes },
+      signal,
+    );
+    if (res.status === 404) return false;
+    expectOk(res, repo, 'tag list');
+    return true;
+  }
+
+  /**
+   * GETs a manifest by tag or digest; `undefined` when the registry answers
+   * 404 `MANIFEST_UNKNOWN` (any other 404 throws: it proves nothing).
    * By digest the body must hash to it; by tag a `Docker-Content-Digest` header must match the body.
    * @throws RegistryError
    */
@@ -112,7 +142,10 @@ export class RegistryClient {
       { method: 'GET', path: `manifests/${reference}`, accept, maxBytes: this.limits.maxManifestBytes },
       signal,
     );
-    if (res.status === 404) return undefined;
+    if (res.status === 404) {
+      this.#notFound(repo, res, `manifest ${reference}`);
+      return undefined;
+    }
     expectOk(res, repo, `manifest ${reference}`);
     const digest = sha256(res.body);
     const claimed = res.headers['docker-content-digest'];
@@ -124,6 +157,7 @@ export class RegistryClient {
         `${repo.registry}/${repo.repository}: manifest ${reference} hashes to ${digest}${claimed ? ` (header says ${claimed})` : ''}`,
       );
     }
+    this.#registries.add(repo.registry);
     return {
       digest,
       manifest: parseManifest(res.body, res.headers['content-type'], this.limits.maxLayers),
@@ -132,7 +166,27 @@ export class RegistryClient {
   }
 
   /**
-   * HEADs a manifest: the cheap existence and change check. `undefined` on 404.
+   * A GET 404 is "nothing here" only as the registry's OCI `MANIFEST_UNKNOWN`.
+   * @throws RegistryError ProtocolError for any other 404
+   */
+  #notFound(repo: Repository, res: HttpResponse, what: string): void {
+    const kind = notFoundKind(res.body);
+    if (kind !== 'other') this.#registries.add(repo.registry);
+    if (kind === 'manifest-unknown') return;
+    throw new RegistryError(
+      'ProtocolError',
+      `${repo.registry}/${repo.repository}: ${what}: ${
+        kind === 'name-unknown'
+          ? '404 NAME_UNKNOWN (no such repository)'
+          : "404 without the registry's MANIFEST_UNKNOWN error (not an answer from the registry)"
+      }`,
+      { status: 404 },
+    );
+  }
+
+  /**
+   * HEADs a manifest: the cheap existence and change check. `undefined` on
+   * 404, which counts as absence only from a registry that `answeredAsRegistry`.
    * @throws RegistryError (ProtocolError when the registry sends no Docker-Content-Digest)
    */
   async headManifest(
@@ -154,6 +208,7 @@ export class RegistryClient {
         `${repo.registry}: HEAD ${reference} without a valid Docker-Content-Digest`,
       );
     }
+    this.#registries.add(repo.registry);
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new RegistryError('DigestMismatch', `${repo.registry}: HEAD ${reference} answered for ${digest}`);
     }

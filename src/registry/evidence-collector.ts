@@ -37,6 +37,11 @@ export class Collector {
   readonly attestations: AttestationLayer[] = [];
   readonly bundles: BundleReferrer[] = [];
   readonly sboms: AttachedSbom[] = [];
+  /** Repositories that answered 200 to something in this fetch: their "not found" is believed. */
+  readonly #answered = new Set<string>();
+  /** Sources (`repository item`) found absent by an empty-bodied HEAD 404. */
+  readonly #absentByHead = new Set<string>();
+  readonly #repositories = new Map<string, Repository>();
 
   constructor(
     readonly client: RegistryClient,
@@ -62,6 +67,7 @@ export class Collector {
 
   /** Runs one source; registry failures are recorded, cancellations and bugs propagate. */
   async source(repo: Repository, item: SourceItem, fetch: () => Promise<boolean>): Promise<boolean> {
+    this.#repositories.set(name(repo), repo);
     try {
       const found = await fetch();
       this.sources.push({ repository: name(repo), item, outcome: found ? 'found' : 'absent' });
@@ -93,6 +99,60 @@ export class Collector {
     }
   }
 
+  /**
+   * Absence is believed only from a registry's own "not found" in a
+   * repository that answers (design §3, issue 14 finding 2): a HEAD 404 from
+   * a host that never answered as an OCI registry, or any 404 in a
+   * `source.repository` that answered nothing else and whose tag list does
+   * not answer either (it does not exist), becomes EvidenceIncomplete. The
+   * image's own repository answered the image HEAD, or the evidence is
+   * incomplete anyway. Costs a request only for such a silent repository.
+   */
+  async settle(image: Repository): Promise<void> {
+    const silent = new Map<string, Repository>();
+    this.sources.forEach((s, i) => {
+      const repo = this.#repositories.get(s.repository);
+      if (s.outcome !== 'absent' || repo === undefined) return;
+      if (
+        this.#absentByHead.has(`${s.repository} ${s.item}`) &&
+        !this.client.answeredAsRegistry(repo.registry)
+      ) {
+        this.sources[i] = {
+          ...s,
+          outcome: 'error',
+          reason: 'EvidenceIncomplete',
+          message: `${s.repository}: HEAD 404 from a host that has not answered as an OCI registry`,
+        };
+      } else if (s.repository !== name(image) && !this.#answered.has(s.repository)) {
+        silent.set(s.repository, repo);
+      }
+    });
+    await Promise.all(
+      [...silent.values()].map(async (repo) => {
+        let why: Pick<SourceStatus, 'reason' | 'message'> | undefined;
+        try {
+          if (!(await this.client.repositoryExists(repo, this.signal)))
+            why = {
+              reason: 'EvidenceIncomplete',
+              message: `${name(repo)}: signature repository not found (404 on its tag list)`,
+            };
+        } catch (error: unknown) {
+          if (this.parent.aborted) throw this.parent.reason as Error;
+          if (error instanceof RegistryError)
+            why = { reason: unknownReasonFor(error.code), message: error.message };
+          else if (this.signal.aborted)
+            why = { reason: 'RegistryUnavailable', message: 'per-digest deadline exceeded' };
+          else throw error;
+        }
+        if (why === undefined) return;
+        this.sources.forEach((s, i) => {
+          if (s.repository === name(repo) && s.outcome === 'absent')
+            this.sources[i] = { ...s, outcome: 'error', ...why };
+        });
+      }),
+    );
+  }
+
   capped(count: number, what: string): void {
     if (count > this.client.limits.maxSignatures) {
       throw new RegistryError(
@@ -108,6 +168,7 @@ export class Collector {
   ): Promise<{ manifestDigest: Digest; layers: { desc: Descriptor; body: Uint8Array }[] } | undefined> {
     const m = await this.client.getManifest(repo, tag, this.signal);
     if (m === undefined) return undefined;
+    this.#answered.add(name(repo));
     if (m.manifest.kind !== 'image')
       throw new RegistryError('ProtocolError', `${name(repo)}:${tag} is not an image manifest`);
     this.capped(m.manifest.layers.length, `${name(repo)}:${tag}`);
@@ -145,6 +206,7 @@ export class Collector {
     if (previous === undefined) return { kind: 'fetch' };
     const head = await this.client.headManifest(repo, tag, this.signal);
     if (head === undefined) return { kind: 'absent' };
+    this.#answered.add(name(repo));
     const layers = this.reusable(previous, repo, head.digest);
     return layers === undefined ? { kind: 'fetch' } : { kind: 'reuse', layers };
   }
@@ -152,7 +214,10 @@ export class Collector {
   async sig(repo: Repository, digest: Digest): Promise<boolean> {
     const tag = `sha256-${digestHex(digest)}.sig`;
     const cheap = await this.headFirst(repo, tag, this.previous?.signatures);
-    if (cheap.kind === 'absent') return false;
+    if (cheap.kind === 'absent') {
+      this.#absentByHead.add(`${name(repo)} sig`);
+      return false;
+    }
     if (cheap.kind === 'reuse') {
       this.signatures.push(...cheap.layers);
       return true;
@@ -165,7 +230,10 @@ export class Collector {
   async att(repo: Repository, digest: Digest): Promise<boolean> {
     const tag = `sha256-${digestHex(digest)}.att`;
     const cheap = await this.headFirst(repo, tag, this.previous?.attestations);
-    if (cheap.kind === 'absent') return false;
+    if (cheap.kind === 'absent') {
+      this.#absentByHead.add(`${name(repo)} att`);
+      return false;
+    }
     if (cheap.kind === 'reuse') {
       this.attestations.push(...cheap.layers);
       return true;
@@ -185,6 +253,7 @@ export class Collector {
 
   async referrers(repo: Repository, digest: Digest): Promise<boolean> {
     const listing = await this.client.listReferrers(repo, digest, this.signal);
+    if (listing.source === 'api' || listing.descriptors.length > 0) this.#answered.add(name(repo));
     // artifactType is a hint: registries that report the config media type
     // (go-containerregistry) show bundles as the empty type, so those are
     // fetched and judged by their layer too.

@@ -86,6 +86,7 @@ export async function collectEvidence(client: RegistryClient, options: CollectOp
       jobs.push(c.source(repo, 'sbom', () => c.sbom(repo, digest)));
   }
   await Promise.all(jobs);
+  await c.settle(image);
   const imageSeen = c.sources.some((s) => s.item === 'image' && s.outcome === 'found');
   return {
     repository: name(image),

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { Digest } from '../../../src/base/digest.js';
 import type { UnknownReason } from '../../../src/base/reasons.js';
-import { RegistryClient } from '../../../src/registry/client.js';
+import { RegistryClient, type Repository } from '../../../src/registry/client.js';
 import { parseDockerConfig } from '../../../src/registry/credentials.js';
 import { collectEvidence, type Evidence, type SourceItem } from '../../../src/registry/evidence.js';
 import type { RegistryLimits } from '../../../src/registry/limits.js';
@@ -44,7 +44,16 @@ interface Outcome {
   readonly rssGrowthBytes: number;
 }
 
-async function collectFrom(h: HostileRegistry, client?: RegistryClient): Promise<Outcome> {
+interface CollectExtras {
+  readonly extraRepositories?: readonly Repository[];
+  readonly previous?: Evidence;
+}
+
+async function collectFrom(
+  h: HostileRegistry,
+  client?: RegistryClient,
+  extras: CollectExtras = {},
+): Promise<Outcome> {
   const c = client ?? new RegistryClient({ plainHttpRegistries: [h.address], limits });
   globalThis.gc?.();
   const rss = process.memoryUsage().rss;
@@ -53,6 +62,7 @@ async function collectFrom(h: HostileRegistry, client?: RegistryClient): Promise
     const evidence = await collectEvidence(c, {
       image: { registry: h.address, repository: h.repository },
       digest: h.digest as Digest,
+      ...extras,
       now: new Date(),
       signal: AbortSignal.timeout(60_000),
     });
@@ -362,6 +372,91 @@ describe('registry: hostile registries', function () {
     const o = await collectFrom(h);
     expectSafe(o);
     expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+  });
+
+  describe('finding 2: only the registry\'s own "not found" means absent', () => {
+    it('finding 2: an HTML 404 at the .sig tag (an ingress default backend) → EvidenceIncomplete, not SignatureMissing', async () => {
+      h.route(sigPath(h), (_req, res) => {
+        res.writeHead(404, { 'content-type': 'text/html' });
+        res.end('<html><body><h1>404 Not Found</h1>nginx</body></html>');
+      });
+      const o = await collectFrom(h);
+      expectSafe(o);
+      expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+      expect(o.evidence.sources.find((s) => s.item === 'sig')?.message).to.contain(h.repository);
+    });
+
+    it('finding 2: an HTML 404 from a signature repository (source.repository) → EvidenceIncomplete', async () => {
+      const sigRepo: Repository = { registry: h.address, repository: 'hostile/signatures' };
+      h.route(/^(GET|HEAD) \/v2\/hostile\/signatures\//, (_req, res) => {
+        res.writeHead(404, { 'content-type': 'text/html' });
+        res.end('<html><body>default backend - 404</body></html>');
+      });
+      const o = await collectFrom(h, undefined, { extraRepositories: [sigRepo] });
+      expectSafe(o);
+      const sig = o.evidence.sources.find(
+        (s) => s.item === 'sig' && s.repository.endsWith('/hostile/signatures'),
+      );
+      expect(sig?.outcome).to.equal('error');
+      expect(sig?.reason).to.equal('EvidenceIncomplete');
+    });
+
+    it('finding 2: NAME_UNKNOWN for a signature repository that does not exist → EvidenceIncomplete naming it', async () => {
+      const sigRepo: Repository = { registry: h.address, repository: 'hostile/nowhere' };
+      h.route(/^(GET|HEAD) \/v2\/hostile\/nowhere\//, (_req, res) => {
+        sendJson(res, 404, {
+          errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }],
+        });
+      });
+      const o = await collectFrom(h, undefined, { extraRepositories: [sigRepo] });
+      expectSafe(o);
+      const failed = o.evidence.sources.filter(
+        (s) => s.repository === `${h.address}/hostile/nowhere` && s.outcome === 'error',
+      );
+      expect(failed.map((s) => s.item)).to.include('sig');
+      expect(failed.every((s) => s.reason === 'EvidenceIncomplete')).to.equal(true);
+      expect(failed[0]?.message).to.contain('hostile/nowhere');
+    });
+
+    it('finding 2: MANIFEST_UNKNOWN everywhere in a signature repository that answers nothing else → EvidenceIncomplete', async () => {
+      const sigRepo: Repository = { registry: h.address, repository: 'hostile/ghost' };
+      h.route(/^GET \/v2\/hostile\/ghost\/tags\/list/, (_req, res) => {
+        sendJson(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: 'unknown repository' }] });
+      });
+      const o = await collectFrom(h, undefined, { extraRepositories: [sigRepo] });
+      expectSafe(o);
+      const sig = o.evidence.sources.find((s) => s.item === 'sig' && s.repository.endsWith('/hostile/ghost'));
+      expect(sig?.reason).to.equal('EvidenceIncomplete');
+    });
+
+    it('finding 2: a signature repository that exists but holds nothing for the digest → still definitely missing', async () => {
+      const sigRepo: Repository = { registry: h.address, repository: 'hostile/signatures' };
+      h.route(/^GET \/v2\/hostile\/signatures\/tags\/list/, (_req, res) => {
+        sendJson(res, 200, { name: 'hostile/signatures', tags: ['sha256-0000.sig'] });
+      });
+      const o = await collectFrom(h, undefined, { extraRepositories: [sigRepo] });
+      expect(o.evidence.complete).to.equal(true);
+      const check = checkImageSignatures(o.evidence, [anyKey], new Date());
+      expect(check.verdict).to.equal('NonCompliant');
+      expect(check.verdict === 'NonCompliant' ? check.reasons : []).to.deep.equal(['SignatureMissing']);
+    });
+
+    it('finding 2: the HEAD-first refresh still concludes absence from empty-bodied HEAD 404s, at no extra request', async () => {
+      const client = new RegistryClient({ plainHttpRegistries: [h.address], limits });
+      try {
+        const first = await collectFrom(h, client);
+        expect(first.evidence.complete).to.equal(true);
+        const before = h.seen.length;
+        const again = await collectFrom(h, client, { previous: first.evidence });
+        expect(again.evidence.complete).to.equal(true);
+        const refresh = h.seen.slice(before).map((s) => s.method);
+        // HEAD image, HEAD .sig, HEAD .att, GET referrers (+ the .sbom GET of a full collection).
+        expect(refresh.filter((m) => m === 'HEAD')).to.have.lengthOf(3);
+        expect(checkImageSignatures(again.evidence, [anyKey], new Date()).verdict).to.equal('NonCompliant');
+      } finally {
+        await client.close();
+      }
+    });
   });
 
   it('an HTML 200 page where a manifest belongs → EvidenceIncomplete', async () => {
