@@ -171,7 +171,7 @@ function authorityJudge(authority: Authority): Judge {
           verdict: 'NonCompliant',
           reasons: check.reasons,
           signers: [],
-          message: check.rejected[0]?.message ?? 'no signature found',
+          message: check.message ?? check.rejected[0]?.message ?? 'no signature found',
         };
       case 'Unknown': {
         const detail = evidence.sources.find((s) => s.outcome === 'error')?.message;

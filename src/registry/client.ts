@@ -17,7 +17,14 @@ import type { CredentialEntry } from './credentials.js';
 import { RegistryError } from './errors.js';
 import { expectOk, nextLink, notFoundKind, sha256 } from './responses.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
-import { manifestAccept, MediaTypes, parseManifest, type Descriptor, type Manifest } from './manifest.js';
+import {
+  manifestAccept,
+  MediaTypes,
+  parseManifest,
+  type Descriptor,
+  type Manifest,
+  type Overflow,
+} from './manifest.js';
 import { apiHost } from './reference.js';
 import { RegistryTransport, type ExchangeObserver, type HttpResponse } from './transport.js';
 
@@ -61,6 +68,8 @@ export interface ManifestHead {
 export interface ReferrerListing {
   readonly source: 'api' | 'fallback-tag';
   readonly descriptors: readonly Descriptor[];
+  /** Descriptors served beyond `maxReferrers` and left out (the first ones). */
+  readonly omitted: number;
 }
 
 interface Request {
@@ -129,6 +138,8 @@ export class RegistryClient {
    * GETs a manifest by tag or digest; `undefined` when the registry answers
    * 404 `MANIFEST_UNKNOWN` (any other 404 throws: it proves nothing).
    * By digest the body must hash to it; by tag a `Docker-Content-Digest` header must match the body.
+   * Content that arrived whole and hashes to the digest asked for or claimed
+   * but is no manifest Sigwatch reads throws with `servedDigest` set.
    * @throws RegistryError
    */
   async getManifest(
@@ -136,6 +147,7 @@ export class RegistryClient {
     reference: string,
     signal: AbortSignal,
     accept = manifestAccept,
+    overflow: Overflow = 'refuse',
   ): Promise<FetchedManifest | undefined> {
     const res = await this.#send(
       repo,
@@ -158,11 +170,23 @@ export class RegistryClient {
       );
     }
     this.#registries.add(repo.registry);
-    return {
-      digest,
-      manifest: parseManifest(res.body, res.headers['content-type'], this.limits.maxLayers),
-      raw: res.body,
-    };
+    let manifest: Manifest;
+    try {
+      manifest = parseManifest(res.body, res.headers['content-type'], this.limits.maxLayers, overflow);
+    } catch (error: unknown) {
+      const confirmed = reference.startsWith('sha256:') || claimed === digest;
+      if (!confirmed || !(error instanceof RegistryError) || error.code !== 'ProtocolError') throw error;
+      throw new RegistryError(
+        'ProtocolError',
+        `${repo.registry}/${repo.repository}:${reference}: ${error.message}`,
+        {
+          status: 200,
+          servedDigest: digest,
+          cause: error,
+        },
+      );
+    }
+    return { digest, manifest, raw: res.body };
   }
 
   /**
@@ -257,6 +281,7 @@ export class RegistryClient {
    * Every referrer of `digest`: the OCI 1.1 API (all pages), or, when the
    * registry does not serve it (404, 400, 406, or a non-index 200), the
    * `sha256-<hex>` fallback tag. A missing fallback tag is an empty listing.
+   * A listing served in full but over `maxReferrers` keeps its last entries and says how many it left out.
    * @throws RegistryError, including when a later page fails (a partial list is never returned)
    */
   async listReferrers(repo: Repository, digest: Digest, signal: AbortSignal): Promise<ReferrerListing> {
@@ -278,26 +303,23 @@ export class RegistryClient {
         `sha256-${digestHex(digest)}`,
         signal,
         MediaTypes.ociIndex,
+        'keep-last',
       );
-      return {
-        source: 'fallback-tag',
-        descriptors: fallback?.manifest.kind === 'index' ? fallback.manifest.manifests : [],
-      };
+      const index = fallback?.manifest.kind === 'index' ? fallback.manifest : undefined;
+      return { source: 'fallback-tag', descriptors: index?.manifests ?? [], omitted: index?.omitted ?? 0 };
     }
     expectOk(first, repo, `referrers of ${digest}`);
     const all: Descriptor[] = [];
+    let omitted = 0;
     let page: HttpResponse = first;
     for (let n = 1; ; n++) {
-      const index = parseManifest(page.body, MediaTypes.ociIndex, this.limits.maxReferrers);
+      const index = parseManifest(page.body, MediaTypes.ociIndex, this.limits.maxReferrers, 'keep-last');
       if (index.kind !== 'index')
         throw new RegistryError('ProtocolError', 'referrers response is not an index');
       all.push(...index.manifests);
-      if (all.length > this.limits.maxReferrers) {
-        throw new RegistryError(
-          'LimitExceeded',
-          `${digest} has more than ${String(this.limits.maxReferrers)} referrers`,
-        );
-      }
+      // A listing served in full but over the cap keeps its last entries (issue 14 finding 3).
+      omitted +=
+        (index.omitted ?? 0) + all.splice(0, Math.max(0, all.length - this.limits.maxReferrers)).length;
       const next = nextLink(page.headers['link']);
       if (next === undefined) break;
       if (n >= this.limits.maxReferrerPages) {
@@ -314,7 +336,7 @@ export class RegistryClient {
       );
       expectOk(page, repo, `referrers of ${digest} (page ${String(n + 1)})`);
     }
-    return { source: 'api', descriptors: all };
+    return { source: 'api', descriptors: all, omitted };
   }
 
   /** Tag list (all pages, bounded like referrers). */

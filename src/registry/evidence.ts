@@ -101,6 +101,6 @@ export async function collectEvidence(client: RegistryClient, options: CollectOp
     sources: c.sources,
     // Attached `.sbom` images feed the inventory, never a verdict: their failure leaves the verdict decidable.
     complete: imageSeen && c.sources.every((s) => s.outcome !== 'error' || s.item === 'sbom'),
-    limitExceeded: c.sources.some((s) => s.reason === 'EvidenceLimitExceeded'),
+    limitExceeded: c.sources.some((s) => (s.omitted ?? 0) > 0 && s.item !== 'sbom'),
   };
 }

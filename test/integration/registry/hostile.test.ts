@@ -4,7 +4,7 @@
  * a crash and never evidence that could support "signature missing".
  */
 import { expect } from 'chai';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -15,7 +15,9 @@ import { parseDockerConfig } from '../../../src/registry/credentials.js';
 import { collectEvidence, type Evidence, type SourceItem } from '../../../src/registry/evidence.js';
 import type { RegistryLimits } from '../../../src/registry/limits.js';
 import type { Authority } from '../../../src/verify/authority.js';
+import { checkAttestation } from '../../../src/verify/attestations.js';
 import { checkImageSignatures } from '../../../src/verify/image-signatures.js';
+import { signatureLayer, testKey } from '../../support/evidence-builder.js';
 import {
   sendJson,
   sha256,
@@ -120,6 +122,84 @@ function sigManifest(layers: number): Buffer {
   );
 }
 
+/** A `.sig` manifest whose layers are `payloads` (served by `serveBlobs`), each with its signature annotation. */
+function sigManifestOf(layers: readonly { payload: Buffer; signature: string }[]): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: ociManifest,
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256(Buffer.from('{}')),
+        size: 2,
+      },
+      layers: layers.map((l) => ({
+        mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+        digest: sha256(l.payload),
+        size: l.payload.byteLength,
+        annotations: { 'dev.cosignproject.cosign/signature': l.signature },
+      })),
+    }),
+  );
+}
+
+/** Serves `body` at `path` as a registry serves a manifest: with its Docker-Content-Digest. */
+function serveManifest(h: HostileRegistry, path: RegExp, body: Buffer, contentType: string): void {
+  h.route(path, (req, res) => {
+    res.writeHead(200, {
+      'content-type': contentType,
+      'docker-content-digest': sha256(body),
+      'content-length': body.byteLength,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+}
+
+/** Serves blobs by digest; counts the GETs of each. */
+function serveBlobs(h: HostileRegistry, blobs: readonly Buffer[]): Map<string, number> {
+  const byDigest = new Map(blobs.map((b) => [sha256(b), b]));
+  const gets = new Map<string, number>();
+  h.route(new RegExp(`^GET /v2/${h.repository}/blobs/sha256:`), (req, res) => {
+    const digest = (req.url ?? '').split('/blobs/')[1] ?? '';
+    const blob = byDigest.get(digest);
+    if (blob === undefined) {
+      sendJson(res, 404, { errors: [{ code: 'BLOB_UNKNOWN' }] });
+      return;
+    }
+    gets.set(digest, (gets.get(digest) ?? 0) + 1);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': blob.byteLength });
+    res.end(blob);
+  });
+  return gets;
+}
+
+/** A real key pair, and a cosign signature layer for the hostile image made with it. */
+const signer = testKey();
+const signerAuthority: Authority = {
+  kind: 'key',
+  name: 'signer',
+  publicKey: createPublicKey(signer.publicKeyPem),
+  requireTransparencyLog: false,
+};
+function validSignature(h: HostileRegistry): { payload: Buffer; signature: string } {
+  const layer = signatureLayer(signer, `${h.address}/${h.repository}`, h.digest as Digest);
+  return {
+    payload: Buffer.from(layer.payload),
+    signature: layer.annotations['dev.cosignproject.cosign/signature'] ?? '',
+  };
+}
+const junkSignature = (i: number): { payload: Buffer; signature: string } => ({
+  payload: Buffer.from(`junk ${String(i)}`),
+  signature: 'MEUCIQ==',
+});
+
+function expectDefinite(o: Outcome, authority: Authority, reason: string): void {
+  expect(o.evidence.complete, 'evidence complete').to.equal(true);
+  const check = checkImageSignatures(o.evidence, [authority], new Date());
+  expect(check.verdict, 'signature verdict').to.equal('NonCompliant');
+  expect(check.verdict === 'NonCompliant' ? check.reasons : []).to.deep.equal([reason]);
+}
+
 function descriptors(n: number, offset = 0): object[] {
   return Array.from({ length: n }, (_, i) => ({
     mediaType: ociManifest,
@@ -146,7 +226,7 @@ describe('registry: hostile registries', function () {
     expect(o.evidence.imageSeen).to.equal(true);
   });
 
-  it('oversized manifest → EvidenceLimitExceeded', async () => {
+  it('oversized manifest → EvidenceIncomplete (a body over its cap never arrived)', async () => {
     h.route(sigPath(h), (_req, res) => {
       res.writeHead(200, { 'content-type': ociManifest });
       // No Content-Length: the cap must hold while streaming.
@@ -156,7 +236,7 @@ describe('registry: hostile registries', function () {
     });
     const o = await collectFrom(h);
     expectSafe(o);
-    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceLimitExceeded');
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
   });
 
   it('manifest whose content does not match the digest asked for → EvidenceIncomplete', async () => {
@@ -201,14 +281,14 @@ describe('registry: hostile registries', function () {
     expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
   });
 
-  it('endless redirect → EvidenceLimitExceeded', async () => {
+  it('endless redirect → EvidenceIncomplete', async () => {
     h.route(sigPath(h), (req, res) => {
       res.writeHead(307, { location: `${req.url ?? ''}?again=${String(Math.random())}` });
       res.end();
     });
     const o = await collectFrom(h);
     expectSafe(o);
-    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceLimitExceeded');
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
   });
 
   it('redirect to 169.254.169.254 → RegistryUnavailable, without connecting there', async () => {
@@ -314,27 +394,6 @@ describe('registry: hostile registries', function () {
     expect(o.evidence.sources.find((s) => s.item === 'sig')?.outcome).to.equal('absent');
   });
 
-  it('101 signatures → EvidenceLimitExceeded', async () => {
-    h.route(sigPath(h), (_req, res) => {
-      const body = sigManifest(101);
-      res.writeHead(200, { 'content-type': ociManifest });
-      res.end(body);
-    });
-    const o = await collectFrom(h);
-    expectSafe(o);
-    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceLimitExceeded');
-    expect(o.evidence.limitExceeded).to.equal(true);
-  });
-
-  it('a referrers index with 10,000 entries → EvidenceLimitExceeded', async () => {
-    h.route(referrersPath(h), (_req, res) => {
-      sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(10_000) }, ociIndex);
-    });
-    const o = await collectFrom(h);
-    expectSafe(o);
-    expect(reasonOf(o.evidence, 'referrers')).to.equal('EvidenceLimitExceeded');
-  });
-
   it('referrers page 2 failing → incomplete, never a partial list', async () => {
     h.route(referrersPath(h), (req, res) => {
       if ((req.url ?? '').includes('page=2')) {
@@ -372,6 +431,114 @@ describe('registry: hostile registries', function () {
     const o = await collectFrom(h);
     expectSafe(o);
     expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+  });
+
+  describe('finding 3: content served completely is a definite answer', () => {
+    it('finding 3: an image index pushed at the .sig tag → NonCompliant SignatureInvalid, not Unknown', async () => {
+      const index = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(2) }),
+      );
+      serveManifest(
+        h,
+        new RegExp(`^(GET|HEAD) /v2/${h.repository}/manifests/sha256-[a-f0-9]{64}\\.sig$`),
+        index,
+        ociIndex,
+      );
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'SignatureInvalid');
+      expect(o.evidence.sources.find((s) => s.item === 'sig')?.invalid).to.contain('index');
+      // A HEAD-first refresh keeps the same definite answer without a GET of the tag.
+      const client = new RegistryClient({ plainHttpRegistries: [h.address], limits });
+      try {
+        const first = await collectFrom(h, client);
+        const before = h.seen.length;
+        const again = await collectFrom(h, client, { previous: first.evidence });
+        expectDefinite(again, anyKey, 'SignatureInvalid');
+        expect(
+          h.seen.slice(before).filter((r) => r.method === 'GET' && r.url.endsWith('.sig')),
+        ).to.have.lengthOf(0);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('finding 3: a manifest of an unknown media type at the .sig tag, served with its digest → SignatureInvalid', async () => {
+      const odd = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.example.thing+json' }),
+      );
+      serveManifest(h, sigPath(h), odd, 'application/vnd.example.thing+json');
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'SignatureInvalid');
+    });
+
+    it('finding 3: an image index at the .att tag → AttestationInvalid, not Unknown', async () => {
+      const index = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(1) }),
+      );
+      serveManifest(
+        h,
+        new RegExp(`^GET /v2/${h.repository}/manifests/sha256-[a-f0-9]{64}\\.att$`),
+        index,
+        ociIndex,
+      );
+      const o = await collectFrom(h);
+      expect(o.evidence.complete).to.equal(true);
+      const check = checkAttestation(o.evidence, [], [], 'slsaprovenance');
+      expect(check.verdict).to.equal('NonCompliant');
+      expect(check.verdict === 'NonCompliant' ? check.reasons : []).to.deep.equal(['AttestationInvalid']);
+    });
+
+    it('finding 3: 101 junk signatures → NonCompliant EvidenceLimitExceeded; only the newest 100 are fetched', async () => {
+      const layers = Array.from({ length: 101 }, (_, i) => junkSignature(i));
+      const gets = serveBlobs(
+        h,
+        layers.map((l) => l.payload),
+      );
+      serveManifest(h, sigPath(h), sigManifestOf(layers), ociManifest);
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(o.evidence.limitExceeded).to.equal(true);
+      expect(o.evidence.sources.find((s) => s.item === 'sig')?.omitted).to.equal(1);
+      expect(gets.has(sha256(layers[0]?.payload ?? Buffer.alloc(0)))).to.equal(false);
+      expect(gets.size).to.equal(100);
+    });
+
+    it('finding 3: 200 layers (over the 128-layer manifest cap) whose newest is valid → Compliant', async () => {
+      const layers = [...Array.from({ length: 199 }, (_, i) => junkSignature(i)), validSignature(h)];
+      serveBlobs(
+        h,
+        layers.map((l) => l.payload),
+      );
+      serveManifest(h, sigPath(h), sigManifestOf(layers), ociManifest);
+      const o = await collectFrom(h);
+      expect(o.evidence.complete).to.equal(true);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+
+    it('finding 3: a referrers index with 10,000 entries, none a signature → NonCompliant EvidenceLimitExceeded', async () => {
+      h.route(referrersPath(h), (_req, res) => {
+        sendJson(
+          res,
+          200,
+          { schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(10_000) },
+          ociIndex,
+        );
+      });
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.equal(9_000);
+    });
+
+    it('finding 3: a signature blob that fails to arrive is still Unknown (only served content is definite)', async () => {
+      const layers = [validSignature(h)];
+      h.route(new RegExp(`^GET /v2/${h.repository}/blobs/`), (_req, res) => {
+        sendJson(res, 503, { errors: [{ code: 'UNAVAILABLE' }] });
+      });
+      serveManifest(h, sigPath(h), sigManifestOf(layers), ociManifest);
+      const o = await collectFrom(h);
+      expectSafe(o);
+      expect(reasonOf(o.evidence, 'sig')).to.equal('RegistryUnavailable');
+    });
   });
 
   describe('finding 2: only the registry\'s own "not found" means absent', () => {

@@ -70,7 +70,7 @@ const unknownReason = fc.constantFrom<UnknownReason>(
   'RegistryUnavailable',
   'RegistryUnauthorized',
   'RateLimited',
-  'EvidenceLimitExceeded',
+  'EvidenceIncomplete',
 );
 const outcome = fc.oneof(
   fc.constant<Pick<SourceStatus, 'outcome'>>({ outcome: 'found' }),

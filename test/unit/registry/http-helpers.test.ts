@@ -89,7 +89,7 @@ describe('registry helpers', () => {
       Unauthorized: 'RegistryUnauthorized',
       CredentialsWithheld: 'RegistryUnauthorized',
       RateLimited: 'RateLimited',
-      LimitExceeded: 'EvidenceLimitExceeded',
+      LimitExceeded: 'EvidenceIncomplete',
       DigestMismatch: 'EvidenceIncomplete',
       ProtocolError: 'EvidenceIncomplete',
       InvalidReference: 'DigestUnresolved',
