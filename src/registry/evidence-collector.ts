@@ -4,6 +4,7 @@
  * was seen, what was definitively absent and what did not answer.
  */
 import { digestHex, type Digest } from '../base/digest.js';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { FetchedManifest, RegistryClient, Repository } from './client.js';
 import { RegistryError, unknownReasonFor } from './errors.js';
 import {
@@ -39,6 +40,10 @@ export class Collector {
   readonly #absentByHead = new Set<string>();
   readonly #repositories = new Map<string, Repository>();
   readonly #marks = new Map<string, Marks>();
+  /** Blob bytes this digest may still fetch (the per-digest evidence budget). */
+  #budget: number;
+  readonly #blobSlots: LimitFunction;
+  readonly #manifestSlots: LimitFunction;
 
   constructor(
     readonly client: RegistryClient,
@@ -46,7 +51,11 @@ export class Collector {
     readonly parent: AbortSignal,
     /** Evidence of the previous fetch: content whose manifest digest is unchanged is reused. */
     readonly previous?: Evidence,
-  ) {}
+  ) {
+    this.#budget = client.limits.maxEvidenceBytes;
+    this.#blobSlots = pLimit(client.limits.perDigestConcurrency);
+    this.#manifestSlots = pLimit(client.limits.perDigestConcurrency);
+  }
 
   /**
    * The layers a previous fetch found under `manifestDigest` in `repo`, or
@@ -166,9 +175,11 @@ export class Collector {
   }
 
   /**
-   * Fetches the newest of `descs` (the last ones: cosign appends layers)
-   * within the count limit; the rest are counted as omitted, never fetched.
-   * A blob declared larger than `maxBlobBytes` is skipped the same way.
+   * Fetches the newest of `descs` (the last ones: cosign appends layers) that
+   * fit the count limit and what is left of the digest's byte budget, with
+   * bounded concurrency; the rest are counted as omitted, never fetched. A
+   * blob declared larger than `maxBlobBytes` or than the budget left is
+   * skipped, and older, smaller ones may still fit.
    */
   async newest(
     repo: Repository,
@@ -178,14 +189,21 @@ export class Collector {
     let omitted = Math.max(0, descs.length - maxSignatures);
     const chosen: Descriptor[] = [];
     for (const desc of descs.slice(omitted).reverse()) {
-      if (desc.size > maxBlobBytes) {
+      if (desc.size > maxBlobBytes || desc.size > this.#budget) {
         omitted++;
         continue;
       }
+      this.#budget -= desc.size;
       chosen.unshift(desc);
     }
+    // A body may not be larger than declared (and reserved), beyond room for a registry's error message.
     const fetched = await Promise.all(
-      chosen.map(async (desc) => ({ desc, body: await this.client.getBlob(repo, desc, this.signal) })),
+      chosen.map((desc) =>
+        this.#blobSlots(async () => ({
+          desc,
+          body: await this.client.getBlob(repo, desc, this.signal, Math.max(desc.size, 4096)),
+        })),
+      ),
     );
     return { fetched, omitted };
   }
@@ -325,7 +343,11 @@ export class Collector {
     // Over the count limit, the last ones are judged (a listing has no other order to go by).
     const over = Math.max(0, candidates.length - this.client.limits.maxSignatures);
     this.#mark(repo, 'referrers', { omitted: listing.omitted + over });
-    await Promise.all(candidates.slice(over).map((d) => this.referrer(repo, digest, d, listing.source)));
+    await Promise.all(
+      candidates
+        .slice(over)
+        .map((d) => this.#manifestSlots(() => this.referrer(repo, digest, d, listing.source))),
+    );
     return listing.descriptors.length > 0;
   }
 

@@ -541,6 +541,54 @@ describe('registry: hostile registries', function () {
     });
   });
 
+  describe('finding 5: one byte budget per digest', () => {
+    /** 100 layers of the same 12 MiB blob (one buffer on the server side), optionally with a valid signature last. */
+    function bigSig(withValid: boolean): Map<string, number> {
+      const big = { payload: Buffer.alloc(12 << 20, 0x61), signature: 'MEUCIQ==' };
+      const layers = [
+        ...Array.from({ length: withValid ? 99 : 100 }, () => big),
+        ...(withValid ? [validSignature(h)] : []),
+      ];
+      const gets = serveBlobs(h, [big.payload, ...layers.slice(-1).map((l) => l.payload)]);
+      serveManifest(h, sigPath(h), sigManifestOf(layers), ociManifest);
+      return gets;
+    }
+
+    it('finding 5: 100 × 12 MiB layers → bounded RSS, at most the budget fetched, NonCompliant EvidenceLimitExceeded', async () => {
+      const gets = bigSig(false);
+      const o = await collectFrom(h);
+      expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+      expect(o.elapsedMs, 'elapsed ms').to.be.below(perDigestLimitMs + 1_000);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      // The default budget (16 MiB) holds one 12 MiB layer.
+      expect([...gets.values()].reduce((a, b) => a + b, 0)).to.equal(1);
+      expect(o.evidence.sources.find((s) => s.item === 'sig')?.omitted).to.equal(99);
+    });
+
+    it('finding 5: a valid newest signature after 99 × 12 MiB layers → Compliant within the budget', async () => {
+      bigSig(true);
+      const o = await collectFrom(h);
+      expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+      expect(o.evidence.complete).to.equal(true);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+
+    it('finding 5: the budget is configurable (maxEvidenceBytes)', async () => {
+      const gets = bigSig(false);
+      const client = new RegistryClient({
+        plainHttpRegistries: [h.address],
+        limits: { ...limits, maxEvidenceBytes: 40 << 20 },
+      });
+      try {
+        const o = await collectFrom(h, client);
+        expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+        expect([...gets.values()].reduce((a, b) => a + b, 0)).to.equal(3);
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
   describe('finding 2: only the registry\'s own "not found" means absent', () => {
     it('finding 2: an HTML 404 at the .sig tag (an ingress default backend) → EvidenceIncomplete, not SignatureMissing', async () => {
       h.route(sigPath(h), (_req, res) => {
