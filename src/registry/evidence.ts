@@ -13,7 +13,10 @@
  * the image manifest itself answered in the image's repository in this fetch,
  * and every source records whether it answered definitively. Only complete
  * evidence may ever support "missing"; a source that errored makes the
- * evidence incomplete, and a cap makes it limit-exceeded.
+ * evidence incomplete. A source served completely but over the count limits
+ * or the per-digest byte budget records what it left out (`omitted`), one
+ * holding something other than a signature manifest says so (`invalid`):
+ * both are definite answers.
  */
 import { withDeadline } from '../base/deadline.js';
 import type { Digest } from '../base/digest.js';

@@ -1,7 +1,10 @@
 /**
- * Misbehaving registries (design §6): every case must end in a typed
+ * Misbehaving registries (design §6): every case of a response that did not
+ * arrive whole or is not the registry's own answer must end in a typed
  * Unknown-class outcome within the stated limits, with bounded memory, never
- * a crash and never evidence that could support "signature missing".
+ * a crash and never evidence that could support "signature missing". Content
+ * the registry served completely (issue 14, findings 3 and 5) is a definite
+ * answer, and its cases assert that answer under the same bounds.
  */
 import { expect } from 'chai';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
