@@ -22,6 +22,12 @@ export const definiteReasons = [
   'SbomDeniedLicense',
   'SbomTooOld',
   'SbomUndated',
+  /**
+   * The registry served more evidence than the count limits or the byte
+   * budget let Sigwatch judge, and none of what was judged (the newest items
+   * within the limits) verified. Definite: the content arrived completely.
+   */
+  'EvidenceLimitExceeded',
 ] as const;
 
 export const unknownReasons = [
@@ -31,7 +37,6 @@ export const unknownReasons = [
   'DigestUnresolved',
   'IndexUnresolved',
   'EvidenceIncomplete',
-  'EvidenceLimitExceeded',
   'TrustMaterialStale',
   'PolicyNotReady',
   'VersionUnparseable',

@@ -11,7 +11,7 @@ import { CliError } from '../base/errors.js';
 import { parseDuration } from '../policy/duration.js';
 import type { LogLevel } from '../operator/logger.js';
 import type { CommandContext } from './context.js';
-import { repeatable } from './inputs.js';
+import { parseByteSize, repeatable } from './inputs.js';
 
 interface RunFlags {
   readonly kubeconfig?: string;
@@ -39,6 +39,7 @@ interface RunFlags {
   readonly inventoryAdvertiseUrl?: string;
   readonly inventoryUnsignedSboms: boolean;
   readonly alertmanagerUrlAllowlist: string[];
+  readonly maxEvidenceBytes: string;
 }
 
 /** Mirrors operator/logger.ts `logLevels`; kept here so the CLI does not load winston for other commands. */
@@ -168,6 +169,11 @@ export function runCommand(context: CommandContext): Command {
       repeatable,
       (env['SIGWATCH_ALERTMANAGER_URL_ALLOWLIST'] ?? '').split(',').filter((u) => u !== ''),
     )
+    .option(
+      '--max-evidence-bytes <size>',
+      'blob bytes fetched per image digest (signatures, attestations, bundles); beyond it the newest that fit are judged',
+      env['SIGWATCH_MAX_EVIDENCE_BYTES'] ?? '16Mi',
+    )
     .action(async (flags: RunFlags) => {
       const probePort = Number(flags.probePort);
       if (!Number.isInteger(probePort) || probePort < 0 || probePort > 65_535)
@@ -194,6 +200,7 @@ export function runCommand(context: CommandContext): Command {
         throw usage('--inventory-tls-cert and --inventory-tls-key go together');
       if (flags.inventoryAdvertiseUrl !== undefined && !URL.canParse(flags.inventoryAdvertiseUrl))
         throw usage('--inventory-advertise-url must be a URL');
+      const maxEvidenceBytes = parseByteSize('--max-evidence-bytes', flags.maxEvidenceBytes);
       // Loaded on demand: the operator pulls in the Kubernetes client, winston and prom-client, which
       // would add ~200 ms to the start of every other command (verify, sbom, query).
       const [{ createLogger }, { startOperator }] = await Promise.all([
@@ -208,6 +215,7 @@ export function runCommand(context: CommandContext): Command {
         probeAddress: flags.probeAddress,
         probePort,
         insecureRegistries: flags.insecureRegistry,
+        maxEvidenceBytes,
         ...(flags.registryCredentialsSecret === undefined
           ? {}
           : { registryCredentialsSecret: flags.registryCredentialsSecret }),

@@ -26,7 +26,7 @@ import { PolicyEvaluator } from '../policy/evaluate.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import type { CommandContext } from './context.js';
 import { loadPolicyFile, trustMaterialFromFlags } from './policy-file.js';
-import { loadInput, readInputText, repeatable, trustedRootFrom } from './inputs.js';
+import { loadInput, parseByteSize, readInputText, repeatable, trustedRootFrom } from './inputs.js';
 import { exitCodeFor, formatTable, type ImageVerdict } from './verify-output.js';
 
 interface VerifyFlags {
@@ -43,6 +43,7 @@ interface VerifyFlags {
   readonly signatureRepository?: string;
   readonly output: 'json' | 'table';
   readonly concurrency: string;
+  readonly maxEvidenceBytes: string;
   readonly policy?: string;
   readonly trustedRootRef: string[];
   readonly secretKey: string[];
@@ -183,7 +184,7 @@ function authorityJudge(authority: Authority): Judge {
           verdict: 'NonCompliant',
           reasons: check.reasons,
           signers: [],
-          message: check.rejected[0]?.message ?? 'no signature found',
+          message: check.message ?? check.rejected[0]?.message ?? 'no signature found',
         };
       case 'Unknown': {
         const detail = evidence.sources.find((s) => s.outcome === 'error')?.message;
@@ -302,6 +303,11 @@ export function verifyCommand(context: CommandContext): Command {
       [],
     )
     .option('--concurrency <n>', 'images verified at once', '8')
+    .option(
+      '--max-evidence-bytes <size>',
+      'blob bytes fetched per image digest (signatures, attestations, bundles); beyond it the newest that fit are judged',
+      '16Mi',
+    )
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
     )
@@ -321,6 +327,7 @@ export function verifyCommand(context: CommandContext): Command {
         plainHttpRegistries: flags.insecureRegistry,
         credentials,
         caCertificates,
+        limits: { maxEvidenceBytes: parseByteSize('--max-evidence-bytes', flags.maxEvidenceBytes) },
       });
       const controller = new AbortController();
       try {

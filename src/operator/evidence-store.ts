@@ -95,7 +95,12 @@ function fingerprint(e: Evidence): string {
   return JSON.stringify([
     e.imageSeen,
     // Sources finish in any order: compare them as a set.
-    e.sources.map((s) => `${s.repository}|${s.item}|${s.outcome}|${s.reason ?? ''}`).sort(),
+    e.sources
+      .map(
+        (s) =>
+          `${s.repository}|${s.item}|${s.outcome}|${s.reason ?? ''}|${String(s.omitted ?? 0)}|${s.invalid ?? ''}`,
+      )
+      .sort(),
     e.signatures.map((s) => s.manifestDigest).sort(),
     e.attestations.map((a) => a.manifestDigest).sort(),
     e.bundles.map((b) => b.manifestDigest).sort(),

@@ -36,6 +36,8 @@ export interface OperatorSettings {
   readonly probeAddress: string;
   readonly probePort: number;
   readonly insecureRegistries: readonly string[];
+  /** Blob bytes fetched per digest's evidence (default: the registry client's, 16 MiB). */
+  readonly maxEvidenceBytes?: number;
   /** dockerconfigjson Secret in the operator namespace with registry credentials. */
   readonly registryCredentialsSecret?: string;
   /** Also use each pod's imagePullSecrets and its service account's (cluster-wide `get` on Secrets). */
@@ -219,6 +221,9 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       metrics.recordRegistryRequest(registry, status, seconds);
     },
     plainHttpRegistries: settings.insecureRegistries,
+    ...(settings.maxEvidenceBytes === undefined
+      ? {}
+      : { limits: { maxEvidenceBytes: settings.maxEvidenceBytes } }),
     // The operator's own Secret first: it is what an administrator configured on purpose.
     credentials: () =>
       podCredentials === undefined

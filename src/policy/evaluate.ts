@@ -11,7 +11,7 @@
 import type { DefiniteReason } from '../base/reasons.js';
 import type { Evidence } from '../registry/evidence.js';
 import { checkAttestation, type VerifiedAttestation } from '../verify/attestations.js';
-import { incompleteReasons } from '../verify/evidence-candidates.js';
+import { incompleteReasons, servedButUnusable } from '../verify/evidence-candidates.js';
 import { judgeSignatures } from '../verify/image-signatures.js';
 import { isSbomPredicate, predicateMatches } from '../verify/predicate-types.js';
 import { checkProvenance } from '../verify/provenance.js';
@@ -176,6 +176,7 @@ export class PolicyEvaluator {
         }
         const reason = check.reasons[0] ?? 'SignatureMissing';
         const message =
+          check.message ??
           check.rejected.find((r) => r.reason === reason)?.message ??
           'no signature by any authority of the policy';
         return nonCompliant('signature', reason, message);
@@ -192,10 +193,12 @@ export class PolicyEvaluator {
     );
     const readings = this.sbomReadings(verified);
     const attLooked = evidence.sources.some((s) => s.item === 'att');
+    const unusable = servedButUnusable(evidence, ['att', 'referrers']);
     outcomes.push(
       checkSbomRules(policy.sbom, readings, {
         decidable: evidence.complete && attLooked,
         incompleteReasons: incompleteReasons(evidence),
+        ...(unusable?.kind === 'EvidenceLimitExceeded' ? { overLimits: unusable.message } : {}),
         now,
       }),
     );
@@ -229,7 +232,7 @@ export class PolicyEvaluator {
           return unknown(name, ['TrustMaterialStale'], 'the public-good trusted root is stale');
         }
         const reason = check.reasons[0] ?? 'AttestationMissing';
-        const detail = check.rejected[0]?.message;
+        const detail = check.message ?? check.rejected[0]?.message;
         return nonCompliant(
           name,
           reason,

@@ -21,6 +21,8 @@ export interface SbomContext {
   /** Whether "missing" may be concluded: complete evidence that included the `.att` tags. */
   readonly decidable: boolean;
   readonly incompleteReasons: readonly UnknownReason[];
+  /** Set when the attestation sources served more than the limits let be judged (the answer is then that). */
+  readonly overLimits?: string;
   readonly now: Date;
 }
 
@@ -136,7 +138,13 @@ export function checkSbomRules(
     return {
       verdict: 'NonCompliant',
       findings: [
-        { check, reason: 'SbomMissing', message: 'no SBOM attestation verified by the policy authorities' },
+        context.overLimits === undefined
+          ? {
+              check,
+              reason: 'SbomMissing',
+              message: 'no SBOM attestation verified by the policy authorities',
+            }
+          : { check, reason: 'EvidenceLimitExceeded', message: context.overLimits },
       ],
     };
   }

@@ -3,9 +3,11 @@
  * referrers, with authentication, per-registry concurrency and the bounds of
  * the transport. Every content fetch is checked against its digest.
  *
- * Results distinguish "the registry definitively has nothing here" (a 404
- * answer: `undefined`) from "we could not find out" (a thrown RegistryError):
- * only the former may ever support a conclusion that a signature is missing.
+ * Results distinguish "the registry definitively has nothing here"
+ * (`undefined`) from "we could not find out" (a thrown RegistryError): only
+ * the former may ever support a conclusion that a signature is missing. A GET
+ * is definitively empty only on the registry's own 404 `MANIFEST_UNKNOWN`; a
+ * HEAD 404 has no body, so its caller must also check `answeredAsRegistry`.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import { digestHex, type Digest } from '../base/digest.js';
@@ -13,9 +15,16 @@ import { parseChallenge } from './auth.js';
 import { Authenticator, maxCandidates, type Repository } from './authenticator.js';
 import type { CredentialEntry } from './credentials.js';
 import { RegistryError } from './errors.js';
-import { expectOk, nextLink, sha256 } from './responses.js';
+import { expectOk, nextLink, notFoundKind, sha256 } from './responses.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
-import { manifestAccept, MediaTypes, parseManifest, type Descriptor, type Manifest } from './manifest.js';
+import {
+  manifestAccept,
+  MediaTypes,
+  parseManifest,
+  type Descriptor,
+  type Manifest,
+  type Overflow,
+} from './manifest.js';
 import { apiHost, canonicalRegistry } from './reference.js';
 import { nextPageUrl, RegistryTransport, type ExchangeObserver, type HttpResponse } from './transport.js';
 
@@ -62,6 +71,8 @@ export interface ManifestHead {
 export interface ReferrerListing {
   readonly source: 'api' | 'fallback-tag';
   readonly descriptors: readonly Descriptor[];
+  /** Descriptors served beyond `maxReferrers` and left out (the first ones). */
+  readonly omitted: number;
 }
 
 interface Request {
@@ -99,6 +110,8 @@ export class RegistryClient {
   readonly #plainHttp: ReadonlyMap<string, string>;
   readonly #auth: Authenticator;
   readonly #limiters = new Map<string, LimitFunction>();
+  /** Registries (as configured, host[:port]) that answered as OCI registries in this process. */
+  readonly #registries = new Set<string>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.limits = { ...defaultLimits, ...options.limits };
@@ -117,8 +130,36 @@ export class RegistryClient {
   }
 
   /**
-   * GETs a manifest by tag or digest; `undefined` when the registry answers 404.
+   * Whether `registry` has answered as an OCI registry in this process (a
+   * manifest whose digest checked out, or an OCI error body): only then does
+   * an empty-bodied HEAD 404 from it mean "no such manifest".
+   */
+  answeredAsRegistry(registry: string): boolean {
+    return this.#registries.has(registry);
+  }
+
+  /**
+   * Whether the repository exists, asked with the cheapest call that says so
+   * (a one-entry tag list): `false` on a 404 (e.g. `NAME_UNKNOWN`).
+   * @throws RegistryError
+   */
+  async repositoryExists(repo: Repository, signal: AbortSignal): Promise<boolean> {
+    const res = await this.#send(
+      repo,
+      { method: 'GET', path: 'tags/list?n=1', maxBytes: this.limits.maxSmallBodyBytes },
+      signal,
+    );
+    if (res.status === 404) return false;
+    expectOk(res, repo, 'tag list');
+    return true;
+  }
+
+  /**
+   * GETs a manifest by tag or digest; `undefined` when the registry answers
+   * 404 `MANIFEST_UNKNOWN` (any other 404 throws: it proves nothing).
    * By digest the body must hash to it; by tag a `Docker-Content-Digest` header must match the body.
+   * Content that arrived whole and hashes to the digest asked for or claimed
+   * but is no manifest Sigwatch reads throws with `servedDigest` set.
    * @throws RegistryError
    */
   async getManifest(
@@ -126,13 +167,17 @@ export class RegistryClient {
     reference: string,
     signal: AbortSignal,
     accept = manifestAccept,
+    overflow: Overflow = 'refuse',
   ): Promise<FetchedManifest | undefined> {
     const res = await this.#send(
       repo,
       { method: 'GET', path: `manifests/${reference}`, accept, maxBytes: this.limits.maxManifestBytes },
       signal,
     );
-    if (res.status === 404) return undefined;
+    if (res.status === 404) {
+      this.#notFound(repo, res, `manifest ${reference}`);
+      return undefined;
+    }
     expectOk(res, repo, `manifest ${reference}`);
     const digest = sha256(res.body);
     const claimed = res.headers['docker-content-digest'];
@@ -144,15 +189,48 @@ export class RegistryClient {
         `${repo.registry}/${repo.repository}: manifest ${reference} hashes to ${digest}${claimed ? ` (header says ${claimed})` : ''}`,
       );
     }
-    return {
-      digest,
-      manifest: parseManifest(res.body, res.headers['content-type'], this.limits.maxLayers),
-      raw: res.body,
-    };
+    this.#registries.add(repo.registry);
+    let manifest: Manifest;
+    try {
+      manifest = parseManifest(res.body, res.headers['content-type'], this.limits.maxLayers, overflow);
+    } catch (error: unknown) {
+      const confirmed = reference.startsWith('sha256:') || claimed === digest;
+      if (!confirmed || !(error instanceof RegistryError) || error.code !== 'ProtocolError') throw error;
+      throw new RegistryError(
+        'ProtocolError',
+        `${repo.registry}/${repo.repository}:${reference}: ${error.message}`,
+        {
+          status: 200,
+          servedDigest: digest,
+          cause: error,
+        },
+      );
+    }
+    return { digest, manifest, raw: res.body };
   }
 
   /**
-   * HEADs a manifest: the cheap existence and change check. `undefined` on 404.
+   * A GET 404 is "nothing here" only as the registry's OCI `MANIFEST_UNKNOWN`.
+   * @throws RegistryError ProtocolError for any other 404
+   */
+  #notFound(repo: Repository, res: HttpResponse, what: string): void {
+    const kind = notFoundKind(res.body);
+    if (kind !== 'other') this.#registries.add(repo.registry);
+    if (kind === 'manifest-unknown') return;
+    throw new RegistryError(
+      'ProtocolError',
+      `${repo.registry}/${repo.repository}: ${what}: ${
+        kind === 'name-unknown'
+          ? '404 NAME_UNKNOWN (no such repository)'
+          : "404 without the registry's MANIFEST_UNKNOWN error (not an answer from the registry)"
+      }`,
+      { status: 404 },
+    );
+  }
+
+  /**
+   * HEADs a manifest: the cheap existence and change check. `undefined` on
+   * 404, which counts as absence only from a registry that `answeredAsRegistry`.
    * @throws RegistryError (ProtocolError when the registry sends no Docker-Content-Digest)
    */
   async headManifest(
@@ -174,6 +252,7 @@ export class RegistryClient {
         `${repo.registry}: HEAD ${reference} without a valid Docker-Content-Digest`,
       );
     }
+    this.#registries.add(repo.registry);
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new RegistryError('DigestMismatch', `${repo.registry}: HEAD ${reference} answered for ${digest}`);
     }
@@ -222,6 +301,7 @@ export class RegistryClient {
    * Every referrer of `digest`: the OCI 1.1 API (all pages), or, when the
    * registry does not serve it (404, 400, 406, or a non-index 200), the
    * `sha256-<hex>` fallback tag. A missing fallback tag is an empty listing.
+   * A listing served in full but over `maxReferrers` keeps its last entries and says how many it left out.
    * @throws RegistryError, including when a later page fails (a partial list is never returned)
    */
   async listReferrers(repo: Repository, digest: Digest, signal: AbortSignal): Promise<ReferrerListing> {
@@ -243,26 +323,23 @@ export class RegistryClient {
         `sha256-${digestHex(digest)}`,
         signal,
         MediaTypes.ociIndex,
+        'keep-last',
       );
-      return {
-        source: 'fallback-tag',
-        descriptors: fallback?.manifest.kind === 'index' ? fallback.manifest.manifests : [],
-      };
+      const index = fallback?.manifest.kind === 'index' ? fallback.manifest : undefined;
+      return { source: 'fallback-tag', descriptors: index?.manifests ?? [], omitted: index?.omitted ?? 0 };
     }
     expectOk(first, repo, `referrers of ${digest}`);
     const all: Descriptor[] = [];
+    let omitted = 0;
     let page: HttpResponse = first;
     for (let n = 1; ; n++) {
-      const index = parseManifest(page.body, MediaTypes.ociIndex, this.limits.maxReferrers);
+      const index = parseManifest(page.body, MediaTypes.ociIndex, this.limits.maxReferrers, 'keep-last');
       if (index.kind !== 'index')
         throw new RegistryError('ProtocolError', 'referrers response is not an index');
       all.push(...index.manifests);
-      if (all.length > this.limits.maxReferrers) {
-        throw new RegistryError(
-          'LimitExceeded',
-          `${digest} has more than ${String(this.limits.maxReferrers)} referrers`,
-        );
-      }
+      // A listing served in full but over the cap keeps its last entries (issue 14 finding 3).
+      omitted +=
+        (index.omitted ?? 0) + all.splice(0, Math.max(0, all.length - this.limits.maxReferrers)).length;
       const next = nextLink(page.headers['link']);
       if (next === undefined) break;
       if (n >= this.limits.maxReferrerPages) {
@@ -279,7 +356,7 @@ export class RegistryClient {
       );
       expectOk(page, repo, `referrers of ${digest} (page ${String(n + 1)})`);
     }
-    return { source: 'api', descriptors: all };
+    return { source: 'api', descriptors: all, omitted };
   }
 
   /** Tag list (all pages, bounded like referrers). */

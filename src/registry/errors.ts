@@ -1,3 +1,4 @@
+import type { Digest } from '../base/digest.js';
 import { SigwatchError } from '../base/errors.js';
 import type { UnknownReason } from '../base/reasons.js';
 
@@ -13,7 +14,11 @@ export type RegistryErrorCode =
   | 'Unauthorized'
   /** 429, or a Retry-After beyond what we wait. */
   | 'RateLimited'
-  /** A size, count, page or redirect cap was exceeded. */
+  /**
+   * A transport cap was exceeded (a body over its size cap, too many
+   * redirects or pages): the answer did not arrive, so it decides nothing.
+   * Counts over a completely served listing are not errors (see the collector).
+   */
   | 'LimitExceeded'
   /** Content did not hash to the digest it was asked for (or claimed in Docker-Content-Digest). */
   | 'DigestMismatch'
@@ -29,10 +34,21 @@ export type RegistryErrorCode =
 export class RegistryError extends SigwatchError<RegistryErrorCode> {
   /** HTTP status of the response that caused it, when there was one. */
   readonly status: number | undefined;
+  /**
+   * Set when the registry served the content completely and it hashes to the
+   * digest asked for or claimed: the error is about what the content is (not
+   * a manifest Sigwatch can use), not about whether it arrived.
+   */
+  readonly servedDigest: Digest | undefined;
 
-  constructor(code: RegistryErrorCode, message: string, options?: ErrorOptions & { status?: number }) {
+  constructor(
+    code: RegistryErrorCode,
+    message: string,
+    options?: ErrorOptions & { status?: number; servedDigest?: Digest },
+  ) {
     super(code, message, options);
     this.status = options?.status;
+    this.servedDigest = options?.servedDigest;
   }
 }
 
@@ -48,7 +64,6 @@ export function unknownReasonFor(code: RegistryErrorCode): UnknownReason {
     case 'RateLimited':
       return 'RateLimited';
     case 'LimitExceeded':
-      return 'EvidenceLimitExceeded';
     case 'DigestMismatch':
     case 'ProtocolError':
       return 'EvidenceIncomplete';

@@ -4,7 +4,8 @@
  * was seen, what was definitively absent and what did not answer.
  */
 import { digestHex, type Digest } from '../base/digest.js';
-import type { RegistryClient, Repository } from './client.js';
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { FetchedManifest, RegistryClient, Repository } from './client.js';
 import { RegistryError, unknownReasonFor } from './errors.js';
 import {
   bundleMediaTypePrefix,
@@ -24,12 +25,8 @@ import { MediaTypes, type Descriptor } from './manifest.js';
 export const repositoryName = (r: Repository): string => `${r.registry}/${r.repository}`;
 const name = repositoryName;
 
-interface TagLayer {
-  readonly repository: string;
-  readonly manifestDigest: Digest;
-  readonly body: Uint8Array;
-  readonly annotations: Readonly<Record<string, string>>;
-}
+/** What a source's answer said besides its items (see SourceStatus). */
+type Marks = Pick<SourceStatus, 'manifestDigest' | 'omitted' | 'invalid'>;
 
 export class Collector {
   readonly sources: SourceStatus[] = [];
@@ -37,6 +34,16 @@ export class Collector {
   readonly attestations: AttestationLayer[] = [];
   readonly bundles: BundleReferrer[] = [];
   readonly sboms: AttachedSbom[] = [];
+  /** Repositories that answered 200 to something in this fetch: their "not found" is believed. */
+  readonly #answered = new Set<string>();
+  /** Sources (`repository item`) found absent by an empty-bodied HEAD 404. */
+  readonly #absentByHead = new Set<string>();
+  readonly #repositories = new Map<string, Repository>();
+  readonly #marks = new Map<string, Marks>();
+  /** Blob bytes this digest may still fetch (the per-digest evidence budget). */
+  #budget: number;
+  readonly #blobSlots: LimitFunction;
+  readonly #manifestSlots: LimitFunction;
 
   constructor(
     readonly client: RegistryClient,
@@ -44,7 +51,11 @@ export class Collector {
     readonly parent: AbortSignal,
     /** Evidence of the previous fetch: content whose manifest digest is unchanged is reused. */
     readonly previous?: Evidence,
-  ) {}
+  ) {
+    this.#budget = client.limits.maxEvidenceBytes;
+    this.#blobSlots = pLimit(client.limits.perDigestConcurrency);
+    this.#manifestSlots = pLimit(client.limits.perDigestConcurrency);
+  }
 
   /**
    * The layers a previous fetch found under `manifestDigest` in `repo`, or
@@ -62,9 +73,11 @@ export class Collector {
 
   /** Runs one source; registry failures are recorded, cancellations and bugs propagate. */
   async source(repo: Repository, item: SourceItem, fetch: () => Promise<boolean>): Promise<boolean> {
+    this.#repositories.set(name(repo), repo);
     try {
       const found = await fetch();
-      this.sources.push({ repository: name(repo), item, outcome: found ? 'found' : 'absent' });
+      const marks = found ? this.#marks.get(`${name(repo)} ${item}`) : undefined;
+      this.sources.push({ repository: name(repo), item, outcome: found ? 'found' : 'absent', ...marks });
       return found;
     } catch (error: unknown) {
       if (this.parent.aborted) throw this.parent.reason as Error;
@@ -93,90 +106,221 @@ export class Collector {
     }
   }
 
-  capped(count: number, what: string): void {
-    if (count > this.client.limits.maxSignatures) {
-      throw new RegistryError(
-        'LimitExceeded',
-        `${what} has ${String(count)} entries, more than ${String(this.client.limits.maxSignatures)}`,
-      );
-    }
+  /**
+   * Absence is believed only from a registry's own "not found" in a
+   * repository that answers (design §3, issue 14 finding 2): a HEAD 404 from
+   * a host that never answered as an OCI registry, or any 404 in a
+   * `source.repository` that answered nothing else and whose tag list does
+   * not answer either (it does not exist), becomes EvidenceIncomplete. The
+   * image's own repository answered the image HEAD, or the evidence is
+   * incomplete anyway. Costs a request only for such a silent repository.
+   */
+  async settle(image: Repository): Promise<void> {
+    const silent = new Map<string, Repository>();
+    this.sources.forEach((s, i) => {
+      const repo = this.#repositories.get(s.repository);
+      if (s.outcome !== 'absent' || repo === undefined) return;
+      if (
+        this.#absentByHead.has(`${s.repository} ${s.item}`) &&
+        !this.client.answeredAsRegistry(repo.registry)
+      ) {
+        this.sources[i] = {
+          ...s,
+          outcome: 'error',
+          reason: 'EvidenceIncomplete',
+          message: `${s.repository}: HEAD 404 from a host that has not answered as an OCI registry`,
+        };
+      } else if (s.repository !== name(image) && !this.#answered.has(s.repository)) {
+        silent.set(s.repository, repo);
+      }
+    });
+    await Promise.all(
+      [...silent.values()].map(async (repo) => {
+        let why: Pick<SourceStatus, 'reason' | 'message'> | undefined;
+        try {
+          if (!(await this.client.repositoryExists(repo, this.signal)))
+            why = {
+              reason: 'EvidenceIncomplete',
+              message: `${name(repo)}: signature repository not found (404 on its tag list)`,
+            };
+        } catch (error: unknown) {
+          if (this.parent.aborted) throw this.parent.reason as Error;
+          if (error instanceof RegistryError)
+            why = { reason: unknownReasonFor(error.code), message: error.message };
+          else if (this.signal.aborted)
+            why = { reason: 'RegistryUnavailable', message: 'per-digest deadline exceeded' };
+          else throw error;
+        }
+        if (why === undefined) return;
+        this.sources.forEach((s, i) => {
+          if (s.repository === name(repo) && s.outcome === 'absent')
+            this.sources[i] = { ...s, outcome: 'error', ...why };
+        });
+      }),
+    );
   }
 
+  /** Records what a source's answer said besides its items (merged; `omitted` adds up). */
+  #mark(repo: Repository, item: SourceItem, marks: Marks): void {
+    const key = `${name(repo)} ${item}`;
+    const old = this.#marks.get(key) ?? {};
+    const manifestDigest = marks.manifestDigest ?? old.manifestDigest;
+    const invalid = marks.invalid ?? old.invalid;
+    const omitted = (old.omitted ?? 0) + (marks.omitted ?? 0);
+    this.#marks.set(key, {
+      ...(manifestDigest === undefined ? {} : { manifestDigest }),
+      ...(invalid === undefined ? {} : { invalid }),
+      ...(omitted > 0 ? { omitted } : {}),
+    });
+  }
+
+  /**
+   * Fetches the newest of `descs` (the last ones: cosign appends layers) that
+   * fit the count limit and what is left of the digest's byte budget, with
+   * bounded concurrency; the rest are counted as omitted, never fetched. A
+   * blob declared larger than `maxBlobBytes` or than the budget left is
+   * skipped, and older, smaller ones may still fit.
+   */
+  async newest(
+    repo: Repository,
+    descs: readonly Descriptor[],
+  ): Promise<{ fetched: { desc: Descriptor; body: Uint8Array }[]; omitted: number }> {
+    const { maxSignatures, maxBlobBytes } = this.client.limits;
+    let omitted = Math.max(0, descs.length - maxSignatures);
+    const chosen: Descriptor[] = [];
+    for (const desc of descs.slice(omitted).reverse()) {
+      if (desc.size > maxBlobBytes || desc.size > this.#budget) {
+        omitted++;
+        continue;
+      }
+      this.#budget -= desc.size;
+      chosen.unshift(desc);
+    }
+    // A body may not be larger than declared (and reserved), beyond room for a registry's error message.
+    const fetched = await Promise.all(
+      chosen.map((desc) =>
+        this.#blobSlots(async () => ({
+          desc,
+          body: await this.client.getBlob(repo, desc, this.signal, Math.max(desc.size, 4096)),
+        })),
+      ),
+    );
+    return { fetched, omitted };
+  }
+
+  /**
+   * The layers (of `mediaType`, if given) under a cosign tag, or undefined
+   * when the tag does not exist. Content the registry served whole that is
+   * not an image manifest is a definite answer: no layers, marked `invalid`.
+   */
   async tagLayers(
     repo: Repository,
     tag: string,
+    item: SourceItem,
+    mediaType?: string,
   ): Promise<{ manifestDigest: Digest; layers: { desc: Descriptor; body: Uint8Array }[] } | undefined> {
-    const m = await this.client.getManifest(repo, tag, this.signal);
+    let m: FetchedManifest | undefined;
+    try {
+      m = await this.client.getManifest(repo, tag, this.signal, undefined, 'keep-last');
+    } catch (error: unknown) {
+      if (!(error instanceof RegistryError) || error.servedDigest === undefined) throw error;
+      this.#answered.add(name(repo));
+      this.#mark(repo, item, { manifestDigest: error.servedDigest, invalid: error.message });
+      return { manifestDigest: error.servedDigest, layers: [] };
+    }
     if (m === undefined) return undefined;
-    if (m.manifest.kind !== 'image')
-      throw new RegistryError('ProtocolError', `${name(repo)}:${tag} is not an image manifest`);
-    this.capped(m.manifest.layers.length, `${name(repo)}:${tag}`);
-    const layers = await Promise.all(
-      m.manifest.layers.map(async (desc) => ({
-        desc,
-        body: await this.client.getBlob(repo, desc, this.signal),
-      })),
-    );
-    return { manifestDigest: m.digest, layers };
-  }
-
-  /** The layers of one media type under a cosign tag, or undefined when the tag does not exist. */
-  async attached(repo: Repository, tag: string, mediaType: string): Promise<TagLayer[] | undefined> {
-    const got = await this.tagLayers(repo, tag);
-    return got?.layers
-      .filter(({ desc }) => desc.mediaType === mediaType)
-      .map(({ desc, body }) => ({
-        repository: name(repo),
-        manifestDigest: got.manifestDigest,
-        body,
-        annotations: desc.annotations ?? {},
-      }));
+    this.#answered.add(name(repo));
+    if (m.manifest.kind !== 'image') {
+      this.#mark(repo, item, {
+        manifestDigest: m.digest,
+        invalid: `${name(repo)}:${tag} holds an image index, not a cosign signature or attestation manifest`,
+      });
+      return { manifestDigest: m.digest, layers: [] };
+    }
+    const wanted = m.manifest.layers.filter((d) => mediaType === undefined || d.mediaType === mediaType);
+    const { fetched, omitted } = await this.newest(repo, wanted);
+    this.#mark(repo, item, { manifestDigest: m.digest, omitted: omitted + (m.manifest.omitted ?? 0) });
+    return { manifestDigest: m.digest, layers: fetched };
   }
 
   /**
    * With previous evidence, a HEAD of the tag decides: absent, unchanged (the
-   * old layers, no GET) or changed (fetched). Without it, one GET does all.
+   * old answer: its layers and marks, no GET) or changed (fetched). Without
+   * it, one GET does all.
    */
   private async headFirst<T extends { repository: string; manifestDigest: Digest }>(
     repo: Repository,
     tag: string,
+    item: SourceItem,
     previous: readonly T[] | undefined,
   ): Promise<{ kind: 'absent' } | { kind: 'reuse'; layers: T[] } | { kind: 'fetch' }> {
-    if (previous === undefined) return { kind: 'fetch' };
+    if (this.previous === undefined || previous === undefined) return { kind: 'fetch' };
     const head = await this.client.headManifest(repo, tag, this.signal);
-    if (head === undefined) return { kind: 'absent' };
-    const layers = this.reusable(previous, repo, head.digest);
-    return layers === undefined ? { kind: 'fetch' } : { kind: 'reuse', layers };
+    if (head === undefined) {
+      this.#absentByHead.add(`${name(repo)} ${item}`);
+      return { kind: 'absent' };
+    }
+    this.#answered.add(name(repo));
+    const before = this.previous.sources.find(
+      (s) =>
+        s.repository === name(repo) &&
+        s.item === item &&
+        s.outcome === 'found' &&
+        s.manifestDigest === head.digest,
+    );
+    if (before === undefined) return { kind: 'fetch' };
+    this.#mark(repo, item, {
+      manifestDigest: head.digest,
+      ...(before.omitted === undefined ? {} : { omitted: before.omitted }),
+      ...(before.invalid === undefined ? {} : { invalid: before.invalid }),
+    });
+    return { kind: 'reuse', layers: this.reusable(previous, repo, head.digest) ?? [] };
   }
 
   async sig(repo: Repository, digest: Digest): Promise<boolean> {
     const tag = `sha256-${digestHex(digest)}.sig`;
-    const cheap = await this.headFirst(repo, tag, this.previous?.signatures);
+    const cheap = await this.headFirst(repo, tag, 'sig', this.previous?.signatures);
     if (cheap.kind === 'absent') return false;
     if (cheap.kind === 'reuse') {
       this.signatures.push(...cheap.layers);
       return true;
     }
-    const layers = await this.attached(repo, tag, simpleSigningMediaType);
-    this.signatures.push(...(layers ?? []).map(({ body, ...l }) => ({ ...l, payload: body })));
-    return layers !== undefined;
+    const got = await this.tagLayers(repo, tag, 'sig', simpleSigningMediaType);
+    if (got === undefined) return false;
+    for (const { desc, body } of got.layers) {
+      this.signatures.push({
+        repository: name(repo),
+        manifestDigest: got.manifestDigest,
+        payload: body,
+        annotations: desc.annotations ?? {},
+      });
+    }
+    return true;
   }
 
   async att(repo: Repository, digest: Digest): Promise<boolean> {
     const tag = `sha256-${digestHex(digest)}.att`;
-    const cheap = await this.headFirst(repo, tag, this.previous?.attestations);
+    const cheap = await this.headFirst(repo, tag, 'att', this.previous?.attestations);
     if (cheap.kind === 'absent') return false;
     if (cheap.kind === 'reuse') {
       this.attestations.push(...cheap.layers);
       return true;
     }
-    const layers = await this.attached(repo, tag, dsseMediaType);
-    this.attestations.push(...(layers ?? []).map(({ body, ...l }) => ({ ...l, envelope: body })));
-    return layers !== undefined;
+    const got = await this.tagLayers(repo, tag, 'att', dsseMediaType);
+    if (got === undefined) return false;
+    for (const { desc, body } of got.layers) {
+      this.attestations.push({
+        repository: name(repo),
+        manifestDigest: got.manifestDigest,
+        envelope: body,
+        annotations: desc.annotations ?? {},
+      });
+    }
+    return true;
   }
 
   async sbom(repo: Repository, digest: Digest): Promise<boolean> {
-    const got = await this.tagLayers(repo, `sha256-${digestHex(digest)}.sbom`);
+    const got = await this.tagLayers(repo, `sha256-${digestHex(digest)}.sbom`, 'sbom');
     if (got === undefined) return false;
     for (const { desc, body } of got.layers)
       this.sboms.push({ repository: name(repo), mediaType: desc.mediaType, body });
@@ -185,6 +329,7 @@ export class Collector {
 
   async referrers(repo: Repository, digest: Digest): Promise<boolean> {
     const listing = await this.client.listReferrers(repo, digest, this.signal);
+    if (listing.source === 'api' || listing.descriptors.length > 0) this.#answered.add(name(repo));
     // artifactType is a hint: registries that report the config media type
     // (go-containerregistry) show bundles as the empty type, so those are
     // fetched and judged by their layer too.
@@ -195,8 +340,14 @@ export class Collector {
         d.artifactType === MediaTypes.ociEmpty ||
         d.artifactType === cosignSigArtifactType,
     );
-    this.capped(candidates.length, `referrers of ${digest}`);
-    await Promise.all(candidates.map((d) => this.referrer(repo, digest, d, listing.source)));
+    // Over the count limit, the last ones are judged (a listing has no other order to go by).
+    const over = Math.max(0, candidates.length - this.client.limits.maxSignatures);
+    this.#mark(repo, 'referrers', { omitted: listing.omitted + over });
+    await Promise.all(
+      candidates
+        .slice(over)
+        .map((d) => this.#manifestSlots(() => this.referrer(repo, digest, d, listing.source))),
+    );
     return listing.descriptors.length > 0;
   }
 
@@ -214,7 +365,14 @@ export class Collector {
       this.signatures.push(...(seenSignatures ?? []));
       return;
     }
-    const m = await this.client.getManifest(repo, desc.digest, this.signal);
+    let m: FetchedManifest | undefined;
+    try {
+      m = await this.client.getManifest(repo, desc.digest, this.signal, undefined, 'keep-last');
+    } catch (error: unknown) {
+      // Served whole but no manifest Sigwatch reads: some other artifact, not a signature.
+      if (error instanceof RegistryError && error.servedDigest !== undefined) return;
+      throw error;
+    }
     if (m === undefined) {
       throw new RegistryError(
         'ProtocolError',
@@ -224,13 +382,16 @@ export class Collector {
     if (m.manifest.kind !== 'image' || m.manifest.subject?.digest !== digest) return; // not about this image
     const layers = m.manifest.layers;
     if (m.manifest.artifactType === cosignSigArtifactType || desc.artifactType === cosignSigArtifactType) {
-      this.capped(layers.length, `referrer ${desc.digest}`);
-      for (const l of layers.filter((x) => x.mediaType === simpleSigningMediaType)) {
-        const payload = await this.client.getBlob(repo, l, this.signal);
+      const { fetched, omitted } = await this.newest(
+        repo,
+        layers.filter((x) => x.mediaType === simpleSigningMediaType),
+      );
+      this.#mark(repo, 'referrers', { omitted: omitted + (m.manifest.omitted ?? 0) });
+      for (const { desc: l, body } of fetched) {
         this.signatures.push({
           repository: name(repo),
           manifestDigest: m.digest,
-          payload,
+          payload: body,
           annotations: l.annotations ?? {},
         });
       }
@@ -238,15 +399,16 @@ export class Collector {
     }
     const bundleLayers = layers.filter((l) => l.mediaType.startsWith(bundleMediaTypePrefix));
     if (bundleLayers.length !== 1 || layers.length !== 1) return; // some other artifact
-    const layer = bundleLayers[0];
+    const { fetched, omitted } = await this.newest(repo, bundleLayers);
+    this.#mark(repo, 'referrers', { omitted });
+    const layer = fetched[0];
     if (layer === undefined) return;
-    const bundle = await this.client.getBlob(repo, layer, this.signal);
     this.bundles.push({
       repository: name(repo),
       manifestDigest: m.digest,
       via,
-      mediaType: layer.mediaType,
-      bundle,
+      mediaType: layer.desc.mediaType,
+      bundle: layer.body,
       annotations: m.manifest.annotations ?? {},
     });
   }

@@ -21,6 +21,16 @@ export interface SourceStatus {
   readonly outcome: 'found' | 'absent' | 'error';
   readonly reason?: UnknownReason;
   readonly message?: string;
+  /** The tag's manifest as found (`.sig`, `.att`): a refresh whose HEAD names it reuses this answer. */
+  readonly manifestDigest?: Digest;
+  /**
+   * Items the registry served completely but the count limits or the byte
+   * budget left unjudged (the oldest ones): if nothing judged verifies, the
+   * answer is the definite EvidenceLimitExceeded.
+   */
+  readonly omitted?: number;
+  /** The tag holds content that is not a signature (attestation) manifest: definitely no valid one there. */
+  readonly invalid?: string;
 }
 
 /** One layer of a cosign `.sig` manifest (or experimental sig referrer): payload + annotations. */
@@ -71,6 +81,6 @@ export interface Evidence {
   readonly sources: readonly SourceStatus[];
   /** imageSeen and every source but `.sbom` (inventory only) answered definitively. */
   readonly complete: boolean;
-  /** Some cap (signatures, referrers, sizes, pages) was exceeded. */
+  /** Some source served more than the count limits or the byte budget let be judged (`omitted`). */
   readonly limitExceeded: boolean;
 }

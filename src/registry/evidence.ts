@@ -13,7 +13,10 @@
  * the image manifest itself answered in the image's repository in this fetch,
  * and every source records whether it answered definitively. Only complete
  * evidence may ever support "missing"; a source that errored makes the
- * evidence incomplete, and a cap makes it limit-exceeded.
+ * evidence incomplete. A source served completely but over the count limits
+ * or the per-digest byte budget records what it left out (`omitted`), one
+ * holding something other than a signature manifest says so (`invalid`):
+ * both are definite answers.
  */
 import { withDeadline } from '../base/deadline.js';
 import type { Digest } from '../base/digest.js';
@@ -86,6 +89,7 @@ export async function collectEvidence(client: RegistryClient, options: CollectOp
       jobs.push(c.source(repo, 'sbom', () => c.sbom(repo, digest)));
   }
   await Promise.all(jobs);
+  await c.settle(image);
   const imageSeen = c.sources.some((s) => s.item === 'image' && s.outcome === 'found');
   return {
     repository: name(image),
@@ -100,6 +104,6 @@ export async function collectEvidence(client: RegistryClient, options: CollectOp
     sources: c.sources,
     // Attached `.sbom` images feed the inventory, never a verdict: their failure leaves the verdict decidable.
     complete: imageSeen && c.sources.every((s) => s.outcome !== 'error' || s.item === 'sbom'),
-    limitExceeded: c.sources.some((s) => s.reason === 'EvidenceLimitExceeded'),
+    limitExceeded: c.sources.some((s) => (s.omitted ?? 0) > 0 && s.item !== 'sbom'),
   };
 }

@@ -28,6 +28,13 @@ export interface RegistryLimits {
   readonly maxAttempts: number;
   /** Concurrent requests per registry host. */
   readonly perRegistryConcurrency: number;
+  /**
+   * Blob bytes fetched for one digest's evidence, over all its sources: the
+   * newest items that fit are fetched, the rest are counted as over the limit.
+   */
+  readonly maxEvidenceBytes: number;
+  /** Blobs (and referrer manifests) fetched at once for one digest. */
+  readonly perDigestConcurrency: number;
 }
 
 export const defaultLimits: RegistryLimits = {
@@ -45,4 +52,6 @@ export const defaultLimits: RegistryLimits = {
   maxRetryAfterMs: 10_000,
   maxAttempts: 3,
   perRegistryConcurrency: 8,
+  maxEvidenceBytes: 16 << 20,
+  perDigestConcurrency: 4,
 };

@@ -45,12 +45,19 @@ export interface ImageManifest extends ManifestCommon {
   readonly kind: 'image';
   readonly config: Descriptor;
   readonly layers: readonly Descriptor[];
+  /** Layers left out by `overflow: 'keep-last'` (the oldest ones). */
+  readonly omitted?: number;
 }
 
 export interface IndexManifest extends ManifestCommon {
   readonly kind: 'index';
   readonly manifests: readonly Descriptor[];
+  /** Manifests left out by `overflow: 'keep-last'` (the first ones). */
+  readonly omitted?: number;
 }
+
+/** Over `maxEntries`: refuse (LimitExceeded), or keep the last ones (layers are appended: the newest). */
+export type Overflow = 'refuse' | 'keep-last';
 
 export type Manifest = ImageManifest | IndexManifest;
 
@@ -99,27 +106,36 @@ export function parseDescriptor(value: unknown, what: string): Descriptor {
   };
 }
 
-function descriptors(value: unknown, what: string, max: number): Descriptor[] {
+function descriptors(
+  value: unknown,
+  what: string,
+  max: number,
+  overflow: Overflow,
+): { list: Descriptor[]; omitted?: number } {
   if (!Array.isArray(value)) throw bad(`${what} is not an array`);
-  if (value.length > max) {
+  if (value.length > max && overflow === 'refuse') {
     throw new RegistryError(
       'LimitExceeded',
       `${what} has ${String(value.length)} entries, more than ${String(max)}`,
     );
   }
-  return value.map((d, i) => parseDescriptor(d, `${what}[${String(i)}]`));
+  const omitted = Math.max(0, value.length - max);
+  const list = value.slice(omitted).map((d, i) => parseDescriptor(d, `${what}[${String(i + omitted)}]`));
+  return omitted > 0 ? { list, omitted } : { list };
 }
 
 /**
  * Parses manifest bytes. `contentType` is the response's (parameters
  * ignored); when the body has `mediaType` too, they must agree. Schema 1
- * and unknown types are refused.
+ * and unknown types are refused. More than `maxEntries` layers or manifests
+ * are refused, or with `keep-last` the last `maxEntries` are kept.
  * @throws RegistryError ProtocolError | LimitExceeded
  */
 export function parseManifest(
   body: Uint8Array,
   contentType: string | undefined,
   maxEntries: number,
+  overflow: Overflow = 'refuse',
 ): Manifest {
   let json: unknown;
   try {
@@ -146,20 +162,24 @@ export function parseManifest(
   };
   const annotations = stringMap(o['annotations'], 'annotations');
   if (indexTypes.includes(mediaType)) {
+    const { list, omitted } = descriptors(o['manifests'], 'manifests', maxEntries, overflow);
     return {
       kind: 'index',
       ...common,
       ...(annotations ? { annotations } : {}),
-      manifests: descriptors(o['manifests'], 'manifests', maxEntries),
+      manifests: list,
+      ...(omitted === undefined ? {} : { omitted }),
     };
   }
   if (imageTypes.includes(mediaType)) {
+    const { list, omitted } = descriptors(o['layers'] ?? [], 'layers', maxEntries, overflow);
     return {
       kind: 'image',
       ...common,
       ...(annotations ? { annotations } : {}),
       config: parseDescriptor(o['config'], 'config'),
-      layers: descriptors(o['layers'] ?? [], 'layers', maxEntries),
+      layers: list,
+      ...(omitted === undefined ? {} : { omitted }),
     };
   }
   throw bad(`unsupported media type ${mediaType}`);

@@ -28,6 +28,27 @@ export function expectOk(res: HttpResponse, repo: Repository, what: string): voi
   });
 }
 
+/**
+ * What a 404 says, read from its body: `manifest-unknown` only for the OCI
+ * error JSON with the code `MANIFEST_UNKNOWN` (the registry's own "no such
+ * manifest"); `name-unknown` for `NAME_UNKNOWN` (no such repository);
+ * `other` for anything else (an ingress's HTML page, an empty body, another
+ * code), which says nothing about what the registry holds.
+ */
+export function notFoundKind(body: Uint8Array): 'manifest-unknown' | 'name-unknown' | 'other' {
+  let codes: unknown[];
+  try {
+    const json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body)) as unknown;
+    const errors = (json as { errors?: unknown } | null)?.errors;
+    if (!Array.isArray(errors)) return 'other';
+    codes = errors.map((e) => (e as { code?: unknown } | null)?.code);
+  } catch {
+    return 'other';
+  }
+  if (codes.includes('MANIFEST_UNKNOWN')) return 'manifest-unknown';
+  return codes.includes('NAME_UNKNOWN') ? 'name-unknown' : 'other';
+}
+
 /** The `rel="next"` target of an RFC 8288 Link header. */
 export function nextLink(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;

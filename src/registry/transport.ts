@@ -269,6 +269,8 @@ export class RegistryTransport {
       }
       // A declared length over the cap fails before a byte is read.
       if (Number(resHeaders['content-length'] ?? 0) > req.maxBytes) {
+        // Destroying emits an abort error: nobody reads this body any more, so it must not go uncaught.
+        res.body.on('error', () => undefined);
         res.body.destroy();
         throw new RegistryError(
           'LimitExceeded',

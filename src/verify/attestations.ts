@@ -13,7 +13,12 @@
 import type { DefiniteReason, UnknownReason } from '../base/reasons.js';
 import type { BundleReferrer, Evidence } from '../registry/evidence.js';
 import type { Authority } from './authority.js';
-import { incompleteReasons, predicateHint, verifyBundleReferrer } from './evidence-candidates.js';
+import {
+  incompleteReasons,
+  predicateHint,
+  servedButUnusable,
+  verifyBundleReferrer,
+} from './evidence-candidates.js';
 import type { InTotoStatement } from './legacy-attestation.js';
 import { verifyLegacyAttestation } from './legacy-attestation.js';
 import { cosignSignPredicateType, predicateMatches, resolvePredicateType } from './predicate-types.js';
@@ -40,8 +45,13 @@ export type AttestationCheck =
   | { readonly verdict: 'Compliant'; readonly attestation: VerifiedAttestation }
   | {
       readonly verdict: 'NonCompliant';
-      readonly reasons: readonly Extract<DefiniteReason, 'AttestationMissing' | 'AttestationInvalid'>[];
+      readonly reasons: readonly Extract<
+        DefiniteReason,
+        'AttestationMissing' | 'AttestationInvalid' | 'EvidenceLimitExceeded'
+      >[];
       readonly rejected: readonly RejectedSignature[];
+      /** Why, when no rejected attestation says it (limits, a tag holding something else). */
+      readonly message?: string;
     }
   | {
       readonly verdict: 'Unknown';
@@ -142,9 +152,21 @@ export function checkAttestation(
   const attLooked = evidence.sources.some((s) => s.item === 'att');
   if (!evidence.complete || !attLooked)
     return { verdict: 'Unknown', reasons: incompleteReasons(evidence), rejected };
+  // Served completely, so definite: over the limits, or an `.att` tag holding something else.
+  const unusable = servedButUnusable(evidence, ['att', 'referrers']);
+  if (unusable?.kind === 'EvidenceLimitExceeded')
+    return {
+      verdict: 'NonCompliant',
+      reasons: ['EvidenceLimitExceeded'],
+      rejected,
+      message: unusable.message,
+    };
+  if (rejected.length === 0 && unusable === undefined)
+    return { verdict: 'NonCompliant', reasons: ['AttestationMissing'], rejected };
   return {
     verdict: 'NonCompliant',
-    reasons: [rejected.length === 0 ? 'AttestationMissing' : 'AttestationInvalid'],
+    reasons: ['AttestationInvalid'],
     rejected,
+    ...(rejected.length === 0 && unusable !== undefined ? { message: unusable.message } : {}),
   };
 }

@@ -6,7 +6,7 @@
  */
 import type { Digest } from '../base/digest.js';
 import type { UnknownReason } from '../base/reasons.js';
-import type { BundleReferrer, Evidence } from '../registry/evidence.js';
+import type { BundleReferrer, Evidence, SourceItem } from '../registry/evidence.js';
 import type { Authority } from './authority.js';
 import { verifyBundle, type BundleResult } from './bundle.js';
 
@@ -24,6 +24,30 @@ export function incompleteReasons(evidence: Evidence): UnknownReason[] {
   }
   if (reasons.size === 0) reasons.add('EvidenceIncomplete');
   return [...reasons];
+}
+
+/**
+ * Why complete evidence without a valid item is a definite failure other
+ * than "missing" (issue 14 finding 3), from the sources that could hold the
+ * item: `EvidenceLimitExceeded` when one served more than the count limits
+ * or the byte budget let be judged (the newest within them were judged),
+ * `invalid` when a tag held something that is not a signature (attestation)
+ * manifest; undefined when neither.
+ */
+export function servedButUnusable(
+  evidence: Evidence,
+  items: readonly SourceItem[],
+): { readonly kind: 'EvidenceLimitExceeded' | 'invalid'; readonly message: string } | undefined {
+  const relevant = evidence.sources.filter((s) => items.includes(s.item) && s.outcome === 'found');
+  const limited = relevant.find((s) => (s.omitted ?? 0) > 0);
+  if (limited !== undefined) {
+    return {
+      kind: 'EvidenceLimitExceeded',
+      message: `${limited.repository} (${limited.item}): ${String(limited.omitted)} items over the count limits or the evidence byte budget were not judged, and none of the newest within them verified`,
+    };
+  }
+  const invalid = relevant.find((s) => s.invalid !== undefined);
+  return invalid?.invalid === undefined ? undefined : { kind: 'invalid', message: invalid.invalid };
 }
 
 /** The unsigned `dev.sigstore.bundle.predicateType` hint: for filtering only, never for trust. */

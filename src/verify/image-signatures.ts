@@ -7,6 +7,10 @@
  * - "Missing" and every other definite failure are concluded only from
  *   complete evidence: if a source did not answer, or the image manifest was
  *   not seen in this fetch, the answer is Unknown with the sources' reasons.
+ * - Content served completely is definite even when unusable: a source over
+ *   the count limits or the byte budget whose judged (newest) items hold no
+ *   valid signature is `EvidenceLimitExceeded`; a `.sig` tag holding
+ *   something other than a signature manifest is `SignatureInvalid`.
  * - Bundles count as image signatures only when their verified content says
  *   so: a DSSE statement with predicate type cosign/sign/v1 (cosign v3) or a
  *   message signature over the image digest. Attestations are not signatures.
@@ -15,7 +19,12 @@ import type { Digest } from '../base/digest.js';
 import type { DefiniteReason, UnknownReason } from '../base/reasons.js';
 import type { BundleReferrer, Evidence } from '../registry/evidence.js';
 import type { Authority } from './authority.js';
-import { incompleteReasons, predicateHint, verifyBundleReferrer } from './evidence-candidates.js';
+import {
+  incompleteReasons,
+  predicateHint,
+  servedButUnusable,
+  verifyBundleReferrer,
+} from './evidence-candidates.js';
 import { verifyLegacySignature } from './legacy-signature.js';
 import { cosignSignPredicateType } from './predicate-types.js';
 import type { RejectedSignature, SignatureResult, VerifiedSignature } from './result.js';
@@ -26,6 +35,8 @@ export type SignatureCheck =
       readonly verdict: 'NonCompliant';
       readonly reasons: readonly DefiniteReason[];
       readonly rejected: readonly RejectedSignature[];
+      /** Why, when no rejected signature says it (limits, a tag holding something else). */
+      readonly message?: string;
     }
   | {
       readonly verdict: 'Unknown';
@@ -115,7 +126,20 @@ export function judgeSignatures(evidence: Evidence, results: readonly SignatureR
   }
   if (accepted.length > 0) return { verdict: 'Compliant', accepted };
   if (!evidence.complete) return { verdict: 'Unknown', reasons: incompleteReasons(evidence), rejected };
-  if (rejected.length === 0) return { verdict: 'NonCompliant', reasons: ['SignatureMissing'], rejected };
+  // Served completely, so definite: over the limits, or a `.sig` tag holding something else.
+  const unusable = servedButUnusable(evidence, ['sig', 'referrers']);
+  if (unusable?.kind === 'EvidenceLimitExceeded')
+    return {
+      verdict: 'NonCompliant',
+      reasons: ['EvidenceLimitExceeded'],
+      rejected,
+      message: unusable.message,
+    };
+  if (rejected.length === 0) {
+    return unusable === undefined
+      ? { verdict: 'NonCompliant', reasons: ['SignatureMissing'], rejected }
+      : { verdict: 'NonCompliant', reasons: ['SignatureInvalid'], rejected, message: unusable.message };
+  }
   const present = new Set(rejected.map((r) => r.reason));
   const lead = reasonOrder.find((r) => present.has(r)) ?? rejected[0]?.reason ?? 'SignatureInvalid';
   return { verdict: 'NonCompliant', reasons: [lead], rejected };

@@ -113,6 +113,6 @@ export function buildEvidence(parts: EvidenceParts): Evidence {
     sboms: [],
     sources,
     complete: imageSeen && sources.every((s) => s.outcome !== 'error' || s.item === 'sbom'),
-    limitExceeded: sources.some((s) => s.reason === 'EvidenceLimitExceeded'),
+    limitExceeded: sources.some((s) => (s.omitted ?? 0) > 0 && s.item !== 'sbom'),
   };
 }

@@ -1,7 +1,10 @@
 /**
- * Misbehaving registries (design §6): every case must end in a typed
+ * Misbehaving registries (design §6): every case of a response that did not
+ * arrive whole or is not the registry's own answer must end in a typed
  * Unknown-class outcome within the stated limits, with bounded memory, never
- * a crash and never evidence that could support "signature missing".
+ * a crash and never evidence that could support "signature missing". Content
+ * the registry served completely (issue 14, findings 3 and 5) is a definite
+ * answer, and its cases assert that answer under the same bounds.
  */
 import { expect } from 'chai';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
@@ -11,12 +14,13 @@ import { gzipSync } from 'node:zlib';
 import type { Digest } from '../../../src/base/digest.js';
 import type { UnknownReason } from '../../../src/base/reasons.js';
 import { OperatorMetrics } from '../../../src/operator/metrics.js';
-import { RegistryClient } from '../../../src/registry/client.js';
+import { RegistryClient, type Repository } from '../../../src/registry/client.js';
 import { parseDockerConfig } from '../../../src/registry/credentials.js';
 import { RegistryError } from '../../../src/registry/errors.js';
 import { collectEvidence, type Evidence, type SourceItem } from '../../../src/registry/evidence.js';
 import type { RegistryLimits } from '../../../src/registry/limits.js';
 import type { Authority } from '../../../src/verify/authority.js';
+import { checkAttestation } from '../../../src/verify/attestations.js';
 import { checkImageSignatures } from '../../../src/verify/image-signatures.js';
 import { signatureLayer, testKey } from '../../support/evidence-builder.js';
 import {
@@ -47,7 +51,16 @@ interface Outcome {
   readonly rssGrowthBytes: number;
 }
 
-async function collectFrom(h: HostileRegistry, client?: RegistryClient): Promise<Outcome> {
+interface CollectExtras {
+  readonly extraRepositories?: readonly Repository[];
+  readonly previous?: Evidence;
+}
+
+async function collectFrom(
+  h: HostileRegistry,
+  client?: RegistryClient,
+  extras: CollectExtras = {},
+): Promise<Outcome> {
   const c = client ?? new RegistryClient({ plainHttpRegistries: [h.address], limits });
   globalThis.gc?.();
   const rss = process.memoryUsage().rss;
@@ -56,6 +69,7 @@ async function collectFrom(h: HostileRegistry, client?: RegistryClient): Promise
     const evidence = await collectEvidence(c, {
       image: { registry: h.address, repository: h.repository },
       digest: h.digest as Digest,
+      ...extras,
       now: new Date(),
       signal: AbortSignal.timeout(60_000),
     });
@@ -113,6 +127,84 @@ function sigManifest(layers: number): Buffer {
   );
 }
 
+/** A `.sig` manifest whose layers are `payloads` (served by `serveBlobs`), each with its signature annotation. */
+function sigManifestOf(layers: readonly { payload: Buffer; signature: string }[]): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: ociManifest,
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256(Buffer.from('{}')),
+        size: 2,
+      },
+      layers: layers.map((l) => ({
+        mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+        digest: sha256(l.payload),
+        size: l.payload.byteLength,
+        annotations: { 'dev.cosignproject.cosign/signature': l.signature },
+      })),
+    }),
+  );
+}
+
+/** Serves `body` at `path` as a registry serves a manifest: with its Docker-Content-Digest. */
+function serveManifest(h: HostileRegistry, path: RegExp, body: Buffer, contentType: string): void {
+  h.route(path, (req, res) => {
+    res.writeHead(200, {
+      'content-type': contentType,
+      'docker-content-digest': sha256(body),
+      'content-length': body.byteLength,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+}
+
+/** Serves blobs by digest; counts the GETs of each. */
+function serveBlobs(h: HostileRegistry, blobs: readonly Buffer[]): Map<string, number> {
+  const byDigest = new Map(blobs.map((b) => [sha256(b), b]));
+  const gets = new Map<string, number>();
+  h.route(new RegExp(`^GET /v2/${h.repository}/blobs/sha256:`), (req, res) => {
+    const digest = (req.url ?? '').split('/blobs/')[1] ?? '';
+    const blob = byDigest.get(digest);
+    if (blob === undefined) {
+      sendJson(res, 404, { errors: [{ code: 'BLOB_UNKNOWN' }] });
+      return;
+    }
+    gets.set(digest, (gets.get(digest) ?? 0) + 1);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': blob.byteLength });
+    res.end(blob);
+  });
+  return gets;
+}
+
+/** A real key pair, and a cosign signature layer for the hostile image made with it. */
+const signer = testKey();
+const signerAuthority: Authority = {
+  kind: 'key',
+  name: 'signer',
+  publicKey: createPublicKey(signer.publicKeyPem),
+  requireTransparencyLog: false,
+};
+function validSignature(h: HostileRegistry): { payload: Buffer; signature: string } {
+  const layer = signatureLayer(signer, `${h.address}/${h.repository}`, h.digest as Digest);
+  return {
+    payload: Buffer.from(layer.payload),
+    signature: layer.annotations['dev.cosignproject.cosign/signature'] ?? '',
+  };
+}
+const junkSignature = (i: number): { payload: Buffer; signature: string } => ({
+  payload: Buffer.from(`junk ${String(i)}`),
+  signature: 'MEUCIQ==',
+});
+
+function expectDefinite(o: Outcome, authority: Authority, reason: string): void {
+  expect(o.evidence.complete, 'evidence complete').to.equal(true);
+  const check = checkImageSignatures(o.evidence, [authority], new Date());
+  expect(check.verdict, 'signature verdict').to.equal('NonCompliant');
+  expect(check.verdict === 'NonCompliant' ? check.reasons : []).to.deep.equal([reason]);
+}
+
 function descriptors(n: number, offset = 0): object[] {
   return Array.from({ length: n }, (_, i) => ({
     mediaType: ociManifest,
@@ -139,7 +231,7 @@ describe('registry: hostile registries', function () {
     expect(o.evidence.imageSeen).to.equal(true);
   });
 
-  it('oversized manifest → EvidenceLimitExceeded', async () => {
+  it('oversized manifest → EvidenceIncomplete (a body over its cap never arrived)', async () => {
     h.route(sigPath(h), (_req, res) => {
       res.writeHead(200, { 'content-type': ociManifest });
       // No Content-Length: the cap must hold while streaming.
@@ -149,7 +241,7 @@ describe('registry: hostile registries', function () {
     });
     const o = await collectFrom(h);
     expectSafe(o);
-    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceLimitExceeded');
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
   });
 
   it('manifest whose content does not match the digest asked for → EvidenceIncomplete', async () => {
@@ -194,14 +286,14 @@ describe('registry: hostile registries', function () {
     expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
   });
 
-  it('endless redirect → EvidenceLimitExceeded', async () => {
+  it('endless redirect → EvidenceIncomplete', async () => {
     h.route(sigPath(h), (req, res) => {
       res.writeHead(307, { location: `${req.url ?? ''}?again=${String(Math.random())}` });
       res.end();
     });
     const o = await collectFrom(h);
     expectSafe(o);
-    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceLimitExceeded');
+    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
   });
 
   it('redirect to 169.254.169.254 → RegistryUnavailable, without connecting there', async () => {
@@ -307,27 +399,6 @@ describe('registry: hostile registries', function () {
     expect(o.evidence.sources.find((s) => s.item === 'sig')?.outcome).to.equal('absent');
   });
 
-  it('101 signatures → EvidenceLimitExceeded', async () => {
-    h.route(sigPath(h), (_req, res) => {
-      const body = sigManifest(101);
-      res.writeHead(200, { 'content-type': ociManifest });
-      res.end(body);
-    });
-    const o = await collectFrom(h);
-    expectSafe(o);
-    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceLimitExceeded');
-    expect(o.evidence.limitExceeded).to.equal(true);
-  });
-
-  it('a referrers index with 10,000 entries → EvidenceLimitExceeded', async () => {
-    h.route(referrersPath(h), (_req, res) => {
-      sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(10_000) }, ociIndex);
-    });
-    const o = await collectFrom(h);
-    expectSafe(o);
-    expect(reasonOf(o.evidence, 'referrers')).to.equal('EvidenceLimitExceeded');
-  });
-
   it('referrers page 2 failing → incomplete, never a partial list', async () => {
     h.route(referrersPath(h), (req, res) => {
       if ((req.url ?? '').includes('page=2')) {
@@ -365,6 +436,247 @@ describe('registry: hostile registries', function () {
     const o = await collectFrom(h);
     expectSafe(o);
     expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+  });
+
+  describe('finding 3: content served completely is a definite answer', () => {
+    it('finding 3: an image index pushed at the .sig tag → NonCompliant SignatureInvalid, not Unknown', async () => {
+      const index = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(2) }),
+      );
+      serveManifest(
+        h,
+        new RegExp(`^(GET|HEAD) /v2/${h.repository}/manifests/sha256-[a-f0-9]{64}\\.sig$`),
+        index,
+        ociIndex,
+      );
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'SignatureInvalid');
+      expect(o.evidence.sources.find((s) => s.item === 'sig')?.invalid).to.contain('index');
+      // A HEAD-first refresh keeps the same definite answer without a GET of the tag.
+      const client = new RegistryClient({ plainHttpRegistries: [h.address], limits });
+      try {
+        const first = await collectFrom(h, client);
+        const before = h.seen.length;
+        const again = await collectFrom(h, client, { previous: first.evidence });
+        expectDefinite(again, anyKey, 'SignatureInvalid');
+        expect(
+          h.seen.slice(before).filter((r) => r.method === 'GET' && r.url.endsWith('.sig')),
+        ).to.have.lengthOf(0);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('finding 3: a manifest of an unknown media type at the .sig tag, served with its digest → SignatureInvalid', async () => {
+      const odd = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.example.thing+json' }),
+      );
+      serveManifest(h, sigPath(h), odd, 'application/vnd.example.thing+json');
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'SignatureInvalid');
+    });
+
+    it('finding 3: an image index at the .att tag → AttestationInvalid, not Unknown', async () => {
+      const index = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(1) }),
+      );
+      serveManifest(
+        h,
+        new RegExp(`^GET /v2/${h.repository}/manifests/sha256-[a-f0-9]{64}\\.att$`),
+        index,
+        ociIndex,
+      );
+      const o = await collectFrom(h);
+      expect(o.evidence.complete).to.equal(true);
+      const check = checkAttestation(o.evidence, [], [], 'slsaprovenance');
+      expect(check.verdict).to.equal('NonCompliant');
+      expect(check.verdict === 'NonCompliant' ? check.reasons : []).to.deep.equal(['AttestationInvalid']);
+    });
+
+    it('finding 3: 101 junk signatures → NonCompliant EvidenceLimitExceeded; only the newest 100 are fetched', async () => {
+      const layers = Array.from({ length: 101 }, (_, i) => junkSignature(i));
+      const gets = serveBlobs(
+        h,
+        layers.map((l) => l.payload),
+      );
+      serveManifest(h, sigPath(h), sigManifestOf(layers), ociManifest);
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(o.evidence.limitExceeded).to.equal(true);
+      expect(o.evidence.sources.find((s) => s.item === 'sig')?.omitted).to.equal(1);
+      expect(gets.has(sha256(layers[0]?.payload ?? Buffer.alloc(0)))).to.equal(false);
+      expect(gets.size).to.equal(100);
+    });
+
+    it('finding 3: 200 layers (over the 128-layer manifest cap) whose newest is valid → Compliant', async () => {
+      const layers = [...Array.from({ length: 199 }, (_, i) => junkSignature(i)), validSignature(h)];
+      serveBlobs(
+        h,
+        layers.map((l) => l.payload),
+      );
+      serveManifest(h, sigPath(h), sigManifestOf(layers), ociManifest);
+      const o = await collectFrom(h);
+      expect(o.evidence.complete).to.equal(true);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+
+    it('finding 3: a referrers index with 10,000 entries, none a signature → NonCompliant EvidenceLimitExceeded', async () => {
+      h.route(referrersPath(h), (_req, res) => {
+        sendJson(
+          res,
+          200,
+          { schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(10_000) },
+          ociIndex,
+        );
+      });
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.equal(9_000);
+    });
+
+    it('finding 3: a signature blob that fails to arrive is still Unknown (only served content is definite)', async () => {
+      const layers = [validSignature(h)];
+      h.route(new RegExp(`^GET /v2/${h.repository}/blobs/`), (_req, res) => {
+        sendJson(res, 503, { errors: [{ code: 'UNAVAILABLE' }] });
+      });
+      serveManifest(h, sigPath(h), sigManifestOf(layers), ociManifest);
+      const o = await collectFrom(h);
+      expectSafe(o);
+      expect(reasonOf(o.evidence, 'sig')).to.equal('RegistryUnavailable');
+    });
+  });
+
+  describe('finding 5: one byte budget per digest', () => {
+    /** 100 layers of the same 12 MiB blob (one buffer on the server side), optionally with a valid signature last. */
+    function bigSig(withValid: boolean): Map<string, number> {
+      const big = { payload: Buffer.alloc(12 << 20, 0x61), signature: 'MEUCIQ==' };
+      const layers = [
+        ...Array.from({ length: withValid ? 99 : 100 }, () => big),
+        ...(withValid ? [validSignature(h)] : []),
+      ];
+      const gets = serveBlobs(h, [big.payload, ...layers.slice(-1).map((l) => l.payload)]);
+      serveManifest(h, sigPath(h), sigManifestOf(layers), ociManifest);
+      return gets;
+    }
+
+    it('finding 5: 100 × 12 MiB layers → bounded RSS, at most the budget fetched, NonCompliant EvidenceLimitExceeded', async () => {
+      const gets = bigSig(false);
+      const o = await collectFrom(h);
+      expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+      expect(o.elapsedMs, 'elapsed ms').to.be.below(perDigestLimitMs + 1_000);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      // The default budget (16 MiB) holds one 12 MiB layer.
+      expect([...gets.values()].reduce((a, b) => a + b, 0)).to.equal(1);
+      expect(o.evidence.sources.find((s) => s.item === 'sig')?.omitted).to.equal(99);
+    });
+
+    it('finding 5: a valid newest signature after 99 × 12 MiB layers → Compliant within the budget', async () => {
+      bigSig(true);
+      const o = await collectFrom(h);
+      expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+      expect(o.evidence.complete).to.equal(true);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+
+    it('finding 5: the budget is configurable (maxEvidenceBytes)', async () => {
+      const gets = bigSig(false);
+      const client = new RegistryClient({
+        plainHttpRegistries: [h.address],
+        limits: { ...limits, maxEvidenceBytes: 40 << 20 },
+      });
+      try {
+        const o = await collectFrom(h, client);
+        expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+        expect([...gets.values()].reduce((a, b) => a + b, 0)).to.equal(3);
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  describe('finding 2: only the registry\'s own "not found" means absent', () => {
+    it('finding 2: an HTML 404 at the .sig tag (an ingress default backend) → EvidenceIncomplete, not SignatureMissing', async () => {
+      h.route(sigPath(h), (_req, res) => {
+        res.writeHead(404, { 'content-type': 'text/html' });
+        res.end('<html><body><h1>404 Not Found</h1>nginx</body></html>');
+      });
+      const o = await collectFrom(h);
+      expectSafe(o);
+      expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+      expect(o.evidence.sources.find((s) => s.item === 'sig')?.message).to.contain(h.repository);
+    });
+
+    it('finding 2: an HTML 404 from a signature repository (source.repository) → EvidenceIncomplete', async () => {
+      const sigRepo: Repository = { registry: h.address, repository: 'hostile/signatures' };
+      h.route(/^(GET|HEAD) \/v2\/hostile\/signatures\//, (_req, res) => {
+        res.writeHead(404, { 'content-type': 'text/html' });
+        res.end('<html><body>default backend - 404</body></html>');
+      });
+      const o = await collectFrom(h, undefined, { extraRepositories: [sigRepo] });
+      expectSafe(o);
+      const sig = o.evidence.sources.find(
+        (s) => s.item === 'sig' && s.repository.endsWith('/hostile/signatures'),
+      );
+      expect(sig?.outcome).to.equal('error');
+      expect(sig?.reason).to.equal('EvidenceIncomplete');
+    });
+
+    it('finding 2: NAME_UNKNOWN for a signature repository that does not exist → EvidenceIncomplete naming it', async () => {
+      const sigRepo: Repository = { registry: h.address, repository: 'hostile/nowhere' };
+      h.route(/^(GET|HEAD) \/v2\/hostile\/nowhere\//, (_req, res) => {
+        sendJson(res, 404, {
+          errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }],
+        });
+      });
+      const o = await collectFrom(h, undefined, { extraRepositories: [sigRepo] });
+      expectSafe(o);
+      const failed = o.evidence.sources.filter(
+        (s) => s.repository === `${h.address}/hostile/nowhere` && s.outcome === 'error',
+      );
+      expect(failed.map((s) => s.item)).to.include('sig');
+      expect(failed.every((s) => s.reason === 'EvidenceIncomplete')).to.equal(true);
+      expect(failed[0]?.message).to.contain('hostile/nowhere');
+    });
+
+    it('finding 2: MANIFEST_UNKNOWN everywhere in a signature repository that answers nothing else → EvidenceIncomplete', async () => {
+      const sigRepo: Repository = { registry: h.address, repository: 'hostile/ghost' };
+      h.route(/^GET \/v2\/hostile\/ghost\/tags\/list/, (_req, res) => {
+        sendJson(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: 'unknown repository' }] });
+      });
+      const o = await collectFrom(h, undefined, { extraRepositories: [sigRepo] });
+      expectSafe(o);
+      const sig = o.evidence.sources.find((s) => s.item === 'sig' && s.repository.endsWith('/hostile/ghost'));
+      expect(sig?.reason).to.equal('EvidenceIncomplete');
+    });
+
+    it('finding 2: a signature repository that exists but holds nothing for the digest → still definitely missing', async () => {
+      const sigRepo: Repository = { registry: h.address, repository: 'hostile/signatures' };
+      h.route(/^GET \/v2\/hostile\/signatures\/tags\/list/, (_req, res) => {
+        sendJson(res, 200, { name: 'hostile/signatures', tags: ['sha256-0000.sig'] });
+      });
+      const o = await collectFrom(h, undefined, { extraRepositories: [sigRepo] });
+      expect(o.evidence.complete).to.equal(true);
+      const check = checkImageSignatures(o.evidence, [anyKey], new Date());
+      expect(check.verdict).to.equal('NonCompliant');
+      expect(check.verdict === 'NonCompliant' ? check.reasons : []).to.deep.equal(['SignatureMissing']);
+    });
+
+    it('finding 2: the HEAD-first refresh still concludes absence from empty-bodied HEAD 404s, at no extra request', async () => {
+      const client = new RegistryClient({ plainHttpRegistries: [h.address], limits });
+      try {
+        const first = await collectFrom(h, client);
+        expect(first.evidence.complete).to.equal(true);
+        const before = h.seen.length;
+        const again = await collectFrom(h, client, { previous: first.evidence });
+        expect(again.evidence.complete).to.equal(true);
+        const refresh = h.seen.slice(before).map((s) => s.method);
+        // HEAD image, HEAD .sig, HEAD .att, GET referrers (+ the .sbom GET of a full collection).
+        expect(refresh.filter((m) => m === 'HEAD')).to.have.lengthOf(3);
+        expect(checkImageSignatures(again.evidence, [anyKey], new Date()).verdict).to.equal('NonCompliant');
+      } finally {
+        await client.close();
+      }
+    });
   });
 
   it('an HTML 200 page where a manifest belongs → EvidenceIncomplete', async () => {

@@ -15,6 +15,7 @@ const flags = (extra: Record<string, unknown>): Parameters<typeof authorityFromF
   concurrency: '8',
   trustedRootRef: [],
   secretKey: [],
+  maxEvidenceBytes: '16Mi',
   ...extra,
 });
 

@@ -70,10 +70,13 @@ const unknownReason = fc.constantFrom<UnknownReason>(
   'RegistryUnavailable',
   'RegistryUnauthorized',
   'RateLimited',
-  'EvidenceLimitExceeded',
+  'EvidenceIncomplete',
 );
+// Found sources may have been served over the limits or hold something else (finding 3): both definite.
 const outcome = fc.oneof(
   fc.constant<Pick<SourceStatus, 'outcome'>>({ outcome: 'found' }),
+  fc.constant<Pick<SourceStatus, 'outcome' | 'omitted'>>({ outcome: 'found', omitted: 3 }),
+  fc.constant<Pick<SourceStatus, 'outcome' | 'invalid'>>({ outcome: 'found', invalid: 'an image index' }),
   fc.constant<Pick<SourceStatus, 'outcome'>>({ outcome: 'absent' }),
   unknownReason.map((reason): Pick<SourceStatus, 'outcome' | 'reason'> => ({ outcome: 'error', reason })),
 );

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { classifyIp } from '../../../src/registry/addresses.js';
 import { nextLink } from '../../../src/registry/client.js';
+import { notFoundKind } from '../../../src/registry/responses.js';
 import { unknownReasonFor, type RegistryErrorCode } from '../../../src/registry/errors.js';
 import { parseRetryAfter } from '../../../src/registry/transport.js';
 
@@ -56,6 +57,30 @@ describe('registry helpers', () => {
     });
   });
 
+  describe('notFoundKind (finding 2: only the registry\'s own "not found" means absent)', () => {
+    const cases: [string, string][] = [
+      ['{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}', 'manifest-unknown'],
+      ['{"errors":[{"code":"NAME_UNKNOWN"},{"code":"MANIFEST_UNKNOWN"}]}', 'manifest-unknown'],
+      [
+        '{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}',
+        'name-unknown',
+      ],
+      ['{"errors":[{"code":"BLOB_UNKNOWN"}]}', 'other'],
+      ['<html><body>404 Not Found</body></html>', 'other'],
+      ['404 page not found', 'other'],
+      ['', 'other'],
+      ['{"errors":"MANIFEST_UNKNOWN"}', 'other'],
+      ['{"message":"MANIFEST_UNKNOWN"}', 'other'],
+      ['null', 'other'],
+      ['{"errors":[null,"MANIFEST_UNKNOWN"]}', 'other'],
+    ];
+    for (const [body, want] of cases) {
+      it(`${JSON.stringify(body)} is ${want}`, () => {
+        expect(notFoundKind(new TextEncoder().encode(body))).to.equal(want);
+      });
+    }
+  });
+
   describe('unknownReasonFor', () => {
     // Every registry failure maps to an Unknown-class reason: the safety property in one table.
     const table: Record<RegistryErrorCode, string> = {
@@ -64,7 +89,7 @@ describe('registry helpers', () => {
       Unauthorized: 'RegistryUnauthorized',
       CredentialsWithheld: 'RegistryUnauthorized',
       RateLimited: 'RateLimited',
-      LimitExceeded: 'EvidenceLimitExceeded',
+      LimitExceeded: 'EvidenceIncomplete',
       DigestMismatch: 'EvidenceIncomplete',
       ProtocolError: 'EvidenceIncomplete',
       InvalidReference: 'DigestUnresolved',

@@ -14,7 +14,7 @@ const evidence = (sources: SourceStatus[], imageSeen = true): Evidence => ({
   sboms: [],
   sources,
   complete: false,
-  limitExceeded: sources.some((s) => s.reason === 'EvidenceLimitExceeded'),
+  limitExceeded: false,
 });
 
 describe('verify/evidence-candidates', () => {
@@ -22,9 +22,9 @@ describe('verify/evidence-candidates', () => {
     const ev = evidence([
       { repository: 'r', item: 'sig', outcome: 'error', reason: 'RateLimited' },
       { repository: 'r', item: 'referrers', outcome: 'error', reason: 'RateLimited' },
-      { repository: 'r', item: 'att', outcome: 'error', reason: 'EvidenceLimitExceeded' },
+      { repository: 'r', item: 'att', outcome: 'error', reason: 'EvidenceIncomplete' },
     ]);
-    expect(incompleteReasons(ev)).to.deep.equal(['RateLimited', 'EvidenceLimitExceeded']);
+    expect(incompleteReasons(ev)).to.deep.equal(['RateLimited', 'EvidenceIncomplete']);
   });
 
   it('gives EvidenceIncomplete when nothing failed but something was not seen', () => {
