@@ -34,6 +34,12 @@ export function expectOk(res: HttpResponse, repo: Repository, what: string): voi
  * manifest"); `name-unknown` for `NAME_UNKNOWN` (no such repository);
  * `other` for anything else (an ingress's HTML page, an empty body, another
  * code), which says nothing about what the registry holds.
+ *
+ * Harbor (through 2.x) answers a missing manifest with the code `NOT_FOUND`,
+ * which the distribution spec does not list (goharbor/harbor#20764); taken
+ * as `manifest-unknown`, or every unsigned image on Harbor would stay
+ * Unknown for ever. It still counts only where the caller's other conditions
+ * hold (a repository that answered in this fetch).
  */
 export function notFoundKind(body: Uint8Array): 'manifest-unknown' | 'name-unknown' | 'other' {
   let codes: unknown[];
@@ -45,7 +51,7 @@ export function notFoundKind(body: Uint8Array): 'manifest-unknown' | 'name-unkno
   } catch {
     return 'other';
   }
-  if (codes.includes('MANIFEST_UNKNOWN')) return 'manifest-unknown';
+  if (codes.includes('MANIFEST_UNKNOWN') || codes.includes('NOT_FOUND')) return 'manifest-unknown';
   return codes.includes('NAME_UNKNOWN') ? 'name-unknown' : 'other';
 }
 

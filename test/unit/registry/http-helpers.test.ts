@@ -65,6 +65,11 @@ describe('registry helpers', () => {
         '{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}',
         'name-unknown',
       ],
+      // Harbor's spelling of a missing manifest (goharbor/harbor#20764)
+      [
+        '{"errors":[{"code":"NOT_FOUND","message":"artifact test/app:sha256-ab.sig not found"}]}',
+        'manifest-unknown',
+      ],
       ['{"errors":[{"code":"BLOB_UNKNOWN"}]}', 'other'],
       ['<html><body>404 Not Found</body></html>', 'other'],
       ['404 page not found', 'other'],
