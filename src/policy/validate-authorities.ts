@@ -66,7 +66,7 @@ function readKeyless(f: Findings, path: string, value: unknown): KeylessAuthorit
     'trustedRootRef',
   ]);
   if (o === undefined) return undefined;
-  // Present means non-empty: an empty issuer pins nothing and an empty pattern matches every issuer.
+  // Present means non-empty: an empty issuer or subject pins nothing and an empty pattern matches every value.
   const issuer = readString(
     f,
     `${path}.issuer`,
@@ -86,9 +86,15 @@ function readKeyless(f: Findings, path: string, value: unknown): KeylessAuthorit
     `${path}.subjectRegExp`,
     o.subjectRegExp,
     'authorities[].keyless.subjectRegExp',
-    false,
+    o.subjectRegExp !== undefined,
   );
-  const subject = readString(f, `${path}.subject`, o.subject, 'authorities[].keyless.subject', false);
+  const subject = readString(
+    f,
+    `${path}.subject`,
+    o.subject,
+    'authorities[].keyless.subject',
+    o.subject !== undefined,
+  );
   const root =
     o.trustedRootRef === undefined ? undefined : objectRef(f, `${path}.trustedRootRef`, o.trustedRootRef);
   let ok = o.trustedRootRef === undefined || root !== undefined;

@@ -547,6 +547,18 @@ describe('policy/validate', () => {
       ],
       ['an empty issuer', { issuer: ' ', subjectRegExp }, 'spec.authorities[0].keyless.issuer', 'Required'],
       [
+        'an empty subject pattern (it would match every identity)',
+        { issuer: 'https://gitlab.com', subjectRegExp: '' },
+        'spec.authorities[0].keyless.subjectRegExp',
+        'Required',
+      ],
+      [
+        'an empty subject',
+        { issuer: 'https://gitlab.com', subject: '' },
+        'spec.authorities[0].keyless.subject',
+        'Required',
+      ],
+      [
         'an issuer pattern that is too long',
         {
           issuerRegExp: `^${'a'.repeat(1024)}$`,
