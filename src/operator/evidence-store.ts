@@ -13,7 +13,7 @@ import { compactEvidence } from '../registry/compact.js';
 import { collectEvidence, type Evidence } from '../registry/evidence.js';
 import type { ReadyPolicy } from '../policy/compile.js';
 import { parseDuration } from '../policy/duration.js';
-import { parseReference } from '../registry/reference.js';
+import { sourceRepositories, unlooked } from '../policy/evidence-scope.js';
 import type { Logger } from './logger.js';
 
 export interface EvidenceNeeds {
@@ -32,27 +32,20 @@ export interface EvidenceNeeds {
  * re-verification interval.
  */
 export function evidenceNeeds(policies: readonly ReadyPolicy[], attachedSboms: boolean): EvidenceNeeds {
-  const repos = new Map<string, Repository>();
-  for (const p of policies) {
-    for (const a of p.authorities) {
-      if (a.sourceRepository === undefined) continue;
-      try {
-        const ref = parseReference(a.sourceRepository);
-        repos.set(`${ref.registry}/${ref.repository}`, {
-          registry: ref.registry,
-          repository: ref.repository,
-        });
-      } catch {
-        // Validation accepted it; a reference that still does not parse is simply not looked in.
-      }
-    }
-  }
   return {
     attestations: policies.some((p) => p.needsAttestations),
     attachedSboms,
-    extraRepositories: [...repos.values()],
+    extraRepositories: sourceRepositories(policies),
     intervalMs: Math.min(...policies.map((p) => parseDuration(p.spec.reverifyInterval) ?? 3_600_000)),
   };
+}
+
+/** Whether `evidence` looked everywhere `needs` asks (policy/evidence-scope.ts), attachments included. */
+export function evidenceCovers(evidence: Evidence, needs: EvidenceNeeds): boolean {
+  return (
+    unlooked(evidence, needs).length === 0 &&
+    (needs.attachedSboms !== true || evidence.sources.some((s) => s.item === 'sbom'))
+  );
 }
 
 export interface EvidenceKey extends Repository {
@@ -65,6 +58,8 @@ interface Entry {
   readonly key: EvidenceKey;
   needs: EvidenceNeeds;
   evidence?: Evidence;
+  /** The needs the last fetch that ended (without throwing) was made with. */
+  fetchedWith?: EvidenceNeeds;
   fingerprint?: string;
   fetching?: Promise<void> | undefined;
   timer?: NodeJS.Timeout | undefined;
@@ -147,17 +142,11 @@ export class EvidenceStore {
       this.schedule(entry, 0);
     } else {
       const merged = mergeNeeds(entry.needs, needs);
-      const widened = !sameNeeds(merged, entry.needs);
-      entry.needs = merged;
-      // Attestations (or attachments) were not fetched before: fetch again now rather than at the next interval.
-      const missing = (item: 'att' | 'sbom'): boolean =>
-        entry?.evidence !== undefined && !entry.evidence.sources.some((s) => s.item === item);
-      if (
-        widened &&
-        ((merged.attestations && missing('att')) || (merged.attachedSboms === true && missing('sbom')))
-      ) {
-        this.schedule(entry, 0);
-      }
+      if (!sameNeeds(merged, entry.needs)) entry.needs = merged;
+      // Evidence that did not look where the needs now point (a new source.repository, attestations,
+      // attachments) is fetched again now rather than at the next interval; a fetch under way is
+      // followed by another one when it ends (refresh).
+      if (entry.fetching === undefined && this.uncovered(entry)) this.schedule(entry, 0);
     }
     this.options.onLookup?.(entry.evidence !== undefined);
     return entry.evidence;
@@ -182,10 +171,14 @@ export class EvidenceStore {
     return false;
   }
 
-  /** `id`'s evidence if complete and fetched within `maxAgeMs` (an audit reuses it rather than fetch again). */
-  recent(id: string, maxAgeMs: number): Evidence | undefined {
+  /**
+   * `id`'s evidence if complete, fetched within `maxAgeMs` and covering
+   * `needs` when given (an audit reuses it rather than fetch again).
+   */
+  recent(id: string, maxAgeMs: number, needs?: EvidenceNeeds): Evidence | undefined {
     const entry = this.entries.get(id);
     if (entry?.evidence?.complete !== true) return undefined;
+    if (needs !== undefined && !evidenceCovers(entry.evidence, needs)) return undefined;
     return Date.now() - (entry.completeAt ?? -Infinity) <= maxAgeMs ? entry.evidence : undefined;
   }
 
@@ -221,6 +214,19 @@ export class EvidenceStore {
     entry.timer.unref();
   }
 
+  /**
+   * The needs widened since the last fetch and its evidence does not cover
+   * them. Never true twice for the same needs: a fetch that asked for them
+   * ends it, so a fetch can never loop.
+   */
+  private uncovered(entry: Entry): boolean {
+    return (
+      entry.evidence !== undefined &&
+      entry.fetchedWith !== entry.needs &&
+      !evidenceCovers(entry.evidence, entry.needs)
+    );
+  }
+
   private nextDelay(entry: Entry): number {
     const interval = entry.needs.intervalMs;
     if (entry.failures > 0) {
@@ -239,16 +245,18 @@ export class EvidenceStore {
       return;
     }
     const run = async (): Promise<void> => {
+      const needs = entry.needs;
+      let ended = false;
       try {
         // Kept compact: the store holds every running digest's evidence for as long as it runs.
         const evidence = compactEvidence(
           await collectEvidence(this.options.client, {
             image: { registry: entry.key.registry, repository: entry.key.repository },
             digest: entry.key.digest,
-            extraRepositories: entry.needs.extraRepositories,
+            extraRepositories: needs.extraRepositories,
             include: {
-              attestations: entry.needs.attestations,
-              attachedSboms: entry.needs.attachedSboms === true,
+              attestations: needs.attestations,
+              attachedSboms: needs.attachedSboms === true,
             },
             ...(entry.evidence === undefined ? {} : { previous: entry.evidence }),
             now: new Date(),
@@ -258,6 +266,8 @@ export class EvidenceStore {
         entry.failures = evidence.complete ? 0 : entry.failures + 1;
         const print = fingerprint(evidence);
         if (this.entries.get(evidenceKeyString(entry.key)) !== entry) return; // released meanwhile
+        ended = true;
+        entry.fetchedWith = needs;
         if (evidence.complete) entry.completeAt = Date.now();
         const report = entry.reportNext === true;
         entry.reportNext = false;
@@ -274,7 +284,8 @@ export class EvidenceStore {
         });
       } finally {
         entry.fetching = undefined;
-        this.schedule(entry, this.nextDelay(entry));
+        // Needs that widened while this fetch was under way are fetched at once.
+        this.schedule(entry, ended && this.uncovered(entry) ? 0 : this.nextDelay(entry));
       }
     };
     entry.fetching = run();

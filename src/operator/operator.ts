@@ -12,7 +12,7 @@ import type { CredentialEntry } from '../registry/credentials.js';
 import { Controller } from './controller.js';
 import { freshEvidence } from './audit-run.js';
 import { AuditController, trimAudit, type WatchedAudit } from './audits.js';
-import { EvidenceStore, evidenceKeyString } from './evidence-store.js';
+import { EvidenceStore, evidenceKeyString, evidenceNeeds } from './evidence-store.js';
 import { startProbeServer } from './http.js';
 import { AccessReview } from './access-review.js';
 import { startInventoryServer, type InventoryServer } from './inventory-api.js';
@@ -260,9 +260,13 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     operatorNamespace: namespace,
     mayWrite,
     world: () => controller.auditWorld(),
-    // Evidence fetched in the last 10 minutes is reused (design §2); anything older is fetched now.
+    // Evidence fetched in the last 10 minutes is reused (design §2) if it looked everywhere the audit's
+    // policies need; anything older, or fetched for other needs, is fetched now.
     evidence: (key, matching) =>
-      Promise.resolve(store.recent(evidenceKeyString(key), 600_000) ?? fetchNow(key, matching)),
+      Promise.resolve(
+        store.recent(evidenceKeyString(key), 600_000, evidenceNeeds(matching, false)) ??
+          fetchNow(key, matching),
+      ),
     metrics,
     alertmanagerAllowlist: settings.alertmanagerAllowlist,
   });

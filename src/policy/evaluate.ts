@@ -18,6 +18,7 @@ import { checkProvenance } from '../verify/provenance.js';
 import type { RejectedSignature } from '../verify/result.js';
 import type { CompiledAttestationRule, CompiledAuthority, CompiledPolicy, ReadyPolicy } from './compile.js';
 import { matchesGlob } from './glob.js';
+import { policyScope, withinScope } from './evidence-scope.js';
 import { checkSbomRules } from './sbom-rules.js';
 import { VerificationCache, type SbomReading, type SignedSbom } from './verification-cache.js';
 import {
@@ -148,19 +149,23 @@ export class PolicyEvaluator {
       };
     }
     const signers: Signer[] = [];
-    const outcomes = [this.signatureOutcome(evidence, policy, now, signers)];
-    if (policy.needsAttestations) outcomes.push(...this.attestationOutcomes(evidence, policy, now));
-    return combineChecks(policy.name, outcomes, evidence.complete, incompleteReasons(evidence), signers);
+    // Evidence that has not looked where the policy needs (fetched before an edit) is judged as incomplete:
+    // `judged` decides, while verification stays cached on the evidence object itself.
+    const judged = withinScope(evidence, policyScope(policy));
+    const outcomes = [this.signatureOutcome(evidence, judged, policy, now, signers)];
+    if (policy.needsAttestations) outcomes.push(...this.attestationOutcomes(evidence, judged, policy, now));
+    return combineChecks(policy.name, outcomes, judged.complete, incompleteReasons(judged), signers);
   }
 
   private signatureOutcome(
     evidence: Evidence,
+    judged: Evidence,
     policy: ReadyPolicy,
     now: Date,
     signers: Signer[],
   ): CheckOutcome {
     const results = policy.authorities.flatMap((a) => this.verification.signatures(evidence, a, now));
-    const check = judgeSignatures(evidence, results);
+    const check = judgeSignatures(judged, results);
     switch (check.verdict) {
       case 'Compliant': {
         for (const a of check.accepted)
@@ -182,22 +187,27 @@ export class PolicyEvaluator {
         return nonCompliant('signature', reason, message);
       }
       case 'Unknown':
-        return unknown('signature', check.reasons, sourceMessage(evidence, 'the evidence is incomplete'));
+        return unknown('signature', check.reasons, sourceMessage(judged, 'the evidence is incomplete'));
     }
   }
 
-  private attestationOutcomes(evidence: Evidence, policy: ReadyPolicy, now: Date): CheckOutcome[] {
+  private attestationOutcomes(
+    evidence: Evidence,
+    judged: Evidence,
+    policy: ReadyPolicy,
+    now: Date,
+  ): CheckOutcome[] {
     const { verified, rejected } = this.attestationsUnder(evidence, policy, now);
     const outcomes = policy.attestations.map((rule) =>
-      this.attestationOutcome(evidence, policy, rule, verified, rejected),
+      this.attestationOutcome(judged, policy, rule, verified, rejected),
     );
     const readings = this.sbomReadings(verified);
-    const attLooked = evidence.sources.some((s) => s.item === 'att');
-    const unusable = servedButUnusable(evidence, ['att', 'referrers']);
+    const attLooked = judged.sources.some((s) => s.item === 'att');
+    const unusable = servedButUnusable(judged, ['att', 'referrers']);
     outcomes.push(
       checkSbomRules(policy.sbom, readings, {
-        decidable: evidence.complete && attLooked,
-        incompleteReasons: incompleteReasons(evidence),
+        decidable: judged.complete && attLooked,
+        incompleteReasons: incompleteReasons(judged),
         ...(unusable?.kind === 'EvidenceLimitExceeded' ? { overLimits: unusable.message } : {}),
         now,
       }),

@@ -135,6 +135,75 @@ describe('operator evidence store', function () {
     expect(evidence.sources.some((src) => src.reason === 'RegistryUnavailable')).to.equal(true);
   });
 
+  describe('finding 6: needs that widen are fetched before the next interval', () => {
+    const read = (e: Evidence | undefined, repository: string, item: string): boolean =>
+      e?.sources.some((src) => src.repository === repository && src.item === item) === true;
+
+    it('fetches a new source.repository and attestations at once, not at the next interval', async () => {
+      const key = await image();
+      const id = evidenceKeyString(key);
+      const sigs = { registry: proxy.address, repository: `${key.repository}-sigs` };
+      const sigsName = `${sigs.registry}/${sigs.repository}`;
+      // A long interval: only the widened needs can explain a second fetch within the test.
+      const { store: s, changes } = store({ jitter: 0 });
+      const slow = { ...needs, intervalMs: 3_600_000 };
+      s.track(key, slow);
+      const first = await eventually('first fetch', () => Promise.resolve(s.get(id)));
+      expect(read(first, sigsName, 'sig')).to.equal(false);
+      // Not covered: an audit must not reuse it for these needs.
+      const moved = { ...slow, extraRepositories: [sigs] };
+      expect(s.recent(id, 600_000, slow)).to.equal(first);
+      expect(s.recent(id, 600_000, moved)).to.equal(undefined);
+      proxy.reset();
+      expect(s.track(key, moved)).to.equal(first);
+      const second = await eventually('fetch of the new repository', () =>
+        Promise.resolve(read(s.get(id), sigsName, 'sig') ? s.get(id) : undefined),
+      );
+      expect(
+        proxy.count('HEAD', `/v2/${sigs.repository}/manifests/${key.digest.replace(':', '-')}.sig`),
+      ).to.equal(1);
+      expect(changes).to.deep.equal([id, id]);
+      expect(s.recent(id, 600_000, moved)).to.equal(second);
+      // Asking again for what was fetched: no further fetch.
+      proxy.reset();
+      s.track(key, moved);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(proxy.requests).to.have.length(0);
+      // A new attestation rule: the .att tags of both repositories, at once.
+      s.track(key, { ...moved, attestations: true });
+      const third = await eventually('fetch of the attestations', () =>
+        Promise.resolve(read(s.get(id), sigsName, 'att') ? s.get(id) : undefined),
+      );
+      expect(read(third, `${key.registry}/${key.repository}`, 'att')).to.equal(true);
+    });
+
+    it('fetches again when the needs widened while a fetch was under way', async () => {
+      const key = await image();
+      const id = evidenceKeyString(key);
+      const sigs = { registry: proxy.address, repository: `${key.repository}-sigs` };
+      const sigsName = `${sigs.registry}/${sigs.repository}`;
+      const seen: boolean[] = [];
+      const s = new EvidenceStore({
+        client,
+        logger: quiet,
+        jitter: 0,
+        onChange: (_, e) => seen.push(read(e, sigsName, 'sig')),
+      });
+      stores.push(s);
+      const slow = { ...needs, intervalMs: 3_600_000 };
+      s.track(key, slow);
+      // The first fetch starts on the store's zero-delay timer, which fires before this one.
+      await new Promise((r) => setTimeout(r, 0));
+      expect(s.get(id)).to.equal(undefined);
+      s.track(key, { ...slow, extraRepositories: [sigs] });
+      await eventually('fetch of the new repository', () =>
+        Promise.resolve(read(s.get(id), sigsName, 'sig') ? true : undefined),
+      );
+      // The first fetch had started with the old needs: the new repository came from the one after it.
+      expect(seen).to.deep.equal([false, true]);
+    });
+  });
+
   it('does no registry I/O while not active (a follower)', async () => {
     const key = await image();
     const { store: s } = store({ active: () => false });

@@ -121,6 +121,68 @@ describe('policy evaluator', () => {
     });
   });
 
+  describe('finding 6: evidence that did not look where the policy needs', () => {
+    const sigRepo = 'registry.example/signatures/cart';
+    const moved = (k: TestKey = key): Record<string, unknown> =>
+      base({ authorities: [{ ...keyAuthority('release', k), source: { repository: sigRepo } }] });
+    /** The sources of a fetch that read the image's repository and, if given, `extra` too. */
+    const read = (extra: readonly string[], att = true): SourceStatus[] => [
+      { repository, item: 'image', outcome: 'found' },
+      ...[repository, ...extra].flatMap((r): SourceStatus[] => [
+        { repository: r, item: 'sig', outcome: 'absent' },
+        ...(att ? [{ repository: r, item: 'att' as const, outcome: 'absent' as const }] : []),
+        { repository: r, item: 'referrers', outcome: 'absent' },
+      ]),
+    ];
+
+    it('is Unknown, not SignatureMissing or KeyMismatch, before the new source.repository was read', () => {
+      const none = evaluate(
+        buildEvidence({ repository, digest: randomDigest(), sources: read([]) }),
+        ready(moved()),
+      );
+      expect([none.verdict, none.reasons]).to.deep.equal(['Unknown', ['EvidenceIncomplete']]);
+      expect(none.findings[0]?.message).to.equal(`signatures in ${sigRepo} have not been read yet`);
+      // A signature by the key the policy no longer names, read before the edit: no KeyMismatch either.
+      const old = evaluate(signed(randomDigest(), { sources: read([]) }), ready(moved(other)));
+      expect([old.verdict, old.reasons]).to.deep.equal(['Unknown', ['EvidenceIncomplete']]);
+    });
+
+    it('is a definite failure once a fetch has read the new repository', () => {
+      const none = evaluate(
+        buildEvidence({ repository, digest: randomDigest(), sources: read([sigRepo]) }),
+        ready(moved()),
+      );
+      expect([none.verdict, none.reasons]).to.deep.equal(['NonCompliant', ['SignatureMissing']]);
+      const old = evaluate(signed(randomDigest(), { sources: read([sigRepo]) }), ready(moved(other)));
+      expect([old.verdict, old.reasons]).to.deep.equal(['NonCompliant', ['KeyMismatch']]);
+    });
+
+    it('is still Compliant from a valid signature it holds, as incomplete evidence is', () => {
+      const v = evaluate(signed(randomDigest(), { sources: read([]) }), ready(moved()));
+      expect([v.verdict, v.reasons]).to.deep.equal(['Compliant', []]);
+    });
+
+    it('is Unknown, not AttestationMissing, until the .att tags of every repository were read', () => {
+      const spec = { ...moved(), attestations: [{ name: 'sbom', predicateType: 'spdxjson' }] };
+      // Signatures were read in both repositories, attestations in the image's only (a new repository and a new rule).
+      const sources = read([sigRepo], false).concat({ repository, item: 'att', outcome: 'absent' });
+      const partial = evaluate(signed(randomDigest(), { sources }), ready(spec));
+      expect([partial.verdict, partial.reasons]).to.deep.equal(['Unknown', ['EvidenceIncomplete']]);
+      const full = evaluate(signed(randomDigest(), { sources: read([sigRepo]) }), ready(spec));
+      expect([full.verdict, full.reasons]).to.deep.equal(['NonCompliant', ['AttestationMissing']]);
+    });
+
+    it('never hides an evidence failure it did see behind the unread repository', () => {
+      const sources: SourceStatus[] = [
+        ...read([]).filter((s) => s.item !== 'referrers'),
+        { repository, item: 'referrers', outcome: 'error', reason: 'RateLimited', message: '429' },
+      ];
+      const v = evaluate(buildEvidence({ repository, digest: randomDigest(), sources }), ready(moved()));
+      expect(v.verdict).to.equal('Unknown');
+      expect([...v.reasons].sort()).to.deep.equal(['EvidenceIncomplete', 'RateLimited']);
+    });
+  });
+
   describe('readiness and exceptions', () => {
     it('answers PolicyNotReady for a key Secret that is not loaded, naming the field', () => {
       const policy = compile(
