@@ -22,14 +22,30 @@ export class PolicyObjects {
     });
   }
 
-  /** Replaces the spec (a policy edit: the generation changes). */
+  /**
+   * Replaces the spec (a policy edit: the generation changes). The operator
+   * writes status meanwhile, which moves the resourceVersion: a 409 is read
+   * again and retried, as `kubectl edit` would.
+   */
   async replaceSpec(name: string, spec: unknown): Promise<void> {
-    const current = (await this.api().getClusterCustomObject({ ...group, name })) as { metadata: object };
-    await this.api().replaceClusterCustomObject({
-      ...group,
-      name,
-      body: { apiVersion: 'sigwatch.dev/v1alpha1', kind: 'ImagePolicy', metadata: current.metadata, spec },
-    });
+    for (let attempt = 1; ; attempt++) {
+      const current = (await this.api().getClusterCustomObject({ ...group, name })) as { metadata: object };
+      try {
+        await this.api().replaceClusterCustomObject({
+          ...group,
+          name,
+          body: {
+            apiVersion: 'sigwatch.dev/v1alpha1',
+            kind: 'ImagePolicy',
+            metadata: current.metadata,
+            spec,
+          },
+        });
+        return;
+      } catch (error: unknown) {
+        if ((error as { code?: unknown }).code !== 409 || attempt >= 5) throw error;
+      }
+    }
   }
 
   async status(name: string): Promise<Record<string, unknown> | undefined> {
