@@ -19,7 +19,7 @@ import { resolvePredicateType } from '../verify/predicate-types.js';
 import type { ProvenanceRequirement } from '../verify/provenance.js';
 import type { LoadedTrustRoot } from '../verify/trust.js';
 import { parseDuration } from './duration.js';
-import { compileGlob, type ImageGlob } from './glob.js';
+import { canonicalGlob, compileGlob, type ImageGlob } from './glob.js';
 import { compileLicenseDenyList, type LicenseDenyList } from './licenses.js';
 import type { Authority, ImagePolicySpec } from './spec.js';
 import { secretKeyId, type TrustMaterial } from './trust-material.js';
@@ -114,11 +114,16 @@ function globs(list: readonly string[]): ImageGlob[] {
   return list.flatMap((g) => compileGlob(g) ?? []);
 }
 
-/** Globs of a spec that failed validation, best effort: only for claiming images while not ready. */
+/**
+ * Globs of a spec that failed validation, best effort: only for claiming
+ * images while not ready (so they are Unknown `PolicyNotReady`, never
+ * Unmatched). A glob refused only for its spelling (`GHCR.IO/**`, written
+ * before names were canonical) claims what its canonical spelling would.
+ */
 function salvageGlobs(spec: unknown): ImageGlob[] {
   const images = (spec as { match?: { images?: unknown } } | undefined)?.match?.images;
   if (!Array.isArray(images)) return [];
-  return images.flatMap((g) => (typeof g === 'string' ? (compileGlob(g) ?? []) : []));
+  return images.flatMap((g) => (typeof g === 'string' ? (compileGlob(canonicalGlob(g) ?? g) ?? []) : []));
 }
 
 type Resolved<T> = { readonly value: T } | { readonly problem: PolicyProblem };

@@ -84,6 +84,17 @@ describe('compilePolicy', () => {
     expect(policyMatches(compile({ match: 'everything' }), 'registry.example/app')).to.equal(false);
   });
 
+  it('a policy refused only for a non-canonical glob still claims what its canonical spelling names (Unknown, not Unmatched)', () => {
+    const spelled = compile({
+      ...base(),
+      match: { images: ['GHCR.IO:443/org/**', 'registry-1.docker.io/library/nginx'] },
+    });
+    expect(spelled.ready ? [] : spelled.problems.map((x) => x.code)).to.include('NonCanonicalGlob');
+    expect(policyMatches(spelled, 'ghcr.io/org/app')).to.equal(true);
+    expect(policyMatches(spelled, 'docker.io/library/nginx:1.27')).to.equal(true);
+    expect(policyMatches(spelled, 'quay.io/org/app')).to.equal(false);
+  });
+
   it('needs the .att tags only for attestation or SBOM rules', () => {
     expect(ready(base()).needsAttestations).to.equal(false);
     expect(ready(base({ sbom: { required: true } })).needsAttestations).to.equal(true);
