@@ -8,7 +8,9 @@
  */
 import { expect } from 'chai';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { Digest } from '../../../src/base/digest.js';
@@ -23,6 +25,7 @@ import type { Authority } from '../../../src/verify/authority.js';
 import { checkAttestation } from '../../../src/verify/attestations.js';
 import { checkImageSignatures } from '../../../src/verify/image-signatures.js';
 import { signatureLayer, testKey } from '../../support/evidence-builder.js';
+import { createTestCa, issueServerCert } from '../../support/test-ca.js';
 import {
   sendJson,
   sha256,
@@ -778,6 +781,52 @@ describe('registry: hostile registries, Link pagination', function () {
     expect(tags).to.deep.equal(['a', 'b']);
     const page2 = h.seen.find((s) => s.url.includes('/tags/list') && s.url.includes('page=2'));
     expect(page2?.authorization).to.match(/^Basic /);
+  });
+});
+
+describe('registry: hostile registries, redirect downgrade', function () {
+  this.timeout(30_000);
+
+  it('finding 2 (review): an https registry redirecting to plain http is refused; no request, let alone Authorization, goes out in the clear', async () => {
+    const h = await startHostileRegistry();
+    const ca = await createTestCa('sigwatch-test-registry');
+    const { key, cert } = await issueServerCert(ca);
+    const basic = `Basic ${Buffer.from('u:p').toString('base64')}`;
+    const tlsSeen: (string | undefined)[] = [];
+    const tls = createHttpsServer({ key: await readFile(key), cert: await readFile(cert) }, (req, res) => {
+      tlsSeen.push(req.headers.authorization);
+      if (req.headers.authorization !== basic) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="tls"' }).end();
+        return;
+      }
+      res.writeHead(302, { location: `http://${h.address}/next${req.url ?? ''}` }).end();
+    });
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    const registry = `127.0.0.1:${String((tls.address() as AddressInfo).port)}`;
+    const client = new RegistryClient({
+      limits,
+      caCertificates: [await readFile(ca.rootCert, 'utf8')],
+      credentials: parseDockerConfig(
+        JSON.stringify({ auths: { [registry]: { username: 'u', password: 'p' } } }),
+      ),
+    });
+    try {
+      const error: unknown = await client
+        .getManifest({ registry, repository: h.repository }, h.digest, AbortSignal.timeout(10_000))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).to.be.instanceOf(RegistryError);
+      expect((error as RegistryError).code).to.equal('RedirectRefused');
+      expect(tlsSeen).to.include(basic); // the credentials were in play
+      expect(h.seen).to.deep.equal([]);
+    } finally {
+      await client.close();
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+      await h.close();
+    }
   });
 });
 
