@@ -682,6 +682,67 @@ describe('registry: hostile registries', function () {
     });
   });
 
+  describe('finding 1 (review): a page that hashes to its Docker-Content-Digest is no manifest', () => {
+    /** A login page served for every /v2/ request, with the digest header a middlebox computes from the body. */
+    const loginPage = Buffer.from('<html><body>Sign in to continue</body></html>');
+    let headsAnswer404 = false;
+    beforeEach(() => {
+      headsAnswer404 = false;
+      h.route(/^(GET|HEAD) \/v2\//, (req, res) => {
+        if (req.method === 'HEAD' && headsAnswer404) {
+          res.writeHead(404).end();
+          return;
+        }
+        res.writeHead(200, {
+          'content-type': 'text/html',
+          'docker-content-digest': sha256(loginPage),
+          'content-length': loginPage.byteLength,
+        });
+        res.end(req.method === 'HEAD' ? undefined : loginPage);
+      });
+    });
+
+    it('finding 1 (review): an HTML 200 at .sig with a matching Docker-Content-Digest → Unknown, not SignatureInvalid', async () => {
+      const o = await collectFrom(h);
+      expectSafe(o);
+      expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+      expect(o.evidence.sources.find((s) => s.item === 'sig')?.invalid).to.equal(undefined);
+    });
+
+    it('finding 1 (review): after such a page, an empty-bodied HEAD 404 from that host is not taken as absence', async () => {
+      const client = new RegistryClient({ plainHttpRegistries: [h.address], limits });
+      try {
+        const first = await collectFrom(h, client);
+        expect(client.answeredAsRegistry(h.address)).to.equal(false);
+        headsAnswer404 = true;
+        const again = await collectFrom(h, client, { previous: first.evidence });
+        expectSafe(again);
+        const sig = again.evidence.sources.find((s) => s.item === 'sig');
+        expect(h.seen.some((s) => s.method === 'HEAD' && s.url.endsWith('.sig'))).to.equal(true);
+        expect(sig?.reason).to.equal('EvidenceIncomplete');
+        expect(sig?.message).to.contain('has not answered as an OCI registry');
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  it('finding 1 (review): a login page as the tag list of a signature repository does not make it exist', async () => {
+    const sigRepo: Repository = { registry: h.address, repository: 'hostile/signatures' };
+    h.route(/^GET \/v2\/hostile\/signatures\/tags\/list/, (_req, res) => {
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<html><body>Sign in to continue</body></html>');
+    });
+    const o = await collectFrom(h, undefined, { extraRepositories: [sigRepo] });
+    expectSafe(o);
+    const sig = o.evidence.sources.find(
+      (s) => s.item === 'sig' && s.repository.endsWith('/hostile/signatures'),
+    );
+    expect(sig?.outcome).to.equal('error');
+    expect(h.seen.some((r) => r.url.startsWith('/v2/hostile/signatures/tags/list'))).to.equal(true);
+  });
+
   it('an HTML 200 page where a manifest belongs → EvidenceIncomplete', async () => {
     h.route(sigPath(h), (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
