@@ -112,6 +112,10 @@ function isTagList(body: Uint8Array): boolean {
   }
 }
 
+/** How long a repository's 200 to the existence probe is remembered, and for how many repositories at most. */
+export const repositoryMemoryMs = 60 * 60 * 1000;
+export const maxRememberedRepositories = 4096;
+
 const constant =
   <T>(value: T): (() => T) =>
   () =>
@@ -126,11 +130,15 @@ export class RegistryClient {
   readonly #limiters = new Map<string, LimitFunction>();
   /** Registries (as configured, host[:port]) that answered as OCI registries in this process. */
   readonly #registries = new Set<string>();
+  /** `registry/repository` → until when (ms) its 200 to the existence probe is believed without asking again. */
+  readonly #existing = new Map<string, number>();
+  readonly #nowMs: () => number;
 
   constructor(options: RegistryClientOptions = {}) {
     this.limits = { ...defaultLimits, ...options.limits };
     this.#transport = new RegistryTransport(this.limits, options.caCertificates, options.observe);
     this.#plainHttp = plainHttpAuthorities(options.plainHttpRegistries ?? []);
+    this.#nowMs = options.nowMs ?? Date.now;
     this.#auth = new Authenticator(this.#transport, this.limits, {
       credentials:
         typeof options.credentials === 'function' ? options.credentials : constant(options.credentials ?? []),
@@ -156,10 +164,18 @@ export class RegistryClient {
 
   /**
    * Whether the repository exists, asked with the cheapest call that says so
-   * (a one-entry tag list): `false` on a 404 (e.g. `NAME_UNKNOWN`).
+   * (a one-entry tag list): `false` on a 404 (e.g. `NAME_UNKNOWN`). A
+   * repository that answered with its tag list in the last
+   * {@link repositoryMemoryMs} is taken to exist without asking again (at
+   * most {@link maxRememberedRepositories} remembered, oldest forgotten
+   * first), so a steady state of refreshes costs no extra request.
    * @throws RegistryError (ProtocolError for a 200 that is no tag list JSON)
    */
   async repositoryExists(repo: Repository, signal: AbortSignal): Promise<boolean> {
+    const key = `${repo.registry}/${repo.repository}`;
+    const until = this.#existing.get(key);
+    if (until !== undefined && this.#nowMs() < until) return true;
+    this.#existing.delete(key);
     const res = await this.#send(
       repo,
       { method: 'GET', path: 'tags/list?n=1', maxBytes: this.limits.maxSmallBodyBytes },
@@ -173,6 +189,11 @@ export class RegistryClient {
         `${repo.registry}/${repo.repository}: tag list is not the registry's JSON (a login or error page?)`,
         { status: 200 },
       );
+    }
+    this.#existing.set(key, this.#nowMs() + repositoryMemoryMs);
+    for (const oldest of this.#existing.keys()) {
+      if (this.#existing.size <= maxRememberedRepositories) break;
+      this.#existing.delete(oldest);
     }
     return true;
   }

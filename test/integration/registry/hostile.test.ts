@@ -664,6 +664,33 @@ describe('registry: hostile registries', function () {
       expect(check.verdict === 'NonCompliant' ? check.reasons : []).to.deep.equal(['SignatureMissing']);
     });
 
+    it('finding 3 (review): a signature repository that exists but holds nothing is probed once, not on every refresh', async () => {
+      const sigRepo: Repository = { registry: h.address, repository: 'hostile/signatures' };
+      h.route(/^GET \/v2\/hostile\/signatures\/tags\/list/, (_req, res) => {
+        sendJson(res, 200, { name: 'hostile/signatures', tags: ['sha256-0000.sig'] });
+      });
+      let nowMs = Date.now();
+      const client = new RegistryClient({ plainHttpRegistries: [h.address], limits, nowMs: () => nowMs });
+      const probes = (): number =>
+        h.seen.filter((r) => r.url.startsWith('/v2/hostile/signatures/tags/list')).length;
+      try {
+        const extras = { extraRepositories: [sigRepo] };
+        const first = await collectFrom(h, client, extras);
+        expect(probes()).to.equal(1);
+        const again = await collectFrom(h, client, { ...extras, previous: first.evidence });
+        expect(probes(), 'tag-list probes after a refresh').to.equal(1);
+        expect(again.evidence.complete).to.equal(true);
+        const check = checkImageSignatures(again.evidence, [anyKey], new Date());
+        expect(check.verdict === 'NonCompliant' ? check.reasons : []).to.deep.equal(['SignatureMissing']);
+        // The memory lapses after an hour: then the repository is asked again.
+        nowMs += 60 * 60 * 1000 + 1;
+        await collectFrom(h, client, { ...extras, previous: again.evidence });
+        expect(probes()).to.equal(2);
+      } finally {
+        await client.close();
+      }
+    });
+
     it('finding 2: the HEAD-first refresh still concludes absence from empty-bodied HEAD 404s, at no extra request', async () => {
       const client = new RegistryClient({ plainHttpRegistries: [h.address], limits });
       try {
