@@ -912,7 +912,11 @@ describe('registry: hostile registries, redirect downgrade', function () {
     } finally {
       await client.close();
       tls.closeAllConnections();
-      await new Promise<void>((resolve) => tls.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        tls.close(() => {
+          resolve();
+        });
+      });
       await h.close();
     }
   });
