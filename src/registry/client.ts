@@ -18,6 +18,8 @@ import { RegistryError } from './errors.js';
 import { expectOk, nextLink, notFoundKind, sha256 } from './responses.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
 import {
+  isManifestMediaType,
+  isManifestShaped,
   manifestAccept,
   MediaTypes,
   parseManifest,
@@ -98,6 +100,22 @@ function plainHttpAuthorities(registries: readonly string[]): ReadonlyMap<string
   return out;
 }
 
+/** Whether a 200 body is a tag list: a JSON object with a string `name` or a `tags` array (or null). */
+function isTagList(body: Uint8Array): boolean {
+  try {
+    const json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body)) as unknown;
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) return false;
+    const { name, tags } = json as { name?: unknown; tags?: unknown };
+    return typeof name === 'string' || tags === null || Array.isArray(tags);
+  } catch {
+    return false;
+  }
+}
+
+/** How long a repository's 200 to the existence probe is remembered, and for how many repositories at most. */
+export const repositoryMemoryMs = 60 * 60 * 1000;
+export const maxRememberedRepositories = 4096;
+
 const constant =
   <T>(value: T): (() => T) =>
   () =>
@@ -112,11 +130,15 @@ export class RegistryClient {
   readonly #limiters = new Map<string, LimitFunction>();
   /** Registries (as configured, host[:port]) that answered as OCI registries in this process. */
   readonly #registries = new Set<string>();
+  /** `registry/repository` → until when (ms) its 200 to the existence probe is believed without asking again. */
+  readonly #existing = new Map<string, number>();
+  readonly #nowMs: () => number;
 
   constructor(options: RegistryClientOptions = {}) {
     this.limits = { ...defaultLimits, ...options.limits };
     this.#transport = new RegistryTransport(this.limits, options.caCertificates, options.observe);
     this.#plainHttp = plainHttpAuthorities(options.plainHttpRegistries ?? []);
+    this.#nowMs = options.nowMs ?? Date.now;
     this.#auth = new Authenticator(this.#transport, this.limits, {
       credentials:
         typeof options.credentials === 'function' ? options.credentials : constant(options.credentials ?? []),
@@ -131,8 +153,10 @@ export class RegistryClient {
 
   /**
    * Whether `registry` has answered as an OCI registry in this process (a
-   * manifest whose digest checked out, or an OCI error body): only then does
-   * an empty-bodied HEAD 404 from it mean "no such manifest".
+   * manifest that parsed, or manifest-shaped content served with its digest;
+   * a HEAD 200 with a manifest media type; an OCI error body): only then
+   * does an empty-bodied HEAD 404 from it mean "no such manifest". A page
+   * that merely hashes to its `Docker-Content-Digest` header does not count.
    */
   answeredAsRegistry(registry: string): boolean {
     return this.#registries.has(registry);
@@ -140,10 +164,18 @@ export class RegistryClient {
 
   /**
    * Whether the repository exists, asked with the cheapest call that says so
-   * (a one-entry tag list): `false` on a 404 (e.g. `NAME_UNKNOWN`).
-   * @throws RegistryError
+   * (a one-entry tag list): `false` on a 404 (e.g. `NAME_UNKNOWN`). A
+   * repository that answered with its tag list in the last
+   * {@link repositoryMemoryMs} is taken to exist without asking again (at
+   * most {@link maxRememberedRepositories} remembered, oldest forgotten
+   * first), so a steady state of refreshes costs no extra request.
+   * @throws RegistryError (ProtocolError for a 200 that is no tag list JSON)
    */
   async repositoryExists(repo: Repository, signal: AbortSignal): Promise<boolean> {
+    const key = `${repo.registry}/${repo.repository}`;
+    const until = this.#existing.get(key);
+    if (until !== undefined && this.#nowMs() < until) return true;
+    this.#existing.delete(key);
     const res = await this.#send(
       repo,
       { method: 'GET', path: 'tags/list?n=1', maxBytes: this.limits.maxSmallBodyBytes },
@@ -151,6 +183,18 @@ export class RegistryClient {
     );
     if (res.status === 404) return false;
     expectOk(res, repo, 'tag list');
+    if (!isTagList(res.body)) {
+      throw new RegistryError(
+        'ProtocolError',
+        `${repo.registry}/${repo.repository}: tag list is not the registry's JSON (a login or error page?)`,
+        { status: 200 },
+      );
+    }
+    this.#existing.set(key, this.#nowMs() + repositoryMemoryMs);
+    for (const oldest of this.#existing.keys()) {
+      if (this.#existing.size <= maxRememberedRepositories) break;
+      this.#existing.delete(oldest);
+    }
     return true;
   }
 
@@ -158,8 +202,9 @@ export class RegistryClient {
    * GETs a manifest by tag or digest; `undefined` when the registry answers
    * 404 `MANIFEST_UNKNOWN` (any other 404 throws: it proves nothing).
    * By digest the body must hash to it; by tag a `Docker-Content-Digest` header must match the body.
-   * Content that arrived whole and hashes to the digest asked for or claimed
-   * but is no manifest Sigwatch reads throws with `servedDigest` set.
+   * Content that arrived whole, hashes to the digest asked for or claimed and
+   * is shaped like a manifest (`isManifestShaped`) but is none Sigwatch reads
+   * throws with `servedDigest` set; anything else unreadable (an HTML page) throws without.
    * @throws RegistryError
    */
   async getManifest(
@@ -189,13 +234,21 @@ export class RegistryClient {
         `${repo.registry}/${repo.repository}: manifest ${reference} hashes to ${digest}${claimed ? ` (header says ${claimed})` : ''}`,
       );
     }
-    this.#registries.add(repo.registry);
     let manifest: Manifest;
     try {
       manifest = parseManifest(res.body, res.headers['content-type'], this.limits.maxLayers, overflow);
     } catch (error: unknown) {
+      // A page that is no manifest at all (a proxy's login page with a Docker-Content-Digest of its own) is no
+      // answer from the registry, whatever it hashes to: Unknown, and the host is not taken for a registry.
       const confirmed = reference.startsWith('sha256:') || claimed === digest;
-      if (!confirmed || !(error instanceof RegistryError) || error.code !== 'ProtocolError') throw error;
+      if (
+        !confirmed ||
+        !(error instanceof RegistryError) ||
+        error.code !== 'ProtocolError' ||
+        !isManifestShaped(res.body)
+      )
+        throw error;
+      this.#registries.add(repo.registry);
       throw new RegistryError(
         'ProtocolError',
         `${repo.registry}/${repo.repository}:${reference}: ${error.message}`,
@@ -206,6 +259,7 @@ export class RegistryClient {
         },
       );
     }
+    this.#registries.add(repo.registry);
     return { digest, manifest, raw: res.body };
   }
 
@@ -252,10 +306,11 @@ export class RegistryClient {
         `${repo.registry}: HEAD ${reference} without a valid Docker-Content-Digest`,
       );
     }
-    this.#registries.add(repo.registry);
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new RegistryError('DigestMismatch', `${repo.registry}: HEAD ${reference} answered for ${digest}`);
     }
+    // A page's headers may carry a digest of the page: only a manifest's media type shows a registry answered.
+    if (isManifestMediaType(res.headers['content-type'])) this.#registries.add(repo.registry);
     return {
       digest: digest as Digest,
       mediaType: res.headers['content-type'] ?? '',

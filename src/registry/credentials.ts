@@ -72,7 +72,10 @@ function entryFrom(key: string, value: unknown): CredentialEntry | undefined {
         ? { username, password }
         : undefined;
   if (credentials === undefined) return undefined;
-  let rest = key.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '');
+  let rest = key.replace(/^[a-z]+:\/\//, '');
+  let end = rest.length;
+  while (end > 0 && rest[end - 1] === '/') end--; // a loop, not /\/+$/ (quadratic on slashes not at the end)
+  rest = rest.slice(0, end);
   if (rest === 'index.docker.io/v1' || rest === 'index.docker.io' || rest === 'registry-1.docker.io') {
     rest = 'docker.io';
   }

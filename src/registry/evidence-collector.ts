@@ -113,7 +113,14 @@ export class Collector {
    * `source.repository` that answered nothing else and whose tag list does
    * not answer either (it does not exist), becomes EvidenceIncomplete. The
    * image's own repository answered the image HEAD, or the evidence is
-   * incomplete anyway. Costs a request only for such a silent repository.
+   * incomplete anyway. Costs a request only for such a silent repository,
+   * and only once an hour: the client remembers a repository whose tag list
+   * answered (`repositoryExists`). Meanwhile a deleted repository is still
+   * safe on GETs (its `NAME_UNKNOWN` is no absence, see `getManifest`); an
+   * empty-bodied HEAD 404 from it, on a host that answered as a registry,
+   * does count as absence until the memory lapses: the registry itself no
+   * longer holds a signature there (a deletion is the registry's own state,
+   * unlike a name that never existed, which the first probe catches).
    */
   async settle(image: Repository): Promise<void> {
     const silent = new Map<string, Repository>();

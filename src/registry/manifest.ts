@@ -184,3 +184,36 @@ export function parseManifest(
   }
   throw bad(`unsupported media type ${mediaType}`);
 }
+
+/** Manifest and index media types a registry serves (schema 1 included: served content, though refused). */
+const servedManifestTypes: readonly string[] = [
+  ...indexTypes,
+  ...imageTypes,
+  'application/vnd.docker.distribution.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+];
+
+/** Whether a Content-Type (parameters ignored) is a manifest or index media type. */
+export function isManifestMediaType(contentType: string | undefined): boolean {
+  return servedManifestTypes.includes(contentType?.split(';')[0]?.trim().toLowerCase() ?? '');
+}
+
+/**
+ * Whether bytes are shaped like a manifest a registry serves: a JSON object
+ * with `schemaVersion` 2 or a manifest or index `mediaType`. Only such
+ * content, when unusable, is a definite answer; a login or error page that
+ * happens to hash to its `Docker-Content-Digest` header is no answer at all.
+ */
+export function isManifestShaped(body: Uint8Array): boolean {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+  } catch {
+    return false;
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return false;
+  const o = json as Record<string, unknown>;
+  return (
+    o['schemaVersion'] === 2 || (typeof o['mediaType'] === 'string' && isManifestMediaType(o['mediaType']))
+  );
+}

@@ -8,7 +8,8 @@
  *   becomes `Unavailable`, the caller's cancellation is re-thrown as is.
  * - Redirects: at most `maxRedirects`, http(s) only, never to a link-local,
  *   loopback or private address unless the registry itself is in that class,
- *   and `Authorization` is dropped when the host changes. `Link` pagination
+ *   never from https to http, and `Authorization` is dropped when the origin
+ *   (scheme, host or port) changes. `Link` pagination
  *   ({@link nextPageUrl}) stays on the registry's origin.
  * - Retries (GET/HEAD only): 5xx, connection failures and 429 whose
  *   Retry-After is within `maxRetryAfterMs`, with capped backoff.
@@ -223,6 +224,13 @@ export class RegistryTransport {
         });
       }
       const next = resolveTarget(location, url, 'redirect');
+      if (url.protocol === 'https:' && next.protocol !== 'https:') {
+        // Credentials, and answers that decide a verdict, never travel in the clear once TLS was in use.
+        throw new RegistryError(
+          'RedirectRefused',
+          `${req.url.host}: redirect from https to ${next.origin} refused`,
+        );
+      }
       originClasses ??= await classifyHost(req.url.hostname);
       const targetClasses = await classifyHost(next.hostname);
       const forbidden = targetClasses.find((c) => c !== 'public' && !originClasses?.includes(c));
@@ -232,8 +240,8 @@ export class RegistryTransport {
           `${req.url.host}: redirect to a ${forbidden} address (${next.host}) refused`,
         );
       }
-      if (next.host !== url.host) {
-        // Credentials belong to the registry, never to a CDN or another host.
+      if (next.origin !== url.origin) {
+        // Credentials belong to the registry's origin (scheme, host and port), never to a CDN or another host.
         headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
       }
       url = next;

@@ -58,7 +58,9 @@ export function decodeBase64(encoded: string): Buffer | undefined {
   if (!standard && !urlSafe) {
     return undefined;
   }
-  const unpadded = text.replace(/=+$/, '');
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '=') end--; // a loop, not /=+$/ (quadratic on '=' not at the end)
+  const unpadded = text.slice(0, end);
   // A single leftover character carries 6 bits, less than one byte.
   if (unpadded.length % 4 === 1 || (text.length !== unpadded.length && text.length % 4 !== 0)) {
     return undefined;

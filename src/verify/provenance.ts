@@ -75,14 +75,19 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** Source URIs longer than this (UTF-16 units, 2 KiB) are not normalised and match nothing. */
+export const maxSourceUriLength = 2048;
+
 /**
  * Drops a leading `git+` (SPDX download-location form), the ref or revision
  * (`@…`) and a trailing `.git` or `/`, so that
  * `git+https://github.com/o/r@refs/heads/main` compares equal to
  * `https://github.com/o/r`. Only the part after the last `/` is searched for
- * `@`, so user info in the authority is left alone.
+ * `@`, so user info in the authority is left alone. Undefined for a URI
+ * over {@link maxSourceUriLength}: it is no source anyone allowed.
  */
-export function normaliseSourceUri(uri: string): string {
+export function normaliseSourceUri(uri: string): string | undefined {
+  if (uri.length > maxSourceUriLength) return undefined;
   let u = uri.trim().replace(/^git\+/, '');
   const slash = u.lastIndexOf('/');
   const at = u.indexOf('@', slash + 1);
@@ -90,8 +95,9 @@ export function normaliseSourceUri(uri: string): string {
   // A ref such as refs/heads/main contains slashes: cut at an `@` that follows the repository path.
   const refAt = u.search(/@refs\//);
   if (refAt >= 0) u = u.slice(0, refAt);
-  u = u.replace(/\/+$/, '').replace(/\.git$/, '');
-  return u;
+  let end = u.length;
+  while (end > 0 && u[end - 1] === '/') end--; // not /\/+$/: quadratic on slashes not at the end
+  return u.slice(0, end).replace(/\.git$/, '');
 }
 
 /** The build's own source as the build type defines it (see the module comment); never a dependency. */
@@ -160,7 +166,9 @@ export function checkProvenance(
   const repos = required.sourceRepositories;
   if (repos !== undefined && repos.length > 0) {
     if (prov.source === undefined) {
-      return mismatch(`the provenance names no build source in ${sourceField(prov)}; materials never count`);
+      return mismatch(
+        `the provenance names no build source (or one over ${String(maxSourceUriLength)} characters) in ${sourceField(prov)}; materials never count`,
+      );
     }
     if (!repos.some((r) => normaliseSourceUri(r) === prov.source)) {
       return mismatch(`build source ${JSON.stringify(prov.source)} is not an allowed source repository`);

@@ -8,7 +8,9 @@
  */
 import { expect } from 'chai';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { Digest } from '../../../src/base/digest.js';
@@ -23,6 +25,7 @@ import type { Authority } from '../../../src/verify/authority.js';
 import { checkAttestation } from '../../../src/verify/attestations.js';
 import { checkImageSignatures } from '../../../src/verify/image-signatures.js';
 import { signatureLayer, testKey } from '../../support/evidence-builder.js';
+import { createTestCa, issueServerCert } from '../../support/test-ca.js';
 import {
   sendJson,
   sha256,
@@ -661,6 +664,33 @@ describe('registry: hostile registries', function () {
       expect(check.verdict === 'NonCompliant' ? check.reasons : []).to.deep.equal(['SignatureMissing']);
     });
 
+    it('finding 3 (review): a signature repository that exists but holds nothing is probed once, not on every refresh', async () => {
+      const sigRepo: Repository = { registry: h.address, repository: 'hostile/signatures' };
+      h.route(/^GET \/v2\/hostile\/signatures\/tags\/list/, (_req, res) => {
+        sendJson(res, 200, { name: 'hostile/signatures', tags: ['sha256-0000.sig'] });
+      });
+      let nowMs = Date.now();
+      const client = new RegistryClient({ plainHttpRegistries: [h.address], limits, nowMs: () => nowMs });
+      const probes = (): number =>
+        h.seen.filter((r) => r.url.startsWith('/v2/hostile/signatures/tags/list')).length;
+      try {
+        const extras = { extraRepositories: [sigRepo] };
+        const first = await collectFrom(h, client, extras);
+        expect(probes()).to.equal(1);
+        const again = await collectFrom(h, client, { ...extras, previous: first.evidence });
+        expect(probes(), 'tag-list probes after a refresh').to.equal(1);
+        expect(again.evidence.complete).to.equal(true);
+        const check = checkImageSignatures(again.evidence, [anyKey], new Date());
+        expect(check.verdict === 'NonCompliant' ? check.reasons : []).to.deep.equal(['SignatureMissing']);
+        // The memory lapses after an hour: then the repository is asked again.
+        nowMs += 60 * 60 * 1000 + 1;
+        await collectFrom(h, client, { ...extras, previous: again.evidence });
+        expect(probes()).to.equal(2);
+      } finally {
+        await client.close();
+      }
+    });
+
     it('finding 2: the HEAD-first refresh still concludes absence from empty-bodied HEAD 404s, at no extra request', async () => {
       const client = new RegistryClient({ plainHttpRegistries: [h.address], limits });
       try {
@@ -677,6 +707,67 @@ describe('registry: hostile registries', function () {
         await client.close();
       }
     });
+  });
+
+  describe('finding 1 (review): a page that hashes to its Docker-Content-Digest is no manifest', () => {
+    /** A login page served for every /v2/ request, with the digest header a middlebox computes from the body. */
+    const loginPage = Buffer.from('<html><body>Sign in to continue</body></html>');
+    let headsAnswer404 = false;
+    beforeEach(() => {
+      headsAnswer404 = false;
+      h.route(/^(GET|HEAD) \/v2\//, (req, res) => {
+        if (req.method === 'HEAD' && headsAnswer404) {
+          res.writeHead(404).end();
+          return;
+        }
+        res.writeHead(200, {
+          'content-type': 'text/html',
+          'docker-content-digest': sha256(loginPage),
+          'content-length': loginPage.byteLength,
+        });
+        res.end(req.method === 'HEAD' ? undefined : loginPage);
+      });
+    });
+
+    it('finding 1 (review): an HTML 200 at .sig with a matching Docker-Content-Digest → Unknown, not SignatureInvalid', async () => {
+      const o = await collectFrom(h);
+      expectSafe(o);
+      expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+      expect(o.evidence.sources.find((s) => s.item === 'sig')?.invalid).to.equal(undefined);
+    });
+
+    it('finding 1 (review): after such a page, an empty-bodied HEAD 404 from that host is not taken as absence', async () => {
+      const client = new RegistryClient({ plainHttpRegistries: [h.address], limits });
+      try {
+        const first = await collectFrom(h, client);
+        expect(client.answeredAsRegistry(h.address)).to.equal(false);
+        headsAnswer404 = true;
+        const again = await collectFrom(h, client, { previous: first.evidence });
+        expectSafe(again);
+        const sig = again.evidence.sources.find((s) => s.item === 'sig');
+        expect(h.seen.some((s) => s.method === 'HEAD' && s.url.endsWith('.sig'))).to.equal(true);
+        expect(sig?.reason).to.equal('EvidenceIncomplete');
+        expect(sig?.message).to.contain('has not answered as an OCI registry');
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  it('finding 1 (review): a login page as the tag list of a signature repository does not make it exist', async () => {
+    const sigRepo: Repository = { registry: h.address, repository: 'hostile/signatures' };
+    h.route(/^GET \/v2\/hostile\/signatures\/tags\/list/, (_req, res) => {
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<html><body>Sign in to continue</body></html>');
+    });
+    const o = await collectFrom(h, undefined, { extraRepositories: [sigRepo] });
+    expectSafe(o);
+    const sig = o.evidence.sources.find(
+      (s) => s.item === 'sig' && s.repository.endsWith('/hostile/signatures'),
+    );
+    expect(sig?.outcome).to.equal('error');
+    expect(h.seen.some((r) => r.url.startsWith('/v2/hostile/signatures/tags/list'))).to.equal(true);
   });
 
   it('an HTML 200 page where a manifest belongs → EvidenceIncomplete', async () => {
@@ -778,6 +869,56 @@ describe('registry: hostile registries, Link pagination', function () {
     expect(tags).to.deep.equal(['a', 'b']);
     const page2 = h.seen.find((s) => s.url.includes('/tags/list') && s.url.includes('page=2'));
     expect(page2?.authorization).to.match(/^Basic /);
+  });
+});
+
+describe('registry: hostile registries, redirect downgrade', function () {
+  this.timeout(30_000);
+
+  it('finding 2 (review): an https registry redirecting to plain http is refused; no request, let alone Authorization, goes out in the clear', async () => {
+    const h = await startHostileRegistry();
+    const ca = await createTestCa('sigwatch-test-registry');
+    const { key, cert } = await issueServerCert(ca);
+    const basic = `Basic ${Buffer.from('u:p').toString('base64')}`;
+    const tlsSeen: (string | undefined)[] = [];
+    const tls = createHttpsServer({ key: await readFile(key), cert: await readFile(cert) }, (req, res) => {
+      tlsSeen.push(req.headers.authorization);
+      if (req.headers.authorization !== basic) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="tls"' }).end();
+        return;
+      }
+      res.writeHead(302, { location: `http://${h.address}/next${req.url ?? ''}` }).end();
+    });
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    const registry = `127.0.0.1:${String((tls.address() as AddressInfo).port)}`;
+    const client = new RegistryClient({
+      limits,
+      caCertificates: [await readFile(ca.rootCert, 'utf8')],
+      credentials: parseDockerConfig(
+        JSON.stringify({ auths: { [registry]: { username: 'u', password: 'p' } } }),
+      ),
+    });
+    try {
+      const error: unknown = await client
+        .getManifest({ registry, repository: h.repository }, h.digest, AbortSignal.timeout(10_000))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).to.be.instanceOf(RegistryError);
+      expect((error as RegistryError).code).to.equal('RedirectRefused');
+      expect(tlsSeen).to.include(basic); // the credentials were in play
+      expect(h.seen).to.deep.equal([]);
+    } finally {
+      await client.close();
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => {
+        tls.close(() => {
+          resolve();
+        });
+      });
+      await h.close();
+    }
   });
 });
 

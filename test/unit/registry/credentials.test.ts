@@ -120,4 +120,11 @@ describe('registry/credentials', () => {
         .with.property('code', 'DockerConfigInvalid');
     });
   });
+
+  it('finding 4 (review): a config key of 1 MiB of slashes not at the end is read in linear time', () => {
+    const key = `registry.example.com${'/'.repeat(1 << 20)}x`;
+    const entries = parseDockerConfig(JSON.stringify({ auths: { [key]: { auth: b64('u:p') } } }));
+    expect(entries).to.have.lengthOf(1);
+    expect(entries[0]?.host).to.equal('registry.example.com');
+  });
 });
