@@ -40,8 +40,11 @@ export class Collector {
   readonly #absentByHead = new Set<string>();
   readonly #repositories = new Map<string, Repository>();
   readonly #marks = new Map<string, Marks>();
-  /** Blob bytes this digest may still fetch (the per-digest evidence budget). */
-  #budget: number;
+  /**
+   * Bytes each source (`repository item`) may still fetch: one budget per
+   * source, so what one source holds can never crowd out another's evidence.
+   */
+  readonly #budgets = new Map<string, number>();
   readonly #blobSlots: LimitFunction;
   readonly #manifestSlots: LimitFunction;
 
@@ -52,7 +55,6 @@ export class Collector {
     /** Evidence of the previous fetch: content whose manifest digest is unchanged is reused. */
     readonly previous?: Evidence,
   ) {
-    this.#budget = client.limits.maxEvidenceBytes;
     this.#blobSlots = pLimit(client.limits.perDigestConcurrency);
     this.#manifestSlots = pLimit(client.limits.perDigestConcurrency);
   }
@@ -174,26 +176,35 @@ export class Collector {
     });
   }
 
+  /** Takes `bytes` from the source's budget; false (nothing taken) when they do not fit. */
+  #reserve(repo: Repository, item: SourceItem, bytes: number): boolean {
+    const key = `${name(repo)} ${item}`;
+    const left = this.#budgets.get(key) ?? this.client.limits.maxEvidenceBytes;
+    if (bytes > left) return false;
+    this.#budgets.set(key, left - bytes);
+    return true;
+  }
+
   /**
    * Fetches the newest of `descs` (the last ones: cosign appends layers) that
-   * fit the count limit and what is left of the digest's byte budget, with
+   * fit the count limit and what is left of the source's byte budget, with
    * bounded concurrency; the rest are counted as omitted, never fetched. A
    * blob declared larger than `maxBlobBytes` or than the budget left is
    * skipped, and older, smaller ones may still fit.
    */
   async newest(
     repo: Repository,
+    item: SourceItem,
     descs: readonly Descriptor[],
   ): Promise<{ fetched: { desc: Descriptor; body: Uint8Array }[]; omitted: number }> {
     const { maxSignatures, maxBlobBytes } = this.client.limits;
     let omitted = Math.max(0, descs.length - maxSignatures);
     const chosen: Descriptor[] = [];
     for (const desc of descs.slice(omitted).reverse()) {
-      if (desc.size > maxBlobBytes || desc.size > this.#budget) {
+      if (desc.size > maxBlobBytes || !this.#reserve(repo, item, desc.size)) {
         omitted++;
         continue;
       }
-      this.#budget -= desc.size;
       chosen.unshift(desc);
     }
     // A body may not be larger than declared (and reserved), beyond room for a registry's error message.
@@ -238,7 +249,7 @@ export class Collector {
       return { manifestDigest: m.digest, layers: [] };
     }
     const wanted = m.manifest.layers.filter((d) => mediaType === undefined || d.mediaType === mediaType);
-    const { fetched, omitted } = await this.newest(repo, wanted);
+    const { fetched, omitted } = await this.newest(repo, item, wanted);
     this.#mark(repo, item, { manifestDigest: m.digest, omitted: omitted + (m.manifest.omitted ?? 0) });
     return { manifestDigest: m.digest, layers: fetched };
   }
@@ -384,6 +395,7 @@ export class Collector {
     if (m.manifest.artifactType === cosignSigArtifactType || desc.artifactType === cosignSigArtifactType) {
       const { fetched, omitted } = await this.newest(
         repo,
+        'referrers',
         layers.filter((x) => x.mediaType === simpleSigningMediaType),
       );
       this.#mark(repo, 'referrers', { omitted: omitted + (m.manifest.omitted ?? 0) });
@@ -399,7 +411,7 @@ export class Collector {
     }
     const bundleLayers = layers.filter((l) => l.mediaType.startsWith(bundleMediaTypePrefix));
     if (bundleLayers.length !== 1 || layers.length !== 1) return; // some other artifact
-    const { fetched, omitted } = await this.newest(repo, bundleLayers);
+    const { fetched, omitted } = await this.newest(repo, 'referrers', bundleLayers);
     this.#mark(repo, 'referrers', { omitted });
     const layer = fetched[0];
     if (layer === undefined) return;

@@ -29,8 +29,10 @@ export interface RegistryLimits {
   /** Concurrent requests per registry host. */
   readonly perRegistryConcurrency: number;
   /**
-   * Blob bytes fetched for one digest's evidence, over all its sources: the
-   * newest items that fit are fetched, the rest are counted as over the limit.
+   * Blob bytes fetched for each source of one digest's evidence (one
+   * repository's `.sig`, `.att`, `.sbom` or referrers; never shared, so one
+   * source cannot crowd out another): the newest items that fit are fetched,
+   * the rest are counted as over the limit.
    */
   readonly maxEvidenceBytes: number;
   /** Blobs (and referrer manifests) fetched at once for one digest. */

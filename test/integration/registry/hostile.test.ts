@@ -214,6 +214,44 @@ function descriptors(n: number, offset = 0): object[] {
   }));
 }
 
+/** A cosign signature referrer of the hostile image (cosign's OCI 1.1 mode) holding `layers`. */
+function sigReferrerOf(
+  h: HostileRegistry,
+  layers: readonly { payload: Buffer; signature: string }[],
+): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: ociManifest,
+      artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(Buffer.from('{}')), size: 2 },
+      layers: layers.map((l) => ({
+        mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+        digest: sha256(l.payload),
+        size: l.payload.byteLength,
+        annotations: { 'dev.cosignproject.cosign/signature': l.signature },
+      })),
+      subject: { mediaType: ociManifest, digest: h.digest, size: h.manifest.byteLength },
+    }),
+  );
+}
+
+/** Serves `referrers` (manifests) as the referrers listing of the hostile image, after `delayMs`. */
+function serveReferrers(h: HostileRegistry, referrers: readonly Buffer[], delayMs = 0): void {
+  h.route(referrersPath(h), async (_req, res) => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const manifests = referrers.map((r) => ({
+      mediaType: ociManifest,
+      digest: sha256(r),
+      size: r.byteLength,
+      artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+    }));
+    sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests }, ociIndex);
+  });
+  for (const r of referrers)
+    serveManifest(h, new RegExp(`^(GET|HEAD) /v2/${h.repository}/manifests/${sha256(r)}$`), r, ociManifest);
+}
+
 describe('registry: hostile registries', function () {
   this.timeout(30_000);
   let h: HostileRegistry;
@@ -546,7 +584,7 @@ describe('registry: hostile registries', function () {
     });
   });
 
-  describe('finding 5: one byte budget per digest', () => {
+  describe('finding 5: one byte budget per source', () => {
     /** 100 layers of the same 12 MiB blob (one buffer on the server side), optionally with a valid signature last. */
     function bigSig(withValid: boolean): Map<string, number> {
       const big = { payload: Buffer.alloc(12 << 20, 0x61), signature: 'MEUCIQ==' };
@@ -591,6 +629,71 @@ describe('registry: hostile registries', function () {
       } finally {
         await client.close();
       }
+    });
+
+    it('review (finding 5): a 16 MiB junk layer at the .att tag does not crowd out a valid signature referrer → Compliant', async () => {
+      const junk = Buffer.alloc(16 << 20, 0x62);
+      const valid = validSignature(h);
+      serveBlobs(h, [junk, valid.payload]);
+      const att = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: ociManifest,
+          config: {
+            mediaType: 'application/vnd.oci.image.config.v1+json',
+            digest: sha256(Buffer.from('{}')),
+            size: 2,
+          },
+          layers: [
+            {
+              mediaType: 'application/vnd.dsse.envelope.v1+json',
+              digest: sha256(junk),
+              size: junk.byteLength,
+            },
+          ],
+        }),
+      );
+      serveManifest(
+        h,
+        new RegExp(`^GET /v2/${h.repository}/manifests/sha256-[a-f0-9]{64}\\.att$`),
+        att,
+        ociManifest,
+      );
+      // The listing answers late, so the .att layer is sized up first.
+      serveReferrers(h, [sigReferrerOf(h, [valid])], 300);
+      const o = await collectFrom(h);
+      expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+      expect(o.evidence.complete).to.equal(true);
+      expect(o.evidence.signatures).to.have.lengthOf(1);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+
+    it('review (finding 5): a 16 MiB junk .sig in the image repository does not crowd out a valid .sig in source.repository → Compliant', async () => {
+      const junk = { payload: Buffer.alloc(16 << 20, 0x63), signature: 'MEUCIQ==' };
+      const valid = validSignature(h);
+      serveBlobs(h, [junk.payload]);
+      serveManifest(h, sigPath(h), sigManifestOf([junk]), ociManifest);
+      const sigs = 'hostile/signatures';
+      const validManifest = sigManifestOf([valid]);
+      h.route(new RegExp(`^GET /v2/${sigs}/manifests/sha256-[a-f0-9]{64}\\.sig$`), async (_req, res) => {
+        await new Promise((resolve) => setTimeout(resolve, 300)); // after the junk layer is sized up
+        res.writeHead(200, {
+          'content-type': ociManifest,
+          'docker-content-digest': sha256(validManifest),
+          'content-length': validManifest.byteLength,
+        });
+        res.end(validManifest);
+      });
+      h.route(new RegExp(`^GET /v2/${sigs}/blobs/${sha256(valid.payload)}$`), (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(valid.payload);
+      });
+      const o = await collectFrom(h, undefined, {
+        extraRepositories: [{ registry: h.address, repository: sigs }],
+      });
+      expect(o.evidence.complete).to.equal(true);
+      expect(o.evidence.signatures).to.have.lengthOf(2);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
     });
   });
 
