@@ -6,7 +6,7 @@
 import { digestHex, type Digest } from '../base/digest.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { FetchedManifest, RegistryClient, Repository } from './client.js';
-import { RegistryError, unknownReasonFor } from './errors.js';
+import { RegistryError, servedOverCap, unknownReasonFor } from './errors.js';
 import {
   bundleMediaTypePrefix,
   cosignSigArtifactType,
@@ -222,18 +222,27 @@ export class Collector {
   /**
    * The layers (of `mediaType`, if given) under a cosign tag, or undefined
    * when the tag does not exist. Content the registry served whole that is
-   * not an image manifest is a definite answer: no layers, marked `invalid`.
+   * not an image manifest is a definite answer: no layers, marked `invalid`;
+   * so is a manifest served (200) over its size cap: no layers, `omitted`.
    */
   async tagLayers(
     repo: Repository,
     tag: string,
     item: SourceItem,
     mediaType?: string,
-  ): Promise<{ manifestDigest: Digest; layers: { desc: Descriptor; body: Uint8Array }[] } | undefined> {
+  ): Promise<
+    { manifestDigest: Digest | undefined; layers: { desc: Descriptor; body: Uint8Array }[] } | undefined
+  > {
     let m: FetchedManifest | undefined;
     try {
       m = await this.client.getManifest(repo, tag, this.signal, undefined, 'keep-last');
     } catch (error: unknown) {
+      if (servedOverCap(error)) {
+        // Served (200) but over the manifest cap: content over the limits, a definite answer.
+        this.#answered.add(name(repo));
+        this.#mark(repo, item, { omitted: 1 });
+        return { manifestDigest: undefined, layers: [] };
+      }
       if (!(error instanceof RegistryError) || error.servedDigest === undefined) throw error;
       this.#answered.add(name(repo));
       this.#mark(repo, item, { manifestDigest: error.servedDigest, invalid: error.message });
@@ -298,10 +307,12 @@ export class Collector {
     }
     const got = await this.tagLayers(repo, tag, 'sig', simpleSigningMediaType);
     if (got === undefined) return false;
+    const manifestDigest = got.manifestDigest;
+    if (manifestDigest === undefined) return true;
     for (const { desc, body } of got.layers) {
       this.signatures.push({
         repository: name(repo),
-        manifestDigest: got.manifestDigest,
+        manifestDigest,
         payload: body,
         annotations: desc.annotations ?? {},
       });
@@ -319,10 +330,12 @@ export class Collector {
     }
     const got = await this.tagLayers(repo, tag, 'att', dsseMediaType);
     if (got === undefined) return false;
+    const manifestDigest = got.manifestDigest;
+    if (manifestDigest === undefined) return true;
     for (const { desc, body } of got.layers) {
       this.attestations.push({
         repository: name(repo),
-        manifestDigest: got.manifestDigest,
+        manifestDigest,
         envelope: body,
         annotations: desc.annotations ?? {},
       });
@@ -340,7 +353,8 @@ export class Collector {
 
   async referrers(repo: Repository, digest: Digest): Promise<boolean> {
     const listing = await this.client.listReferrers(repo, digest, this.signal);
-    if (listing.source === 'api' || listing.descriptors.length > 0) this.#answered.add(name(repo));
+    if (listing.source === 'api' || listing.descriptors.length > 0 || listing.omitted > 0)
+      this.#answered.add(name(repo));
     // artifactType is a hint: registries that report the config media type
     // (go-containerregistry) show bundles as the empty type, so those are
     // fetched and judged by their layer too.
@@ -359,7 +373,7 @@ export class Collector {
         .slice(over)
         .map((d) => this.#manifestSlots(() => this.referrer(repo, digest, d, listing.source))),
     );
-    return listing.descriptors.length > 0;
+    return listing.descriptors.length > 0 || listing.omitted > 0;
   }
 
   async referrer(

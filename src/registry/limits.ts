@@ -20,6 +20,8 @@ export interface RegistryLimits {
   /** Referrer descriptors over all pages. */
   readonly maxReferrers: number;
   readonly maxReferrerPages: number;
+  /** Bytes of a referrers listing over all its pages (listings copy each referrer's annotations). */
+  readonly maxReferrerListingBytes: number;
   /** Layers in one manifest, manifests in one index. */
   readonly maxLayers: number;
   /** A Retry-After longer than this is not waited for: the request fails RateLimited. */
@@ -50,6 +52,7 @@ export const defaultLimits: RegistryLimits = {
   maxSignatures: 100,
   maxReferrers: 1_000,
   maxReferrerPages: 20,
+  maxReferrerListingBytes: 16 << 20,
   maxLayers: 128,
   maxRetryAfterMs: 10_000,
   maxAttempts: 3,

@@ -269,7 +269,7 @@ describe('registry: hostile registries', function () {
     expect(o.evidence.imageSeen).to.equal(true);
   });
 
-  it('oversized manifest → EvidenceIncomplete (a body over its cap never arrived)', async () => {
+  it('review (finding 3): a .sig manifest served (200) over its 4 MiB cap → NonCompliant EvidenceLimitExceeded', async () => {
     h.route(sigPath(h), (_req, res) => {
       res.writeHead(200, { 'content-type': ociManifest });
       // No Content-Length: the cap must hold while streaming.
@@ -278,8 +278,28 @@ describe('registry: hostile registries', function () {
       res.end('{}');
     });
     const o = await collectFrom(h);
+    expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+    expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+    expect(o.evidence.sources.find((s) => s.item === 'sig')?.omitted).to.equal(1);
+  });
+
+  it('an oversized manifest body cut off by a connection reset → Unknown (it never arrived)', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(200, { 'content-type': ociManifest, 'content-length': 3 << 20 });
+      res.write(Buffer.alloc(1 << 20, 0x20), () => res.destroy());
+    });
+    const o = await collectFrom(h);
     expectSafe(o);
-    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+    expect(reasonOf(o.evidence, 'sig')).to.equal('RegistryUnavailable');
+  });
+
+  it('an oversized manifest body on a 500 → Unknown', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(500, { 'content-type': ociManifest });
+      res.end(Buffer.alloc(5 << 20, 0x20));
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
   });
 
   it('manifest whose content does not match the digest asked for → EvidenceIncomplete', async () => {
@@ -694,6 +714,90 @@ describe('registry: hostile registries', function () {
       expect(o.evidence.complete).to.equal(true);
       expect(o.evidence.signatures).to.have.lengthOf(2);
       expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+  });
+
+  describe('review (finding 3): a referrers listing served over its limits is a definite answer', () => {
+    it('review (finding 3): 30,000 referrers (a 6 MB listing) on an unsigned image → NonCompliant EvidenceLimitExceeded', async () => {
+      h.route(referrersPath(h), (_req, res) => {
+        sendJson(
+          res,
+          200,
+          { schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(30_000) },
+          ociIndex,
+        );
+      });
+      const o = await collectFrom(h);
+      expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.equal(29_000);
+    });
+
+    it('review (finding 3): two referrers with 9 MiB annotations (streamed past the listing cap) → NonCompliant EvidenceLimitExceeded', async () => {
+      const huge = 'A'.repeat(9 << 20);
+      h.route(referrersPath(h), (_req, res) => {
+        res.writeHead(200, { 'content-type': ociIndex }); // no Content-Length: cut while streaming
+        const manifests = descriptors(2).map((d) => ({ ...d, annotations: { note: huge } }));
+        res.end(JSON.stringify({ schemaVersion: 2, mediaType: ociIndex, manifests }));
+      });
+      const o = await collectFrom(h);
+      expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.equal(1);
+    });
+
+    /** A listing of endless pages of one entry each; `first` is page 1's entries. */
+    function endlessPages(first: object[]): void {
+      h.route(referrersPath(h), (req, res) => {
+        const n = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('page') ?? '1');
+        res.setHeader(
+          'link',
+          `</v2/${h.repository}/referrers/${h.digest}?page=${String(n + 1)}>; rel="next"`,
+        );
+        const manifests = n === 1 ? first : descriptors(1, n);
+        sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests }, ociIndex);
+      });
+    }
+
+    it('review (finding 3): a listing of more than 20 pages → NonCompliant EvidenceLimitExceeded after 20 pages', async () => {
+      endlessPages(descriptors(1));
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(h.seen.filter((r) => r.url.includes('/referrers/'))).to.have.lengthOf(20);
+      expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.equal(1);
+    });
+
+    it('review (finding 3): a valid signature referrer on the first page of an endless listing → Compliant', async () => {
+      const valid = validSignature(h);
+      serveBlobs(h, [valid.payload]);
+      const referrer = sigReferrerOf(h, [valid]);
+      serveManifest(
+        h,
+        new RegExp(`^GET /v2/${h.repository}/manifests/${sha256(referrer)}$`),
+        referrer,
+        ociManifest,
+      );
+      endlessPages([
+        {
+          mediaType: ociManifest,
+          digest: sha256(referrer),
+          size: referrer.byteLength,
+          artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+        },
+      ]);
+      const o = await collectFrom(h);
+      expect(o.evidence.complete).to.equal(true);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+
+    it('review (finding 3): a listing cut off by a connection reset stays Unknown', async () => {
+      h.route(referrersPath(h), (_req, res) => {
+        res.writeHead(200, { 'content-type': ociIndex });
+        res.write(Buffer.alloc(5 << 20, 0x20), () => res.destroy());
+      });
+      const o = await collectFrom(h);
+      expectSafe(o);
+      expect(reasonOf(o.evidence, 'referrers')).to.equal('RegistryUnavailable');
     });
   });
 
