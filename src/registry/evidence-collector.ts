@@ -11,6 +11,7 @@ import {
   bundleMediaTypePrefix,
   cosignSigArtifactType,
   dsseMediaType,
+  keptAnnotations,
   simpleSigningMediaType,
   type AttachedSbom,
   type AttestationLayer,
@@ -41,8 +42,9 @@ export class Collector {
   readonly #repositories = new Map<string, Repository>();
   readonly #marks = new Map<string, Marks>();
   /**
-   * Bytes each source (`repository item`) may still fetch: one budget per
-   * source, so what one source holds can never crowd out another's evidence.
+   * Manifest and blob bytes each source (`repository item`) may still fetch:
+   * one budget per source, so what one source holds can never crowd out
+   * another's evidence.
    */
   readonly #budgets = new Map<string, number>();
   readonly #blobSlots: LimitFunction;
@@ -257,6 +259,10 @@ export class Collector {
       });
       return { manifestDigest: m.digest, layers: [] };
     }
+    if (!this.#reserve(repo, item, m.raw.byteLength)) {
+      this.#mark(repo, item, { manifestDigest: m.digest, omitted: 1 });
+      return { manifestDigest: m.digest, layers: [] };
+    }
     const wanted = m.manifest.layers.filter((d) => mediaType === undefined || d.mediaType === mediaType);
     const { fetched, omitted } = await this.newest(repo, item, wanted);
     this.#mark(repo, item, { manifestDigest: m.digest, omitted: omitted + (m.manifest.omitted ?? 0) });
@@ -314,7 +320,7 @@ export class Collector {
         repository: name(repo),
         manifestDigest,
         payload: body,
-        annotations: desc.annotations ?? {},
+        annotations: keptAnnotations(desc.annotations),
       });
     }
     return true;
@@ -337,7 +343,7 @@ export class Collector {
         repository: name(repo),
         manifestDigest,
         envelope: body,
-        annotations: desc.annotations ?? {},
+        annotations: keptAnnotations(desc.annotations),
       });
     }
     return true;
@@ -390,12 +396,21 @@ export class Collector {
       this.signatures.push(...(seenSignatures ?? []));
       return;
     }
+    // The manifest is charged to the referrers budget like a blob: its listed size first, then any more it has.
+    if (desc.size > this.client.limits.maxManifestBytes || !this.#reserve(repo, 'referrers', desc.size)) {
+      this.#mark(repo, 'referrers', { omitted: 1 });
+      return;
+    }
     let m: FetchedManifest | undefined;
     try {
       m = await this.client.getManifest(repo, desc.digest, this.signal, undefined, 'keep-last');
     } catch (error: unknown) {
       // Served whole but no manifest Sigwatch reads: some other artifact, not a signature.
       if (error instanceof RegistryError && error.servedDigest !== undefined) return;
+      if (servedOverCap(error)) {
+        this.#mark(repo, 'referrers', { omitted: 1 });
+        return;
+      }
       throw error;
     }
     if (m === undefined) {
@@ -403,6 +418,11 @@ export class Collector {
         'ProtocolError',
         `${name(repo)}: referrer ${desc.digest} is listed but missing`,
       );
+    }
+    const more = m.raw.byteLength - desc.size;
+    if (more > 0 && !this.#reserve(repo, 'referrers', more)) {
+      this.#mark(repo, 'referrers', { omitted: 1 });
+      return;
     }
     if (m.manifest.kind !== 'image' || m.manifest.subject?.digest !== digest) return; // not about this image
     const layers = m.manifest.layers;
@@ -418,7 +438,7 @@ export class Collector {
           repository: name(repo),
           manifestDigest: m.digest,
           payload: body,
-          annotations: l.annotations ?? {},
+          annotations: keptAnnotations(l.annotations),
         });
       }
       return;
@@ -435,7 +455,7 @@ export class Collector {
       via,
       mediaType: layer.desc.mediaType,
       bundle: layer.body,
-      annotations: m.manifest.annotations ?? {},
+      annotations: keptAnnotations(m.manifest.annotations),
     });
   }
 }

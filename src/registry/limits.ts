@@ -31,7 +31,7 @@ export interface RegistryLimits {
   /** Concurrent requests per registry host. */
   readonly perRegistryConcurrency: number;
   /**
-   * Blob bytes fetched for each source of one digest's evidence (one
+   * Manifest and blob bytes fetched for each source of one digest's evidence (one
    * repository's `.sig`, `.att`, `.sbom` or referrers; never shared, so one
    * source cannot crowd out another): the newest items that fit are fetched,
    * the rest are counted as over the limit.

@@ -7,7 +7,7 @@
  * answer, and its cases assert that answer under the same bounds.
  */
 import { expect } from 'chai';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -712,7 +712,9 @@ describe('registry: hostile registries', function () {
         extraRepositories: [{ registry: h.address, repository: sigs }],
       });
       expect(o.evidence.complete).to.equal(true);
-      expect(o.evidence.signatures).to.have.lengthOf(2);
+      expect(o.evidence.signatures.filter((x) => x.repository === `${h.address}/${sigs}`)).to.have.lengthOf(
+        1,
+      );
       expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
     });
   });
@@ -1108,6 +1110,94 @@ describe('registry: hostile registries, verification cost', () => {
       requireTransparencyLog: false,
     };
     expect(checkImageSignatures(o.evidence, [authority], new Date()).verdict).to.equal('Compliant');
+  });
+});
+
+describe('registry: hostile registries, manifests and annotations in the budget', function () {
+  this.timeout(30_000);
+  let h: HostileRegistry;
+
+  beforeEach(async () => {
+    h = await startHostileRegistry();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('review (finding 5): 100 signature referrers each with a 4 MiB certificate annotation → judged under a key authority, RSS bounded, annotations not kept', async () => {
+    const signatures = [validSignature(h), ...Array.from({ length: 99 }, (_, i) => junkSignature(i))];
+    serveBlobs(
+      h,
+      signatures.map((l) => l.payload),
+    );
+    // One shared 4 MiB certificate between a per-referrer head and tail, so the server holds no 400 MiB.
+    const certificate = Buffer.alloc((4 << 20) - 4096, 0x41);
+    const placeholder = 'CERTIFICATE-PLACEHOLDER';
+    const referrers = signatures.map((l) => {
+      const [head = '', tail = ''] = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: ociManifest,
+        artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+        config: {
+          mediaType: 'application/vnd.oci.empty.v1+json',
+          digest: sha256(Buffer.from('{}')),
+          size: 2,
+        },
+        layers: [
+          {
+            mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+            digest: sha256(l.payload),
+            size: l.payload.byteLength,
+            annotations: {
+              'dev.cosignproject.cosign/signature': l.signature,
+              'dev.sigstore.cosign/certificate': placeholder,
+            },
+          },
+        ],
+        subject: { mediaType: ociManifest, digest: h.digest, size: h.manifest.byteLength },
+      }).split(placeholder);
+      const parts = [Buffer.from(head), certificate, Buffer.from(tail)];
+      const hash = createHash('sha256');
+      for (const p of parts) hash.update(p);
+      return {
+        parts,
+        digest: `sha256:${hash.digest('hex')}`,
+        size: parts.reduce((n, p) => n + p.byteLength, 0),
+      };
+    });
+    const byDigest = new Map(referrers.map((r) => [r.digest, r]));
+    let manifestGets = 0;
+    h.route(new RegExp(`^GET /v2/${h.repository}/manifests/sha256:`), (req, res) => {
+      const r = byDigest.get((req.url ?? '').split('/manifests/')[1] ?? '');
+      if (r === undefined) {
+        h.serveDefault(req, res);
+        return;
+      }
+      manifestGets++;
+      res.writeHead(200, { 'content-type': ociManifest, 'content-length': r.size });
+      for (const p of r.parts) res.write(p);
+      res.end();
+    });
+    h.route(referrersPath(h), (_req, res) => {
+      const manifests = referrers.map((r) => ({
+        mediaType: ociManifest,
+        digest: r.digest,
+        size: r.size,
+        artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+      }));
+      sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests }, ociIndex);
+    });
+    const o = await collectFrom(h);
+    expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+    expect(o.elapsedMs, 'elapsed ms').to.be.below(perDigestLimitMs + 1_000);
+    // The referrers budget (16 MiB) holds four such manifests; the rest are over the limit, never fetched.
+    expect(manifestGets).to.be.at.most(4);
+    expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.be.at.least(96);
+    expect(o.evidence.complete).to.equal(true);
+    expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    // What the evidence store would keep: no 4 MiB certificate, each annotation at most 64 KiB and a character.
+    const kept = o.evidence.signatures.flatMap((s) => Object.values(s.annotations));
+    expect(Math.max(...kept.map((v) => v.length))).to.equal((64 << 10) + 1);
   });
 });
 
