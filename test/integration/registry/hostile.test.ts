@@ -792,6 +792,16 @@ describe('registry: hostile registries', function () {
       expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
     });
 
+    it('review (finding 3): a sha256-<hex> fallback tag served over the 4 MiB manifest cap → NonCompliant EvidenceLimitExceeded', async () => {
+      h.route(new RegExp(`^GET /v2/${h.repository}/manifests/sha256-[a-f0-9]{64}$`), (_req, res) => {
+        res.writeHead(200, { 'content-type': ociIndex });
+        res.end(Buffer.alloc(5 << 20, 0x20));
+      });
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.equal(1);
+    });
+
     it('review (finding 3): a listing cut off by a connection reset stays Unknown', async () => {
       h.route(referrersPath(h), (_req, res) => {
         res.writeHead(200, { 'content-type': ociIndex });
