@@ -171,7 +171,7 @@ export function runCommand(context: CommandContext): Command {
     )
     .option(
       '--max-evidence-bytes <size>',
-      'blob bytes fetched per image digest (signatures, attestations, bundles); beyond it the newest that fit are judged',
+      'bytes fetched per evidence source of a digest (each .sig, .att, .sbom tag and referrers); beyond it the newest that fit are judged',
       env['SIGWATCH_MAX_EVIDENCE_BYTES'] ?? '16Mi',
     )
     .action(async (flags: RunFlags) => {

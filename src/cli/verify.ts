@@ -305,7 +305,7 @@ export function verifyCommand(context: CommandContext): Command {
     .option('--concurrency <n>', 'images verified at once', '8')
     .option(
       '--max-evidence-bytes <size>',
-      'blob bytes fetched per image digest (signatures, attestations, bundles); beyond it the newest that fit are judged',
+      'bytes fetched per evidence source of a digest (each .sig, .att, .sbom tag and referrers); beyond it the newest that fit are judged',
       '16Mi',
     )
     .addOption(

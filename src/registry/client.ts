@@ -14,7 +14,7 @@ import { digestHex, type Digest } from '../base/digest.js';
 import { parseChallenge } from './auth.js';
 import { Authenticator, maxCandidates, type Repository } from './authenticator.js';
 import type { CredentialEntry } from './credentials.js';
-import { RegistryError } from './errors.js';
+import { RegistryError, servedOverCap } from './errors.js';
 import { expectOk, nextLink, notFoundKind, sha256 } from './responses.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
 import {
@@ -73,7 +73,7 @@ export interface ManifestHead {
 export interface ReferrerListing {
   readonly source: 'api' | 'fallback-tag';
   readonly descriptors: readonly Descriptor[];
-  /** Descriptors served beyond `maxReferrers` and left out (the first ones). */
+  /** Entries served beyond the listing's limits and left out (the first ones, or ≥ 1 past a page or byte cap). */
   readonly omitted: number;
 }
 
@@ -115,6 +115,17 @@ function isTagList(body: Uint8Array): boolean {
 /** How long a repository's 200 to the existence probe is remembered, and for how many repositories at most. */
 export const repositoryMemoryMs = 60 * 60 * 1000;
 export const maxRememberedRepositories = 4096;
+
+/** Listings copy each referrer's annotations; nothing reads them there, so they are not kept. */
+const withoutAnnotations = (d: Descriptor): Descriptor =>
+  d.annotations === undefined
+    ? d
+    : {
+        mediaType: d.mediaType,
+        digest: d.digest,
+        size: d.size,
+        ...(d.artifactType === undefined ? {} : { artifactType: d.artifactType }),
+      };
 
 const constant =
   <T>(value: T): (() => T) =>
@@ -356,59 +367,86 @@ export class RegistryClient {
    * Every referrer of `digest`: the OCI 1.1 API (all pages), or, when the
    * registry does not serve it (404, 400, 406, or a non-index 200), the
    * `sha256-<hex>` fallback tag. A missing fallback tag is an empty listing.
-   * A listing served in full but over `maxReferrers` keeps its last entries and says how many it left out.
-   * @throws RegistryError, including when a later page fails (a partial list is never returned)
+   * A listing the registry served but over `maxReferrers`, `maxReferrerPages`
+   * or `maxReferrerListingBytes` (a 200 body over its cap) is a definite
+   * answer: it keeps the entries read within the limits (the last ones, over
+   * the count) and says it left some out (`omitted` ≥ 1). Descriptors are
+   * returned without their annotations.
+   * @throws RegistryError when a page did not arrive (a partial list is never returned)
    */
   async listReferrers(repo: Repository, digest: Digest, signal: AbortSignal): Promise<ReferrerListing> {
-    const first = await this.#send(
-      repo,
-      {
-        method: 'GET',
-        path: `referrers/${digest}`,
-        accept: MediaTypes.ociIndex,
-        maxBytes: this.limits.maxManifestBytes,
-      },
-      signal,
-    );
+    const cap = this.limits.maxReferrerListingBytes;
+    const overCap = (source: ReferrerListing['source']): ReferrerListing => ({
+      source,
+      descriptors: [],
+      omitted: 1,
+    });
+    let first: HttpResponse;
+    try {
+      first = await this.#send(
+        repo,
+        { method: 'GET', path: `referrers/${digest}`, accept: MediaTypes.ociIndex, maxBytes: cap },
+        signal,
+      );
+    } catch (error: unknown) {
+      if (servedOverCap(error)) return overCap('api');
+      throw error;
+    }
     const isIndex = (r: HttpResponse): boolean =>
       r.headers['content-type']?.split(';')[0]?.trim() === MediaTypes.ociIndex;
     if ([400, 404, 406].includes(first.status) || (first.status === 200 && !isIndex(first))) {
-      const fallback = await this.getManifest(
-        repo,
-        `sha256-${digestHex(digest)}`,
-        signal,
-        MediaTypes.ociIndex,
-        'keep-last',
-      );
+      let fallback: FetchedManifest | undefined;
+      try {
+        fallback = await this.getManifest(
+          repo,
+          `sha256-${digestHex(digest)}`,
+          signal,
+          MediaTypes.ociIndex,
+          'keep-last',
+        );
+      } catch (error: unknown) {
+        if (servedOverCap(error)) return overCap('fallback-tag');
+        throw error;
+      }
       const index = fallback?.manifest.kind === 'index' ? fallback.manifest : undefined;
-      return { source: 'fallback-tag', descriptors: index?.manifests ?? [], omitted: index?.omitted ?? 0 };
+      return {
+        source: 'fallback-tag',
+        descriptors: (index?.manifests ?? []).map(withoutAnnotations),
+        omitted: index?.omitted ?? 0,
+      };
     }
     expectOk(first, repo, `referrers of ${digest}`);
     const all: Descriptor[] = [];
     let omitted = 0;
+    let used = 0;
     let page: HttpResponse = first;
     for (let n = 1; ; n++) {
+      used += page.body.byteLength;
       const index = parseManifest(page.body, MediaTypes.ociIndex, this.limits.maxReferrers, 'keep-last');
       if (index.kind !== 'index')
         throw new RegistryError('ProtocolError', 'referrers response is not an index');
-      all.push(...index.manifests);
+      all.push(...index.manifests.map(withoutAnnotations));
       // A listing served in full but over the cap keeps its last entries (issue 14 finding 3).
       omitted +=
         (index.omitted ?? 0) + all.splice(0, Math.max(0, all.length - this.limits.maxReferrers)).length;
       const next = nextLink(page.headers['link']);
       if (next === undefined) break;
       if (n >= this.limits.maxReferrerPages) {
-        throw new RegistryError(
-          'LimitExceeded',
-          `referrers of ${digest} span more than ${String(this.limits.maxReferrerPages)} pages`,
-        );
+        omitted++; // served, with more pages than read: at least one more entry
+        break;
       }
-      page = await this.#sendUrl(
-        repo,
-        nextPageUrl(next, page.url, this.#url(repo, '')),
-        { method: 'GET', path: '', accept: MediaTypes.ociIndex, maxBytes: this.limits.maxManifestBytes },
-        signal,
-      );
+      try {
+        page = await this.#sendUrl(
+          repo,
+          nextPageUrl(next, page.url, this.#url(repo, '')),
+          { method: 'GET', path: '', accept: MediaTypes.ociIndex, maxBytes: cap - used },
+          signal,
+        );
+      } catch (error: unknown) {
+        if (!servedOverCap(error)) throw error;
+        omitted++;
+        break;
+      }
       expectOk(page, repo, `referrers of ${digest} (page ${String(n + 1)})`);
     }
     return { source: 'api', descriptors: all, omitted };

@@ -6,11 +6,12 @@
 import { digestHex, type Digest } from '../base/digest.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { FetchedManifest, RegistryClient, Repository } from './client.js';
-import { RegistryError, unknownReasonFor } from './errors.js';
+import { RegistryError, servedOverCap, unknownReasonFor } from './errors.js';
 import {
   bundleMediaTypePrefix,
   cosignSigArtifactType,
   dsseMediaType,
+  keptAnnotations,
   simpleSigningMediaType,
   type AttachedSbom,
   type AttestationLayer,
@@ -40,8 +41,12 @@ export class Collector {
   readonly #absentByHead = new Set<string>();
   readonly #repositories = new Map<string, Repository>();
   readonly #marks = new Map<string, Marks>();
-  /** Blob bytes this digest may still fetch (the per-digest evidence budget). */
-  #budget: number;
+  /**
+   * Manifest and blob bytes each source (`repository item`) may still fetch:
+   * one budget per source, so what one source holds can never crowd out
+   * another's evidence.
+   */
+  readonly #budgets = new Map<string, number>();
   readonly #blobSlots: LimitFunction;
   readonly #manifestSlots: LimitFunction;
 
@@ -52,7 +57,6 @@ export class Collector {
     /** Evidence of the previous fetch: content whose manifest digest is unchanged is reused. */
     readonly previous?: Evidence,
   ) {
-    this.#budget = client.limits.maxEvidenceBytes;
     this.#blobSlots = pLimit(client.limits.perDigestConcurrency);
     this.#manifestSlots = pLimit(client.limits.perDigestConcurrency);
   }
@@ -181,26 +185,35 @@ export class Collector {
     });
   }
 
+  /** Takes `bytes` from the source's budget; false (nothing taken) when they do not fit. */
+  #reserve(repo: Repository, item: SourceItem, bytes: number): boolean {
+    const key = `${name(repo)} ${item}`;
+    const left = this.#budgets.get(key) ?? this.client.limits.maxEvidenceBytes;
+    if (bytes > left) return false;
+    this.#budgets.set(key, left - bytes);
+    return true;
+  }
+
   /**
    * Fetches the newest of `descs` (the last ones: cosign appends layers) that
-   * fit the count limit and what is left of the digest's byte budget, with
+   * fit the count limit and what is left of the source's byte budget, with
    * bounded concurrency; the rest are counted as omitted, never fetched. A
    * blob declared larger than `maxBlobBytes` or than the budget left is
    * skipped, and older, smaller ones may still fit.
    */
   async newest(
     repo: Repository,
+    item: SourceItem,
     descs: readonly Descriptor[],
   ): Promise<{ fetched: { desc: Descriptor; body: Uint8Array }[]; omitted: number }> {
     const { maxSignatures, maxBlobBytes } = this.client.limits;
     let omitted = Math.max(0, descs.length - maxSignatures);
     const chosen: Descriptor[] = [];
     for (const desc of descs.slice(omitted).reverse()) {
-      if (desc.size > maxBlobBytes || desc.size > this.#budget) {
+      if (desc.size > maxBlobBytes || !this.#reserve(repo, item, desc.size)) {
         omitted++;
         continue;
       }
-      this.#budget -= desc.size;
       chosen.unshift(desc);
     }
     // A body may not be larger than declared (and reserved), beyond room for a registry's error message.
@@ -218,18 +231,27 @@ export class Collector {
   /**
    * The layers (of `mediaType`, if given) under a cosign tag, or undefined
    * when the tag does not exist. Content the registry served whole that is
-   * not an image manifest is a definite answer: no layers, marked `invalid`.
+   * not an image manifest is a definite answer: no layers, marked `invalid`;
+   * so is a manifest served (200) over its size cap: no layers, `omitted`.
    */
   async tagLayers(
     repo: Repository,
     tag: string,
     item: SourceItem,
     mediaType?: string,
-  ): Promise<{ manifestDigest: Digest; layers: { desc: Descriptor; body: Uint8Array }[] } | undefined> {
+  ): Promise<
+    { manifestDigest: Digest | undefined; layers: { desc: Descriptor; body: Uint8Array }[] } | undefined
+  > {
     let m: FetchedManifest | undefined;
     try {
       m = await this.client.getManifest(repo, tag, this.signal, undefined, 'keep-last');
     } catch (error: unknown) {
+      if (servedOverCap(error)) {
+        // Served (200) but over the manifest cap: content over the limits, a definite answer.
+        this.#answered.add(name(repo));
+        this.#mark(repo, item, { omitted: 1 });
+        return { manifestDigest: undefined, layers: [] };
+      }
       if (!(error instanceof RegistryError) || error.servedDigest === undefined) throw error;
       this.#answered.add(name(repo));
       this.#mark(repo, item, { manifestDigest: error.servedDigest, invalid: error.message });
@@ -244,8 +266,12 @@ export class Collector {
       });
       return { manifestDigest: m.digest, layers: [] };
     }
+    if (!this.#reserve(repo, item, m.raw.byteLength)) {
+      this.#mark(repo, item, { manifestDigest: m.digest, omitted: 1 });
+      return { manifestDigest: m.digest, layers: [] };
+    }
     const wanted = m.manifest.layers.filter((d) => mediaType === undefined || d.mediaType === mediaType);
-    const { fetched, omitted } = await this.newest(repo, wanted);
+    const { fetched, omitted } = await this.newest(repo, item, wanted);
     this.#mark(repo, item, { manifestDigest: m.digest, omitted: omitted + (m.manifest.omitted ?? 0) });
     return { manifestDigest: m.digest, layers: fetched };
   }
@@ -294,12 +320,14 @@ export class Collector {
     }
     const got = await this.tagLayers(repo, tag, 'sig', simpleSigningMediaType);
     if (got === undefined) return false;
+    const manifestDigest = got.manifestDigest;
+    if (manifestDigest === undefined) return true;
     for (const { desc, body } of got.layers) {
       this.signatures.push({
         repository: name(repo),
-        manifestDigest: got.manifestDigest,
+        manifestDigest,
         payload: body,
-        annotations: desc.annotations ?? {},
+        annotations: keptAnnotations(desc.annotations),
       });
     }
     return true;
@@ -315,12 +343,14 @@ export class Collector {
     }
     const got = await this.tagLayers(repo, tag, 'att', dsseMediaType);
     if (got === undefined) return false;
+    const manifestDigest = got.manifestDigest;
+    if (manifestDigest === undefined) return true;
     for (const { desc, body } of got.layers) {
       this.attestations.push({
         repository: name(repo),
-        manifestDigest: got.manifestDigest,
+        manifestDigest,
         envelope: body,
-        annotations: desc.annotations ?? {},
+        annotations: keptAnnotations(desc.annotations),
       });
     }
     return true;
@@ -336,7 +366,8 @@ export class Collector {
 
   async referrers(repo: Repository, digest: Digest): Promise<boolean> {
     const listing = await this.client.listReferrers(repo, digest, this.signal);
-    if (listing.source === 'api' || listing.descriptors.length > 0) this.#answered.add(name(repo));
+    if (listing.source === 'api' || listing.descriptors.length > 0 || listing.omitted > 0)
+      this.#answered.add(name(repo));
     // artifactType is a hint: registries that report the config media type
     // (go-containerregistry) show bundles as the empty type, so those are
     // fetched and judged by their layer too.
@@ -355,7 +386,7 @@ export class Collector {
         .slice(over)
         .map((d) => this.#manifestSlots(() => this.referrer(repo, digest, d, listing.source))),
     );
-    return listing.descriptors.length > 0;
+    return listing.descriptors.length > 0 || listing.omitted > 0;
   }
 
   async referrer(
@@ -372,12 +403,21 @@ export class Collector {
       this.signatures.push(...(seenSignatures ?? []));
       return;
     }
+    // The manifest is charged to the referrers budget like a blob: its listed size first, then any more it has.
+    if (desc.size > this.client.limits.maxManifestBytes || !this.#reserve(repo, 'referrers', desc.size)) {
+      this.#mark(repo, 'referrers', { omitted: 1 });
+      return;
+    }
     let m: FetchedManifest | undefined;
     try {
       m = await this.client.getManifest(repo, desc.digest, this.signal, undefined, 'keep-last');
     } catch (error: unknown) {
       // Served whole but no manifest Sigwatch reads: some other artifact, not a signature.
       if (error instanceof RegistryError && error.servedDigest !== undefined) return;
+      if (servedOverCap(error)) {
+        this.#mark(repo, 'referrers', { omitted: 1 });
+        return;
+      }
       throw error;
     }
     if (m === undefined) {
@@ -386,11 +426,17 @@ export class Collector {
         `${name(repo)}: referrer ${desc.digest} is listed but missing`,
       );
     }
+    const more = m.raw.byteLength - desc.size;
+    if (more > 0 && !this.#reserve(repo, 'referrers', more)) {
+      this.#mark(repo, 'referrers', { omitted: 1 });
+      return;
+    }
     if (m.manifest.kind !== 'image' || m.manifest.subject?.digest !== digest) return; // not about this image
     const layers = m.manifest.layers;
     if (m.manifest.artifactType === cosignSigArtifactType || desc.artifactType === cosignSigArtifactType) {
       const { fetched, omitted } = await this.newest(
         repo,
+        'referrers',
         layers.filter((x) => x.mediaType === simpleSigningMediaType),
       );
       this.#mark(repo, 'referrers', { omitted: omitted + (m.manifest.omitted ?? 0) });
@@ -399,14 +445,14 @@ export class Collector {
           repository: name(repo),
           manifestDigest: m.digest,
           payload: body,
-          annotations: l.annotations ?? {},
+          annotations: keptAnnotations(l.annotations),
         });
       }
       return;
     }
     const bundleLayers = layers.filter((l) => l.mediaType.startsWith(bundleMediaTypePrefix));
     if (bundleLayers.length !== 1 || layers.length !== 1) return; // some other artifact
-    const { fetched, omitted } = await this.newest(repo, bundleLayers);
+    const { fetched, omitted } = await this.newest(repo, 'referrers', bundleLayers);
     this.#mark(repo, 'referrers', { omitted });
     const layer = fetched[0];
     if (layer === undefined) return;
@@ -416,7 +462,7 @@ export class Collector {
       via,
       mediaType: layer.desc.mediaType,
       bundle: layer.body,
-      annotations: m.manifest.annotations ?? {},
+      annotations: keptAnnotations(m.manifest.annotations),
     });
   }
 }

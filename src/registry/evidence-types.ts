@@ -12,6 +12,47 @@ export const dsseMediaType = 'application/vnd.dsse.envelope.v1+json';
 /** cosign's experimental OCI 1.1 mode stores legacy `.sig` content as a referrer of this type. */
 export const cosignSigArtifactType = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 
+/**
+ * The annotations evidence keeps (the only ones Sigwatch reads): cosign's
+ * layer annotations (formats.md §4; `cosignAnnotations` in src/verify) and the
+ * predicate type hints of bundle referrers and `.att` layers. Registries copy annotations of any
+ * size; the rest are dropped when the evidence is collected.
+ */
+export const keptAnnotationKeys: readonly string[] = [
+  'dev.cosignproject.cosign/signature',
+  'dev.sigstore.cosign/certificate',
+  'dev.sigstore.cosign/chain',
+  'dev.sigstore.cosign/bundle',
+  'dev.sigstore.cosign/rfc3161timestamp',
+  'dev.sigstore.bundle.predicateType',
+  // cosign's unsigned hint on `.att` layers, shown as is (never trusted: the verified statement says).
+  'predicateType',
+];
+
+/**
+ * A kept annotation longer than this is cut to one character more: as long as
+ * the longest certificate or chain the verifier reads (`maxCertificatePemChars`),
+ * which then still sees it as too long (SignatureInvalid) rather than absent;
+ * cosign's signature, Rekor bundle and RFC 3161 timestamp annotations are a few KiB.
+ */
+export const maxAnnotationChars = 64 * 1024;
+
+/**
+ * A flat copy: a substring (or a string JSON.parse made) may share the
+ * memory of the whole manifest text it came from, which must not stay alive.
+ */
+const copied = (s: string): string => Buffer.from(s, 'utf16le').toString('utf16le');
+
+/** The annotations evidence keeps of `all`: the keys Sigwatch reads, none over `maxAnnotationChars` + 1. */
+export function keptAnnotations(all: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const key of keptAnnotationKeys) {
+    const value = all?.[key];
+    if (value !== undefined) kept[key] = copied(value.slice(0, maxAnnotationChars + 1));
+  }
+  return kept;
+}
+
 export type SourceItem = 'image' | 'sig' | 'att' | 'sbom' | 'referrers';
 
 export interface SourceStatus {
@@ -56,7 +97,7 @@ export interface BundleReferrer {
   readonly via: 'api' | 'fallback-tag';
   readonly mediaType: string;
   readonly bundle: Uint8Array;
-  /** Unsigned hints (predicate type, content): for filtering only, never for trust. */
+  /** Unsigned hints (the predicate type; see keptAnnotations): for filtering only, never for trust. */
   readonly annotations: Readonly<Record<string, string>>;
 }
 

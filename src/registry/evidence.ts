@@ -14,7 +14,7 @@
  * and every source records whether it answered definitively. Only complete
  * evidence may ever support "missing"; a source that errored makes the
  * evidence incomplete. A source served completely but over the count limits
- * or the per-digest byte budget records what it left out (`omitted`), one
+ * or its own byte budget records what it left out (`omitted`), one
  * holding something other than a signature manifest says so (`invalid`):
  * both are definite answers.
  */

@@ -20,6 +20,8 @@ export interface RegistryLimits {
   /** Referrer descriptors over all pages. */
   readonly maxReferrers: number;
   readonly maxReferrerPages: number;
+  /** Bytes of a referrers listing over all its pages (listings copy each referrer's annotations). */
+  readonly maxReferrerListingBytes: number;
   /** Layers in one manifest, manifests in one index. */
   readonly maxLayers: number;
   /** A Retry-After longer than this is not waited for: the request fails RateLimited. */
@@ -29,8 +31,10 @@ export interface RegistryLimits {
   /** Concurrent requests per registry host. */
   readonly perRegistryConcurrency: number;
   /**
-   * Blob bytes fetched for one digest's evidence, over all its sources: the
-   * newest items that fit are fetched, the rest are counted as over the limit.
+   * Manifest and blob bytes fetched for each source of one digest's evidence (one
+   * repository's `.sig`, `.att`, `.sbom` or referrers; never shared, so one
+   * source cannot crowd out another): the newest items that fit are fetched,
+   * the rest are counted as over the limit.
    */
   readonly maxEvidenceBytes: number;
   /** Blobs (and referrer manifests) fetched at once for one digest. */
@@ -48,6 +52,7 @@ export const defaultLimits: RegistryLimits = {
   maxSignatures: 100,
   maxReferrers: 1_000,
   maxReferrerPages: 20,
+  maxReferrerListingBytes: 16 << 20,
   maxLayers: 128,
   maxRetryAfterMs: 10_000,
   maxAttempts: 3,

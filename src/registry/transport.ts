@@ -283,9 +283,10 @@ export class RegistryTransport {
         throw new RegistryError(
           'LimitExceeded',
           `${url.host}: Content-Length over ${String(req.maxBytes)} bytes`,
+          { status: res.statusCode },
         );
       }
-      const body = await readCapped(res.body, req.maxBytes, url);
+      const body = await readCapped(res.body, req.maxBytes, url, res.statusCode);
       return { status: res.statusCode, headers: resHeaders, body, url };
     } catch (error: unknown) {
       if (req.signal.aborted) throw req.signal.reason as Error;
@@ -304,6 +305,7 @@ async function readCapped(
   body: Dispatcher.ResponseData['body'],
   maxBytes: number,
   url: URL,
+  status: number,
 ): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let total = 0;
@@ -312,7 +314,9 @@ async function readCapped(
     total += buf.byteLength;
     if (total > maxBytes) {
       body.destroy();
-      throw new RegistryError('LimitExceeded', `${url.host}: response body over ${String(maxBytes)} bytes`);
+      throw new RegistryError('LimitExceeded', `${url.host}: response body over ${String(maxBytes)} bytes`, {
+        status,
+      });
     }
     chunks.push(buf);
   }

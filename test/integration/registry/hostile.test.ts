@@ -7,7 +7,7 @@
  * answer, and its cases assert that answer under the same bounds.
  */
 import { expect } from 'chai';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -217,6 +217,44 @@ function descriptors(n: number, offset = 0): object[] {
   }));
 }
 
+/** A cosign signature referrer of the hostile image (cosign's OCI 1.1 mode) holding `layers`. */
+function sigReferrerOf(
+  h: HostileRegistry,
+  layers: readonly { payload: Buffer; signature: string }[],
+): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: ociManifest,
+      artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(Buffer.from('{}')), size: 2 },
+      layers: layers.map((l) => ({
+        mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+        digest: sha256(l.payload),
+        size: l.payload.byteLength,
+        annotations: { 'dev.cosignproject.cosign/signature': l.signature },
+      })),
+      subject: { mediaType: ociManifest, digest: h.digest, size: h.manifest.byteLength },
+    }),
+  );
+}
+
+/** Serves `referrers` (manifests) as the referrers listing of the hostile image, after `delayMs`. */
+function serveReferrers(h: HostileRegistry, referrers: readonly Buffer[], delayMs = 0): void {
+  h.route(referrersPath(h), async (_req, res) => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const manifests = referrers.map((r) => ({
+      mediaType: ociManifest,
+      digest: sha256(r),
+      size: r.byteLength,
+      artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+    }));
+    sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests }, ociIndex);
+  });
+  for (const r of referrers)
+    serveManifest(h, new RegExp(`^(GET|HEAD) /v2/${h.repository}/manifests/${sha256(r)}$`), r, ociManifest);
+}
+
 describe('registry: hostile registries', function () {
   this.timeout(30_000);
   let h: HostileRegistry;
@@ -234,7 +272,7 @@ describe('registry: hostile registries', function () {
     expect(o.evidence.imageSeen).to.equal(true);
   });
 
-  it('oversized manifest → EvidenceIncomplete (a body over its cap never arrived)', async () => {
+  it('review (finding 3): a .sig manifest served (200) over its 4 MiB cap → NonCompliant EvidenceLimitExceeded', async () => {
     h.route(sigPath(h), (_req, res) => {
       res.writeHead(200, { 'content-type': ociManifest });
       // No Content-Length: the cap must hold while streaming.
@@ -243,8 +281,28 @@ describe('registry: hostile registries', function () {
       res.end('{}');
     });
     const o = await collectFrom(h);
+    expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+    expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+    expect(o.evidence.sources.find((s) => s.item === 'sig')?.omitted).to.equal(1);
+  });
+
+  it('an oversized manifest body cut off by a connection reset → Unknown (it never arrived)', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(200, { 'content-type': ociManifest, 'content-length': 3 << 20 });
+      res.write(Buffer.alloc(1 << 20, 0x20), () => res.destroy());
+    });
+    const o = await collectFrom(h);
     expectSafe(o);
-    expect(reasonOf(o.evidence, 'sig')).to.equal('EvidenceIncomplete');
+    expect(reasonOf(o.evidence, 'sig')).to.equal('RegistryUnavailable');
+  });
+
+  it('an oversized manifest body on a 500 → Unknown', async () => {
+    h.route(sigPath(h), (_req, res) => {
+      res.writeHead(500, { 'content-type': ociManifest });
+      res.end(Buffer.alloc(5 << 20, 0x20));
+    });
+    const o = await collectFrom(h);
+    expectSafe(o);
   });
 
   it('manifest whose content does not match the digest asked for → EvidenceIncomplete', async () => {
@@ -549,7 +607,7 @@ describe('registry: hostile registries', function () {
     });
   });
 
-  describe('finding 5: one byte budget per digest', () => {
+  describe('finding 5: one byte budget per source', () => {
     /** 100 layers of the same 12 MiB blob (one buffer on the server side), optionally with a valid signature last. */
     function bigSig(withValid: boolean): Map<string, number> {
       const big = { payload: Buffer.alloc(12 << 20, 0x61), signature: 'MEUCIQ==' };
@@ -594,6 +652,167 @@ describe('registry: hostile registries', function () {
       } finally {
         await client.close();
       }
+    });
+
+    it('review (finding 5): a 16 MiB junk layer at the .att tag does not crowd out a valid signature referrer → Compliant', async () => {
+      const junk = Buffer.alloc(16 << 20, 0x62);
+      const valid = validSignature(h);
+      serveBlobs(h, [junk, valid.payload]);
+      const att = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: ociManifest,
+          config: {
+            mediaType: 'application/vnd.oci.image.config.v1+json',
+            digest: sha256(Buffer.from('{}')),
+            size: 2,
+          },
+          layers: [
+            {
+              mediaType: 'application/vnd.dsse.envelope.v1+json',
+              digest: sha256(junk),
+              size: junk.byteLength,
+            },
+          ],
+        }),
+      );
+      serveManifest(
+        h,
+        new RegExp(`^GET /v2/${h.repository}/manifests/sha256-[a-f0-9]{64}\\.att$`),
+        att,
+        ociManifest,
+      );
+      // The listing answers late, so the .att layer is sized up first.
+      serveReferrers(h, [sigReferrerOf(h, [valid])], 300);
+      const o = await collectFrom(h);
+      expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+      expect(o.evidence.complete).to.equal(true);
+      expect(o.evidence.signatures).to.have.lengthOf(1);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+
+    it('review (finding 5): a 16 MiB junk .sig in the image repository does not crowd out a valid .sig in source.repository → Compliant', async () => {
+      const junk = { payload: Buffer.alloc(16 << 20, 0x63), signature: 'MEUCIQ==' };
+      const valid = validSignature(h);
+      serveBlobs(h, [junk.payload]);
+      serveManifest(h, sigPath(h), sigManifestOf([junk]), ociManifest);
+      const sigs = 'hostile/signatures';
+      const validManifest = sigManifestOf([valid]);
+      h.route(new RegExp(`^GET /v2/${sigs}/manifests/sha256-[a-f0-9]{64}\\.sig$`), async (_req, res) => {
+        await new Promise((resolve) => setTimeout(resolve, 300)); // after the junk layer is sized up
+        res.writeHead(200, {
+          'content-type': ociManifest,
+          'docker-content-digest': sha256(validManifest),
+          'content-length': validManifest.byteLength,
+        });
+        res.end(validManifest);
+      });
+      h.route(new RegExp(`^GET /v2/${sigs}/blobs/${sha256(valid.payload)}$`), (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(valid.payload);
+      });
+      const o = await collectFrom(h, undefined, {
+        extraRepositories: [{ registry: h.address, repository: sigs }],
+      });
+      expect(o.evidence.complete).to.equal(true);
+      expect(o.evidence.signatures.filter((x) => x.repository === `${h.address}/${sigs}`)).to.have.lengthOf(
+        1,
+      );
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+  });
+
+  describe('review (finding 3): a referrers listing served over its limits is a definite answer', () => {
+    it('review (finding 3): 30,000 referrers (a 6 MB listing) on an unsigned image → NonCompliant EvidenceLimitExceeded', async () => {
+      h.route(referrersPath(h), (_req, res) => {
+        sendJson(
+          res,
+          200,
+          { schemaVersion: 2, mediaType: ociIndex, manifests: descriptors(30_000) },
+          ociIndex,
+        );
+      });
+      const o = await collectFrom(h);
+      expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.equal(29_000);
+    });
+
+    it('review (finding 3): two referrers with 9 MiB annotations (streamed past the listing cap) → NonCompliant EvidenceLimitExceeded', async () => {
+      const huge = 'A'.repeat(9 << 20);
+      h.route(referrersPath(h), (_req, res) => {
+        res.writeHead(200, { 'content-type': ociIndex }); // no Content-Length: cut while streaming
+        const manifests = descriptors(2).map((d) => ({ ...d, annotations: { note: huge } }));
+        res.end(JSON.stringify({ schemaVersion: 2, mediaType: ociIndex, manifests }));
+      });
+      const o = await collectFrom(h);
+      expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.equal(1);
+    });
+
+    /** A listing of endless pages of one entry each; `first` is page 1's entries. */
+    function endlessPages(first: object[]): void {
+      h.route(referrersPath(h), (req, res) => {
+        const n = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('page') ?? '1');
+        res.setHeader(
+          'link',
+          `</v2/${h.repository}/referrers/${h.digest}?page=${String(n + 1)}>; rel="next"`,
+        );
+        const manifests = n === 1 ? first : descriptors(1, n);
+        sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests }, ociIndex);
+      });
+    }
+
+    it('review (finding 3): a listing of more than 20 pages → NonCompliant EvidenceLimitExceeded after 20 pages', async () => {
+      endlessPages(descriptors(1));
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(h.seen.filter((r) => r.url.includes('/referrers/'))).to.have.lengthOf(20);
+      expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.equal(1);
+    });
+
+    it('review (finding 3): a valid signature referrer on the first page of an endless listing → Compliant', async () => {
+      const valid = validSignature(h);
+      serveBlobs(h, [valid.payload]);
+      const referrer = sigReferrerOf(h, [valid]);
+      serveManifest(
+        h,
+        new RegExp(`^GET /v2/${h.repository}/manifests/${sha256(referrer)}$`),
+        referrer,
+        ociManifest,
+      );
+      endlessPages([
+        {
+          mediaType: ociManifest,
+          digest: sha256(referrer),
+          size: referrer.byteLength,
+          artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+        },
+      ]);
+      const o = await collectFrom(h);
+      expect(o.evidence.complete).to.equal(true);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+
+    it('review (finding 3): a sha256-<hex> fallback tag served over the 4 MiB manifest cap → NonCompliant EvidenceLimitExceeded', async () => {
+      h.route(new RegExp(`^GET /v2/${h.repository}/manifests/sha256-[a-f0-9]{64}$`), (_req, res) => {
+        res.writeHead(200, { 'content-type': ociIndex });
+        res.end(Buffer.alloc(5 << 20, 0x20));
+      });
+      const o = await collectFrom(h);
+      expectDefinite(o, anyKey, 'EvidenceLimitExceeded');
+      expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.equal(1);
+    });
+
+    it('review (finding 3): a listing cut off by a connection reset stays Unknown', async () => {
+      h.route(referrersPath(h), (_req, res) => {
+        res.writeHead(200, { 'content-type': ociIndex });
+        res.write(Buffer.alloc(5 << 20, 0x20), () => res.destroy());
+      });
+      const o = await collectFrom(h);
+      expectSafe(o);
+      expect(reasonOf(o.evidence, 'referrers')).to.equal('RegistryUnavailable');
     });
   });
 
@@ -1042,6 +1261,94 @@ describe('registry: hostile registries, verification cost', () => {
       requireTransparencyLog: false,
     };
     expect(checkImageSignatures(o.evidence, [authority], new Date()).verdict).to.equal('Compliant');
+  });
+});
+
+describe('registry: hostile registries, manifests and annotations in the budget', function () {
+  this.timeout(30_000);
+  let h: HostileRegistry;
+
+  beforeEach(async () => {
+    h = await startHostileRegistry();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('review (finding 5): 100 signature referrers each with a 4 MiB certificate annotation → judged under a key authority, RSS bounded, annotations not kept', async () => {
+    const signatures = [validSignature(h), ...Array.from({ length: 99 }, (_, i) => junkSignature(i))];
+    serveBlobs(
+      h,
+      signatures.map((l) => l.payload),
+    );
+    // One shared 4 MiB certificate between a per-referrer head and tail, so the server holds no 400 MiB.
+    const certificate = Buffer.alloc((4 << 20) - 4096, 0x41);
+    const placeholder = 'CERTIFICATE-PLACEHOLDER';
+    const referrers = signatures.map((l) => {
+      const [head = '', tail = ''] = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: ociManifest,
+        artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+        config: {
+          mediaType: 'application/vnd.oci.empty.v1+json',
+          digest: sha256(Buffer.from('{}')),
+          size: 2,
+        },
+        layers: [
+          {
+            mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+            digest: sha256(l.payload),
+            size: l.payload.byteLength,
+            annotations: {
+              'dev.cosignproject.cosign/signature': l.signature,
+              'dev.sigstore.cosign/certificate': placeholder,
+            },
+          },
+        ],
+        subject: { mediaType: ociManifest, digest: h.digest, size: h.manifest.byteLength },
+      }).split(placeholder);
+      const parts = [Buffer.from(head), certificate, Buffer.from(tail)];
+      const hash = createHash('sha256');
+      for (const p of parts) hash.update(p);
+      return {
+        parts,
+        digest: `sha256:${hash.digest('hex')}`,
+        size: parts.reduce((n, p) => n + p.byteLength, 0),
+      };
+    });
+    const byDigest = new Map(referrers.map((r) => [r.digest, r]));
+    let manifestGets = 0;
+    h.route(new RegExp(`^GET /v2/${h.repository}/manifests/sha256:`), (req, res) => {
+      const r = byDigest.get((req.url ?? '').split('/manifests/')[1] ?? '');
+      if (r === undefined) {
+        h.serveDefault(req, res);
+        return;
+      }
+      manifestGets++;
+      res.writeHead(200, { 'content-type': ociManifest, 'content-length': r.size });
+      for (const p of r.parts) res.write(p);
+      res.end();
+    });
+    h.route(referrersPath(h), (_req, res) => {
+      const manifests = referrers.map((r) => ({
+        mediaType: ociManifest,
+        digest: r.digest,
+        size: r.size,
+        artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+      }));
+      sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests }, ociIndex);
+    });
+    const o = await collectFrom(h);
+    expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+    expect(o.elapsedMs, 'elapsed ms').to.be.below(perDigestLimitMs + 1_000);
+    // The referrers budget (16 MiB) holds four such manifests; the rest are over the limit, never fetched.
+    expect(manifestGets).to.be.at.most(4);
+    expect(o.evidence.sources.find((s) => s.item === 'referrers')?.omitted).to.be.at.least(96);
+    expect(o.evidence.complete).to.equal(true);
+    expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    // What the evidence store would keep: no 4 MiB certificate, each annotation at most 64 KiB and a character.
+    const kept = o.evidence.signatures.flatMap((s) => Object.values(s.annotations));
+    expect(Math.max(...kept.map((v) => v.length))).to.equal((64 << 10) + 1);
   });
 });
 
