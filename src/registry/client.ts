@@ -14,7 +14,7 @@ import { digestHex, type Digest } from '../base/digest.js';
 import { parseChallenge } from './auth.js';
 import { Authenticator, maxCandidates, type Repository } from './authenticator.js';
 import type { CredentialEntry } from './credentials.js';
-import { RegistryError, servedOverCap } from './errors.js';
+import { RegistryError } from './errors.js';
 import { expectOk, nextLink, notFoundKind, sha256 } from './responses.js';
 import { defaultLimits, type RegistryLimits } from './limits.js';
 import {
@@ -367,47 +367,32 @@ export class RegistryClient {
    * Every referrer of `digest`: the OCI 1.1 API (all pages), or, when the
    * registry does not serve it (404, 400, 406, or a non-index 200), the
    * `sha256-<hex>` fallback tag. A missing fallback tag is an empty listing.
-   * A listing the registry served but over `maxReferrers`, `maxReferrerPages`
-   * or `maxReferrerListingBytes` (a 200 body over its cap) is a definite
-   * answer: it keeps the entries read within the limits (the last ones, over
-   * the count) and says it left some out (`omitted` ≥ 1). Descriptors are
+   * A listing the registry served but over `maxReferrers` or
+   * `maxReferrerPages` is a definite answer: it keeps the entries read within
+   * the limits (the last ones, over the count) and says it left some out
+   * (`omitted` ≥ 1). A page over `maxReferrerListingBytes` throws (Unknown). Descriptors are
    * returned without their annotations.
    * @throws RegistryError when a page did not arrive (a partial list is never returned)
    */
   async listReferrers(repo: Repository, digest: Digest, signal: AbortSignal): Promise<ReferrerListing> {
     const cap = this.limits.maxReferrerListingBytes;
-    const overCap = (source: ReferrerListing['source']): ReferrerListing => ({
-      source,
-      descriptors: [],
-      omitted: 1,
-    });
-    let first: HttpResponse;
-    try {
-      first = await this.#send(
-        repo,
-        { method: 'GET', path: `referrers/${digest}`, accept: MediaTypes.ociIndex, maxBytes: cap },
-        signal,
-      );
-    } catch (error: unknown) {
-      if (servedOverCap(error)) return overCap('api');
-      throw error;
-    }
+    // A page over the byte cap throws (Unknown): judging it as "over the limits" would drop every entry it lists,
+    // and a few pushed referrers with huge annotations (copied into the listing) would then hide a valid one.
+    const first = await this.#send(
+      repo,
+      { method: 'GET', path: `referrers/${digest}`, accept: MediaTypes.ociIndex, maxBytes: cap },
+      signal,
+    );
     const isIndex = (r: HttpResponse): boolean =>
       r.headers['content-type']?.split(';')[0]?.trim() === MediaTypes.ociIndex;
     if ([400, 404, 406].includes(first.status) || (first.status === 200 && !isIndex(first))) {
-      let fallback: FetchedManifest | undefined;
-      try {
-        fallback = await this.getManifest(
-          repo,
-          `sha256-${digestHex(digest)}`,
-          signal,
-          MediaTypes.ociIndex,
-          'keep-last',
-        );
-      } catch (error: unknown) {
-        if (servedOverCap(error)) return overCap('fallback-tag');
-        throw error;
-      }
+      const fallback = await this.getManifest(
+        repo,
+        `sha256-${digestHex(digest)}`,
+        signal,
+        MediaTypes.ociIndex,
+        'keep-last',
+      );
       const index = fallback?.manifest.kind === 'index' ? fallback.manifest : undefined;
       return {
         source: 'fallback-tag',
@@ -435,18 +420,12 @@ export class RegistryClient {
         omitted++; // served, with more pages than read: at least one more entry
         break;
       }
-      try {
-        page = await this.#sendUrl(
-          repo,
-          nextPageUrl(next, page.url, this.#url(repo, '')),
-          { method: 'GET', path: '', accept: MediaTypes.ociIndex, maxBytes: cap - used },
-          signal,
-        );
-      } catch (error: unknown) {
-        if (!servedOverCap(error)) throw error;
-        omitted++;
-        break;
-      }
+      page = await this.#sendUrl(
+        repo,
+        nextPageUrl(next, page.url, this.#url(repo, '')),
+        { method: 'GET', path: '', accept: MediaTypes.ociIndex, maxBytes: cap - used },
+        signal,
+      );
       expectOk(page, repo, `referrers of ${digest} (page ${String(n + 1)})`);
     }
     return { source: 'api', descriptors: all, omitted };

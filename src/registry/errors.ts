@@ -18,8 +18,9 @@ export type RegistryErrorCode =
    * A transport cap was exceeded (a body over its size cap, too many
    * redirects or pages): the answer did not arrive, so it decides nothing.
    * Counts over a completely served listing are not errors (see the
-   * collector), and a caller may count a 200 body over its cap as served
-   * content over the limits (`servedOverCap`).
+   * collector). A 200 body over its cap stays this error (Unknown): the cap
+   * is checked on a declared Content-Length before any byte arrives, and a
+   * listing page cut at the cap would hide the valid entries it lists.
    */
   | 'LimitExceeded'
   /** Content did not hash to the digest it was asked for (or claimed in Docker-Content-Digest). */
@@ -55,15 +56,6 @@ export class RegistryError extends SigwatchError<RegistryErrorCode> {
 }
 
 /** The one place registry failures become verdict reasons. */
-/**
- * Whether `error` is a body the registry answered 200 for but that ran over
- * its size cap (declared or while streaming): the registry did answer, so a
- * caller may count it as content over the limits; a reset or 5xx is not this.
- */
-export function servedOverCap(error: unknown): error is RegistryError {
-  return error instanceof RegistryError && error.code === 'LimitExceeded' && error.status === 200;
-}
-
 export function unknownReasonFor(code: RegistryErrorCode): UnknownReason {
   switch (code) {
     case 'Unavailable':

@@ -6,7 +6,7 @@
 import { digestHex, type Digest } from '../base/digest.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { FetchedManifest, RegistryClient, Repository } from './client.js';
-import { RegistryError, servedOverCap, unknownReasonFor } from './errors.js';
+import { RegistryError, unknownReasonFor } from './errors.js';
 import {
   bundleMediaTypePrefix,
   cosignSigArtifactType,
@@ -246,12 +246,6 @@ export class Collector {
     try {
       m = await this.client.getManifest(repo, tag, this.signal, undefined, 'keep-last');
     } catch (error: unknown) {
-      if (servedOverCap(error)) {
-        // Served (200) but over the manifest cap: content over the limits, a definite answer.
-        this.#answered.add(name(repo));
-        this.#mark(repo, item, { omitted: 1 });
-        return { manifestDigest: undefined, layers: [] };
-      }
       if (!(error instanceof RegistryError) || error.servedDigest === undefined) throw error;
       this.#answered.add(name(repo));
       this.#mark(repo, item, { manifestDigest: error.servedDigest, invalid: error.message });
@@ -414,10 +408,6 @@ export class Collector {
     } catch (error: unknown) {
       // Served whole but no manifest Sigwatch reads: some other artifact, not a signature.
       if (error instanceof RegistryError && error.servedDigest !== undefined) return;
-      if (servedOverCap(error)) {
-        this.#mark(repo, 'referrers', { omitted: 1 });
-        return;
-      }
       throw error;
     }
     if (m === undefined) {
