@@ -88,6 +88,23 @@ export function unlooked(evidence: Evidence, scope: EvidenceScope): Unlooked[] {
  * The evidence itself when it covers the scope.
  */
 export function withinScope(evidence: Evidence, scope: EvidenceScope): Evidence {
+  // Evidence and scopes are immutable, and re-evaluation after a policy edit asks again for every pod: memoised.
+  let byScope = judgedViews.get(evidence);
+  if (byScope === undefined) {
+    byScope = new WeakMap();
+    judgedViews.set(evidence, byScope);
+  }
+  let judged = byScope.get(scope);
+  if (judged === undefined) {
+    judged = judgedView(evidence, scope);
+    byScope.set(scope, judged);
+  }
+  return judged;
+}
+
+const judgedViews = new WeakMap<Evidence, WeakMap<EvidenceScope, Evidence>>();
+
+function judgedView(evidence: Evidence, scope: EvidenceScope): Evidence {
   const missing = unlooked(evidence, scope);
   if (missing.length === 0) return evidence;
   return {
