@@ -185,7 +185,7 @@ export class Collector {
     });
   }
 
-  /** Takes `bytes` from the source's budget; false (nothing taken) when they do not fit. */
+  /** Takes `bytes` from the source's budget (negative: gives them back); false (nothing taken) when they do not fit. */
   #reserve(repo: Repository, item: SourceItem, bytes: number): boolean {
     const key = `${name(repo)} ${item}`;
     const left = this.#budgets.get(key) ?? this.client.limits.maxEvidenceBytes;
@@ -416,7 +416,9 @@ export class Collector {
         `${name(repo)}: referrer ${desc.digest} is listed but missing`,
       );
     }
+    // A listed size over the real one is given back (a fallback tag's listing is pushed content and may lie).
     const more = m.raw.byteLength - desc.size;
+    if (more < 0) this.#reserve(repo, 'referrers', more);
     if (more > 0 && !this.#reserve(repo, 'referrers', more)) {
       this.#mark(repo, 'referrers', { omitted: 1 });
       return;

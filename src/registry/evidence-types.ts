@@ -30,12 +30,19 @@ export const keptAnnotationKeys: readonly string[] = [
 ];
 
 /**
- * A kept annotation longer than this is cut to one character more: as long as
- * the longest certificate or chain the verifier reads (`maxCertificatePemChars`),
- * which then still sees it as too long (SignatureInvalid) rather than absent;
- * cosign's signature, Rekor bundle and RFC 3161 timestamp annotations are a few KiB.
+ * A certificate or chain annotation longer than this is cut to one character
+ * more: as long as the longest the verifier reads (`maxCertificatePemChars`),
+ * which then still sees it as too long (SignatureInvalid) rather than absent.
+ * The other kept annotations are JSON (the Rekor bundle, the RFC 3161
+ * timestamp) or short, and are kept whole: a cut would make valid JSON
+ * invalid and so a verdict definite, and their size is already paid for, as
+ * part of their manifest, from the source's byte budget.
  */
 export const maxAnnotationChars = 64 * 1024;
+const cutKeys: ReadonlySet<string> = new Set([
+  'dev.sigstore.cosign/certificate',
+  'dev.sigstore.cosign/chain',
+]);
 
 /**
  * A flat copy: a substring (or a string JSON.parse made) may share the
@@ -43,12 +50,13 @@ export const maxAnnotationChars = 64 * 1024;
  */
 const copied = (s: string): string => Buffer.from(s, 'utf16le').toString('utf16le');
 
-/** The annotations evidence keeps of `all`: the keys Sigwatch reads, none over `maxAnnotationChars` + 1. */
+/** The annotations evidence keeps of `all`: the keys Sigwatch reads, a certificate or chain cut at `maxAnnotationChars` + 1. */
 export function keptAnnotations(all: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const kept: Record<string, string> = {};
   for (const key of keptAnnotationKeys) {
     const value = all?.[key];
-    if (value !== undefined) kept[key] = copied(value.slice(0, maxAnnotationChars + 1));
+    if (value !== undefined)
+      kept[key] = copied(cutKeys.has(key) ? value.slice(0, maxAnnotationChars + 1) : value);
   }
   return kept;
 }

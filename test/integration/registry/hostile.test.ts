@@ -802,6 +802,43 @@ describe('registry: hostile registries', function () {
       expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
     });
 
+    it('review 2 (finding 5): referrers listed with an inflated size give the unused budget back, so a valid signature listed after them is judged', async () => {
+      const valid = validSignature(h);
+      serveBlobs(h, [valid.payload]);
+      const referrer = sigReferrerOf(h, [valid]);
+      const junk = sigReferrerOf(h, []);
+      for (const body of [referrer, junk])
+        serveManifest(
+          h,
+          new RegExp(`^GET /v2/${h.repository}/manifests/${sha256(body)}$`),
+          body,
+          ociManifest,
+        );
+      const sigType = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+      // Four entries claiming 4 MiB each reserve the whole 16 MiB budget before the fifth is looked at.
+      const inflated = { mediaType: ociManifest, digest: sha256(junk), size: 4 << 20, artifactType: sigType };
+      const honest = {
+        mediaType: ociManifest,
+        digest: sha256(referrer),
+        size: referrer.byteLength,
+        artifactType: sigType,
+      };
+      h.route(referrersPath(h), (_req, res) => {
+        sendJson(
+          res,
+          200,
+          {
+            schemaVersion: 2,
+            mediaType: ociIndex,
+            manifests: [inflated, inflated, inflated, inflated, honest],
+          },
+          ociIndex,
+        );
+      });
+      const o = await collectFrom(h);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+
     it('review 2 (finding 3): a sha256-<hex> fallback tag over the 4 MiB manifest cap → Unknown', async () => {
       h.route(new RegExp(`^GET /v2/${h.repository}/manifests/sha256-[a-f0-9]{64}$`), (_req, res) => {
         res.writeHead(200, { 'content-type': ociIndex });

@@ -31,4 +31,14 @@ describe('registry: annotations kept in evidence (review, finding 5)', () => {
     });
     expect(keptAnnotations(undefined)).to.deep.equal({});
   });
+
+  it('review 2 (finding 5): keeps a long Rekor bundle or timestamp annotation whole (a cut would turn valid JSON invalid)', () => {
+    const bundle = JSON.stringify({ Payload: { body: 'C'.repeat(100 << 10) } });
+    const kept = keptAnnotations({
+      [cosignAnnotations.bundle]: bundle,
+      [cosignAnnotations.timestamp]: bundle,
+    });
+    expect(kept[cosignAnnotations.bundle]).to.equal(bundle);
+    expect(kept[cosignAnnotations.timestamp]).to.equal(bundle);
+  });
 });
