@@ -29,6 +29,12 @@ const name = repositoryName;
 /** What a source's answer said besides its items (see SourceStatus). */
 type Marks = Pick<SourceStatus, 'manifestDigest' | 'omitted' | 'invalid'>;
 
+/** A blob a referrer would add to the evidence, and where its body goes once fetched. */
+interface PlannedBlob {
+  readonly desc: Descriptor;
+  readonly keep: (body: Uint8Array) => void;
+}
+
 export class Collector {
   readonly sources: SourceStatus[] = [];
   readonly signatures: SignatureLayer[] = [];
@@ -375,39 +381,63 @@ export class Collector {
     // Over the count limit, the last ones are judged (a listing has no other order to go by).
     const over = Math.max(0, candidates.length - this.client.limits.maxSignatures);
     this.#mark(repo, 'referrers', { omitted: listing.omitted + over });
-    await Promise.all(
+    // Every referrer's manifest first, then their blobs, smallest first, from the source's one budget: a valid
+    // signature or bundle is small, so large content pushed beside it (listed before it or answered sooner)
+    // cannot take the budget it needs.
+    const planned = await Promise.all(
       candidates
         .slice(over)
         .map((d) => this.#manifestSlots(() => this.referrer(repo, digest, d, listing.source))),
     );
+    const blobs = planned.flat().sort((a, b) => a.desc.size - b.desc.size);
+    let omitted = 0;
+    const chosen = blobs.filter((b) => {
+      const fits =
+        b.desc.size <= this.client.limits.maxBlobBytes && this.#reserve(repo, 'referrers', b.desc.size);
+      if (!fits) omitted++;
+      return fits;
+    });
+    this.#mark(repo, 'referrers', { omitted });
+    await Promise.all(
+      chosen.map((b) =>
+        this.#blobSlots(async () => {
+          b.keep(await this.client.getBlob(repo, b.desc, this.signal, Math.max(b.desc.size, 4096)));
+        }),
+      ),
+    );
     return listing.descriptors.length > 0 || listing.omitted > 0;
   }
 
+  /**
+   * One referrer's manifest (charged to the referrers budget), and the blobs
+   * it would add to the evidence, each with what to do with its body; the
+   * caller fetches them (see `referrers`).
+   */
   async referrer(
     repo: Repository,
     digest: Digest,
     desc: Descriptor,
     via: 'api' | 'fallback-tag',
-  ): Promise<void> {
+  ): Promise<PlannedBlob[]> {
     // A referrer is immutable (addressed by digest): one seen before is taken from the previous fetch.
     const seenBundles = this.reusable(this.previous?.bundles, repo, desc.digest);
     const seenSignatures = this.reusable(this.previous?.signatures, repo, desc.digest);
     if (seenBundles !== undefined || seenSignatures !== undefined) {
       this.bundles.push(...(seenBundles ?? []));
       this.signatures.push(...(seenSignatures ?? []));
-      return;
+      return [];
     }
     // The manifest is charged to the referrers budget like a blob: its listed size first, then any more it has.
     if (desc.size > this.client.limits.maxManifestBytes || !this.#reserve(repo, 'referrers', desc.size)) {
       this.#mark(repo, 'referrers', { omitted: 1 });
-      return;
+      return [];
     }
     let m: FetchedManifest | undefined;
     try {
       m = await this.client.getManifest(repo, desc.digest, this.signal, undefined, 'keep-last');
     } catch (error: unknown) {
       // Served whole but no manifest Sigwatch reads: some other artifact, not a signature.
-      if (error instanceof RegistryError && error.servedDigest !== undefined) return;
+      if (error instanceof RegistryError && error.servedDigest !== undefined) return [];
       throw error;
     }
     if (m === undefined) {
@@ -421,40 +451,44 @@ export class Collector {
     if (more < 0) this.#reserve(repo, 'referrers', more);
     if (more > 0 && !this.#reserve(repo, 'referrers', more)) {
       this.#mark(repo, 'referrers', { omitted: 1 });
-      return;
+      return [];
     }
-    if (m.manifest.kind !== 'image' || m.manifest.subject?.digest !== digest) return; // not about this image
+    if (m.manifest.kind !== 'image' || m.manifest.subject?.digest !== digest) return []; // not about this image
     const layers = m.manifest.layers;
     if (m.manifest.artifactType === cosignSigArtifactType || desc.artifactType === cosignSigArtifactType) {
-      const { fetched, omitted } = await this.newest(
-        repo,
-        'referrers',
-        layers.filter((x) => x.mediaType === simpleSigningMediaType),
-      );
-      this.#mark(repo, 'referrers', { omitted: omitted + (m.manifest.omitted ?? 0) });
-      for (const { desc: l, body } of fetched) {
-        this.signatures.push({
-          repository: name(repo),
-          manifestDigest: m.digest,
-          payload: body,
-          annotations: keptAnnotations(l.annotations),
-        });
-      }
-      return;
+      const sigs = layers.filter((x) => x.mediaType === simpleSigningMediaType);
+      // Over the count limit, the newest (last) layers.
+      const over = Math.max(0, sigs.length - this.client.limits.maxSignatures);
+      this.#mark(repo, 'referrers', { omitted: over + (m.manifest.omitted ?? 0) });
+      const manifestDigest = m.digest;
+      return sigs.slice(over).map((l) => ({
+        desc: l,
+        keep: (payload: Uint8Array) => {
+          this.signatures.push({
+            repository: name(repo),
+            manifestDigest,
+            payload,
+            annotations: keptAnnotations(l.annotations),
+          });
+        },
+      }));
     }
     const bundleLayers = layers.filter((l) => l.mediaType.startsWith(bundleMediaTypePrefix));
-    if (bundleLayers.length !== 1 || layers.length !== 1) return; // some other artifact
-    const { fetched, omitted } = await this.newest(repo, 'referrers', bundleLayers);
-    this.#mark(repo, 'referrers', { omitted });
-    const layer = fetched[0];
-    if (layer === undefined) return;
-    this.bundles.push({
-      repository: name(repo),
-      manifestDigest: m.digest,
-      via,
-      mediaType: layer.desc.mediaType,
-      bundle: layer.body,
-      annotations: keptAnnotations(m.manifest.annotations),
-    });
+    if (bundleLayers.length !== 1 || layers.length !== 1) return []; // some other artifact
+    const manifestDigest = m.digest;
+    const annotations = keptAnnotations(m.manifest.annotations);
+    return bundleLayers.map((layer) => ({
+      desc: layer,
+      keep: (bundle: Uint8Array) => {
+        this.bundles.push({
+          repository: name(repo),
+          manifestDigest,
+          via,
+          mediaType: layer.mediaType,
+          bundle,
+          annotations,
+        });
+      },
+    }));
   }
 }

@@ -699,6 +699,29 @@ describe('registry: hostile registries', function () {
       expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
     });
 
+    it('review 2 (finding 5): a junk referrer with a near-budget layer, listed first, does not crowd out a valid signature referrer of the same listing → Compliant', async () => {
+      const valid = validSignature(h);
+      const validReferrer = sigReferrerOf(h, [valid]);
+      // The junk layer takes all that the two manifests leave of the 16 MiB budget, bar a few bytes.
+      const sized = (n: number): Buffer =>
+        sigReferrerOf(h, [{ payload: Buffer.alloc(n, 0x63), signature: 'MEUCIQ==' }]);
+      const rest = (16 << 20) - sized(16 << 20).byteLength - validReferrer.byteLength - 8;
+      const junk = { payload: Buffer.alloc(rest, 0x63), signature: 'MEUCIQ==' };
+      serveBlobs(h, [junk.payload, valid.payload]);
+      // The valid referrer's manifest answers last, as a slow or distant one would.
+      h.route(
+        new RegExp(`^GET /v2/${h.repository}/manifests/${sha256(validReferrer)}$`),
+        async (_req, res) => {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          res.writeHead(200, { 'content-type': ociManifest, 'content-length': validReferrer.byteLength });
+          res.end(validReferrer);
+        },
+      );
+      serveReferrers(h, [sigReferrerOf(h, [junk]), validReferrer]);
+      const o = await collectFrom(h);
+      expect(checkImageSignatures(o.evidence, [signerAuthority], new Date()).verdict).to.equal('Compliant');
+    });
+
     it('review (finding 5): a 16 MiB junk .sig in the image repository does not crowd out a valid .sig in source.repository → Compliant', async () => {
       const junk = { payload: Buffer.alloc(16 << 20, 0x63), signature: 'MEUCIQ==' };
       const valid = validSignature(h);
