@@ -29,6 +29,9 @@ const name = repositoryName;
 /** What a source's answer said besides its items (see SourceStatus). */
 type Marks = Pick<SourceStatus, 'manifestDigest' | 'omitted' | 'invalid'>;
 
+/** A descriptor without its annotations (which may be megabytes of a manifest's text). */
+const bare = (d: Descriptor): Descriptor => ({ mediaType: d.mediaType, digest: d.digest, size: d.size });
+
 /** A blob a referrer would add to the evidence, and where its body goes once fetched. */
 interface PlannedBlob {
   readonly desc: Descriptor;
@@ -461,34 +464,36 @@ export class Collector {
       const over = Math.max(0, sigs.length - this.client.limits.maxSignatures);
       this.#mark(repo, 'referrers', { omitted: over + (m.manifest.omitted ?? 0) });
       const manifestDigest = m.digest;
-      return sigs.slice(over).map((l) => ({
-        desc: l,
-        keep: (payload: Uint8Array) => {
-          this.signatures.push({
-            repository: name(repo),
-            manifestDigest,
-            payload,
-            annotations: keptAnnotations(l.annotations),
-          });
-        },
-      }));
+      return sigs.slice(over).map((l) => {
+        // Kept annotations now, and a bare descriptor: a plan must not hold the parsed manifest until its blob is fetched.
+        const annotations = keptAnnotations(l.annotations);
+        return {
+          desc: bare(l),
+          keep: (payload: Uint8Array) => {
+            this.signatures.push({ repository: name(repo), manifestDigest, payload, annotations });
+          },
+        };
+      });
     }
     const bundleLayers = layers.filter((l) => l.mediaType.startsWith(bundleMediaTypePrefix));
     if (bundleLayers.length !== 1 || layers.length !== 1) return []; // some other artifact
     const manifestDigest = m.digest;
     const annotations = keptAnnotations(m.manifest.annotations);
-    return bundleLayers.map((layer) => ({
-      desc: layer,
-      keep: (bundle: Uint8Array) => {
-        this.bundles.push({
-          repository: name(repo),
-          manifestDigest,
-          via,
-          mediaType: layer.mediaType,
-          bundle,
-          annotations,
-        });
-      },
-    }));
+    return bundleLayers.map((layer) => {
+      const desc = bare(layer);
+      return {
+        desc,
+        keep: (bundle: Uint8Array) => {
+          this.bundles.push({
+            repository: name(repo),
+            manifestDigest,
+            via,
+            mediaType: desc.mediaType,
+            bundle,
+            annotations,
+          });
+        },
+      };
+    });
   }
 }

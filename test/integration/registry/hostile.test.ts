@@ -1406,7 +1406,9 @@ describe('registry: hostile registries, manifests and annotations in the budget'
       sendJson(res, 200, { schemaVersion: 2, mediaType: ociIndex, manifests }, ociIndex);
     });
     const o = await collectFrom(h);
-    expect(o.rssGrowthBytes, 'RSS growth').to.be.below(64 << 20);
+    // Four 4 MiB manifests are legitimately in flight at once (bytes, text and parsed object each: ~48 MiB), so this
+    // case's bound is 96 MiB rather than the corpus' 64; before the budget covered manifests it grew by 541 MB.
+    expect(o.rssGrowthBytes, 'RSS growth').to.be.below(96 << 20);
     expect(o.elapsedMs, 'elapsed ms').to.be.below(perDigestLimitMs + 1_000);
     // The referrers budget (16 MiB) holds four such manifests; the rest are over the limit, never fetched.
     expect(manifestGets).to.be.at.most(4);
