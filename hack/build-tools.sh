@@ -4,6 +4,8 @@
 #
 #   ${SIGWATCH_CACHE:-$HOME/.cache/sigwatch}/
 #     bin/          kube-apiserver kubectl etcd cosign olareg crane legacy-registry
+#                   kubelet kube-controller-manager kube-scheduler kube-proxy
+#                   pause testapp (the cluster profile's node and its images)
 #     bin/.stamps/  one file per binary holding the version it was built from
 #     go/mod go/build   Go module and build caches (kept apart from the user's)
 #     build/<name>/ throw-away wrapper modules
@@ -83,32 +85,89 @@ wrapper() { # name -> prints dir
   printf '%s\n' "$dir"
 }
 
-build_kubernetes() {
-  local kv=$KUBERNETES_VERSION
-  if is_current kube-apiserver "$kv" && is_current kubectl "$kv"; then
-    log "kube-apiserver, kubectl $kv: cached"; return
-  fi
-  log "kube-apiserver, kubectl $kv: building (the long one: 15-30 min cold)"
-  local dir sv gomod v
-  dir=$(wrapper kubernetes)
+# A wrapper module for k8s.io/kubernetes commands. k8s.io/kubernetes requires
+# its staging modules at v0.0.0 with replace lines pointing into ./staging;
+# replaces only apply in the main module, so the wrapper maps each one to its
+# published version, read from the tag's own go.mod so the list never goes
+# stale. Every wrapper gets the same lines, so they share one build cache.
+k8s_wrapper() { # name -> prints dir
+  local kv=$KUBERNETES_VERSION dir sv gomod
+  dir=$(wrapper "$1")
   sv=v0.${kv#v1.}
-  # k8s.io/kubernetes requires its staging modules at v0.0.0 with replace
-  # lines pointing into ./staging; replaces only apply in the main module, so
-  # the wrapper maps each one to its published version, read from the tag's
-  # own go.mod so the list never goes stale.
   gomod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$kv" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
   [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@$kv"
   sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$gomod" | while read -r m; do
     (cd "$dir" && go mod edit -replace="$m=$m@$sv")
   done
+  printf '%s\n' "$dir"
+}
+
+# Only makes /version and --version truthful (the Node's kubeletVersion comes
+# from it); behaviour comes from the code.
+k8s_ldflags() {
+  local kv=$KUBERNETES_VERSION v=k8s.io/component-base/version
+  echo "-s -w -X $v.gitVersion=$kv -X $v.gitMajor=1 -X $v.gitMinor=$(echo "$kv" | cut -d. -f2) -X $v.gitTreeState=clean"
+}
+
+build_kubernetes() {
+  local kv=$KUBERNETES_VERSION dir ld
+  if is_current kube-apiserver "$kv" && is_current kubectl "$kv"; then
+    log "kube-apiserver, kubectl $kv: cached"; return
+  fi
+  log "kube-apiserver, kubectl $kv: building (the long one: 5-10 min cold)"
+  dir=$(k8s_wrapper kubernetes)
+  ld=$(k8s_ldflags)
   run_logged kubernetes-deps bash -c "cd '$dir' && go get -tool k8s.io/kubernetes/cmd/kube-apiserver@$kv && go get -tool k8s.io/kubernetes/cmd/kubectl@$kv"
-  v=k8s.io/component-base/version
-  # Only makes /version and --version truthful; behaviour comes from the code.
-  local ld="-s -w -X $v.gitVersion=$kv -X $v.gitMajor=1 -X $v.gitMinor=$(echo "$kv" | cut -d. -f2) -X $v.gitTreeState=clean"
   run_logged kube-apiserver bash -c "cd '$dir' && go build -v -ldflags '$ld' -o '$BIN/kube-apiserver' k8s.io/kubernetes/cmd/kube-apiserver"
   stamp kube-apiserver "$kv"
   run_logged kubectl bash -c "cd '$dir' && go build -v -ldflags '$ld' -o '$BIN/kubectl' k8s.io/kubernetes/cmd/kubectl"
   stamp kubectl "$kv"
+}
+
+# The cluster profile's node and controllers, from the same pinned module:
+# kubelet, kube-controller-manager, kube-scheduler, kube-proxy. With the
+# kube-apiserver build cache warm this adds ~2 min (testenv.md §8c).
+NODE_COMMANDS=(kubelet kube-controller-manager kube-scheduler kube-proxy)
+build_node() {
+  local kv=$KUBERNETES_VERSION dir ld c all=1 pkgs=()
+  for c in "${NODE_COMMANDS[@]}"; do is_current "$c" "$kv" || all=0; done
+  if [ $all = 1 ]; then log "${NODE_COMMANDS[*]} $kv: cached"; return; fi
+  log "${NODE_COMMANDS[*]} $kv: building"
+  dir=$(k8s_wrapper node)
+  ld=$(k8s_ldflags)
+  for c in "${NODE_COMMANDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  run_logged node-deps bash -c "cd '$dir' && for p in ${pkgs[*]}; do go get -tool \$p@$kv || exit 1; done"
+  run_logged node bash -c "cd '$dir' && go build -v -ldflags '$ld' -o '$BIN/' ${pkgs[*]}"
+  for c in "${NODE_COMMANDS[@]}"; do stamp "$c" "$kv"; done
+}
+
+# The sandbox ("pause") image's binary: Kubernetes' own pause.c from the
+# pinned module, linked statically with Debian's gcc (no registry.k8s.io).
+build_pause() {
+  local kv=$KUBERNETES_VERSION src dir
+  if is_current pause "$kv"; then log "pause $kv: cached"; return; fi
+  command -v gcc >/dev/null || die "gcc is missing (hack/install-apt.sh installs gcc and libc6-dev)"
+  log "pause $kv: building"
+  dir=$(wrapper pause)
+  (cd "$dir" && go mod download "k8s.io/kubernetes@$kv") || die "could not download k8s.io/kubernetes@$kv"
+  src=$GOMODCACHE/k8s.io/kubernetes@$kv/build/pause/linux/pause.c
+  [ -f "$src" ] || die "pause.c not found at $src"
+  run_logged pause bash -c "gcc -Os -Wall -Werror -static -DVERSION=$kv -o '$BIN/pause' '$src' && strip '$BIN/pause'"
+  stamp pause "$kv"
+}
+
+# The runnable test image's binary (hack/testapp): sleeps, answers /healthz,
+# exits on SIGTERM. Keyed by the source's hash so an edit rebuilds it.
+build_testapp() {
+  local sum dir
+  sum=$(cat "$HACK_DIR/testapp/go.mod" "$HACK_DIR/testapp/main.go" | sha256sum | cut -c1-16)
+  if is_current testapp "$sum"; then log "testapp $sum: cached"; return; fi
+  log "testapp $sum: building"
+  dir=$BUILD/testapp
+  rm -rf "$dir"; mkdir -p "$dir"
+  cp "$HACK_DIR/testapp/go.mod" "$HACK_DIR/testapp/main.go" "$dir/"
+  run_logged testapp bash -c "cd '$dir' && go build -v -ldflags '-s -w' -o '$BIN/testapp' ."
+  stamp testapp "$sum"
 }
 
 build_etcd() {
@@ -141,7 +200,7 @@ build_legacy_registry() {
 
 main() {
   check_go
-  local start all=(olareg crane legacy-registry etcd cosign kubernetes)
+  local start all=(olareg crane legacy-registry etcd cosign kubernetes node pause testapp)
   start=$(date +%s)
   [ $# -gt 0 ] || set -- "${all[@]}"
   log "cache: $CACHE (Go $(go env GOVERSION), GOPROXY=$(go env GOPROXY))"
@@ -153,6 +212,9 @@ main() {
       etcd) build_etcd ;;
       cosign) build_tool cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN_VERSION" ;;
       kubernetes) build_kubernetes ;;
+      node) build_node ;;
+      pause) build_pause ;;
+      testapp) build_testapp ;;
       *) die "unknown component '$c' (known: ${all[*]})" ;;
     esac
   done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, only when a command is missing:
-# promtool (prometheus), prometheus-alertmanager, openssl, curl. Needs root
+# promtool (prometheus), prometheus-alertmanager, openssl, curl, and the
+# cluster profile's containerd, runc, CNI plugins, iptables, gcc, libc6-dev. Needs root
 # (or sudo). The packaged services are never started: tests run Alertmanager
 # by hand on loopback.
 set -euo pipefail
@@ -13,6 +14,14 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
+# The cluster profile's node: containerd 1.6 + runc, CNI plugins, iptables
+# for kube-proxy and the guard rules; gcc + libc6-dev link the pause binary.
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v iptables >/dev/null || need+=(iptables)
+command -v gcc >/dev/null || need+=(gcc)
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ ${#need[@]} -eq 0 ]; then
   echo "[install-apt] $APT_PACKAGES: present"
   exit 0
@@ -31,5 +40,5 @@ had_policy=0
 if [ $had_policy -eq 0 ]; then printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null; $sudo chmod +x /usr/sbin/policy-rc.d; fi
 trap '[ $had_policy -eq 1 ] || $sudo rm -f /usr/sbin/policy-rc.d' EXIT
 $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
-command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null ||
-  { echo "[install-apt] ERROR: promtool or prometheus-alertmanager still missing after install" >&2; exit 1; }
+command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null && command -v containerd >/dev/null ||
+  { echo "[install-apt] ERROR: promtool, prometheus-alertmanager or containerd still missing after install" >&2; exit 1; }

@@ -1,0 +1,3 @@
+module sigwatch.test/testapp
+
+go 1.26.0
