@@ -398,7 +398,7 @@ cluster_cleanup() { # dir
       kubectl_admin delete pods --all --all-namespaces --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
       local deadline=$(( $(date +%s) + 20 ))
       while [ "$(date +%s)" -lt "$deadline" ] &&
-        [ -n "$(ctr --address "$d/containerd/containerd.sock" --timeout 2s -n k8s.io tasks ls -q 2>/dev/null)" ]; do
+        ctr --address "$d/containerd/containerd.sock" --timeout 2s -n k8s.io tasks ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING" {f = 1} END {exit !f}'; do
         sleep 0.5
       done
     fi

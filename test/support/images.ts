@@ -1,22 +1,25 @@
 /**
- * Random, real images for tests: each layer is a gzipped tar holding one file
- * of random bytes, the config lists the layers' diff IDs, and the manifest is a
- * proper OCI image manifest, so cosign, crane and Sigwatch treat it like any
- * image built by a real tool.
+ * Real images for tests: each layer is a gzipped tar, the config lists the
+ * layers' diff IDs, and the manifest is a proper OCI image manifest, so cosign,
+ * crane, containerd and Sigwatch treat it like any image built by a real tool.
+ * Random images hold random bytes; runnable ones (for the cluster profile's
+ * node) hold hack/testapp's static binary and start in a pod.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MediaType, pushBlob, pushManifest, sha256, type Descriptor } from './oci-http.js';
 
 /** A one-file POSIX ustar archive (512-byte header, data padded to 512, two zero blocks). */
-export function tarOneFile(name: string, data: Uint8Array, mtimeSeconds = 0): Uint8Array {
+export function tarOneFile(name: string, data: Uint8Array, mtimeSeconds = 0, mode = 0o644): Uint8Array {
   const header = Buffer.alloc(512);
   const field = (value: string, offset: number, length: number): void => {
     header.write(value, offset, length, 'ascii');
   };
   const octal = (n: number, length: number): string => n.toString(8).padStart(length - 1, '0');
   field(name, 0, 100);
-  field(octal(0o644, 8), 100, 8);
+  field(octal(mode, 8), 100, 8);
   field(octal(0, 8), 108, 8);
   field(octal(0, 8), 116, 8);
   field(octal(data.byteLength, 12), 124, 12);
@@ -78,6 +81,48 @@ export async function pushRandomImage(
     repo,
     { schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDesc, layers: layerDescs },
     options.tag,
+  );
+  return image(registry, repo, descriptor);
+}
+
+/** The testapp layer, gzipped once per run (the binary is ~5 MB; gzip is deterministic). */
+let testappLayer: { readonly gz: Buffer; readonly diffId: string } | undefined;
+
+function runnableLayer(): { readonly gz: Buffer; readonly diffId: string } {
+  if (testappLayer === undefined) {
+    const cache = process.env['SIGWATCH_CACHE'] ?? join(process.env['HOME'] ?? '/root', '.cache', 'sigwatch');
+    const tar = tarOneFile('testapp', readFileSync(join(cache, 'bin', 'testapp')), 0, 0o755);
+    testappLayer = { gz: gzipSync(tar), diffId: sha256(tar) };
+  }
+  return testappLayer;
+}
+
+/**
+ * Pushes an image that runs: hack/testapp (sleeps, answers `/healthz` on
+ * :8080, exits on SIGTERM) plus a one-file layer of random bytes, so every
+ * call gives a new digest — a tag re-pushed with this is a different image.
+ */
+export async function pushRunnableImage(registry: string, repo: string, tag?: string): Promise<PushedImage> {
+  const app = runnableLayer();
+  const nonce = tarOneFile('nonce', randomBytes(32));
+  const layers = [
+    await pushBlob(registry, repo, app.gz, MediaType.ociLayerGzip),
+    await pushBlob(registry, repo, gzipSync(nonce), MediaType.ociLayerGzip),
+  ];
+  const config = new TextEncoder().encode(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Entrypoint: ['/testapp'], ExposedPorts: { '8080/tcp': {} } },
+      rootfs: { type: 'layers', diff_ids: [app.diffId, sha256(nonce)] },
+    }),
+  );
+  const configDesc = await pushBlob(registry, repo, config, MediaType.ociConfig);
+  const descriptor = await pushManifest(
+    registry,
+    repo,
+    { schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDesc, layers },
+    tag,
   );
   return image(registry, repo, descriptor);
 }

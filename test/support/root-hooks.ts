@@ -3,6 +3,7 @@
  * once per run, before the first test, and stopped after the last one.
  */
 import type { RootHookObject } from 'mocha';
+import { stopClusterEnv } from './cluster.js';
 import { currentTestEnv, setTestEnv, startTestEnv, stopTestEnv } from './testenv.js';
 
 export const mochaHooks: RootHookObject = {
@@ -12,7 +13,9 @@ export const mochaHooks: RootHookObject = {
     setTestEnv(await startTestEnv());
   },
   async afterAll(this: Mocha.Context) {
-    this.timeout(60_000);
+    this.timeout(180_000);
+    // The cluster, if a test started one (test/support/cluster.ts).
+    await stopClusterEnv();
     const env = currentTestEnv();
     if (env !== undefined) {
       await stopTestEnv(env);

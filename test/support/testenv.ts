@@ -43,7 +43,7 @@ export function parseExports(stdout: string): Map<string, string> {
   return vars;
 }
 
-function required(vars: Map<string, string>, name: string): string {
+export function required(vars: Map<string, string>, name: string): string {
   const v = vars.get(name);
   if (v === undefined || v === '') {
     throw new Error(`hack/testenv up printed no ${name}`);
@@ -75,9 +75,17 @@ export async function startTestEnv(): Promise<TestEnv> {
   }
 }
 
-async function up(dir: string, owned: boolean): Promise<TestEnv> {
-  const started = Date.now();
-  const { stdout, stderr } = await run('bash', [testenvScript, 'up', '--dir', dir], {
+/**
+ * Runs `hack/testenv up` in `dir` and returns its exports (not applied to
+ * this process); a failed start is stopped again when this process owns it.
+ */
+export async function testenvUp(
+  dir: string,
+  owned: boolean,
+  profile: 'bare' | 'cluster' = 'bare',
+): Promise<Map<string, string>> {
+  const args = [testenvScript, 'up', '--dir', dir, ...(profile === 'cluster' ? ['--cluster'] : [])];
+  const { stdout, stderr } = await run('bash', args, {
     timeout: 180_000,
     maxBuffer: 1 << 20,
   }).catch(async (error: unknown) => {
@@ -91,7 +99,19 @@ async function up(dir: string, owned: boolean): Promise<TestEnv> {
     throw new Error(`hack/testenv up failed (state in ${dir}):\n${detail}`, { cause: error });
   });
   process.stderr.write(stderr);
-  const vars = parseExports(stdout);
+  return parseExports(stdout);
+}
+
+/** Runs `hack/testenv down` in `dir`. */
+export async function testenvDown(dir: string): Promise<void> {
+  // The cluster profile stops pods, the node and its network first: ~20 s.
+  const { stderr } = await run('bash', [testenvScript, 'down', '--dir', dir], { timeout: 120_000 });
+  process.stderr.write(stderr);
+}
+
+async function up(dir: string, owned: boolean): Promise<TestEnv> {
+  const started = Date.now();
+  const vars = await testenvUp(dir, owned);
   for (const [k, v] of vars) {
     process.env[k] = v;
   }
@@ -110,8 +130,7 @@ export async function stopTestEnv(env: TestEnv): Promise<void> {
   if (!env.owned) {
     return;
   }
-  const { stderr } = await run('bash', [testenvScript, 'down', '--dir', env.dir], { timeout: 60_000 });
-  process.stderr.write(stderr);
+  await testenvDown(env.dir);
 }
 
 let current: TestEnv | undefined;
