@@ -1,14 +1,15 @@
 /**
- * Loader for the shared fixture corpus (`../shared/testdata`, beside the
- * repository; never edited): each source folder's `cases.json` with its
- * cases, inputs and variant checks (testdata/README.md describes the format).
- * Tests read files through these helpers so a case is always addressed the
- * same way: by source and case folder.
+ * Loader for the fixture corpus in `test/fixtures/`: byte-for-byte copies of
+ * other projects' published test data, one folder per upstream source with
+ * its unmodified `cases.json` (cases, inputs, variant checks);
+ * test/fixtures/README.md gives each source's origin and license and the
+ * format. Tests read files through these helpers so a case is always
+ * addressed the same way: by source and case folder.
  */
 import { readFileSync } from 'node:fs';
 
-/** `shared/testdata/` beside the repository (this file is `test/support/testdata.ts`). */
-export const testdataRoot = new URL('../../../shared/testdata/', import.meta.url);
+/** `test/fixtures/` (this file is `test/support/testdata.ts`). */
+export const testdataRoot = new URL('../fixtures/', import.meta.url);
 
 /** The public-good production trusted root snapshot, for cases without their own root. */
 export const productionTrustedRoot = new URL(
@@ -16,17 +17,17 @@ export const productionTrustedRoot = new URL(
   testdataRoot,
 );
 
-/** A file of the corpus, by its path below `shared/testdata/` (e.g. `containers-image/rekor-set/rekor.pub`). */
+/** A file of the corpus, by its path below `test/fixtures/` (e.g. `containers-image/rekor-set/rekor.pub`). */
 export function testdataUrl(path: string): URL {
   return new URL(path, testdataRoot);
 }
 
-/** The text of a corpus file, by its path below `shared/testdata/`. */
+/** The text of a corpus file, by its path below `test/fixtures/`. */
 export function readTestdata(path: string): string {
   return readFileSync(testdataUrl(path), 'utf8');
 }
 
-/** The bytes of a corpus file, by its path below `shared/testdata/`. */
+/** The bytes of a corpus file, by its path below `test/fixtures/`. */
 export function readTestdataBytes(path: string): Buffer {
   return readFileSync(testdataUrl(path));
 }

@@ -1,7 +1,7 @@
 /**
  * Shared table helpers for the SBOM corpus tests: which cases exist, how to
  * read them, and the expectations every normalised SBOM must meet from the
- * collector's facts (testdata/README.md: "Facts … can be used as expected values").
+ * collector's facts (test/fixtures/README.md: "Facts … can be used as expected values").
  */
 import { expect } from 'chai';
 import { SbomError, type SbomErrorCode } from '../../../src/sbom/errors.js';

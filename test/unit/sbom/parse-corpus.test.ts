@@ -1,5 +1,5 @@
 /**
- * Every SBOM case of the shared corpus (kinds sbom-spdx, sbom-cyclonedx,
+ * Every SBOM case of the fixture corpus (kinds sbom-spdx, sbom-cyclonedx,
  * sbom-other): outcome per `expected`, then the collector's facts. The
  * cyclonedx-spec schema-conformance files have their own table
  * (cyclonedx-schema.test.ts).
@@ -71,7 +71,7 @@ describe('sbom/parse: corpus SBOM cases', () => {
   const cases = sbomCases();
 
   it('covers every SBOM case of the corpus (no source silently dropped)', () => {
-    // 26 sbom-spdx + 23 sbom-cyclonedx + 1 sbom-other (testdata/README.md).
+    // 26 sbom-spdx + 23 sbom-cyclonedx + 1 sbom-other (test/fixtures/README.md).
     expect(cases).to.have.length(50);
   });
 

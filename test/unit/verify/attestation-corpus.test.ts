@@ -1,5 +1,5 @@
 /**
- * The vulnerability-attestation cases of ../shared/testdata, and guac's
+ * The vulnerability-attestation cases of test/fixtures, and guac's
  * Tekton provenance envelope: each case's manifest facts (predicate type,
  * subject) checked against what Sigwatch reads, and the outcome the case
  * expects, in Sigwatch's terms.

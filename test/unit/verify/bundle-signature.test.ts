@@ -1,5 +1,5 @@
 /**
- * verifyBundle behaviour the shared corpus does not reach: key authorities
+ * verifyBundle behaviour the fixture corpus does not reach: key authorities
  * on certificate bundles, authorities without trust roots, log-optional
  * authorities facing broken log entries, identity matching, future times.
  */

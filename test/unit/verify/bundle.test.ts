@@ -1,5 +1,5 @@
 /**
- * Every `sigstore-bundle` case of the shared corpus (sigstore-conformance 49,
+ * Every `sigstore-bundle` case of the fixture corpus (sigstore-conformance 49,
  * sigstore-js 20, cosign 1) and every variant check, through verifyBundle:
  * one `it` per case and per check. Pass cases assert the signer; fail cases
  * assert the exact reason (or the thrown code) from `expectedFailures`, so a
@@ -284,7 +284,7 @@ function expectOutcome(c: TestCase, run: Run, expected: 'pass' | 'fail', key: st
   }
 }
 
-/** Cases of kind sigstore-bundle per source (testdata/README.md): a vanished case fails here. */
+/** Cases of kind sigstore-bundle per source (test/fixtures/README.md): a vanished case fails here. */
 const corpus: Readonly<Record<string, number>> = { 'sigstore-conformance': 49, 'sigstore-js': 20, cosign: 1 };
 
 describe('verify/bundle: corpus', () => {

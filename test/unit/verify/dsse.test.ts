@@ -1,5 +1,4 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import {
   decodeBase64,
@@ -11,9 +10,7 @@ import {
   type DsseEnvelope,
 } from '../../../src/verify/dsse.js';
 import { parsePublicKey } from '../../../src/verify/keys.js';
-
-const testdata = new URL('../../../../shared/testdata/', import.meta.url);
-const read = (path: string): Buffer => readFileSync(new URL(path, testdata));
+import { readTestdataBytes as read } from '../../support/testdata.js';
 
 function envelopeOf(bytes: Uint8Array): DsseEnvelope {
   const parsed = parseDsseEnvelope(bytes);

@@ -1,10 +1,9 @@
 import { generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { VerifyError } from '../../../src/verify/errors.js';
 import { parsePemBlocks, parsePublicKey, spkiDer, verifyMessage } from '../../../src/verify/keys.js';
+import { readTestdata } from '../../support/testdata.js';
 
-const testdata = new URL('../../../../shared/testdata/', import.meta.url);
 const message = Buffer.from('{"critical":{}}');
 
 interface Pair {
@@ -44,9 +43,7 @@ describe('verify/keys', () => {
     });
 
     it('parses the cosign.pub of the containers-image fixtures (P-256)', () => {
-      const key = parsePublicKey(
-        readFileSync(new URL('containers-image/dir-img-cosign-valid/cosign.pub', testdata), 'utf8'),
-      );
+      const key = parsePublicKey(readTestdata('containers-image/dir-img-cosign-valid/cosign.pub'));
       expect(key.asymmetricKeyDetails?.namedCurve).to.equal('prime256v1');
     });
 
@@ -75,10 +72,7 @@ describe('verify/keys', () => {
       ['a private key', () => p256.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
       ['two public keys', () => spkiPem(p256) + spkiPem(p256)],
       ['text after the key', () => `${spkiPem(p256)}trailing garbage\n`],
-      [
-        'a certificate',
-        () => readFileSync(new URL('containers-image/rekor-set/rekor-cert', testdata), 'utf8'),
-      ],
+      ['a certificate', () => readTestdata('containers-image/rekor-set/rekor-cert')],
       ['an empty string', () => ''],
       [
         'a PUBLIC KEY block that is not a key',
@@ -96,7 +90,7 @@ describe('verify/keys', () => {
 
   describe('parsePemBlocks', () => {
     it('splits a chain and decodes every block', () => {
-      const chain = readFileSync(new URL('containers-image/rekor-set/rekor-cert', testdata), 'utf8');
+      const chain = readTestdata('containers-image/rekor-set/rekor-cert');
       const blocks = parsePemBlocks(chain + chain);
       expect(blocks?.map((b) => b.label)).to.deep.equal(['CERTIFICATE', 'CERTIFICATE']);
       expect(blocks?.[0]?.der.equals(new X509Certificate(chain).raw)).to.equal(true);

@@ -338,7 +338,7 @@ const describeWant = (run: Run | undefined): string =>
     ? 'no scenario'
     : `[${run.want.map((w) => (w === true ? 'ok' : w)).join(', ')}]${run.differs === undefined ? '' : ' (Sigwatch differs)'}`;
 
-describe('verify/legacy-signature: every legacy-cosign-signature case of the shared test data', () => {
+describe('verify/legacy-signature: every legacy-cosign-signature case of the fixtures', () => {
   for (const source of ['containers-image', 'kyverno']) {
     for (const c of loadCases(source, 'legacy-cosign-signature')) {
       describe(`${source}/${c.id}`, () => {

@@ -298,7 +298,7 @@ describe('verify/provenance', () => {
       });
     }
 
-    // The real statements of ../shared/testdata/slsa-verifier: [case id, required repository, passes?].
+    // The real statements of test/fixtures/slsa-verifier: [case id, required repository, passes?].
     const slsaVerifier = 'github.com/slsa-framework/example-package';
     const fork = 'github.com/asraa/slsa-on-github-test';
     const real: [string, string, boolean][] = [

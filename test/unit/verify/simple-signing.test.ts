@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import {
   hasAnnotations,
@@ -6,8 +5,8 @@ import {
   simpleSigningType,
   type SimpleSigningPayload,
 } from '../../../src/verify/simple-signing.js';
+import { readTestdata, readTestdataBytes } from '../../support/testdata.js';
 
-const testdata = new URL('../../../../shared/testdata/', import.meta.url);
 const digest = `sha256:${'a'.repeat(64)}`;
 
 const bytes = (value: unknown): Uint8Array =>
@@ -29,7 +28,7 @@ const cosignPayload = (image: Record<string, unknown>, extra: Record<string, unk
 
 describe('verify/simple-signing', () => {
   describe('kyverno simple-signing-payload-key (cases.json)', () => {
-    const payload = readFileSync(new URL('kyverno/simple-signing/payload-key/payload.json', testdata));
+    const payload = readTestdataBytes('kyverno/simple-signing/payload-key/payload.json');
 
     it('extracts the manifest digest and the docker-reference', () => {
       const parsed = payloadOf(payload);
@@ -131,7 +130,7 @@ describe('verify/simple-signing', () => {
     });
 
     it('every containers-image simple-signing payload, with the digest and reference the collector computed', () => {
-      const cases = JSON.parse(readFileSync(new URL('containers-image/cases.json', testdata), 'utf8')) as {
+      const cases = JSON.parse(readTestdata('containers-image/cases.json')) as {
         cases: {
           dir: string;
           facts: { payload_manifest_digest?: string; payload_docker_reference?: string };
@@ -140,9 +139,7 @@ describe('verify/simple-signing', () => {
       const withPayload = cases.cases.filter((c) => c.facts.payload_manifest_digest !== undefined);
       expect(withPayload.length).to.be.greaterThan(5);
       for (const c of withPayload) {
-        const parsed = payloadOf(
-          readFileSync(new URL(`containers-image/${c.dir}/signature-1.payload.json`, testdata)),
-        );
+        const parsed = payloadOf(readTestdataBytes(`containers-image/${c.dir}/signature-1.payload.json`));
         expect(parsed.dockerManifestDigest, c.dir).to.equal(c.facts.payload_manifest_digest);
         expect(parsed.dockerReference, c.dir).to.equal(c.facts.payload_docker_reference);
       }
