@@ -65,8 +65,8 @@ const notCopied: readonly Omission[] = [
   },
 ];
 
-/** Files on disk that no cases.json lists: the folder's README and each source's index. */
-const unlisted = /^(README\.md|[^/]+\/cases\.json)$/;
+/** Files on disk that no cases.json lists: the folder's README, its license texts and each source's index. */
+const unlisted = /^(README\.md|LICENSES\/[^/]+\.txt|[^/]+\/cases\.json)$/;
 
 /** Every problem with the fixture tree, each naming its file; empty when the trim is sound. */
 function fixtureProblems(
@@ -161,7 +161,7 @@ function presentFiles(): FileSum[] {
 
 const sources = (): string[] =>
   readdirSync(root, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
+    .filter((entry) => entry.isDirectory() && entry.name !== 'LICENSES')
     .map((entry) => entry.name)
     .sort();
 
