@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
-# `make demo-down`: stop the operator `make demo` started, then the environment.
+# `make demo-down`: stop the cluster `make demo` started (the operator runs in
+# it) and remove everything it made on this machine.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-DIR=${SIGWATCH_TESTENV_DIR:-$ROOT/.testenv}
-if [ -f "$DIR/demo/operator.pid" ]; then
-  kill "$(cat "$DIR/demo/operator.pid")" 2>/dev/null || true
-  rm -f "$DIR/demo/operator.pid"
-fi
 bash hack/testenv down

@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# `make demo`: a local cluster (kube-apiserver + etcd), two OCI registries and
-# cosign; four images — demo/good (signed, SBOM and provenance attested),
-# demo/log4shell (signed, its SBOM lists log4j-core 2.14.1), demo/unsigned and
-# demo/imposter (signed with a key the policy does not trust) — running in
-# pods whose status says which digest runs; then the operator judging them
-# under an Enforce ImagePolicy, an ImageAudit report, and the inventory API
-# answering "which running pods contain log4j-core?". Everything stays up
-# (state in .testenv/) until `make demo-down`.
+# `make demo`: Sigwatch's job on a real single-node cluster on this machine
+# (hack/testenv up --cluster: kubelet, containerd, controllers, kube-proxy,
+# two registries on the node address; root only, no packet leaves the machine).
+#
+#  1. Sigwatch's own image is built here (hack/build-image.sh), signed, and its
+#     SBOM attested; the operator is installed from manifests/install.yaml
+#     with only the image and the air-gap flags changed, and runs as 2 pods.
+#  2. Four Deployments run real containers: demo/good (signed, SBOM and
+#     provenance attested), demo/log4shell (signed, its SBOM lists log4j-core
+#     2.14.1), demo/unsigned and demo/imposter (a key the policy does not trust).
+#  3. An Enforce ImagePolicy labels them from the digest the kubelet reports.
+#  4. demo/web runs an unsigned build; the fixed, signed build is pushed to the
+#     same tag, and Sigwatch evicts the pod; the ReplicaSet controller's
+#     replacement runs the signed digest and is Compliant.
+#  5. A policy on sigwatch-system judges Sigwatch's own pods Compliant.
+#  6. An ImageAudit report, and the inventory API answering "which running
+#     pods contain log4j-core below 2.17.1?".
+# Everything stays up (state in .testenv/) until `make demo-down`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-eval "$(bash hack/testenv up)"
+[ "$(id -u)" -eq 0 ] || { echo "make demo runs a real node (kubelet, containerd, iptables): run it as root" >&2; exit 1; }
+eval "$(bash hack/testenv up --cluster)"
 WORK=$SIGWATCH_TESTENV_DIR/demo
 mkdir -p "$WORK"
 export COSIGN_PASSWORD=demo TUF_ROOT=$WORK/tuf
@@ -19,12 +30,26 @@ SIGWATCH=(node_modules/.bin/node dist/main.js)
 OFFLINE=(--use-signing-config=false --tlog-upload=false --allow-http-registry --yes)
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+wait_until() { # seconds what cmd... (quiet; fails the demo with `what` on timeout)
+  local secs=$1 what=$2 deadline
+  shift 2
+  deadline=$(( $(date +%s) + secs ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out after ${secs}s waiting for: $what" >&2; exit 1; }
+    sleep 0.5
+  done
+}
 
-push_random() { # repo -> digest
+# A runnable image: hack/testapp (sleeps, answers /healthz on :8080) and a
+# layer of random bytes, so every push is a distinct digest.
+cp "$(command -v testapp)" "$WORK/testapp" # the cache's bin/ is on PATH after `testenv up`
+tar -C "$WORK" --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$WORK/app.tar" testapp
+push_app() { # repo tag -> digest
   head -c 65536 /dev/urandom >"$WORK/payload"
-  tar -C "$WORK" -cf "$WORK/layer.tar" payload
-  crane append --oci-empty-base -f "$WORK/layer.tar" -t "$R/$1:1.0" >/dev/null 2>&1
-  crane digest "$R/$1:1.0"
+  tar -C "$WORK" --owner=0 --group=0 --numeric-owner -cf "$WORK/payload.tar" payload
+  crane append --insecure --oci-empty-base -f "$WORK/app.tar" -f "$WORK/payload.tar" -t "$R/$1:$2" >/dev/null 2>&1
+  crane mutate --insecure "$R/$1:$2" --entrypoint /testapp --set-platform linux/amd64 -t "$R/$1:$2" >/dev/null 2>&1
+  crane digest --insecure "$R/$1:$2"
 }
 
 sbom() { # log4j-version -> SPDX document
@@ -39,16 +64,50 @@ sbom() { # log4j-version -> SPDX document
 EOT
 }
 
-say "Pushing four images to the registry at $R"
-declare -A DIGEST
-for name in good log4shell unsigned imposter; do
-  DIGEST[$name]=$(push_random "demo/$name")
-  echo "demo/$name@${DIGEST[$name]}"
-done
+sign_attest() { # repo@digest spdx-file
+  cosign sign --key "$WORK/cosign.key" "${OFFLINE[@]}" "$1" >/dev/null 2>&1
+  cosign attest --key "$WORK/cosign.key" "${OFFLINE[@]}" --type spdxjson --predicate "$2" "$1" >/dev/null 2>&1
+}
 
-say "Signing and attesting with cosign (key pairs, cosign v3 bundle format, offline)"
 [ -f "$WORK/cosign.key" ] || cosign generate-key-pair --output-key-prefix "$WORK/cosign" >/dev/null 2>&1
 [ -f "$WORK/imposter.key" ] || cosign generate-key-pair --output-key-prefix "$WORK/imposter" >/dev/null 2>&1
+
+say "Building Sigwatch's own image here (no Docker: Debian libc, Node 24 from npm, dist/), signing it, attesting its SBOM"
+mapfile -t BUILT < <(bash hack/build-image.sh --registry "$R" --repo sigwatch --tag demo 2>"$WORK/build-image.log")
+SELF=${BUILT[0]}
+echo "$SELF"
+cosign sign --key "$WORK/cosign.key" "${OFFLINE[@]}" "$SELF" >/dev/null 2>&1
+cosign attest --key "$WORK/cosign.key" "${OFFLINE[@]}" --type cyclonedx --predicate "${BUILT[1]}" "$SELF" >/dev/null 2>&1
+echo "signed; CycloneDX SBOM of its $(grep -c '"bom-ref"' "${BUILT[1]}") npm components attested"
+
+say "Installing Sigwatch from manifests/install.yaml (image and air-gap flags overridden with kustomize)"
+mkdir -p "$WORK/install"
+cp manifests/install.yaml "$WORK/install/install.yaml"
+cat >"$WORK/install/kustomization.yaml" <<EOT
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [install.yaml]
+images:
+  - name: sigwatch
+    newName: ${SELF%@*}
+    digest: ${SELF#*@}
+patches:
+  - target: { kind: Deployment, name: sigwatch }
+    patch: |-
+      - { op: add, path: /spec/template/spec/containers/0/args/-, value: "--insecure-registry=$R" }
+      - { op: add, path: /spec/template/spec/containers/0/args/-, value: "--trust-refresh=off" }
+      - { op: add, path: /spec/template/spec/containers/0/args/-, value: "--eviction-retry-interval=5s" }
+EOT
+kubectl kustomize "$WORK/install" | kubectl apply --server-side -f - >/dev/null
+kubectl -n sigwatch-system rollout status deployment/sigwatch --timeout=180s
+kubectl -n sigwatch-system get pods -o wide
+
+say "Pushing four runnable images to the registry at $R"
+declare -A DIGEST
+for name in good log4shell unsigned imposter; do
+  DIGEST[$name]=$(push_app "demo/$name" 1.0)
+  echo "demo/$name@${DIGEST[$name]}"
+done
 sbom 2.17.1 >"$WORK/good.spdx.json"
 sbom 2.14.1 >"$WORK/log4shell.spdx.json"
 cat >"$WORK/provenance.json" <<EOT
@@ -56,9 +115,7 @@ cat >"$WORK/provenance.json" <<EOT
  "invocation":{"configSource":{"uri":"git+https://example.com/demo/good","digest":{"sha1":"0123456789abcdef0123456789abcdef01234567"}}}}
 EOT
 for name in good log4shell; do
-  cosign sign --key "$WORK/cosign.key" "${OFFLINE[@]}" "$R/demo/$name@${DIGEST[$name]}" >/dev/null 2>&1
-  cosign attest --key "$WORK/cosign.key" "${OFFLINE[@]}" --type spdxjson --predicate "$WORK/$name.spdx.json" \
-    "$R/demo/$name@${DIGEST[$name]}" >/dev/null 2>&1
+  sign_attest "$R/demo/$name@${DIGEST[$name]}" "$WORK/$name.spdx.json"
   echo "demo/$name: signed, SPDX SBOM attested (log4j-core $( [ $name = good ] && echo 2.17.1 || echo 2.14.1 ))"
 done
 cosign attest --key "$WORK/cosign.key" "${OFFLINE[@]}" --type slsaprovenance --predicate "$WORK/provenance.json" \
@@ -66,32 +123,23 @@ cosign attest --key "$WORK/cosign.key" "${OFFLINE[@]}" --type slsaprovenance --p
 echo "demo/good: SLSA provenance attested"
 cosign sign --key "$WORK/imposter.key" "${OFFLINE[@]}" "$R/demo/imposter@${DIGEST[imposter]}" >/dev/null 2>&1
 echo "demo/imposter: signed with a key the policy does not trust"
+WEB_OLD=$(push_app demo/web 1.0)
+echo "demo/web@$WEB_OLD: an unsigned build, tagged 1.0"
 
-say "Running all four in namespace demo (the test environment has no kubelet: we write the status it would)"
+say "Running them as Deployments in namespace demo (real containers; the kubelet reports the digest each runs)"
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-for name in good log4shell unsigned imposter; do
-  kubectl -n demo delete pod "$name" --ignore-not-found --grace-period=0 >/dev/null
-  kubectl -n demo run "$name" --image "$R/demo/$name:1.0" --restart=Never >/dev/null
-  kubectl -n demo patch pod "$name" --subresource=status --type=merge -p "$(printf \
-    '{"status":{"phase":"Running","containerStatuses":[{"name":"%s","image":"%s","imageID":"%s","ready":true,"restartCount":0,"state":{"running":{"startedAt":"%s"}}}]}}' \
-    "$name" "$R/demo/$name:1.0" "$R/demo/$name@${DIGEST[$name]}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" >/dev/null
+wait_until 60 "ServiceAccount demo/default" kubectl -n demo get serviceaccount default
+for name in good log4shell unsigned imposter web; do
+  kubectl -n demo create deployment "$name" --image "$R/demo/$name:1.0" --dry-run=client -o yaml |
+    kubectl apply -f - >/dev/null
 done
-kubectl -n demo get pods -o custom-columns='POD:.metadata.name,PHASE:.status.phase,RUNNING DIGEST:.status.containerStatuses[0].imageID'
+# web pulls its tag on every start, so a fixed build under the same tag is what a replacement runs.
+kubectl -n demo patch deployment web --type=json \
+  -p '[{"op":"add","path":"/spec/template/spec/containers/0/imagePullPolicy","value":"Always"}]' >/dev/null
+for name in good log4shell unsigned imposter web; do kubectl -n demo rollout status deployment "$name" --timeout=120s >/dev/null; done
+kubectl -n demo get pods -o custom-columns='POD:.metadata.name,PHASE:.status.phase,RUNNING DIGEST (imageID):.status.containerStatuses[0].imageID'
 
-say "Installing the CRDs and starting the operator (sigwatch run, logs in $WORK/operator.log)"
-kubectl apply -f crds/ >/dev/null
-kubectl wait --for=condition=Established --timeout=30s crd/imagepolicies.sigwatch.dev crd/imageaudits.sigwatch.dev >/dev/null
-kubectl create namespace sigwatch-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-if [ -f "$WORK/operator.pid" ]; then kill "$(cat "$WORK/operator.pid")" 2>/dev/null || true; sleep 1; fi
-"${SIGWATCH[@]}" run --kubeconfig "$KUBECONFIG" --namespace sigwatch-system \
-  --probe-address 127.0.0.1 --probe-port 0 --inventory-address 127.0.0.1 --inventory-port 0 \
-  --insecure-registry "$R" --no-leader-election >"$WORK/operator.log" 2>&1 &
-echo $! >"$WORK/operator.pid"
-for _ in $(seq 1 100); do grep -q 'inventory on port' "$WORK/operator.log" && break; sleep 0.2; done
-PROBE_PORT=$(sed -n 's/.*probes on port \([0-9]*\).*/\1/p' "$WORK/operator.log" | head -1)
-INVENTORY_PORT=$(sed -n 's/.*inventory on port \([0-9]*\).*/\1/p' "$WORK/operator.log" | head -1)
-
-say "An Enforce policy for namespace demo: signed with the demo key, an SBOM, no log4j-core below 2.17.1"
+say "An Enforce policy for namespace demo: signed with the demo key, an SBOM, no log4j-core below 2.17.1; evict when a replacement would comply"
 {
   cat <<EOT
 apiVersion: sigwatch.dev/v1alpha1
@@ -107,7 +155,9 @@ spec:
     required: true
     deny:
       packages: [{purl: pkg:maven/org.apache.logging.log4j/log4j-core, versions: "<2.17.1"}]
-  actions: {label: true}
+  actions:
+    label: true
+    evict: {enabled: true, noncompliantFor: 5s, maxPerHour: 10, perOwnerInterval: 10m, includeKinds: [], maxNewViolationsPercent: 100}
   authorities:
     - name: demo-key
       key:
@@ -116,15 +166,50 @@ EOT
   sed 's/^/          /' "$WORK/cosign.pub"
 } >"$WORK/policy.yaml"
 kubectl apply -f "$WORK/policy.yaml" >/dev/null
-for _ in $(seq 1 150); do
-  labelled=$(kubectl -n demo get pods -l sigwatch.dev/compliance -o name | wc -l)
-  [ "$labelled" -ge 4 ] && break
-  sleep 0.2
-done
-sleep 1.5 # the policy status is debounced
+labelled() { [ "$(kubectl -n demo get pods -l sigwatch.dev/compliance -o name | wc -l)" -ge 5 ]; }
+wait_until 90 "all five demo pods labelled" labelled
+sleep 2 # the policy status is debounced
 kubectl get imagepolicies
 echo
-kubectl -n demo get pods -L sigwatch.dev/compliance -o custom-columns='POD:.metadata.name,COMPLIANCE:.metadata.labels.sigwatch\.dev/compliance,REASONS:.metadata.annotations.sigwatch\.dev/reasons'
+kubectl -n demo get pods -o custom-columns='POD:.metadata.name,COMPLIANCE:.metadata.labels.sigwatch\.dev/compliance,REASONS:.metadata.annotations.sigwatch\.dev/reasons'
+echo "(the non-compliant pods stay: their tags still name the same digests, so a replacement would not help)"
+
+say "The fixed build of demo/web is signed and pushed to the same tag: Sigwatch evicts, the ReplicaSet controller replaces"
+OLD_POD=$(kubectl -n demo get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
+WEB_NEW=$(push_app demo/web fixed)
+sbom 2.17.1 >"$WORK/web.spdx.json"
+sign_attest "$R/demo/web@$WEB_NEW" "$WORK/web.spdx.json"
+crane tag --insecure "$R/demo/web@$WEB_NEW" 1.0 >/dev/null 2>&1
+echo "demo/web:1.0 now names $WEB_NEW (signed, SBOM attested)"
+replaced() {
+  [ "$(kubectl -n demo get pods -l app=web,sigwatch.dev/compliance=compliant -o jsonpath='{.items[*].status.containerStatuses[0].imageID}')" = "$R/demo/web@$WEB_NEW" ] &&
+    ! kubectl -n demo get pod "$OLD_POD" >/dev/null 2>&1
+}
+wait_until 120 "the web pod evicted and replaced by a compliant one" replaced
+kubectl -n demo get events --field-selector reason=Evicted -o custom-columns='EVENT:.reason,OBJECT:.involvedObject.name,MESSAGE:.message'
+kubectl -n demo get pods -l app=web -o custom-columns='POD:.metadata.name,COMPLIANCE:.metadata.labels.sigwatch\.dev/compliance,RUNNING DIGEST (imageID):.status.containerStatuses[0].imageID'
+
+say "Sigwatch judges its own pods: its signature and its signed SBOM"
+cat <<EOT | kubectl apply -f - >/dev/null
+apiVersion: sigwatch.dev/v1alpha1
+kind: ImagePolicy
+metadata: {name: sigwatch-self}
+spec:
+  mode: Enforce
+  match:
+    images: ["$R/sigwatch"]
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: sigwatch-system}}
+  sbom: {required: true}
+  actions: {label: true}
+  authorities:
+    - name: release-key
+      key:
+        publicKey: |
+$(sed 's/^/          /' "$WORK/cosign.pub")
+EOT
+self_labelled() { [ "$(kubectl -n sigwatch-system get pods -l sigwatch.dev/compliance=compliant -o name | wc -l)" -ge 2 ]; }
+wait_until 90 "Sigwatch's pods labelled compliant" self_labelled
+kubectl -n sigwatch-system get pods -o custom-columns='POD:.metadata.name,COMPLIANCE:.metadata.labels.sigwatch\.dev/compliance,IMAGE:.status.containerStatuses[0].imageID'
 
 say "An ImageAudit, run now: its report is stored in a ConfigMap"
 kubectl -n sigwatch-system delete imageaudit demo --ignore-not-found >/dev/null
@@ -136,33 +221,31 @@ spec:
   schedule: "0 6 1 * *"
   namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: demo}}
 EOT
-REPORT=
-for _ in $(seq 1 150); do
-  REPORT=$(kubectl -n sigwatch-system get imageaudit demo -o jsonpath='{.status.lastResult.reportConfigMap}' 2>/dev/null || true)
-  [ -n "$REPORT" ] && break
-  sleep 0.2
-done
+report() { [ -n "$(kubectl -n sigwatch-system get imageaudit demo -o jsonpath='{.status.lastResult.reportConfigMap}')" ]; }
+wait_until 60 "the audit report" report
+REPORT=$(kubectl -n sigwatch-system get imageaudit demo -o jsonpath='{.status.lastResult.reportConfigMap}')
 kubectl -n sigwatch-system get configmap "$REPORT" -o jsonpath='{.data.report\.txt}'
 
-say "Which running pods contain log4j-core below 2.17.1? (the inventory API, with a service account's token)"
+say "Which running pods contain log4j-core below 2.17.1? (the inventory API through its Service, with a service account's token)"
 kubectl -n sigwatch-system create serviceaccount demo-reader --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl create clusterrole sigwatch-inventory-reader --non-resource-url=/sigwatch/inventory --verb=get \
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl create clusterrolebinding sigwatch-demo-reader --clusterrole=sigwatch-inventory-reader \
   --serviceaccount=sigwatch-system:demo-reader --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 TOKEN=$(kubectl -n sigwatch-system create token demo-reader)
+INVENTORY=$(kubectl -n sigwatch-system get service sigwatch-inventory -o jsonpath='{.spec.clusterIP}')
 rc=0
 "${SIGWATCH[@]}" query pkg:maven/org.apache.logging.log4j/log4j-core --versions '<2.17.1' --cluster \
-  --inventory-url "http://127.0.0.1:$INVENTORY_PORT" --token "$TOKEN" || rc=$?
+  --inventory-url "http://$INVENTORY:8443" --token "$TOKEN" || rc=$?
 echo "(exit code $rc: 0 means found)"
 
-say "The environment and the operator stay up. Look further:"
+METRICS=$(kubectl -n sigwatch-system get service sigwatch-metrics -o jsonpath='{.spec.clusterIP}')
+say "The cluster and the operator stay up. Look further:"
 cat <<EOT
-  metrics:    curl -s http://127.0.0.1:$PROBE_PORT/metrics | grep '^sigwatch_'
+  metrics:    curl -s http://$METRICS:8081/metrics | grep '^sigwatch_'
   dashboard:  config/grafana/sigwatch-dashboard.json (import into Grafana; alert rules in config/prometheus/)
-  policy:     kubectl get imagepolicy demo -o yaml        (status: summary, violations, conditions)
-  audit:      kubectl -n sigwatch-system get imageaudit demo -o yaml
-  one-shot:   node_modules/.bin/node dist/main.js audit --namespace sigwatch-system --insecure-registry $R
-  your shell: eval "\$(bash hack/testenv up)"   (KUBECONFIG, registries, cosign on PATH)
+  policy:     kubectl get imagepolicy demo -o yaml        (status: summary, violations, evictions, conditions)
+  operator:   kubectl -n sigwatch-system logs deployment/sigwatch
+  your shell: eval "\$(bash hack/testenv up --cluster)"   (KUBECONFIG, registries, cosign on PATH)
   stop:       make demo-down
 EOT

@@ -3,14 +3,17 @@
  * file deletes what it made), running pods as a kubelet would report them,
  * and the marks Sigwatch writes on pods.
  */
-import { CoreV1Api, CustomObjectsApi, type V1OwnerReference } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1OwnerReference } from '@kubernetes/client-node';
 import { kubeConfig, setRunning } from './kube.js';
 
 const group = { group: 'sigwatch.dev', version: 'v1alpha1', plural: 'imagepolicies' } as const;
 
 export class PolicyObjects {
   private readonly created: string[] = [];
-  private readonly api = (): CustomObjectsApi => kubeConfig().makeApiClient(CustomObjectsApi);
+  private readonly api = (): CustomObjectsApi => (this.kc ?? kubeConfig()).makeApiClient(CustomObjectsApi);
+
+  /** `kc`: another cluster than the run's bare environment (the cluster profile). */
+  constructor(private readonly kc?: KubeConfig) {}
 
   /** Creates an ImagePolicy; `fieldValidation: 'Ignore'` stores unknown fields' siblings as a careless client might. */
   async create(name: string, spec: unknown, fieldValidation?: 'Ignore' | 'Strict'): Promise<void> {

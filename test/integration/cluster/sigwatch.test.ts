@@ -1,0 +1,460 @@
+/**
+ * Sigwatch end to end on a real node (issue 15, item 6): the operator runs
+ * from its own image, built here and installed from manifests/install.yaml
+ * (test/support/cluster-sigwatch.ts), as the 2-replica Deployment users get.
+ * Verdicts come from the digest the kubelet reports (`imageID`), evictions go
+ * through the Eviction API, and the real ReplicaSet, disruption and namespace
+ * controllers do what tests elsewhere have to play.
+ */
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { clusterEnv, type ClusterEnv } from '../../support/cluster.js';
+import {
+  clusterKube,
+  installSigwatch,
+  leaderMetrics,
+  leaderPod,
+  sigwatchPods,
+} from '../../support/cluster-sigwatch.js';
+import { attest, generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
+import { exec } from '../../support/exec.js';
+import { pushRunnableImage, randomRepo, type PushedImage } from '../../support/images.js';
+import { enforceIn, PolicyObjects } from '../../support/operator-objects.js';
+import { buildOperatorImage, type OperatorImage } from '../../support/operator-image.js';
+import { eventually } from '../../support/operator-process.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Pod {
+  readonly name: string;
+  readonly imageID: string;
+  readonly ready: boolean;
+  readonly label: string | undefined;
+}
+
+describe('Sigwatch on a real node, installed from manifests/install.yaml', function () {
+  this.timeout(300_000);
+  let env: ClusterEnv;
+  let key: CosignKey;
+  let operatorImage: OperatorImage;
+  let policies: PolicyObjects;
+  let counter = 0;
+
+  const kube = (): ReturnType<typeof clusterKube> => clusterKube(env);
+
+  const namespace = async (prefix: string): Promise<string> => {
+    const name = `${prefix}-${String(Date.now() % 1_000_000)}-${String(++counter)}`;
+    await kube().call({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name } } });
+    // ServiceAccount admission refuses pods until the controller made `default`.
+    await eventually(`ServiceAccount ${name}/default`, () =>
+      kube().call({ method: 'GET', path: `/api/v1/namespaces/${name}/serviceaccounts/default` }),
+    );
+    return name;
+  };
+
+  const deploy = async (
+    ns: string,
+    name: string,
+    image: string,
+    options: { pullAlways?: boolean; replicas?: number } = {},
+  ): Promise<void> => {
+    await kube().call({
+      method: 'POST',
+      path: `/apis/apps/v1/namespaces/${ns}/deployments`,
+      body: {
+        metadata: { name },
+        spec: {
+          replicas: options.replicas ?? 1,
+          selector: { matchLabels: { app: name } },
+          template: {
+            metadata: { labels: { app: name } },
+            spec: {
+              terminationGracePeriodSeconds: 2,
+              automountServiceAccountToken: false,
+              containers: [
+                {
+                  name: 'app',
+                  image,
+                  imagePullPolicy: options.pullAlways === true ? 'Always' : 'IfNotPresent',
+                  readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+                },
+              ],
+            },
+          },
+        },
+      },
+    });
+  };
+
+  const pods = async (ns: string, app: string): Promise<Pod[]> => {
+    const list = (await kube().call({
+      method: 'GET',
+      path: `/api/v1/namespaces/${ns}/pods?labelSelector=app%3D${app}`,
+    })) as {
+      items: {
+        metadata: { name: string; deletionTimestamp?: string; labels?: Record<string, string> };
+        status?: {
+          conditions?: { type: string; status: string }[];
+          containerStatuses?: { imageID?: string }[];
+        };
+      }[];
+    };
+    return list.items
+      .filter((p) => p.metadata.deletionTimestamp === undefined)
+      .map((p) => ({
+        name: p.metadata.name,
+        imageID: p.status?.containerStatuses?.[0]?.imageID ?? '',
+        ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        label: p.metadata.labels?.['sigwatch.dev/compliance'],
+      }));
+  };
+
+  /** The one live pod of `app`, once it is Ready and labelled `label`. */
+  const labelled = (ns: string, app: string, label: string, timeoutMs = 60_000): Promise<Pod> =>
+    eventually(
+      `${ns}/${app} Ready and labelled ${label}`,
+      async () => {
+        const live = await pods(ns, app);
+        return live.length === 1 && live[0]?.ready === true && live[0].label === label ? live[0] : undefined;
+      },
+      timeoutMs,
+    );
+
+  const events = async (ns: string, reason: string): Promise<string[]> => {
+    const list = (await kube().call({
+      method: 'GET',
+      path: `/api/v1/namespaces/${ns}/events?fieldSelector=reason%3D${reason}`,
+    })) as { items: { message?: string }[] };
+    return list.items.map((e) => e.message ?? '');
+  };
+
+  const authority = async (): Promise<Record<string, unknown>> => ({
+    name: 'release',
+    key: { publicKey: await readFile(key.pub, 'utf8') },
+  });
+
+  const labelOnly = async (ns: string): Promise<Record<string, unknown>> =>
+    enforceIn(ns, [`${env.registry}/**`], [await authority()], {
+      actions: { label: true, evict: { enabled: false } },
+    });
+
+  const evicting = async (ns: string): Promise<Record<string, unknown>> =>
+    enforceIn(ns, [`${env.registry}/**`], [await authority()], {
+      actions: {
+        label: true,
+        evict: {
+          enabled: true,
+          noncompliantFor: '3s',
+          maxPerHour: 20,
+          perOwnerInterval: '10m',
+          includeKinds: [],
+          maxNewViolationsPercent: 100,
+        },
+      },
+    });
+
+  const evictionRecords = async (policy: string): Promise<unknown[]> =>
+    ((await policies.status(policy))?.['evictions'] ?? []) as unknown[];
+
+  /** A runnable image, signed by the test key when `signed`. */
+  const image = async (repo: string, signed: boolean, tag?: string): Promise<PushedImage> => {
+    const img = await pushRunnableImage(env.registry, repo, tag);
+    if (signed) await sign(img.ref, key, 'bundle');
+    return img;
+  };
+
+  /** Moves `repo:tag` to `img` (a re-push of the tag). */
+  const retag = async (tag: string, img: PushedImage): Promise<void> => {
+    await exec('crane', ['tag', '--insecure', img.ref, tag]);
+  };
+
+  before(async function () {
+    // Cold: the image build's npm ci dominates (~1 min); warm ~30 s.
+    this.timeout(900_000);
+    env = await clusterEnv();
+    policies = new PolicyObjects(env.kc);
+    key = await generateKeyPair();
+    operatorImage = await buildOperatorImage({
+      registry: env.registry,
+      repo: 'sigwatch',
+      tag: 'e2e',
+      workdir: join(tmpdir(), 'sigwatch-e2e-image'),
+      signal: AbortSignal.timeout(840_000),
+    });
+    // Sigwatch's own image, signed and with its SBOM attested, like a release.
+    await sign(operatorImage.ref, key, 'bundle');
+    await attest(operatorImage.ref, key, 'bundle', 'cyclonedx', operatorImage.sbomPath);
+    await installSigwatch(env, operatorImage.ref, ['--eviction-retry-interval=5s']);
+  });
+
+  after(async () => {
+    await policies.deleteAll();
+  });
+
+  it('runs as the installed 2-replica Deployment: one leader, both Ready, non-root, read-only root', async () => {
+    const all = await sigwatchPods(env);
+    expect(all).to.have.length(2);
+    expect(all.every((p) => p.ready)).to.equal(true);
+    const leader = await leaderPod(env);
+    expect(all.map((p) => p.name)).to.include(leader.name);
+    const pod = (await kube().call({
+      method: 'GET',
+      path: `/api/v1/namespaces/sigwatch-system/pods/${leader.name}`,
+    })) as {
+      spec: { containers: { image: string; securityContext: { readOnlyRootFilesystem: boolean } }[] };
+      status: { containerStatuses: { imageID: string }[] };
+    };
+    expect(pod.spec.containers[0]?.image).to.equal(operatorImage.ref);
+    expect(pod.spec.containers[0]?.securityContext.readOnlyRootFilesystem).to.equal(true);
+    expect(pod.status.containerStatuses[0]?.imageID).to.equal(operatorImage.ref);
+    expect(await leaderMetrics(env)).to.match(/^sigwatch_leader 1$/m);
+  });
+
+  it('judges Sigwatch’s own image Compliant: its signature and its signed SBOM', async () => {
+    const ns = 'sigwatch-system';
+    const name = 'sigwatch-self';
+    await policies.create(name, {
+      ...enforceIn(ns, [`${env.registry}/sigwatch`], [await authority()], {
+        actions: { label: true, evict: { enabled: false } },
+      }),
+      sbom: { required: true },
+    });
+    const status = await eventually(
+      'the self policy judged both operator pods',
+      async () => {
+        const s = (await policies.status(name)) as
+          { summary?: { pods: number; compliant: number } } | undefined;
+        return s?.summary?.pods === 2 && s.summary.compliant === 2 ? s : undefined;
+      },
+      90_000,
+    );
+    expect(status.summary).to.include({ pods: 2, compliant: 2 });
+    const labels = (await sigwatchPods(env)).map(async (p) => {
+      const pod = (await kube().call({ method: 'GET', path: `/api/v1/namespaces/${ns}/pods/${p.name}` })) as {
+        metadata: { labels?: Record<string, string> };
+      };
+      return pod.metadata.labels?.['sigwatch.dev/compliance'];
+    });
+    expect(await Promise.all(labels)).to.deep.equal(['compliant', 'compliant']);
+  });
+
+  it('labels the pods of a signed and an unsigned Deployment from the kubelet’s imageID', async () => {
+    const ns = await namespace('e2e-label');
+    const signed = await image(randomRepo('e2e'), true, 'v1');
+    const unsigned = await image(randomRepo('e2e'), false, 'v1');
+    await deploy(ns, 'signed', `${signed.repository}:v1`);
+    await deploy(ns, 'unsigned', `${unsigned.repository}:v1`);
+    await policies.create(`label-${ns}`, await labelOnly(ns));
+    const good = await labelled(ns, 'signed', 'compliant');
+    const bad = await labelled(ns, 'unsigned', 'noncompliant');
+    expect(good.imageID).to.equal(signed.ref);
+    expect(bad.imageID).to.equal(unsigned.ref);
+    const status = await eventually('policy status of both pods', async () => {
+      const s = (await policies.status(`label-${ns}`)) as
+        | { summary?: { pods: number }; violations?: { pod: string; digest: string; reason: string }[] }
+        | undefined;
+      return s?.summary?.pods === 2 ? s : undefined;
+    });
+    expect(status.summary).to.include({ pods: 2, compliant: 1, nonCompliant: 1 });
+    expect(status.violations?.map((v) => [v.pod, v.digest])).to.deep.equal([[bad.name, unsigned.digest]]);
+  });
+
+  it('judges the running digest, not the tag: a tag re-pushed to an unsigned image leaves the running pod Compliant', async () => {
+    const ns = await namespace('e2e-tag');
+    const repo = randomRepo('e2e');
+    const signed = await image(repo, true, 'v1');
+    await deploy(ns, 'app', `${signed.repository}:v1`);
+    await policies.create(`tag-${ns}`, await labelOnly(ns));
+    const running = await labelled(ns, 'app', 'compliant');
+    expect(running.imageID).to.equal(signed.ref);
+
+    const unsigned = await image(repo, false, 'v1');
+    // A second workload started now pulls the tag's new, unsigned digest…
+    await deploy(ns, 'fresh', `${signed.repository}:v1`, { pullAlways: true });
+    const fresh = await labelled(ns, 'fresh', 'noncompliant');
+    expect(fresh.imageID).to.equal(unsigned.ref);
+    // …while the pod still running the signed digest stays Compliant.
+    const still = await pods(ns, 'app');
+    expect(still.map((p) => [p.name, p.imageID, p.label])).to.deep.equal([
+      [running.name, signed.ref, 'compliant'],
+    ]);
+  });
+
+  let evictNs: string | undefined;
+
+  it('evicts a non-compliant pod through the Eviction API; the ReplicaSet controller’s replacement is Compliant and not evicted again', async () => {
+    const ns = await namespace('e2e-evict');
+    const repo = randomRepo('e2e');
+    const unsigned = await image(repo, false, 'v1');
+    await deploy(ns, 'web', `${unsigned.repository}:v1`, { pullAlways: true });
+    const policy = `evict-${ns}`;
+    await policies.create(policy, await evicting(ns));
+    const first = await labelled(ns, 'web', 'noncompliant');
+    // The tag still names the unsigned digest: a replacement would not help,
+    // so nothing is evicted however long the pod is NonCompliant.
+    await sleep(8_000);
+    expect((await pods(ns, 'web')).map((p) => p.name)).to.deep.equal([first.name]);
+    expect(await evictionRecords(policy)).to.deep.equal([]);
+
+    // The release is fixed: the tag now names a signed digest.
+    const signed = await image(repo, true);
+    await retag('v1', signed);
+    const replacement = await eventually(
+      'the replacement pod, Ready and Compliant',
+      async () => {
+        const live = await pods(ns, 'web');
+        const next = live.find((p) => p.name !== first.name);
+        return next?.ready === true && next.label === 'compliant' && live.length === 1 ? next : undefined;
+      },
+      90_000,
+    );
+    expect(replacement.imageID).to.equal(signed.ref);
+    const evicted = await events(ns, 'Evicted');
+    expect(evicted.join('\n')).to.contain(first.name);
+    await sleep(10_000);
+    expect((await pods(ns, 'web')).map((p) => p.name)).to.deep.equal([replacement.name]);
+    const records = (await evictionRecords(policy)) as { pod: string }[];
+    expect(records.map((r) => r.pod)).to.deep.equal([first.name]);
+    evictNs = ns;
+  });
+
+  it('retries an eviction the real disruption controller’s budget refuses (EvictionRefused), and evicts once it allows', async () => {
+    const ns = await namespace('e2e-pdb');
+    const repo = randomRepo('e2e');
+    const unsigned = await image(repo, false, 'v1');
+    await deploy(ns, 'guarded', `${unsigned.repository}:v1`, { pullAlways: true });
+    await kube().call({
+      method: 'POST',
+      path: `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`,
+      body: {
+        metadata: { name: 'guard' },
+        spec: { minAvailable: 1, selector: { matchLabels: { app: 'guarded' } } },
+      },
+    });
+    const first = await eventually('the budget computed by the disruption controller', async () => {
+      const live = await pods(ns, 'guarded');
+      const pdb = (await kube().call({
+        method: 'GET',
+        path: `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/guard`,
+      })) as { status?: { currentHealthy?: number; disruptionsAllowed?: number } };
+      return live[0]?.ready === true &&
+        pdb.status?.currentHealthy === 1 &&
+        pdb.status.disruptionsAllowed === 0
+        ? live[0]
+        : undefined;
+    });
+    const policy = `pdb-${ns}`;
+    await policies.create(policy, await evicting(ns));
+    await retag('v1', await image(repo, true));
+    const refused = await eventually(
+      'EvictionRefused',
+      async () => {
+        const e = await events(ns, 'EvictionRefused');
+        return e.length > 0 ? e : undefined;
+      },
+      60_000,
+    );
+    expect(refused.join('\n')).to.contain(first.name);
+    // Retries (every 5 s) meet the same refusal; the pod stays and nothing is counted.
+    await sleep(12_000);
+    expect((await pods(ns, 'guarded')).map((p) => p.name)).to.deep.equal([first.name]);
+    expect(await evictionRecords(policy)).to.deep.equal([]);
+
+    await kube().call({
+      method: 'PATCH',
+      path: `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/guard`,
+      body: { spec: { minAvailable: 0 } },
+    });
+    await eventually(
+      'the eviction once the budget allows it, and a Compliant replacement',
+      async () => {
+        const live = await pods(ns, 'guarded');
+        return live.length === 1 && live[0]?.name !== first.name && live[0]?.label === 'compliant'
+          ? true
+          : undefined;
+      },
+      90_000,
+    );
+    const records = (await evictionRecords(policy)) as { pod: string }[];
+    expect(records.map((r) => r.pod)).to.deep.equal([first.name]);
+  });
+
+  it('killing the leader pod: the other replica leads within lease + 5 s and repeats no eviction', async () => {
+    expect(evictNs, 'the eviction test ran first').to.be.a('string');
+    const ns = evictNs ?? '';
+    const before = (await pods(ns, 'web')).map((p) => p.name);
+    const recordsBefore = await evictionRecords(`evict-${ns}`);
+    const leader = await leaderPod(env);
+    const other = (await sigwatchPods(env)).find((p) => p.name !== leader.name);
+    expect(other, 'a second replica').to.not.equal(undefined);
+    const killedAt = Date.now();
+    // SIGKILL through containerd: no graceful shutdown, the lease is not released.
+    await exec('ctr', [
+      '--address',
+      env.containerd,
+      '-n',
+      'k8s.io',
+      'tasks',
+      'kill',
+      '-s',
+      'SIGKILL',
+      leader.containerId,
+    ]);
+    const next = await eventually(
+      'a new leader',
+      async () => {
+        const lease = (await kube().call({
+          method: 'GET',
+          path: '/apis/coordination.k8s.io/v1/namespaces/sigwatch-system/leases/sigwatch-leader',
+        })) as { spec?: { holderIdentity?: string } };
+        return lease.spec?.holderIdentity?.startsWith(`${other?.name ?? ''}-`) === true
+          ? Date.now()
+          : undefined;
+      },
+      40_000,
+    );
+    // The lease is 15 s (install.yaml's default); renewals every few seconds.
+    expect(next - killedAt, 'takeover time (ms)').to.be.at.most(20_000);
+    await sleep(12_000);
+    expect((await pods(ns, 'web')).map((p) => p.name)).to.deep.equal(before);
+    expect(await evictionRecords(`evict-${ns}`)).to.deep.equal(recordsBefore);
+  });
+
+  it('deleting a namespace with judged pods leaves no verdict, metric or status entry of it', async () => {
+    const ns = await namespace('e2e-gone');
+    const unsigned = await image(randomRepo('e2e'), false, 'v1');
+    await deploy(ns, 'app', `${unsigned.repository}:v1`, { replicas: 2 });
+    const policy = `gone-${ns}`;
+    await policies.create(policy, await labelOnly(ns));
+    await eventually('both pods judged', async () => {
+      const s = (await policies.status(policy)) as { summary?: { nonCompliant: number } } | undefined;
+      return s?.summary?.nonCompliant === 2 ? true : undefined;
+    });
+    expect(await leaderMetrics(env)).to.match(
+      new RegExp(`^sigwatch_pods\\{policy="${policy}",verdict="NonCompliant"\\} 2$`, 'm'),
+    );
+
+    await kube().call({ method: 'DELETE', path: `/api/v1/namespaces/${ns}` });
+    await eventually(
+      'the namespace controller finished',
+      async () => {
+        const res = await kube().send({ method: 'GET', path: `/api/v1/namespaces/${ns}` });
+        return res.status === 404 ? true : undefined;
+      },
+      120_000,
+    );
+    const status = await eventually('the policy status without the namespace', async () => {
+      const s = (await policies.status(policy)) as
+        { summary?: { pods: number }; violations?: { namespace: string }[] } | undefined;
+      return s?.summary?.pods === 0 ? s : undefined;
+    });
+    expect(status.violations ?? []).to.deep.equal([]);
+    const metrics = await leaderMetrics(env);
+    expect(metrics).to.not.match(
+      new RegExp(`^sigwatch_pods\\{policy="${policy}",verdict="NonCompliant"\\} [1-9]`, 'm'),
+    );
+    expect(metrics).to.not.contain(`namespace="${ns}"`);
+  });
+});

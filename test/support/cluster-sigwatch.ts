@@ -1,0 +1,144 @@
+/**
+ * Sigwatch installed on the cluster profile as a user installs it:
+ * `manifests/install.yaml` through a kustomize overlay that replaces the image
+ * reference (`images:`) and adds the flags an air-gapped cluster with a
+ * plain-HTTP registry needs (`--insecure-registry`, `--trust-refresh=off`),
+ * applied with kubectl. Everything else — the 2-replica Deployment, its
+ * service account token, probes, read-only root filesystem, non-root user,
+ * RBAC — is the shipped manifest.
+ */
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KubeHttp } from '../../src/operator/kube-http.js';
+import type { ClusterEnv } from './cluster.js';
+import { exec } from './exec.js';
+import { eventually } from './operator-process.js';
+
+const installYaml = fileURLToPath(new URL('../../manifests/install.yaml', import.meta.url));
+
+export const sigwatchNamespace = 'sigwatch-system';
+
+/** `kubectl` against the cluster, as its admin. */
+export async function kubectl(
+  env: ClusterEnv,
+  args: readonly string[],
+  timeoutMs = 120_000,
+): Promise<string> {
+  return (await exec('kubectl', ['--kubeconfig', env.kubeconfig, ...args], { timeoutMs })).stdout;
+}
+
+export const clusterKube = (env: ClusterEnv): KubeHttp => new KubeHttp(env.kc);
+
+/** The overlay's kustomization: the image by digest, plus the air-gap flags. */
+export function overlay(image: string, extraArgs: readonly string[]): string {
+  const at = image.lastIndexOf('@');
+  const patches = extraArgs.map(
+    (arg) =>
+      `      - op: add\n        path: /spec/template/spec/containers/0/args/-\n        value: ${JSON.stringify(arg)}\n`,
+  );
+  return [
+    'apiVersion: kustomize.config.k8s.io/v1beta1',
+    'kind: Kustomization',
+    'resources: [install.yaml]',
+    'images:',
+    '  - name: sigwatch',
+    `    newName: ${image.slice(0, at)}`,
+    `    digest: ${image.slice(at + 1)}`,
+    ...(patches.length === 0
+      ? []
+      : ['patches:', '  - target: { kind: Deployment, name: sigwatch }', '    patch: |-', ...patches]),
+    '',
+  ].join('\n');
+}
+
+/** The flags the test cluster needs beyond install.yaml (and nothing else). */
+export const airGapArgs = (env: ClusterEnv): string[] => [
+  `--insecure-registry=${env.registry}`,
+  `--insecure-registry=${env.legacyRegistry}`,
+  '--trust-refresh=off',
+];
+
+/**
+ * Applies install.yaml with `image` (`repo@sha256:…`) and waits until both
+ * replicas are Ready (the leader and a follower; followers report ready too).
+ */
+export async function installSigwatch(
+  env: ClusterEnv,
+  image: string,
+  extraArgs: readonly string[] = [],
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'sigwatch-install-'));
+  try {
+    await copyFile(installYaml, join(dir, 'install.yaml'));
+    await writeFile(join(dir, 'kustomization.yaml'), overlay(image, [...airGapArgs(env), ...extraArgs]));
+    const rendered = await kubectl(env, ['kustomize', dir]);
+    await writeFile(join(dir, 'rendered.yaml'), rendered);
+    await kubectl(env, ['apply', '--server-side', '-f', join(dir, 'rendered.yaml')]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  await kubectl(
+    env,
+    ['rollout', 'status', '-n', sigwatchNamespace, 'deployment/sigwatch', '--timeout=180s'],
+    200_000,
+  );
+}
+
+export interface SigwatchPod {
+  readonly name: string;
+  readonly ip: string;
+  readonly containerId: string;
+  readonly ready: boolean;
+}
+
+interface PodList {
+  items: {
+    metadata: { name: string; deletionTimestamp?: string };
+    status?: {
+      podIP?: string;
+      conditions?: { type: string; status: string }[];
+      containerStatuses?: { containerID?: string; imageID?: string }[];
+    };
+  }[];
+}
+
+export async function sigwatchPods(env: ClusterEnv): Promise<SigwatchPod[]> {
+  const list = (await clusterKube(env).call({
+    method: 'GET',
+    path: `/api/v1/namespaces/${sigwatchNamespace}/pods?labelSelector=app.kubernetes.io%2Fname%3Dsigwatch`,
+  })) as PodList;
+  return list.items
+    .filter((p) => p.metadata.deletionTimestamp === undefined)
+    .map((p) => ({
+      name: p.metadata.name,
+      ip: p.status?.podIP ?? '',
+      containerId: (p.status?.containerStatuses?.[0]?.containerID ?? '').replace(/^containerd:\/\//, ''),
+      ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    }));
+}
+
+/** The pod holding the leader Lease (its identity is the pod name plus a suffix). */
+export async function leaderPod(env: ClusterEnv, timeoutMs = 60_000): Promise<SigwatchPod> {
+  return eventually(
+    'a Sigwatch leader',
+    async () => {
+      const lease = (await clusterKube(env).call({
+        method: 'GET',
+        path: `/apis/coordination.k8s.io/v1/namespaces/${sigwatchNamespace}/leases/sigwatch-leader`,
+      })) as { spec?: { holderIdentity?: string } };
+      const holder = lease.spec?.holderIdentity ?? '';
+      const pods = await sigwatchPods(env);
+      return pods.find((p) => holder.startsWith(`${p.name}-`) || holder === p.name);
+    },
+    timeoutMs,
+  );
+}
+
+/** The leader's /metrics, fetched from the host over the pod network. */
+export async function leaderMetrics(env: ClusterEnv): Promise<string> {
+  const leader = await leaderPod(env);
+  const res = await fetch(`http://${leader.ip}:8081/metrics`, { signal: AbortSignal.timeout(10_000) });
+  return res.text();
+}
