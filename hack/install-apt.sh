@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, only when a command is missing:
-# promtool (prometheus), prometheus-alertmanager, openssl, curl, and the
-# cluster profile's containerd, runc, CNI plugins, iptables, gcc, libc6-dev. Needs root
+# promtool (prometheus), prometheus-alertmanager, openssl, curl, mmdebstrap
+# (the operator image's Debian layer, hack/build-image.sh), and the cluster
+# profile's containerd, runc, CNI plugins, iptables, gcc, libc6-dev. Needs root
 # (or sudo). The packaged services are never started: tests run Alertmanager
-# by hand on loopback.
+# by hand on loopback, containerd as a private child process of the test.
 set -euo pipefail
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=hack/versions.env
@@ -14,6 +15,7 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 # The cluster profile's node: containerd 1.6 + runc, CNI plugins, iptables
 # for kube-proxy and the guard rules; gcc + libc6-dev link the pause binary.
 command -v containerd >/dev/null || need+=(containerd)
@@ -40,5 +42,6 @@ had_policy=0
 if [ $had_policy -eq 0 ]; then printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null; $sudo chmod +x /usr/sbin/policy-rc.d; fi
 trap '[ $had_policy -eq 1 ] || $sudo rm -f /usr/sbin/policy-rc.d' EXIT
 $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
-command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null && command -v containerd >/dev/null ||
-  { echo "[install-apt] ERROR: promtool, prometheus-alertmanager or containerd still missing after install" >&2; exit 1; }
+command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null && command -v mmdebstrap >/dev/null &&
+  command -v containerd >/dev/null && command -v runc >/dev/null && command -v iptables >/dev/null && command -v gcc >/dev/null ||
+  { echo "[install-apt] ERROR: still missing after install: $(for c in promtool prometheus-alertmanager mmdebstrap containerd runc iptables gcc; do command -v $c >/dev/null || printf '%s ' $c; done)" >&2; exit 1; }
