@@ -73,7 +73,12 @@ run_logged() { # name cmd...
     die "$name failed after $(( $(date +%s) - start ))s; full log: $logf"
   fi
   log "$name: done in $(( $(date +%s) - start ))s"
+  TIMES+=("$name $(( $(date +%s) - start ))s")
 }
+
+# One line per built step with its time, for CI logs ("cached" components are
+# not listed: they cost nothing).
+TIMES=()
 
 # A fresh wrapper module per component, so minimal version selection in one
 # cannot move another's dependencies.
@@ -218,6 +223,7 @@ main() {
       *) die "unknown component '$c' (known: ${all[*]})" ;;
     esac
   done
+  if [ ${#TIMES[@]} -eq 0 ]; then log "build times: everything cached"; else log "build times: $(printf '%s, ' "${TIMES[@]}" | sed 's/, $//')"; fi
   log "all tools ready in $BIN ($(( $(date +%s) - start ))s)"
 }
 

@@ -10,9 +10,10 @@
 #     provenance attested), demo/log4shell (signed, its SBOM lists log4j-core
 #     2.14.1), demo/unsigned and demo/imposter (a key the policy does not trust).
 #  3. An Enforce ImagePolicy labels them from the digest the kubelet reports.
-#  4. demo/web runs an unsigned build; the fixed, signed build is pushed to the
-#     same tag, and Sigwatch evicts the pod; the ReplicaSet controller's
-#     replacement runs the signed digest and is Compliant.
+#  4. demo/web: a pod of an old, unsigned build still runs under a Deployment
+#     whose template now pins the fixed, signed release (its ReplicaSet adopted
+#     the pod). Sigwatch evicts it through the Eviction API; the ReplicaSet
+#     controller's replacement runs the signed digest and is Compliant.
 #  5. A policy on sigwatch-system judges Sigwatch's own pods Compliant.
 #  6. An ImageAudit report, and the inventory API answering "which running
 #     pods contain log4j-core below 2.17.1?".
@@ -123,19 +124,48 @@ cosign attest --key "$WORK/cosign.key" "${OFFLINE[@]}" --type slsaprovenance --p
 echo "demo/good: SLSA provenance attested"
 cosign sign --key "$WORK/imposter.key" "${OFFLINE[@]}" "$R/demo/imposter@${DIGEST[imposter]}" >/dev/null 2>&1
 echo "demo/imposter: signed with a key the policy does not trust"
-WEB_OLD=$(push_app demo/web 1.0)
-echo "demo/web@$WEB_OLD: an unsigned build, tagged 1.0"
+WEB_OLD=$(push_app demo/web 0.9)
+echo "demo/web@$WEB_OLD: an old, unsigned build"
+WEB_NEW=$(push_app demo/web 1.0)
+sbom 2.17.1 >"$WORK/web.spdx.json"
+sign_attest "$R/demo/web@$WEB_NEW" "$WORK/web.spdx.json"
+echo "demo/web@$WEB_NEW: the fixed release, signed, SBOM attested"
 
 say "Running them as Deployments in namespace demo (real containers; the kubelet reports the digest each runs)"
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 wait_until 60 "ServiceAccount demo/default" kubectl -n demo get serviceaccount default
-for name in good log4shell unsigned imposter web; do
+for name in good log4shell unsigned imposter; do
   kubectl -n demo create deployment "$name" --image "$R/demo/$name:1.0" --dry-run=client -o yaml |
     kubectl apply -f - >/dev/null
 done
-# web pulls its tag on every start, so a fixed build under the same tag is what a replacement runs.
-kubectl -n demo patch deployment web --type=json \
-  -p '[{"op":"add","path":"/spec/template/spec/containers/0/imagePullPolicy","value":"Always"}]' >/dev/null
+# web: the old pod first, then a ReplicaSet pinning the release adopts it, then
+# the Deployment adopts that ReplicaSet (same template: no rollout).
+cat <<EOT | kubectl apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: web-0-9, namespace: demo, labels: {app: web, pod-template-hash: old}}
+spec: {containers: [{name: web, image: "$R/demo/web@$WEB_OLD"}]}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web-old, namespace: demo, labels: {app: web, pod-template-hash: old}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web, pod-template-hash: old}}
+  template:
+    metadata: {labels: {app: web, pod-template-hash: old}}
+    spec: {containers: [{name: web, image: "$R/demo/web@$WEB_NEW"}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: demo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "$R/demo/web@$WEB_NEW"}]}
+EOT
 for name in good log4shell unsigned imposter web; do kubectl -n demo rollout status deployment "$name" --timeout=120s >/dev/null; done
 kubectl -n demo get pods -o custom-columns='POD:.metadata.name,PHASE:.status.phase,RUNNING DIGEST (imageID):.status.containerStatuses[0].imageID'
 
@@ -172,22 +202,17 @@ sleep 2 # the policy status is debounced
 kubectl get imagepolicies
 echo
 kubectl -n demo get pods -o custom-columns='POD:.metadata.name,COMPLIANCE:.metadata.labels.sigwatch\.dev/compliance,REASONS:.metadata.annotations.sigwatch\.dev/reasons'
-echo "(the non-compliant pods stay: their tags still name the same digests, so a replacement would not help)"
+echo "(unsigned, imposter and log4shell stay: their templates name the same digests, so a replacement would not help)"
 
-say "The fixed build of demo/web is signed and pushed to the same tag: Sigwatch evicts, the ReplicaSet controller replaces"
-OLD_POD=$(kubectl -n demo get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
-WEB_NEW=$(push_app demo/web fixed)
-sbom 2.17.1 >"$WORK/web.spdx.json"
-sign_attest "$R/demo/web@$WEB_NEW" "$WORK/web.spdx.json"
-crane tag --insecure "$R/demo/web@$WEB_NEW" 1.0 >/dev/null 2>&1
-echo "demo/web:1.0 now names $WEB_NEW (signed, SBOM attested)"
+say "demo/web: the old pod (unsigned) is evicted, the ReplicaSet controller replaces it with the pinned release"
 replaced() {
   [ "$(kubectl -n demo get pods -l app=web,sigwatch.dev/compliance=compliant -o jsonpath='{.items[*].status.containerStatuses[0].imageID}')" = "$R/demo/web@$WEB_NEW" ] &&
-    ! kubectl -n demo get pod "$OLD_POD" >/dev/null 2>&1
+    ! kubectl -n demo get pod web-0-9 >/dev/null 2>&1
 }
-wait_until 120 "the web pod evicted and replaced by a compliant one" replaced
-kubectl -n demo get events --field-selector reason=Evicted -o custom-columns='EVENT:.reason,OBJECT:.involvedObject.name,MESSAGE:.message'
+wait_until 120 "the old web pod evicted and replaced by a compliant one" replaced
+kubectl -n demo get events --field-selector reason=EvictedNonCompliant -o custom-columns='EVENT:.reason,POD:.involvedObject.name,MESSAGE:.message'
 kubectl -n demo get pods -l app=web -o custom-columns='POD:.metadata.name,COMPLIANCE:.metadata.labels.sigwatch\.dev/compliance,RUNNING DIGEST (imageID):.status.containerStatuses[0].imageID'
+kubectl get imagepolicy demo -o jsonpath='{range .status.evictions[*]}evicted {.namespace}/{.pod} ({.owner}) at {.time}{"\n"}{end}'
 
 say "Sigwatch judges its own pods: its signature and its signed SBOM"
 cat <<EOT | kubectl apply -f - >/dev/null
@@ -199,6 +224,7 @@ spec:
   match:
     images: ["$R/sigwatch"]
     namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: sigwatch-system}}
+    includeSystemNamespaces: true   # the operator's own namespace is excluded unless asked for
   sbom: {required: true}
   actions: {label: true}
   authorities:

@@ -10,10 +10,10 @@ const group = { group: 'sigwatch.dev', version: 'v1alpha1', plural: 'imagepolici
 
 export class PolicyObjects {
   private readonly created: string[] = [];
-  private readonly api = (): CustomObjectsApi => (this.kc ?? kubeConfig()).makeApiClient(CustomObjectsApi);
+  private readonly api = (): CustomObjectsApi => (this.kc?.() ?? kubeConfig()).makeApiClient(CustomObjectsApi);
 
-  /** `kc`: another cluster than the run's bare environment (the cluster profile). */
-  constructor(private readonly kc?: KubeConfig) {}
+  /** `kc`: another cluster than the run's bare environment (the cluster profile), read on each call. */
+  constructor(private readonly kc?: () => KubeConfig) {}
 
   /** Creates an ImagePolicy; `fieldValidation: 'Ignore'` stores unknown fields' siblings as a careless client might. */
   async create(name: string, spec: unknown, fieldValidation?: 'Ignore' | 'Strict'): Promise<void> {
@@ -56,6 +56,11 @@ export class PolicyObjects {
       status?: Record<string, unknown>;
     };
     return p.status;
+  }
+
+  /** How many policies this object created and has not deleted yet. */
+  count(): number {
+    return this.created.length;
   }
 
   async deleteAll(): Promise<void> {
