@@ -10,7 +10,8 @@ const group = { group: 'sigwatch.dev', version: 'v1alpha1', plural: 'imagepolici
 
 export class PolicyObjects {
   private readonly created: string[] = [];
-  private readonly api = (): CustomObjectsApi => (this.kc?.() ?? kubeConfig()).makeApiClient(CustomObjectsApi);
+  private readonly api = (): CustomObjectsApi =>
+    (this.kc?.() ?? kubeConfig()).makeApiClient(CustomObjectsApi);
 
   /** `kc`: another cluster than the run's bare environment (the cluster profile), read on each call. */
   constructor(private readonly kc?: () => KubeConfig) {}
