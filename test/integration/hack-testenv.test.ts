@@ -3,29 +3,10 @@
  * component stopped by hand is reported by name with its log file.
  */
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseExports } from '../support/testenv.js';
-
-const script = fileURLToPath(new URL('../../hack/testenv', import.meta.url));
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function testenv(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('bash', [script, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { parseExports, runTestenv } from '../support/testenv.js';
 
 describe('hack/testenv', function () {
   this.timeout(180_000);
@@ -36,24 +17,24 @@ describe('hack/testenv', function () {
   });
 
   after(async () => {
-    await testenv('down', '--dir', dir);
+    await runTestenv('down', '--dir', dir);
   });
 
   it('comes up, re-checks when run again, and reports a component stopped by hand', async () => {
-    const first = await testenv('up', '--dir', dir);
+    const first = await runTestenv('up', '--dir', dir);
     expect(first.code, first.stderr).to.equal(0);
     const vars = parseExports(first.stdout);
     expect(vars.get('SIGWATCH_TEST_REGISTRY')).to.match(/^127\.0\.0\.1:\d+$/);
     expect(vars.get('SIGWATCH_TEST_LEGACY_REGISTRY')).to.match(/^127\.0\.0\.1:\d+$/);
     expect(vars.get('KUBECONFIG')).to.equal(join(dir, 'kubeconfig'));
 
-    const again = await testenv('up', '--dir', dir);
+    const again = await runTestenv('up', '--dir', dir);
     expect(again.code, again.stderr).to.equal(0);
     expect(parseExports(again.stdout)).to.deep.equal(vars);
 
     const pid = Number(await readFile(join(dir, 'pids', 'olareg.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
-    const broken = await testenv('up', '--dir', dir);
+    const broken = await runTestenv('up', '--dir', dir);
     expect(broken.code).to.equal(1);
     expect(broken.stderr)
       .to.contain('olareg')
@@ -66,11 +47,11 @@ describe('hack/testenv', function () {
         Number(await readFile(join(dir, 'pids', `${c}.pid`), 'utf8')),
       ),
     );
-    expect((await testenv('down', '--dir', dir)).code).to.equal(0);
+    expect((await runTestenv('down', '--dir', dir)).code).to.equal(0);
     for (const pid of pids) {
       expect(() => process.kill(pid, 0), `pid ${String(pid)} still running`).to.throw();
     }
-    const twice = await testenv('down', '--dir', dir);
+    const twice = await runTestenv('down', '--dir', dir);
     expect(twice.code).to.equal(0);
     expect(twice.stderr).to.contain('nothing to stop');
   });

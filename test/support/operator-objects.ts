@@ -120,3 +120,16 @@ export function enforceIn(
     ...extra,
   };
 }
+
+/** The evict action the eviction tests use: 3 s NonCompliant, generous budgets; `overrides` change fields. */
+export function testEvictAction(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    enabled: true,
+    noncompliantFor: '3s',
+    maxPerHour: 20,
+    perOwnerInterval: '10m',
+    includeKinds: [],
+    maxNewViolationsPercent: 100,
+    ...overrides,
+  };
+}

@@ -151,3 +151,21 @@ export function currentTestEnv(): TestEnv | undefined {
 export function setTestEnv(env: TestEnv | undefined): void {
   current = env;
 }
+
+/** The outcome of one `hack/testenv` command (never throws: tests check the exit code). */
+export interface TestenvRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `hack/testenv ARGS…` as a developer would, for tests of the script's own contract. */
+export function runTestenv(...args: string[]): Promise<TestenvRun> {
+  return new Promise((resolve) => {
+    // The cluster profile's `up` and `down` take ~10-20 s; its selftest runs both.
+    execFile('bash', [testenvScript, ...args], { timeout: 180_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

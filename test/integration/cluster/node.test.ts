@@ -6,36 +6,17 @@
  * nothing behind on the machine. Traffic to outside addresses is never sent:
  * the guards are checked by reading the rules.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { stopClusterEnv } from '../../support/cluster.js';
 import { exec } from '../../support/exec.js';
 import { pushRunnableImage, randomRepo } from '../../support/images.js';
 import { eventually } from '../../support/operator-process.js';
-import { parseExports, required } from '../../support/testenv.js';
-
-const script = fileURLToPath(new URL('../../../hack/testenv', import.meta.url));
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function testenv(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('bash', [script, ...args], { timeout: 180_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { parseExports, required, runTestenv } from '../../support/testenv.js';
 
 async function sh(cmd: string): Promise<string> {
   return (await exec('bash', ['-c', cmd])).stdout;
@@ -69,7 +50,7 @@ describe('cluster profile (hack/testenv up --cluster)', function () {
     // it) makes way for this lifecycle test and comes back on next use.
     await stopClusterEnv();
     dir = await mkdtemp(join(tmpdir(), 'sigwatch-cluster-selftest-'));
-    const up = await testenv('up', '--cluster', '--dir', dir);
+    const up = await runTestenv('up', '--cluster', '--dir', dir);
     expect(up.code, up.stderr).to.equal(0);
     vars = parseExports(up.stdout);
     kc = new KubeConfig();
@@ -77,7 +58,7 @@ describe('cluster profile (hack/testenv up --cluster)', function () {
   });
 
   after(async () => {
-    await testenv('down', '--dir', dir);
+    await runTestenv('down', '--dir', dir);
   });
 
   it('exports the node and registries on the node address', () => {
@@ -88,7 +69,7 @@ describe('cluster profile (hack/testenv up --cluster)', function () {
   });
 
   it('reports every component healthy and the guard rules in place, and names a missing rule', async () => {
-    const status = await testenv('status', '--dir', dir);
+    const status = await runTestenv('status', '--dir', dir);
     expect(status.code, status.stderr).to.equal(0);
     for (const c of ['kubelet', 'containerd', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy']) {
       expect(status.stderr).to.match(new RegExp(`^${c} +healthy`, 'm'));
@@ -98,7 +79,7 @@ describe('cluster profile (hack/testenv up --cluster)', function () {
     const rule = '-d 10.0.0.0/24 -m comment --comment sigwatch-testenv -j DROP';
     await sh(`iptables -t mangle -D POSTROUTING ${rule}`);
     try {
-      const broken = await testenv('status', '--dir', dir);
+      const broken = await runTestenv('status', '--dir', dir);
       expect(broken.code).to.equal(1);
       expect(broken.stderr).to.contain('MISSING').and.to.contain('-d 10.0.0.0/24');
     } finally {
@@ -108,10 +89,10 @@ describe('cluster profile (hack/testenv up --cluster)', function () {
 
   it('refuses a second cluster on the same machine, naming the first', async () => {
     const other = await mkdtemp(join(tmpdir(), 'sigwatch-cluster-second-'));
-    const second = await testenv('up', '--cluster', '--dir', other);
+    const second = await runTestenv('up', '--cluster', '--dir', other);
     expect(second.code).to.equal(1);
     expect(second.stderr).to.contain('already up in').and.to.contain(dir);
-    expect((await testenv('status', '--dir', dir)).code).to.equal(0);
+    expect((await runTestenv('status', '--dir', dir)).code).to.equal(0);
     await rm(other, { recursive: true, force: true });
   });
 
@@ -149,7 +130,7 @@ describe('cluster profile (hack/testenv up --cluster)', function () {
 
   it('down stops everything and leaves no interface, rule, cgroup, mount or lock behind', async () => {
     const forwardBefore = readFileSync(join(dir, 'ip_forward'), 'utf8').trim();
-    const down = await testenv('down', '--dir', dir);
+    const down = await runTestenv('down', '--dir', dir);
     expect(down.code, down.stderr).to.equal(0);
     expect(await sh('ip -o link show | grep -c "sw-node0\\|sw-cni0" || true')).to.equal('0\n');
     expect(await sh('iptables-save | grep -c "sigwatch-testenv\\|KUBE-\\|CNI-" || true')).to.equal('0\n');
@@ -160,7 +141,7 @@ describe('cluster profile (hack/testenv up --cluster)', function () {
     expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).to.equal(forwardBefore);
     expect(existsSync('/run/sigwatch-testenv-cluster')).to.equal(false);
     expect(existsSync(dir)).to.equal(false);
-    const again = await testenv('down', '--dir', dir);
+    const again = await runTestenv('down', '--dir', dir);
     expect(again.code).to.equal(0);
   });
 });

@@ -21,7 +21,7 @@ import {
 import { attest, generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
 import { pushRunnableImage, randomRepo, type PushedImage } from '../../support/images.js';
-import { enforceIn, PolicyObjects } from '../../support/operator-objects.js';
+import { enforceIn, PolicyObjects, testEvictAction } from '../../support/operator-objects.js';
 import { buildOperatorImage, type OperatorImage } from '../../support/operator-image.js';
 import { eventually } from '../../support/operator-process.js';
 
@@ -142,17 +142,7 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
 
   const evicting = async (ns: string): Promise<Record<string, unknown>> =>
     enforceIn(ns, [`${env.registry}/**`], [await authority()], {
-      actions: {
-        label: true,
-        evict: {
-          enabled: true,
-          noncompliantFor: '3s',
-          maxPerHour: 20,
-          perOwnerInterval: '10m',
-          includeKinds: [],
-          maxNewViolationsPercent: 100,
-        },
-      },
+      actions: { label: true, evict: testEvictAction() },
     });
 
   const evictionRecords = async (policy: string): Promise<unknown[]> =>

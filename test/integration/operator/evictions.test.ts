@@ -12,7 +12,13 @@ import { expect } from 'chai';
 import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
 import { applyCrd, freshNamespace, kubeConfig, setPdbStatus } from '../../support/kube.js';
-import { enforceIn, PolicyObjects, podMarks, runningPod } from '../../support/operator-objects.js';
+import {
+  enforceIn,
+  PolicyObjects,
+  podMarks,
+  runningPod,
+  testEvictAction,
+} from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { startTcpRelay, type TcpRelay } from '../../support/tcp-relay.js';
 import { testEnv } from '../../support/testenv.js';
@@ -59,18 +65,7 @@ describe('operator: evictions', function () {
     images: readonly string[] = [`${testEnv().registry}/**`],
   ): Promise<Record<string, unknown>> =>
     enforceIn(ns, images, [await authority(k)], {
-      actions: {
-        label: true,
-        evict: {
-          enabled: true,
-          noncompliantFor: '3s',
-          maxPerHour: 20,
-          perOwnerInterval: '10m',
-          includeKinds: [],
-          maxNewViolationsPercent: 100,
-          ...evict,
-        },
-      },
+      actions: { label: true, evict: testEvictAction({ ...evict }) },
     });
 
   const gone = (ns: string, pod: string, timeoutMs = 30_000): Promise<true> =>
