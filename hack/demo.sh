@@ -22,7 +22,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 [ "$(id -u)" -eq 0 ] || { echo "make demo runs a real node (kubelet, containerd, iptables): run it as root" >&2; exit 1; }
-eval "$(bash hack/testenv up --cluster)"
+ENV_EXPORTS=$(bash hack/testenv up --cluster) || exit 1
+eval "$ENV_EXPORTS"
 WORK=$SIGWATCH_TESTENV_DIR/demo
 mkdir -p "$WORK"
 export COSIGN_PASSWORD=demo TUF_ROOT=$WORK/tuf

@@ -29,6 +29,9 @@ SERVICE_CIDR=10.0.0.0/24
 CLUSTER_LOCK=/run/sigwatch-testenv-cluster
 GUARD=(-m comment --comment sigwatch-testenv)
 CLUSTER_COMPONENTS=(containerd kubelet kube-controller-manager kube-scheduler kube-proxy)
+# Kernel settings the kubelet sets at start (container_manager_linux.go,
+# unless protectKernelDefaults); recorded by `up`, restored by `down`.
+KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 NODE_BINARIES=(kubelet kube-controller-manager kube-scheduler kube-proxy pause testapp)
 
 cluster_preflight() {
@@ -44,17 +47,33 @@ cluster_preflight() {
   if [ -f "$CLUSTER_LOCK" ]; then
     local owner
     owner=$(cat "$CLUSTER_LOCK")
-    if [ "$owner" != "$DIR" ] && { [ -f "$owner/up" ] || [ -f "$owner/starting" ]; }; then
+    if [ "$owner" != "$DIR" ] && cluster_live "$owner"; then
       die "a cluster environment is already up in $owner (one per machine: it owns $NODE_IF, $POD_IF and kube-proxy's iptables chains); stop it with 'hack/testenv down --dir $owner'"
     fi
+    # Its owner is gone (a run killed before `down`): nothing of it is alive.
     say "removing what a stale cluster environment ($owner) left behind"
     cluster_cleanup "$owner"
+    rm -f "$CLUSTER_LOCK"
   fi
   # Leftovers of a run killed before it wrote the lock.
   if ip link show "$NODE_IF" >/dev/null 2>&1 || ip link show "$POD_IF" >/dev/null 2>&1; then
     say "removing stale interfaces $NODE_IF/$POD_IF"
     cluster_cleanup ""
   fi
+  # What `down` removes machine-wide (kubepods cgroups, KUBE-*/CNI-* chains)
+  # must all be ours: refuse to start beside a node this script did not start.
+  if ls -d /sys/fs/cgroup/*/kubepods* >/dev/null 2>&1 ||
+    iptables-save 2>/dev/null | grep -q '^:KUBE-' || ip6tables-save 2>/dev/null | grep -q '^:KUBE-'; then
+    die "this machine already has kubepods cgroups or KUBE-* iptables chains that no test environment recorded (another kubelet or kube-proxy?); the cluster profile will not start beside them"
+  fi
+}
+
+# Whether the cluster environment in `dir` still has a live process of its own.
+cluster_live() { # dir
+  local DIR=$1 c
+  [ -f "$DIR/up" ] || [ -f "$DIR/starting" ] || return 1
+  for c in kube-apiserver containerd kubelet etcd; do alive "$c" && return 0; done
+  return 1
 }
 
 cluster_pki() {
@@ -81,8 +100,11 @@ cluster_network_up() {
   ip link add "$NODE_IF" type bridge
   ip addr add "$NODE_IP/32" dev "$NODE_IF"
   ip link set "$NODE_IF" up
-  # The bridge plugin turns forwarding on; `down` restores what was here.
+  # The bridge plugin turns forwarding on and the kubelet sets kernel
+  # tunables; `down` restores what was here.
   sysctl -n net.ipv4.ip_forward >"$DIR/ip_forward"
+  local k
+  for k in "${KUBELET_SYSCTLS[@]}"; do printf '%s %s\n' "$k" "$(sysctl -n "$k")"; done >"$DIR/sysctls"
   # Guards go in mangle: kube-proxy puts ACCEPT jumps at the top of filter
   # FORWARD, and filter OUTPUT sees the interface before kube-proxy's DNAT.
   local t
@@ -99,10 +121,21 @@ cluster_network_up() {
   iptables -t mangle -I POSTROUTING -o lo "${GUARD[@]}" -j RETURN
   ip6tables -I FORWARD -i "$POD_IF" "${GUARD[@]}" -j DROP
   ip6tables -t mangle -I FORWARD -i "$POD_IF" "${GUARD[@]}" -j DROP
+  # Inbound: the node and pod addresses answer only this machine (loopback)
+  # and its pods (the pod bridge), never a host that routes them here.
+  iptables -t mangle -I PREROUTING -d "$POD_CIDR" "${GUARD[@]}" -j DROP
+  iptables -t mangle -I PREROUTING -d "$NODE_NET" "${GUARD[@]}" -j DROP
+  iptables -t mangle -I PREROUTING -i "$POD_IF" "${GUARD[@]}" -j RETURN
+  iptables -t mangle -I PREROUTING -i lo "${GUARD[@]}" -j RETURN
 }
 
-# The guard rules `up` installs, as `iptables -S` prints them (for status).
+# The guard rules `up` installs, as `iptables -S` prints them, in order: each
+# mangle chain's first rules must be exactly these (for status).
 GUARD_RULES_V4=(
+  "mangle|-A PREROUTING -i lo -m comment --comment sigwatch-testenv -j RETURN"
+  "mangle|-A PREROUTING -i $POD_IF -m comment --comment sigwatch-testenv -j RETURN"
+  "mangle|-A PREROUTING -d $NODE_NET -m comment --comment sigwatch-testenv -j DROP"
+  "mangle|-A PREROUTING -d $POD_CIDR -m comment --comment sigwatch-testenv -j DROP"
   "filter|-A FORWARD -s $POD_CIDR ! -o $POD_IF -m comment --comment sigwatch-testenv -j DROP"
   "filter|-A FORWARD -i $POD_IF ! -o $POD_IF -m comment --comment sigwatch-testenv -j DROP"
   "mangle|-A FORWARD -s $POD_CIDR ! -o $POD_IF -m comment --comment sigwatch-testenv -j DROP"
@@ -114,12 +147,25 @@ GUARD_RULES_V4=(
   "mangle|-A POSTROUTING -s $POD_CIDR ! -o $POD_IF -m comment --comment sigwatch-testenv -j DROP"
 )
 
-# Prints one line per guard rule that is missing; nothing when all are there.
+# Prints one line per guard rule that is missing or out of place (a chain's
+# first rules must be the guards, in order); nothing when all are in place.
 cluster_guard_missing() {
-  local entry t rule
+  local entry t rule chain n key
+  declare -A seen=()
   for entry in "${GUARD_RULES_V4[@]}"; do
     t=${entry%%|*}; rule=${entry#*|}
-    iptables -t "$t" -S 2>/dev/null | grep -qxF -- "$rule" || echo "iptables -t $t: $rule"
+    chain=$(echo "$rule" | awk '{print $2}')
+    key="$t $chain"
+    n=$(( ${seen[$key]:-0} + 1 ))
+    seen[$key]=$n
+    if [ "$t" = filter ]; then
+      # kube-proxy puts its own jumps first in filter FORWARD: there only
+      # presence counts (mangle, which runs first, holds the same rules).
+      iptables -t filter -S "$chain" 2>/dev/null | grep -qxF -- "$rule" || echo "iptables -t filter: $rule"
+    else
+      [ "$(iptables -t "$t" -S "$chain" 2>/dev/null | grep '^-A ' | sed -n "${n}p")" = "$rule" ] ||
+        echo "iptables -t $t, rule $n of $chain: $rule"
+    fi
   done
   for t in filter mangle; do
     ip6tables -t $t -S FORWARD 2>/dev/null | grep -qxF -- "-A FORWARD -i $POD_IF -m comment --comment sigwatch-testenv -j DROP" ||
@@ -171,10 +217,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$c/certs.d"
 EOF
-  # The local registries speak plain HTTP. Public registry names point at the
-  # referrers registry too: an image without a host (a manifest's default)
-  # must fail to pull here, never make containerd resolve docker.io.
-  for h in "$NODE_IP:$rp" "$NODE_IP:$lp" docker.io registry.k8s.io ghcr.io quay.io gcr.io; do
+  # The local registries speak plain HTTP. Every other registry name (a
+  # manifest's default `sigwatch:0.1.0` means docker.io) goes to the referrers
+  # registry through `_default` (containerd >= 1.6.?; checked in 1.6.20's
+  # remotes/docker/config): it fails to pull here rather than making
+  # containerd resolve a public name.
+  for h in "$NODE_IP:$rp" "$NODE_IP:$lp" _default; do
     local server="http://$NODE_IP:$rp"
     [ "$h" = "$NODE_IP:$lp" ] && server="http://$NODE_IP:$lp"
     mkdir -p "$c/certs.d/$h"
@@ -303,8 +351,8 @@ kubernetes_endpoints() {
 
 # Starts the node and the controllers; the API server is already up.
 cluster_start() {
-  local rp lp ap
-  rp=$(port_of olareg); lp=$(port_of legacy-registry); ap=$(port_of kube-apiserver)
+  local rp lp
+  rp=$(port_of olareg); lp=$(port_of legacy-registry)
   for c in node kcm scheduler proxy; do
     kubeconfig_for "$c" "$DIR/kubeconfigs/$c"
   done
@@ -369,13 +417,16 @@ cluster_cgroups_clean() {
 # Removes the iptables rules this profile (guards) and its kube-proxy,
 # kubelet and CNI plugins (KUBE-*, CNI-* chains) left, in both families.
 cluster_iptables_clean() {
-  local fam t r ch
+  local fam t ch
+  local -a r
   for fam in iptables ip6tables; do
     for t in filter mangle nat; do
+      # Rules are split into words, never evaluated: they are text a rule's
+      # author (a comment, a chain name) partly controls.
       "$fam" -t $t -S 2>/dev/null | grep -- '--comment sigwatch-testenv' | sed 's/^-A /-D /' |
-        while read -r r; do eval "$fam -t $t $r" 2>/dev/null || true; done || true
+        while read -ra r; do "$fam" -t $t "${r[@]}" 2>/dev/null || true; done || true
       "$fam" -t $t -S 2>/dev/null | grep -E '^-A ' | grep -E -- '-j (KUBE|CNI)-' | grep -vE '^-A (KUBE|CNI)-' |
-        sed 's/^-A /-D /' | while read -r r; do eval "$fam -t $t $r" 2>/dev/null || true; done || true
+        sed 's/^-A /-D /' | while read -ra r; do "$fam" -t $t "${r[@]}" 2>/dev/null || true; done || true
       for ch in $("$fam" -t $t -S 2>/dev/null | awk '/^-N (KUBE|CNI)-/{print $2}'); do "$fam" -t $t -F "$ch" 2>/dev/null || true; done
       for ch in $("$fam" -t $t -S 2>/dev/null | awk '/^-N (KUBE|CNI)-/{print $2}'); do "$fam" -t $t -X "$ch" 2>/dev/null || true; done
     done
@@ -386,7 +437,13 @@ cluster_iptables_clean() {
 # directory. Idempotent; with an empty directory argument it removes only
 # machine-wide leftovers (interfaces, rules, cgroups). Safe before `up`.
 cluster_cleanup() { # dir
-  local d=$1 c v
+  local d=$1 c v owner
+  # The machine-wide part (cgroups, interfaces, chains, sysctls) belongs to
+  # the environment named by the lock: `down` on a directory whose start
+  # failed must not tear down a cluster another run has up meanwhile.
+  owner=$(cat "$CLUSTER_LOCK" 2>/dev/null || true)
+  local machine=1
+  if [ -n "$owner" ] && [ "$owner" != "$d" ]; then machine=0; fi
   if [ -n "$d" ] && [ -d "$d" ]; then
     local DIR=$d
     # Pods first, while the kubelet and containerd still run: the kubelet tears
@@ -404,7 +461,7 @@ cluster_cleanup() { # dir
     fi
     stop_one kubelet
     stop_one kube-proxy
-    if [ -f "$d/kube-proxy/config.yaml" ]; then
+    if [ $machine = 1 ] && [ -f "$d/kube-proxy/config.yaml" ]; then
       "$BIN/kube-proxy" --cleanup >"$d/logs/kube-proxy-cleanup.log" 2>&1 || true
     fi
     stop_one kube-apiserver
@@ -414,23 +471,39 @@ cluster_cleanup() { # dir
       kill -KILL "$v" 2>/dev/null || true
     done
   fi
-  cluster_cgroups_clean
+  if [ -n "$d" ]; then
+    # containerd's loopback CNI results, per sandbox of this environment.
+    for v in "$d"/containerd/root/io.containerd.grpc.v1.cri/sandboxes/*; do
+      if [ -d "$v" ]; then rm -f /var/lib/cni/results/*-"$(basename "$v")"-* 2>/dev/null; fi
+    done
+  fi
+  if [ $machine = 0 ]; then
+    say "the machine's cluster slot belongs to $owner: leaving interfaces, rules and cgroups to it"
+  else
+    cluster_cgroups_clean
+  fi
   if [ -n "$d" ]; then
     # The kubelet bind-mounts its root dir onto itself; netns and overlay
     # mounts live under containerd's state: unmount deepest first.
     awk -v p="$d/" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done || true
   fi
+  [ $machine = 1 ] || return 0
   for v in $(ip -o link show master "$POD_IF" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 || true); do
     ip link del "$v" 2>/dev/null || true
   done
   for v in "$POD_IF" "$NODE_IF"; do ip link del "$v" 2>/dev/null || true; done
   cluster_iptables_clean
   if [ -n "$d" ] && [ -f "$d/ip_forward" ]; then sysctl -qw "net.ipv4.ip_forward=$(cat "$d/ip_forward")" || true; fi
+  if [ -n "$d" ] && [ -f "$d/sysctls" ]; then
+    while read -r c v; do sysctl -qw "$c=$v" 2>/dev/null || true; done <"$d/sysctls"
+  fi
   # Written outside the configured directories by the kubelet and CNI.
   for v in /var/log/containers/*.log; do
     if [ -L "$v" ] && [ -n "$d" ] && readlink "$v" | grep -q "^$d/"; then rm -f "$v"; fi
   done
   rm -f /var/lib/cni/results/sigwatch-testenv-* /var/lib/kubelet/device-plugins/kubelet.sock 2>/dev/null || true
+  rm -f /var/lib/kubelet/plugins_registry/* 2>/dev/null || true
+  rmdir /var/lib/kubelet/plugins_registry /var/lib/kubelet/plugins 2>/dev/null || true
   rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet /var/lib/cni/results /var/lib/cni /var/log/containers 2>/dev/null || true
   if [ -f "$CLUSTER_LOCK" ] && { [ -z "$d" ] || [ "$(cat "$CLUSTER_LOCK")" = "$d" ]; }; then rm -f "$CLUSTER_LOCK"; fi
 }
