@@ -73,8 +73,34 @@ function untilSignal(): Promise<string> {
   });
 }
 
-export function runCommand(context: CommandContext): Command {
-  const env = process.env;
+/**
+ * The values of Kubernetes' Docker-style Service link variables: for every
+ * Service in the pod's namespace the kubelet injects `<NAME>_PORT=tcp://IP:PORT`,
+ * `<NAME>_PORT_<N>_TCP=…` and `<NAME>_SERVICE_HOST=…` unless the pod sets
+ * `enableServiceLinks: false`. A Service named `sigwatch-inventory` thus sets
+ * `SIGWATCH_INVENTORY_PORT=tcp://10.0.0.5:8443`, the name of our
+ * `--inventory-port` fallback. No flag of ours takes such a value.
+ */
+const serviceLinkValue = /^(tcp|udp|sctp):\/\//;
+
+/**
+ * The environment as the flag defaults read it: `env` without the `SIGWATCH_*`
+ * variables whose value is a Service link (above), so a user's Service named
+ * `sigwatch-…` cannot stop the operator from starting or set a flag. The install
+ * turns Service links off too; this keeps a hand-written Deployment safe.
+ */
+export function flagEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      ([name, value]) =>
+        !(name.startsWith('SIGWATCH_') && value !== undefined && serviceLinkValue.test(value)),
+    ),
+  );
+}
+
+/** `sigwatch run`; `environment` (default: this process's) supplies the flag fallbacks. */
+export function runCommand(context: CommandContext, environment: NodeJS.ProcessEnv = process.env): Command {
+  const env = flagEnvironment(environment);
   return new Command('run')
     .description('run the operator (watches pods and ImagePolicies; labels, status and metrics)')
     .option(

@@ -14,12 +14,17 @@ export const mochaHooks: RootHookObject = {
   },
   async afterAll(this: Mocha.Context) {
     this.timeout(180_000);
-    // The cluster, if a test started one (test/support/cluster.ts).
-    await stopClusterEnv();
-    const env = currentTestEnv();
-    if (env !== undefined) {
-      await stopTestEnv(env);
-      setTestEnv(undefined);
+    try {
+      // The cluster, if a test started one (test/support/cluster.ts).
+      await stopClusterEnv();
+    } finally {
+      // A failed cluster stop still reports (it is rethrown), but must not
+      // leave the bare environment's processes running on the machine.
+      const env = currentTestEnv();
+      if (env !== undefined) {
+        await stopTestEnv(env);
+        setTestEnv(undefined);
+      }
     }
   },
 };

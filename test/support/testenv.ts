@@ -7,7 +7,7 @@
  * kubectl) exactly as a developer's shell would after `eval "$(hack/testenv up)"`.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,15 +54,15 @@ export function required(vars: Map<string, string>, name: string): string {
 /**
  * Brings the environment up in a fresh temporary directory (so parallel runs
  * never share one) and exports its variables into this process. When
- * SIGWATCH_TESTENV_DIR names an environment that is already up (a developer
- * ran `eval "$(hack/testenv up)"`), that one is re-checked and reused.
+ * SIGWATCH_TESTENV_DIR names a bare environment that is already up (a
+ * developer ran `eval "$(hack/testenv up)"`), that one is re-checked and reused.
  */
 export async function startTestEnv(): Promise<TestEnv> {
   const named = process.env['SIGWATCH_TESTENV_DIR'];
-  // Only an environment that is actually up is reused (and then left up);
-  // a stale variable from an old shell does not make this run adopt a directory.
-  const reuse = named !== undefined && existsSync(join(named, 'up')) ? named : undefined;
-  if (reuse !== undefined) return up(reuse, false);
+  if (named !== undefined && isBareAndUp(named)) return up(named, false);
+  if (named !== undefined && existsSync(join(named, 'up'))) {
+    process.stderr.write(`[testenv] ${named} is not a bare environment; starting a fresh one\n`);
+  }
   try {
     return await up(await mkdtemp(join(tmpdir(), 'sigwatch-testenv-')), true);
   } catch (error: unknown) {
@@ -73,6 +73,20 @@ export async function startTestEnv(): Promise<TestEnv> {
     );
     return up(await mkdtemp(join(tmpdir(), 'sigwatch-testenv-')), true);
   }
+}
+
+/**
+ * Whether `dir` holds an environment that is up with the bare profile. Only
+ * such a one is reused (and then left up): a stale variable from an old shell
+ * must not make this run adopt a directory, and a cluster a developer brought
+ * up (`hack/testenv up --cluster`) must not become the bare tests'
+ * environment (`up` without `--cluster` refuses it). `hack/testenv` writes
+ * the profile file; environments from before it had none and are bare.
+ */
+function isBareAndUp(dir: string): boolean {
+  if (!existsSync(join(dir, 'up'))) return false;
+  const profile = join(dir, 'profile');
+  return !existsSync(profile) || readFileSync(profile, 'utf8').trim() === 'bare';
 }
 
 /**

@@ -6,7 +6,7 @@
  * nothing behind on the machine. Traffic to outside addresses is never sent:
  * the guards are checked by reading the rules.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,16 +39,58 @@ async function deploymentPodImageId(kc: KubeConfig, ns: string, app: string): Pr
   );
 }
 
+/**
+ * Kernel settings the node changes (the CNI bridge plugin turns forwarding
+ * on; the kubelet sets the vm.* and kernel.* ones it wants) and `down` must
+ * put back as they were.
+ */
+const machineSettings = [
+  'net/ipv4/ip_forward',
+  'vm/overcommit_memory',
+  'vm/panic_on_oom',
+  'kernel/panic',
+  'kernel/panic_on_oops',
+  'kernel/keys/root_maxkeys',
+  'kernel/keys/root_maxbytes',
+] as const;
+
+const readMachineSettings = (): Record<string, string> =>
+  Object.fromEntries(machineSettings.map((s) => [s, readFileSync(`/proc/sys/${s}`, 'utf8').trim()]));
+
+/** The processes (other than this one) whose command line mentions `path`, as `pid: argv`. */
+function processesMentioning(path: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    let argv: string;
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      continue; // It exited between the listing and the read.
+    }
+    if (argv.includes(path)) found.push(`${pid}: ${argv}`);
+  }
+  return found;
+}
+
+/** Entries of `dir` (empty when it does not exist). */
+const entries = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []);
+
 describe('cluster profile (hack/testenv up --cluster)', function () {
   this.timeout(300_000);
   let dir: string;
   let vars: Map<string, string>;
   let kc: KubeConfig;
+  let settingsBefore: Record<string, string>;
+  let kubeletRootBefore: boolean;
 
   before(async function () {
     // One cluster per machine: the run's shared one (if another test started
     // it) makes way for this lifecycle test and comes back on next use.
     await stopClusterEnv();
+    // What the machine looked like before this cluster (and after any earlier one's `down`).
+    settingsBefore = readMachineSettings();
+    kubeletRootBefore = existsSync('/var/lib/kubelet');
     dir = await mkdtemp(join(tmpdir(), 'sigwatch-cluster-selftest-'));
     const up = await runTestenv('up', '--cluster', '--dir', dir);
     expect(up.code, up.stderr).to.equal(0);
@@ -77,14 +119,22 @@ describe('cluster profile (hack/testenv up --cluster)', function () {
     expect(status.stderr).to.match(/^guard +in place/m);
 
     const rule = '-d 10.0.0.0/24 -m comment --comment sigwatch-testenv -j DROP';
+    // `status` checks the rules' order too: the rule goes back where it was.
+    const listing = await sh('iptables -t mangle -S POSTROUTING');
+    const position = listing
+      .split('\n')
+      .filter((l) => l.startsWith('-A '))
+      .indexOf(`-A POSTROUTING ${rule}`);
+    expect(position, `the rule in\n${listing}`).to.be.at.least(0);
     await sh(`iptables -t mangle -D POSTROUTING ${rule}`);
     try {
       const broken = await runTestenv('status', '--dir', dir);
       expect(broken.code).to.equal(1);
       expect(broken.stderr).to.contain('MISSING').and.to.contain('-d 10.0.0.0/24');
     } finally {
-      await sh(`iptables -t mangle -I POSTROUTING ${rule}`);
+      await sh(`iptables -t mangle -I POSTROUTING ${String(position + 1)} ${rule}`);
     }
+    expect(await sh('iptables -t mangle -S POSTROUTING')).to.equal(listing);
   });
 
   it('refuses a second cluster on the same machine, naming the first', async () => {
@@ -128,8 +178,7 @@ describe('cluster profile (hack/testenv up --cluster)', function () {
     expect(await deploymentPodImageId(kc, ns, 'app')).to.equal(img.ref);
   });
 
-  it('down stops everything and leaves no interface, rule, cgroup, mount or lock behind', async () => {
-    const forwardBefore = readFileSync(join(dir, 'ip_forward'), 'utf8').trim();
+  it('down stops everything and leaves no process, interface, rule, cgroup, mount, file or kernel setting behind', async () => {
     const down = await runTestenv('down', '--dir', dir);
     expect(down.code, down.stderr).to.equal(0);
     expect(await sh('ip -o link show | grep -c "sw-node0\\|sw-cni0" || true')).to.equal('0\n');
@@ -137,8 +186,23 @@ describe('cluster profile (hack/testenv up --cluster)', function () {
     expect(await sh('ip6tables-save | grep -c "sigwatch-testenv\\|KUBE-\\|CNI-" || true')).to.equal('0\n');
     expect(await sh('ls -d /sys/fs/cgroup/*/kubepods* 2>/dev/null | wc -l')).to.equal('0\n');
     expect(await sh(`grep -c " ${dir}" /proc/mounts || true`)).to.equal('0\n');
-    expect(await sh(`pgrep -f "[c]ontainerd-shim-runc-v2 .*-address ${dir}/" | wc -l`)).to.equal('0\n');
-    expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).to.equal(forwardBefore);
+    expect(processesMentioning(dir)).to.deep.equal([]);
+    expect(readMachineSettings()).to.deep.equal(settingsBefore);
+    // Written outside the directory by the kubelet and the CNI plugins.
+    expect(existsSync('/var/lib/kubelet')).to.equal(kubeletRootBefore);
+    expect(entries('/var/lib/cni/results').filter((f) => f.startsWith('sigwatch-testenv-'))).to.deep.equal(
+      [],
+    );
+    const links = entries('/var/log/containers')
+      .map((f) => join('/var/log/containers', f))
+      .filter((f) => {
+        try {
+          return readlinkSync(f).startsWith(`${dir}/`);
+        } catch {
+          return false; // Not a link.
+        }
+      });
+    expect(links).to.deep.equal([]);
     expect(existsSync('/run/sigwatch-testenv-cluster')).to.equal(false);
     expect(existsSync(dir)).to.equal(false);
     const again = await runTestenv('down', '--dir', dir);
