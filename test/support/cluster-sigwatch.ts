@@ -119,16 +119,21 @@ export async function sigwatchPods(env: ClusterEnv): Promise<SigwatchPod[]> {
     }));
 }
 
+/** The leader Lease's holder identity (pod name plus a random suffix); empty when released. */
+export async function leaseHolder(env: ClusterEnv): Promise<string> {
+  const lease = (await clusterKube(env).call({
+    method: 'GET',
+    path: `/apis/coordination.k8s.io/v1/namespaces/${sigwatchNamespace}/leases/sigwatch-leader`,
+  })) as { spec?: { holderIdentity?: string } };
+  return lease.spec?.holderIdentity ?? '';
+}
+
 /** The pod holding the leader Lease (its identity is the pod name plus a suffix). */
 export async function leaderPod(env: ClusterEnv, timeoutMs = 60_000): Promise<SigwatchPod> {
   return eventually(
     'a Sigwatch leader',
     async () => {
-      const lease = (await clusterKube(env).call({
-        method: 'GET',
-        path: `/apis/coordination.k8s.io/v1/namespaces/${sigwatchNamespace}/leases/sigwatch-leader`,
-      })) as { spec?: { holderIdentity?: string } };
-      const holder = lease.spec?.holderIdentity ?? '';
+      const holder = await leaseHolder(env);
       const pods = await sigwatchPods(env);
       return pods.find((p) => holder.startsWith(`${p.name}-`) || holder === p.name);
     },

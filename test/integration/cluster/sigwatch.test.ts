@@ -16,6 +16,7 @@ import {
   installSigwatch,
   leaderMetrics,
   leaderPod,
+  leaseHolder,
   sigwatchPods,
 } from '../../support/cluster-sigwatch.js';
 import { attest, generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
@@ -134,14 +135,6 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
   const messages = (list: readonly { message: string }[]): string => list.map((e) => e.message).join('\n');
 
   /** The leader Lease's holder identity ('' when released or unset). */
-  const leaseHolder = async (): Promise<string> => {
-    const lease = (await kube().call({
-      method: 'GET',
-      path: '/apis/coordination.k8s.io/v1/namespaces/sigwatch-system/leases/sigwatch-leader',
-    })) as { spec?: { holderIdentity?: string } };
-    return lease.spec?.holderIdentity ?? '';
-  };
-
   /** `name{policy="…",verdict="…"}` in the leader's /metrics; undefined when the series is absent. */
   const sample = (metrics: string, name: string, policy: string, verdict: string): number | undefined => {
     const m = new RegExp(`^${name}\\{policy="${policy}",verdict="${verdict}"\\} (\\S+)$`, 'm').exec(metrics);
@@ -165,6 +158,10 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
 
   const evictionRecords = async (policy: string): Promise<unknown[]> =>
     ((await policies.status(policy))?.['evictions'] ?? []) as unknown[];
+
+  /** The pods the policy's status records as evicted, in its order. */
+  const evictedPods = async (policy: string): Promise<string[]> =>
+    ((await evictionRecords(policy)) as { pod: string }[]).map((r) => r.pod);
 
   /** A runnable image, signed by the test key when `signed`. */
   const image = async (repo: string, signed: boolean, tag?: string): Promise<PushedImage> => {
@@ -396,8 +393,7 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
     expect(messages(await events(ns, 'EvictedNonCompliant'))).to.contain(policy);
     await sleep(10_000);
     expect((await pods(ns, 'web')).map((p) => p.name)).to.deep.equal([replacement.name]);
-    const records = (await evictionRecords(policy)) as { pod: string }[];
-    expect(records.map((r) => r.pod)).to.deep.equal([first.name]);
+    expect(await evictedPods(policy)).to.deep.equal([first.name]);
   });
 
   it('retries an eviction the real disruption controller’s budget refuses (EvictionRefused), and evicts once it allows', async () => {
@@ -452,8 +448,7 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
       90_000,
     );
     expect(replacement.imageID).to.equal(signed.ref);
-    const records = (await evictionRecords(policy)) as { pod: string }[];
-    expect(records.map((r) => r.pod)).to.deep.equal([first.name]);
+    expect(await evictedPods(policy)).to.deep.equal([first.name]);
   });
 
   it('killing the leader pod: the other replica leads within lease + 5 s and, knowing the owner’s last eviction, evicts no second pod', async () => {
@@ -487,7 +482,7 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
     );
     const evicted = old.filter((name) => name !== kept.name);
     expect(kept.label, 'the pod left is definitely NonCompliant').to.equal('noncompliant');
-    expect(((await evictionRecords(policy)) as { pod: string }[]).map((r) => r.pod)).to.deep.equal(evicted);
+    expect(await evictedPods(policy)).to.deep.equal(evicted);
     const evictedEvents = await eventually('the EvictedNonCompliant Event', async () => {
       const e = await events(ns, 'EvictedNonCompliant');
       return e.length > 0 ? e : undefined;
@@ -504,7 +499,7 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
       return d.status?.readyReplicas === 2 && (d.status.unavailableReplicas ?? 0) === 0 ? true : undefined;
     });
 
-    const killedIdentity = await leaseHolder();
+    const killedIdentity = await leaseHolder(env);
     const replicas = await sigwatchPods(env);
     const leader = replicas.find((p) => killedIdentity.startsWith(`${p.name}-`));
     const other = replicas.find((p) => p !== leader);
@@ -536,7 +531,7 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
     const next = await eventually(
       'another lease holder',
       async () => {
-        const holder = await leaseHolder();
+        const holder = await leaseHolder(env);
         return holder !== killedIdentity && holder !== '' ? { holder, at: Date.now() } : undefined;
       },
       40_000,
@@ -552,7 +547,7 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
     // Three eviction retry intervals (5 s): a leader that lost the owner's
     // last eviction evicts the second old pod within them.
     await sleep(15_000);
-    expect(((await evictionRecords(policy)) as { pod: string }[]).map((r) => r.pod)).to.deep.equal(evicted);
+    expect(await evictedPods(policy)).to.deep.equal(evicted);
     expect((await pods(ns, 'pair')).map((p) => p.name)).to.include(kept.name);
     expect((await events(ns, 'EvictedNonCompliant')).map((e) => e.pod)).to.deep.equal(evicted);
   });
