@@ -82,16 +82,6 @@ cluster_pki() {
   client_cert kcm "/CN=system:kube-controller-manager"
   client_cert scheduler "/CN=system:kube-scheduler"
   client_cert proxy "/CN=system:kube-proxy"
-  # The aggregation layer's front proxy: the API server authenticates to
-  # aggregated API servers with this client certificate, signed by a CA of
-  # its own so no other client can pose as the front proxy.
-  ec_key "$d/front-proxy-ca.key"
-  openssl req -x509 -new -key "$d/front-proxy-ca.key" -subj /CN=sigwatch-testenv-front-proxy-ca -days 7 \
-    -out "$d/front-proxy-ca.crt" 2>/dev/null
-  ec_key "$d/front-proxy.key"
-  openssl req -new -key "$d/front-proxy.key" -subj /CN=front-proxy-client 2>/dev/null |
-    openssl x509 -req -CA "$d/front-proxy-ca.crt" -CAkey "$d/front-proxy-ca.key" -CAcreateserial -days 7 \
-      -out "$d/front-proxy.crt" -extfile <(printf 'extendedKeyUsage=clientAuth\n') 2>/dev/null
 }
 
 cluster_network_up() {

@@ -24,26 +24,21 @@ interface QueryFlags {
   readonly versions?: string;
   readonly output: 'table' | 'json';
   readonly cluster: boolean;
-  readonly inventoryUrl: string;
-  readonly inventoryCa?: string;
   readonly kubeconfig?: string;
-  readonly token?: string;
+  readonly context?: string;
 }
 
-/** `--cluster`: the running pods that contain the package, from the operator's inventory API. */
+/** `--cluster`: the running pods that contain the package, from a PackageQuery through the API server. */
 async function queryRunningPods(context: CommandContext, purlText: string, flags: QueryFlags): Promise<void> {
   parsePackageRule(purlText, flags.versions); // bad input is a usage error here, not a 400 from afar
   const { queryCluster } = await import('./query-cluster.js');
-  const token = flags.token ?? process.env['SIGWATCH_TOKEN'];
   let matches;
   try {
     matches = await queryCluster({
       purl: purlText,
       ...(flags.versions === undefined ? {} : { versions: flags.versions }),
-      url: flags.inventoryUrl,
       ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }),
-      ...(token === undefined ? {} : { token }),
-      ...(flags.inventoryCa === undefined ? {} : { caFile: flags.inventoryCa }),
+      ...(flags.context === undefined ? {} : { context: flags.context }),
     });
   } catch (error: unknown) {
     if (error instanceof CliError) throw error;
@@ -66,70 +61,62 @@ async function queryRunningPods(context: CommandContext, purlText: string, flags
 }
 
 export function queryCommand(context: CommandContext): Command {
-  return (
-    new Command('query')
-      .description(
-        'which SBOM files, or with --cluster which running pods, contain a package (exit 0: found, 1: not found, 2: undecided)',
-      )
-      .argument('<purl>', 'package URL, e.g. pkg:maven/org.apache.logging.log4j/log4j-core')
-      .argument('[file...]', 'SPDX or CycloneDX JSON documents (not with --cluster)')
-      .option('--versions <range>', "version range, e.g. '<2.17.1' or 'vers:maven/>=2.0|<2.17.1'")
-      .option('--cluster', "ask the operator's inventory API which running pods contain it", false)
-      .option(
-        '--inventory-url <url>',
-        "the operator's inventory API (from outside the cluster: kubectl port-forward -n sigwatch-system svc/sigwatch-inventory 8443)",
-        process.env['SIGWATCH_INVENTORY_URL'] ?? 'https://sigwatch-inventory.sigwatch-system.svc:8443',
-      )
-      .option('--inventory-ca <file>', 'PEM certificates to trust for an https inventory URL')
-      .option(
-        '--kubeconfig <path>',
-        "kubeconfig whose user's bearer token is sent (default: the usual loading rules)",
-      )
-      // No default shown in --help: it would print the token from the environment.
-      .option('--token <token>', "bearer token to send instead of the kubeconfig user's (or $SIGWATCH_TOKEN)")
-      .addOption(
-        new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
-      )
-      .action(async (purlText: string, files: string[], flags: QueryFlags) => {
-        if (flags.cluster) {
-          if (files.length > 0) throw new CliError('UsageError', '--cluster takes no SBOM files');
-          await queryRunningPods(context, purlText, flags);
-          return;
-        }
-        if (files.length === 0)
-          throw new CliError('UsageError', 'name SBOM files, or --cluster for running pods');
-        const rule = parsePackageRule(purlText, flags.versions);
-        const rows: QueryRow[] = [];
-        for (const file of files) {
-          try {
-            for (const m of findPackage(readSbomFile(file), rule)) {
-              rows.push({
-                file,
-                name: m.component.name,
-                version: m.component.version,
-                purl: m.component.purl,
-                inRange: m.inRange,
-              });
-            }
-          } catch (error: unknown) {
-            if (!isSigwatchError(error)) throw error;
-            rows.push({ file, error: oneLine(describeError(error)) });
+  return new Command('query')
+    .description(
+      'which SBOM files, or with --cluster which running pods, contain a package (exit 0: found, 1: not found, 2: undecided)',
+    )
+    .argument('<purl>', 'package URL, e.g. pkg:maven/org.apache.logging.log4j/log4j-core')
+    .argument('[file...]', 'SPDX or CycloneDX JSON documents (not with --cluster)')
+    .option('--versions <range>', "version range, e.g. '<2.17.1' or 'vers:maven/>=2.0|<2.17.1'")
+    .option(
+      '--cluster',
+      'ask the cluster (a PackageQuery through the API server, with the kubeconfig credentials) which running pods contain it',
+      false,
+    )
+    .option('--kubeconfig <path>', 'kubeconfig to use (default: the usual loading rules)')
+    .option('--context <name>', 'kubeconfig context to use (default: its current context)')
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
+    )
+    .action(async (purlText: string, files: string[], flags: QueryFlags) => {
+      if (flags.cluster) {
+        if (files.length > 0) throw new CliError('UsageError', '--cluster takes no SBOM files');
+        await queryRunningPods(context, purlText, flags);
+        return;
+      }
+      if (files.length === 0)
+        throw new CliError('UsageError', 'name SBOM files, or --cluster for running pods');
+      const rule = parsePackageRule(purlText, flags.versions);
+      const rows: QueryRow[] = [];
+      for (const file of files) {
+        try {
+          for (const m of findPackage(readSbomFile(file), rule)) {
+            rows.push({
+              file,
+              name: m.component.name,
+              version: m.component.version,
+              purl: m.component.purl,
+              inRange: m.inRange,
+            });
           }
+        } catch (error: unknown) {
+          if (!isSigwatchError(error)) throw error;
+          rows.push({ file, error: oneLine(describeError(error)) });
         }
-        const found = rows.some((r) => r.inRange === true);
-        const undecided = rows.some((r) => r.error !== undefined || r.inRange === 'unparseable');
-        context.output.writeOut(
-          flags.output === 'json'
-            ? `${JSON.stringify(rows, null, 2)}\n`
-            : rows
-                .map((r) =>
-                  r.error === undefined
-                    ? `${r.file}  ${r.name ?? ''} ${r.version ?? '-'}  ${r.inRange === true ? 'IN RANGE' : r.inRange === false ? 'outside range' : 'version not comparable'}`
-                    : `${r.file}  error: ${r.error}`,
-                )
-                .join('\n') + (rows.length > 0 ? '\n' : ''),
-        );
-        context.setExitCode(found ? 0 : undecided ? 2 : 1);
-      })
-  );
+      }
+      const found = rows.some((r) => r.inRange === true);
+      const undecided = rows.some((r) => r.error !== undefined || r.inRange === 'unparseable');
+      context.output.writeOut(
+        flags.output === 'json'
+          ? `${JSON.stringify(rows, null, 2)}\n`
+          : rows
+              .map((r) =>
+                r.error === undefined
+                  ? `${r.file}  ${r.name ?? ''} ${r.version ?? '-'}  ${r.inRange === true ? 'IN RANGE' : r.inRange === false ? 'outside range' : 'version not comparable'}`
+                  : `${r.file}  error: ${r.error}`,
+              )
+              .join('\n') + (rows.length > 0 ? '\n' : ''),
+      );
+      context.setExitCode(found ? 0 : undecided ? 2 : 1);
+    });
 }

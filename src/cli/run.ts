@@ -32,11 +32,11 @@ interface RunFlags {
   readonly tufMirror?: string;
   readonly trustStaleAfter: string;
   readonly evictionRetryInterval: string;
-  readonly inventoryAddress: string;
-  readonly inventoryPort: string;
-  readonly inventoryTlsCert?: string;
-  readonly inventoryTlsKey?: string;
-  readonly inventoryAdvertiseUrl?: string;
+  readonly apiAddress: string;
+  readonly apiPort: string;
+  readonly apiTlsCert?: string;
+  readonly apiTlsKey?: string;
+  readonly apiService: string;
   readonly inventoryUnsignedSboms: boolean;
   readonly alertmanagerUrlAllowlist: string[];
   readonly maxEvidenceBytes: string;
@@ -77,9 +77,9 @@ function untilSignal(): Promise<string> {
  * The values of Kubernetes' Docker-style Service link variables: for every
  * Service in the pod's namespace the kubelet injects `<NAME>_PORT=tcp://IP:PORT`,
  * `<NAME>_PORT_<N>_TCP=…` and `<NAME>_SERVICE_HOST=…` unless the pod sets
- * `enableServiceLinks: false`. A Service named `sigwatch-inventory` thus sets
- * `SIGWATCH_INVENTORY_PORT=tcp://10.0.0.5:8443`, the name of our
- * `--inventory-port` fallback. No flag of ours takes such a value.
+ * `enableServiceLinks: false`. A Service named `sigwatch-api` would thus set
+ * `SIGWATCH_API_PORT=tcp://10.0.0.5:443`, the name of our `--api-port`
+ * fallback. No flag of ours takes such a value.
  */
 const serviceLinkValue = /^(tcp|udp|sctp):\/\//;
 
@@ -168,21 +168,24 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
       env['SIGWATCH_EVICTION_RETRY_INTERVAL'] ?? '30s',
     )
     .option(
-      '--inventory-address <ip>',
-      'inventory API address',
-      env['SIGWATCH_INVENTORY_ADDRESS'] ?? '0.0.0.0',
+      '--api-address <ip>',
+      'aggregated API (inventory.sigwatch.dev) address',
+      env['SIGWATCH_API_ADDRESS'] ?? '0.0.0.0',
     )
     .option(
-      '--inventory-port <port>',
-      'inventory API port (bearer token, TokenReview + SubjectAccessReview); "off" serves none',
-      env['SIGWATCH_INVENTORY_PORT'] ?? '8443',
+      '--api-port <port>',
+      'aggregated API port (TLS; the API server front proxy only, SubjectAccessReview per request); "off" serves none',
+      env['SIGWATCH_API_PORT'] ?? '8443',
     )
-    .option('--inventory-tls-cert <file>', 'PEM certificate for the inventory API (without it: plain HTTP)')
-    .option('--inventory-tls-key <file>', 'PEM private key for --inventory-tls-cert')
     .option(
-      '--inventory-advertise-url <url>',
-      "the leader's inventory URL as clients reach it, for followers' redirects (default: this pod's address)",
-      env['SIGWATCH_INVENTORY_ADVERTISE_URL'],
+      '--api-tls-cert <file>',
+      'PEM serving certificate, e.g. from cert-manager (default: minted at start-up, its CA published in the APIService)',
+    )
+    .option('--api-tls-key <file>', 'PEM private key for --api-tls-cert')
+    .option(
+      '--api-service <name>',
+      "the Service in the operator's namespace the APIService points at (the minted certificate's DNS names)",
+      env['SIGWATCH_API_SERVICE'] ?? 'sigwatch-inventory',
     )
     .option(
       '--inventory-unsigned-sboms',
@@ -216,16 +219,13 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
       for (const u of flags.alertmanagerUrlAllowlist)
         if (!/^https?:\/\//.test(u) || !URL.canParse(u))
           throw usage(`--alertmanager-url-allowlist: not an http(s) URL: ${u}`);
-      const inventoryPort = flags.inventoryPort === 'off' ? undefined : Number(flags.inventoryPort);
-      if (
-        inventoryPort !== undefined &&
-        (!Number.isInteger(inventoryPort) || inventoryPort < 0 || inventoryPort > 65_535)
-      )
-        throw usage('--inventory-port must be 0..65535 or off');
-      if ((flags.inventoryTlsCert === undefined) !== (flags.inventoryTlsKey === undefined))
-        throw usage('--inventory-tls-cert and --inventory-tls-key go together');
-      if (flags.inventoryAdvertiseUrl !== undefined && !URL.canParse(flags.inventoryAdvertiseUrl))
-        throw usage('--inventory-advertise-url must be a URL');
+      const apiPort = flags.apiPort === 'off' ? undefined : Number(flags.apiPort);
+      if (apiPort !== undefined && (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65_535))
+        throw usage('--api-port must be 0..65535 or off');
+      if ((flags.apiTlsCert === undefined) !== (flags.apiTlsKey === undefined))
+        throw usage('--api-tls-cert and --api-tls-key go together');
+      if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(flags.apiService))
+        throw usage('--api-service must be a Service name');
       const maxEvidenceBytes = parseByteSize('--max-evidence-bytes', flags.maxEvidenceBytes);
       // Loaded on demand: the operator pulls in the Kubernetes client, winston and prom-client, which
       // would add ~200 ms to the start of every other command (verify, sbom, query).
@@ -254,21 +254,22 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
         leaseDurationMs,
         evictionRetryMs,
         alertmanagerAllowlist: flags.alertmanagerUrlAllowlist,
-        ...(inventoryPort === undefined
+        ...(apiPort === undefined
           ? {}
           : {
-              inventory: {
-                address: flags.inventoryAddress,
-                port: inventoryPort,
-                ...(flags.inventoryTlsCert === undefined || flags.inventoryTlsKey === undefined
+              api: {
+                address: flags.apiAddress,
+                port: apiPort,
+                ...(flags.apiTlsCert === undefined || flags.apiTlsKey === undefined
                   ? {}
-                  : { tls: { certFile: flags.inventoryTlsCert, keyFile: flags.inventoryTlsKey } }),
-                ...(flags.inventoryAdvertiseUrl === undefined
-                  ? {}
-                  : { advertiseURL: flags.inventoryAdvertiseUrl }),
-                unsignedSboms: flags.inventoryUnsignedSboms,
+                  : { tls: { certFile: flags.apiTlsCert, keyFile: flags.apiTlsKey } }),
+                dnsNames: [
+                  `${flags.apiService}.${flags.namespace}.svc`,
+                  `${flags.apiService}.${flags.namespace}.svc.cluster.local`,
+                ],
               },
             }),
+        inventoryUnsignedSboms: flags.inventoryUnsignedSboms,
         trustRefresh: {
           enabled: flags.trustRefresh === 'on',
           ...(flags.tufMirror === undefined ? {} : { mirrorURL: flags.tufMirror }),
@@ -277,7 +278,7 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
         logger,
       });
       context.output.writeErr(
-        `sigwatch: running; probes on port ${String(operator.probePort)}${operator.inventoryPort === undefined ? '' : `, inventory on port ${String(operator.inventoryPort)}`}\n`,
+        `sigwatch: running; probes on port ${String(operator.probePort)}${operator.apiPort === undefined ? '' : `, aggregated API on port ${String(operator.apiPort)}`}\n`,
       );
       const signal = await untilSignal();
       logger.info('shutting down', { signal });

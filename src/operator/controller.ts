@@ -39,8 +39,8 @@ import { Evictions, type JudgedPod } from './evictions.js';
 import { EventRecorder } from './events.js';
 import { containersWithPackage, type ComponentHit, type RunningContainer } from './inventory.js';
 import type { AuditWorld } from './audit-run.js';
-import type { InventorySource } from './inventory-api.js';
-import { componentsView, imagesView, podVerdictsView } from './inventory-views.js';
+import type { VerdictSource } from './api/server.js';
+import { imagesView } from './inventory-views.js';
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -312,16 +312,23 @@ export class Controller {
     };
   }
 
-  /** What the inventory API answers from: this replica's pods, results and evidence, as they are now. */
-  inventorySource(): InventorySource {
+  /** What the aggregated API answers from: this replica's pods, results and evidence, as they are now. */
+  verdictSource(): VerdictSource {
+    const withResults = (pod: TrimmedPod): { pod: TrimmedPod; results: readonly ContainerResult[] } => ({
+      pod,
+      results: this.results.get(podKey(pod)) ?? [],
+    });
     return {
-      images: () => imagesView(this.pods, this.results),
-      components: (rule) => componentsView(this.containersWithPackage(rule)),
-      podVerdicts: (namespace, name) => {
-        const key = podKey({ namespace, name });
-        const pod = this.pods.get(key);
-        return pod === undefined ? undefined : podVerdictsView(pod, this.results.get(key) ?? []);
+      pods: (namespace) =>
+        [...this.pods.values()]
+          .filter((p) => namespace === undefined || p.namespace === namespace)
+          .map(withResults),
+      pod: (namespace, name) => {
+        const pod = this.pods.get(podKey({ namespace, name }));
+        return pod === undefined ? undefined : withResults(pod);
       },
+      images: () => imagesView(this.pods, this.results).images,
+      packageHits: (rule) => this.containersWithPackage(rule).filter((h) => h.inRange !== false),
     };
   }
 
@@ -543,6 +550,7 @@ export class Controller {
           reasons: v.reasons,
           message: v.findings[0]?.message ?? '',
           actionable: act,
+          ...(v.validUntil === undefined ? {} : { validUntil: v.validUntil.getTime() }),
           evidenceAt: evidence.fetchedAt.getTime(),
         });
         if (act && p.spec.mode === 'Enforce' && p.spec.actions.label) {

@@ -1,10 +1,10 @@
 /**
- * The inventory API's answers (design §5), built from what the controller
- * holds: trimmed pods and each pod's per-container, per-policy results.
- * Pure; the JSON shapes here are the API.
+ * Inventory answers (design §5) built from what the controller holds: the
+ * running digests with where they run and their verdicts, and the package
+ * query's matches. Pure; the aggregated API (api/) serves them.
  */
 import { verdictSeverity, type Verdict } from '../policy/verdict.js';
-import { reportedImage, type TrimmedPod } from './pod.js';
+import type { TrimmedPod } from './pod.js';
 import type { ContainerResult } from './policy-status.js';
 import type { ComponentHit } from './inventory.js';
 
@@ -55,44 +55,6 @@ export function imagesView(
         namespaces: [...e.ns].sort(),
         verdicts: e.verdicts,
       })),
-  };
-}
-
-/** One pod's containers: what each runs and its verdict under every policy that judges it. */
-export function podVerdictsView(pod: TrimmedPod, results: readonly ContainerResult[]): unknown {
-  return {
-    namespace: pod.namespace,
-    pod: pod.name,
-    phase: pod.phase,
-    containers: pod.containers.map((c) => {
-      const reported = reportedImage(c);
-      const mine = results.filter((r) => r.container === c.name);
-      return {
-        name: c.name,
-        kind: c.kind,
-        image: c.image,
-        ...(c.imageID === undefined ? {} : { imageID: c.imageID }),
-        state: c.state,
-        // Pending: the node has not reported a digest yet; nothing is judged before it does.
-        status:
-          reported.kind === 'pending'
-            ? 'Pending'
-            : reported.kind === 'unresolved'
-              ? 'DigestUnresolved'
-              : mine.length === 0
-                ? 'NotJudged'
-                : 'Judged',
-        verdicts: mine.map((r) => ({
-          policy: r.policy,
-          verdict: r.verdict,
-          current: r.current,
-          stale: r.stale,
-          reasons: r.reasons,
-          message: r.message,
-          actionable: r.actionable,
-        })),
-      };
-    }),
   };
 }
 

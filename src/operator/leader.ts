@@ -62,11 +62,6 @@ export interface LeaderOptions {
   readonly onStoppedLeading: () => void;
   /** Monotonic milliseconds for lease bookkeeping; default `performance.now()`. */
   readonly clock?: () => number;
-  /**
-   * Annotations the leader keeps on the Lease (e.g. where its inventory API
-   * listens), so followers can point clients at it.
-   */
-  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export type LeaderErrorCode = 'LeaseTimingInvalid';
@@ -93,8 +88,6 @@ export class LeaderElector {
   /** The lease record as last seen and when we first saw it (our clock), for expiry. */
   private observed: { readonly record: string; readonly at: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** The Lease's holder and annotations as last read (followers read it every retry period). */
-  private lastRead: { holder: string; annotations: Readonly<Record<string, string>> } | undefined;
   private attempt: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -120,11 +113,6 @@ export class LeaderElector {
 
   isLeader(): boolean {
     return this.leading;
-  }
-
-  /** The current holder's annotations as last read; undefined before the first read or without a holder. */
-  holderAnnotations(): Readonly<Record<string, string>> | undefined {
-    return this.lastRead?.holder === '' ? undefined : this.lastRead?.annotations;
   }
 
   /**
@@ -272,18 +260,13 @@ export class LeaderElector {
         leaseTransitions: 0,
       };
       const body: V1Lease = {
-        metadata: {
-          name,
-          namespace,
-          ...(this.options.annotations === undefined ? {} : { annotations: { ...this.options.annotations } }),
-        },
+        metadata: { name, namespace },
         spec,
       };
       return this.write(() => this.api.createNamespacedLease({ namespace, body }, withSignal(signal)));
     }
     const spec = current.spec ?? {};
     const holder = spec.holderIdentity ?? '';
-    this.lastRead = { holder, annotations: { ...current.metadata?.annotations } };
     const ours = holder === identity;
     if (!ours && holder !== '' && !this.expired(spec, seenAt)) return 'heldByOther';
     const transitions = spec.leaseTransitions ?? 0;
@@ -295,11 +278,6 @@ export class LeaderElector {
       renewTime: wall,
       leaseTransitions: ours ? transitions : transitions + 1,
     });
-    if (this.options.annotations !== undefined) {
-      const metadata = next.metadata ?? {};
-      metadata.annotations = { ...metadata.annotations, ...this.options.annotations };
-      next.metadata = metadata;
-    }
     const outcome = await this.write(() =>
       this.api.replaceNamespacedLease({ name, namespace, body: next }, withSignal(signal)),
     );

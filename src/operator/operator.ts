@@ -14,9 +14,7 @@ import { freshEvidence } from './audit-run.js';
 import { AuditController, trimAudit, type WatchedAudit } from './audits.js';
 import { EvidenceStore, evidenceKeyString, evidenceNeeds } from './evidence-store.js';
 import { startProbeServer } from './http.js';
-import { AccessReview } from './access-review.js';
-import { startInventoryServer, type InventoryServer } from './inventory-api.js';
-import { parsePackageRule } from '../sbom/query.js';
+import { startAggregatedApi, type AggregatedApi, type AggregatedApiSettings } from './api/aggregated-api.js';
 import { KubeHttp, RateLimiter } from './kube-http.js';
 import { LeaderElector } from './leader.js';
 import { LeaderLabel } from './leader-label.js';
@@ -52,16 +50,10 @@ export interface OperatorSettings {
   readonly evictionRetryMs: number;
   /** Alertmanager URLs (prefixes) ImageAudits may notify; empty: none. */
   readonly alertmanagerAllowlist: readonly string[];
-  /** The inventory API's port; absent: not served. */
-  readonly inventory?: {
-    readonly address: string;
-    readonly port: number;
-    readonly tls?: { readonly certFile: string; readonly keyFile: string };
-    /** Where followers send clients (the leader's URL as clients reach it); default this process's own address. */
-    readonly advertiseURL?: string;
-    /** Also answer from unsigned `.sbom` attachments (fetched for that: one more request per digest). */
-    readonly unsignedSboms?: boolean;
-  };
+  /** The aggregated API `inventory.sigwatch.dev` (served by the leader); absent: not served. */
+  readonly api?: AggregatedApiSettings;
+  /** Package queries also answer from unsigned `.sbom` attachments (fetched for that: one more request per digest). */
+  readonly inventoryUnsignedSboms?: boolean;
   readonly trustRefresh: {
     readonly enabled: boolean;
     readonly mirrorURL?: string;
@@ -72,7 +64,7 @@ export interface OperatorSettings {
 
 export interface RunningOperator {
   readonly probePort: number;
-  readonly inventoryPort?: number;
+  readonly apiPort?: number;
   stop(): Promise<void>;
 }
 
@@ -102,16 +94,6 @@ function trimNamespace(raw: unknown): { name: string; labels: Record<string, str
     if (typeof v === 'string') labels[k] = v;
   }
   return { name: meta.name, labels };
-}
-
-/** This process's inventory URL: its pod IP when listening on every address, else the address itself. */
-function defaultAdvertiseURL(scheme: string, address: string, port: number): string | undefined {
-  const wildcard = address === '0.0.0.0' || address === '::' || address === '';
-  // Listening everywhere without a pod IP: no address others could reach is known. Followers then
-  // answer 503 rather than send clients (and their tokens) to their own loopback.
-  const host = wildcard ? process.env['POD_IP'] : address;
-  if (host === undefined || host === '') return undefined;
-  return `${scheme}${host.includes(':') ? `[${host}]` : host}:${String(port)}`;
 }
 
 function loadKubeConfig(path: string | undefined): KubeConfig {
@@ -170,7 +152,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
         ? (leader?.confirm(settings.leaseDurationMs / 3) ?? Promise.resolve(false))
         : Promise.resolve(true),
     evictionRetryMs: settings.evictionRetryMs,
-    unsignedSboms: settings.inventory?.unsignedSboms === true,
+    unsignedSboms: settings.inventoryUnsignedSboms === true,
   });
   let operatorCredentials: readonly CredentialEntry[] = [];
   const podCredentials = settings.podPullSecrets
@@ -323,39 +305,19 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   // After the pods: a run caught up at start-up must see every pod.
   await imageAudits.start();
 
-  // Started before the elector, whose Lease carries its URL for followers to redirect to.
-  const inventoryURLAnnotation = 'sigwatch.dev/inventory-url';
-  let inventory: InventoryServer | undefined;
-  if (settings.inventory !== undefined) {
-    // Its own client and rate limit: reviews of callers' tokens must never queue the operator's writes.
-    const access = new AccessReview(
-      new KubeHttp(kc, new RateLimiter(10, 20), `sigwatch (${settings.identity})`),
-    );
-    inventory = await startInventoryServer({
-      host: settings.inventory.address,
-      port: settings.inventory.port,
-      ...(settings.inventory.tls === undefined ? {} : { tls: settings.inventory.tls }),
-      check: (token) => access.check(token),
-      leader: () => {
-        if (isLeader()) return true;
-        const url = leader?.holderAnnotations()?.[inventoryURLAnnotation];
-        return url === undefined || url === '' ? undefined : url;
-      },
-      source: controller.inventorySource(),
-      rule: parsePackageRule,
-      logger,
-    });
-  }
-  const advertised =
-    inventory === undefined || settings.inventory === undefined
+  const api: AggregatedApi | undefined =
+    settings.api === undefined
       ? undefined
-      : (settings.inventory.advertiseURL ??
-        defaultAdvertiseURL(inventory.scheme, settings.inventory.address, inventory.port));
+      : await startAggregatedApi(settings.api, {
+          kubeConfig: kc,
+          userAgent: `sigwatch (${settings.identity})`,
+          isLeader,
+          source: controller.verdictSource(),
+          logger,
+        });
 
   if (settings.leaderElection) {
     leader = new LeaderElector({
-      // Always written, empty without an inventory URL: a former leader's URL must not outlive its lease.
-      annotations: { [inventoryURLAnnotation]: advertised ?? '' },
       kubeConfig: kc,
       namespace,
       name: 'sigwatch-leader',
@@ -372,6 +334,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
         controller.resync();
         audits.resync();
         void leaderLabel.lead();
+        api?.lead();
       },
       onStoppedLeading: () => {
         metrics.setLeader(false);
@@ -385,6 +348,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   } else {
     metrics.setLeader(true);
     void leaderLabel.lead();
+    api?.lead();
   }
 
   const watches = [secrets, configMaps, policies, namespaces, pods, imageAudits];
@@ -399,13 +363,13 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   logger.info('sigwatch running', {
     namespace,
     probePort: server.port,
-    ...(inventory === undefined ? {} : { inventoryPort: inventory.port, inventoryURL: advertised }),
+    ...(api === undefined ? {} : { apiPort: api.port }),
     identity: settings.identity,
   });
 
   return {
     probePort: server.port,
-    ...(inventory === undefined ? {} : { inventoryPort: inventory.port }),
+    ...(api === undefined ? {} : { apiPort: api.port }),
     async stop(): Promise<void> {
       clearInterval(renoteTimer);
       for (const w of watches) w.stop();
@@ -418,7 +382,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       if (leader === undefined) void leaderLabel.follow();
       await leaderLabel.idle();
       await server.close();
-      await inventory?.close();
+      await api?.stop();
       await registry.close();
     },
   };

@@ -35,6 +35,8 @@ export interface TrimmedPod {
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;
+  /** `metadata.creationTimestamp` (RFC 3339), for the ImageVerdict's age. */
+  readonly createdAt?: string;
   readonly labels: Readonly<Record<string, string>>;
   /** Only `sigwatch.dev/*` annotations: the ones Sigwatch reads back. */
   readonly annotations: Readonly<Record<string, string>>;
@@ -148,10 +150,15 @@ export function trimPod(raw: unknown): TrimmedPod | undefined {
   const status = obj(pod?.['status']);
   const owner = controllerOf(meta);
   const priorityClassName = str(spec?.['priorityClassName']);
+  const created = str(meta['creationTimestamp']);
   return {
     namespace,
     name,
     uid: str(meta['uid']) ?? '',
+    // Only a time the API server could have written; anything else is dropped, not echoed.
+    ...(created !== undefined && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(created)
+      ? { createdAt: created }
+      : {}),
     labels: stringMap(meta['labels']),
     annotations: stringMap(meta['annotations'], (k) => k.startsWith('sigwatch.dev/')),
     phase: str(status?.['phase']) ?? 'Unknown',

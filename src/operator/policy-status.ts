@@ -27,6 +27,8 @@ export interface ContainerResult {
   readonly reasons: readonly Reason[];
   readonly message: string;
   readonly actionable: boolean;
+  /** When a Compliant verdict's evidence expires (ms), if it does. */
+  readonly validUntil?: number;
   /** When the evidence this was judged from was fetched (ms): an eviction must act on the store's current evidence. */
   readonly evidenceAt: number;
 }

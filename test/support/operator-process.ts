@@ -11,8 +11,8 @@ const mainTs = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
 export interface OperatorProcess {
   readonly probePort: number;
-  /** Base URL of its inventory API. */
-  readonly inventoryURL: string;
+  /** Port of its aggregated API (TLS, front-proxy clients only) on 127.0.0.1. */
+  readonly apiPort: number;
   readonly logs: () => string;
   stop(): Promise<number | null>;
   /** SIGKILL: the process vanishes without cleaning up (no lease release), as a crashed node would. */
@@ -44,10 +44,10 @@ export async function startOperatorProcess(
       // Tests stay on loopback: no TUF refresh unless a test asks for one (a later flag wins).
       '--trust-refresh',
       'off',
-      // The inventory API on loopback, on a free port (two replicas in one test must not collide).
-      '--inventory-address',
+      // The aggregated API on loopback, on a free port (two replicas in one test must not collide).
+      '--api-address',
       '127.0.0.1',
-      '--inventory-port',
+      '--api-port',
       '0',
       ...args,
     ],
@@ -78,10 +78,10 @@ export async function startOperatorProcess(
       reject(new Error(`operator exited with ${String(code)}:\n${output}`));
     });
   });
-  const inventoryPort = /inventory on port (\d+)/.exec(output)?.[1];
+  const apiPort = /aggregated API on port (\d+)/.exec(output)?.[1];
   return {
     probePort,
-    inventoryURL: `http://127.0.0.1:${inventoryPort ?? '0'}`,
+    apiPort: Number(apiPort ?? '0'),
     logs: () => output,
     async kill(): Promise<void> {
       if (child.exitCode !== null || child.signalCode !== null) return;

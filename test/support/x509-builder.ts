@@ -1,46 +1,28 @@
 /**
  * X.509 certificates minted for unit tests, with exactly the extensions a
  * case needs (a critical one the verifier does not know, a CA without
- * keyCertSign, …), which openssl's configuration files make awkward. A
- * minimal DER writer, enough for that and no more: lengths up to 0xffff,
- * one-byte INTEGERs, UTCTime.
+ * keyCertSign, …), which openssl's configuration files make awkward; the
+ * DER writer is the product's own (src/base/der.ts).
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
+import {
+  bool,
+  commonName,
+  der,
+  extension,
+  int,
+  oid,
+  seq,
+  time as utcTime,
+  utf8,
+} from '../../src/base/der.js';
 
-const derLength = (n: number): Buffer =>
-  n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
-export const der = (tag: number, ...parts: Buffer[]): Buffer => {
-  const body = Buffer.concat(parts);
-  return Buffer.concat([Buffer.from([tag]), derLength(body.length), body]);
-};
-export const seq = (...parts: Buffer[]): Buffer => der(0x30, ...parts);
-export const oid = (dotted: string): Buffer => {
-  const [a = 0, b = 0, ...rest] = dotted.split('.').map(Number);
-  const bytes = [40 * a + b];
-  for (const n of rest) {
-    const groups = [n & 0x7f];
-    for (let v = n >> 7; v > 0; v >>= 7) groups.unshift((v & 0x7f) | 0x80);
-    bytes.push(...groups);
-  }
-  return der(0x06, Buffer.from(bytes));
-};
-export const int = (n: number): Buffer => der(0x02, Buffer.from([n]));
-export const utf8 = (s: string): Buffer => der(0x0c, Buffer.from(s, 'utf8'));
-const utcTime = (d: Date): Buffer =>
-  der(
-    0x17,
-    Buffer.from(
-      d
-        .toISOString()
-        .replace(/[-:T]|\.\d+/g, '')
-        .slice(2),
-    ),
-  );
-const name = (cn: string): Buffer => seq(der(0x31, seq(oid('2.5.4.3'), utf8(cn))));
-const TRUE = der(0x01, Buffer.from([0xff]));
-const ext = (id: string, critical: boolean, value: Buffer): Buffer =>
-  seq(oid(id), ...(critical ? [TRUE] : []), der(0x04, value));
+export { der, int, oid, seq, utf8 };
+
+const name = commonName;
+const TRUE = bool(true);
+const ext = extension;
 
 /** The extensions the test cases combine, by role. */
 export const ext$ = {

@@ -11,50 +11,50 @@ const context = {
 const defaults = (env: NodeJS.ProcessEnv): Record<string, unknown> => runCommand(context, env).opts();
 
 /**
- * What a pod gets for a Service named `sigwatch-inventory` (and one named
+ * What a pod gets for a Service named `sigwatch-api` (and one named
  * `sigwatch-probe`) when Service links are on: Kubernetes' Docker-link variables.
  */
 const serviceLinks = {
-  SIGWATCH_INVENTORY_PORT: 'tcp://10.0.0.5:8443',
-  SIGWATCH_INVENTORY_PORT_8443_TCP: 'tcp://10.0.0.5:8443',
-  SIGWATCH_INVENTORY_PORT_8443_TCP_PROTO: 'tcp',
-  SIGWATCH_INVENTORY_SERVICE_HOST: '10.0.0.5',
-  SIGWATCH_INVENTORY_SERVICE_PORT: '8443',
+  SIGWATCH_API_PORT: 'tcp://10.0.0.5:443',
+  SIGWATCH_API_PORT_443_TCP: 'tcp://10.0.0.5:443',
+  SIGWATCH_API_PORT_443_TCP_PROTO: 'tcp',
+  SIGWATCH_API_SERVICE_HOST: '10.0.0.5',
+  SIGWATCH_API_SERVICE_PORT: '443',
   SIGWATCH_PROBE_PORT: 'udp://10.0.0.6:8081',
 };
 
 describe('cli/run flag defaults from the environment', () => {
   it('ignores Service link values of SIGWATCH_* variables: the built-in defaults stay', () => {
     const flags = defaults(serviceLinks);
-    expect(flags['inventoryPort']).to.equal('8443');
+    expect(flags['apiPort']).to.equal('8443');
     expect(flags['probePort']).to.equal('8081');
   });
 
-  it('still reads a real SIGWATCH_INVENTORY_PORT', () => {
-    expect(defaults({ SIGWATCH_INVENTORY_PORT: '9443' })['inventoryPort']).to.equal('9443');
-    expect(defaults({ SIGWATCH_INVENTORY_PORT: 'off' })['inventoryPort']).to.equal('off');
+  it('still reads a real SIGWATCH_API_PORT', () => {
+    expect(defaults({ SIGWATCH_API_PORT: '9443' })['apiPort']).to.equal('9443');
+    expect(defaults({ SIGWATCH_API_PORT: 'off' })['apiPort']).to.equal('off');
   });
 
-  it('passes the --inventory-port check with Service links set (it failed start-up before)', async () => {
+  it('passes the --api-port check with Service links set (it failed start-up before)', async () => {
     // The action's checks run in order; an unpaired TLS certificate is the
     // first one after the port's, so reaching it proves the port was accepted
     // without starting the operator.
     const cmd = runCommand(context, serviceLinks).exitOverride();
-    const error = await cmd.parseAsync(['--inventory-tls-cert', 'cert.pem'], { from: 'user' }).then(
+    const error = await cmd.parseAsync(['--api-tls-cert', 'cert.pem'], { from: 'user' }).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(error).to.be.instanceOf(CliError);
     expect((error as CliError).code).to.equal('UsageError');
     expect((error as CliError).message)
-      .to.contain('--inventory-tls-cert')
-      .and.not.contain('--inventory-port');
+      .to.contain('--api-tls-cert')
+      .and.not.contain('--api-port');
   });
 
   for (const [name, value, kept] of [
-    ['SIGWATCH_INVENTORY_PORT', 'tcp://10.0.0.5:8443', false],
-    ['SIGWATCH_INVENTORY_PORT', 'sctp://10.0.0.5:8443', false],
-    ['SIGWATCH_INVENTORY_PORT', '9443', true],
+    ['SIGWATCH_API_PORT', 'tcp://10.0.0.5:443', false],
+    ['SIGWATCH_API_PORT', 'sctp://10.0.0.5:443', false],
+    ['SIGWATCH_API_PORT', '9443', true],
     ['SIGWATCH_TUF_MIRROR', 'https://tuf.example.org', true],
     // Only our own prefix is filtered: KUBECONFIG and the downward API pass as they are.
     ['KUBECONFIG', 'tcp://odd/but/ours', true],

@@ -1,0 +1,86 @@
+/**
+ * The aggregated API's serving certificate when none is mounted: a P-256 CA
+ * made at start-up, kept only in this process's memory, and a leaf for the
+ * Service's DNS names signed by it. The CA certificate goes into the
+ * APIService's `caBundle` (api-service.ts), so the API server trusts this
+ * replica and nothing else; a new leader publishes its own. The CA's key
+ * never leaves the process and signs nothing but the one leaf.
+ */
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { bits, commonName, der, extension, oid, seq, time, unsigned } from '../../base/der.js';
+
+export interface ServingCert {
+  /** PEM of the leaf, then the CA (the chain a TLS server sends). */
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** PEM of the CA alone: what clients trust (the APIService's caBundle). */
+  readonly caPem: string;
+  readonly notAfter: Date;
+}
+
+const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
+const pem = (label: string, body: Buffer): string =>
+  `-----BEGIN ${label}-----\n${(body.toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END ${label}-----\n`;
+
+interface Party {
+  readonly name: Buffer;
+  readonly key: { readonly publicKey: Buffer; readonly privateKey: Buffer };
+}
+
+function certificate(subject: Party, issuer: Party, from: Date, to: Date, extensions: Buffer[]): Buffer {
+  const tbs = seq(
+    der(0xa0, unsigned(Buffer.from([2]))), // v3
+    unsigned(randomBytes(16)),
+    ecdsaWithSha256,
+    issuer.name,
+    seq(time(from), time(to)),
+    subject.name,
+    subject.key.publicKey,
+    der(0xa3, seq(...extensions)),
+  );
+  const key = createPrivateKey({ key: issuer.key.privateKey, format: 'der', type: 'pkcs8' });
+  return seq(tbs, ecdsaWithSha256, bits(sign('sha256', tbs, key)));
+}
+
+const keyPair = (): Party['key'] =>
+  generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  });
+
+/**
+ * A CA and a serving certificate for `dnsNames` (the first is the leaf's
+ * common name), valid from an hour before `now` (clock skew) for `days`.
+ */
+export function mintServingCert(dnsNames: readonly string[], now: Date, days = 365): ServingCert {
+  const [first] = dnsNames;
+  if (first === undefined) throw new Error('a serving certificate needs at least one DNS name');
+  const from = new Date(now.getTime() - 3_600_000);
+  const to = new Date(now.getTime() + days * 86_400_000);
+  const ca: Party = {
+    name: commonName(`sigwatch-api-ca@${String(Math.floor(now.getTime() / 1000))}`),
+    key: keyPair(),
+  };
+  const leaf: Party = { name: commonName(first), key: keyPair() };
+  const caDer = certificate(ca, ca, from, to, [
+    extension('2.5.29.19', true, seq(der(0x01, Buffer.from([0xff])))), // CA:TRUE
+    extension('2.5.29.15', true, der(0x03, Buffer.from([2, 0x04]))), // keyCertSign
+  ]);
+  const leafDer = certificate(leaf, ca, from, to, [
+    extension('2.5.29.19', true, seq()), // CA:FALSE
+    extension('2.5.29.15', true, der(0x03, Buffer.from([7, 0x80]))), // digitalSignature
+    extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1'))), // serverAuth
+    extension('2.5.29.17', false, seq(...dnsNames.map((n) => der(0x82, Buffer.from(n, 'ascii'))))),
+  ]);
+  const caPem = pem('CERTIFICATE', caDer);
+  // Parsed once here so a writer bug fails at start-up, not in the API server's handshake.
+  if (!new X509Certificate(leafDer).checkIssued(new X509Certificate(caDer)))
+    throw new Error('the minted serving certificate does not chain to its CA');
+  return {
+    certPem: pem('CERTIFICATE', leafDer) + caPem,
+    keyPem: pem('PRIVATE KEY', leaf.key.privateKey),
+    caPem,
+    notAfter: to,
+  };
+}
