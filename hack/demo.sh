@@ -15,8 +15,9 @@
 #     the pod). Sigwatch evicts it through the Eviction API; the ReplicaSet
 #     controller's replacement runs the signed digest and is Compliant.
 #  5. A policy on sigwatch-system judges Sigwatch's own pods Compliant.
-#  6. An ImageAudit report, and the inventory API answering "which running
-#     pods contain log4j-core below 2.17.1?".
+#  6. An ImageAudit report; each pod's verdicts with `kubectl get
+#     imageverdicts`; and a PackageQuery answering "which running pods
+#     contain log4j-core below 2.17.1?", both through the API server.
 # Everything stays up (state in .testenv/) until `make demo-down`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -253,17 +254,13 @@ wait_until 60 "the audit report" report
 REPORT=$(kubectl -n sigwatch-system get imageaudit demo -o jsonpath='{.status.lastResult.reportConfigMap}')
 kubectl -n sigwatch-system get configmap "$REPORT" -o jsonpath='{.data.report\.txt}'
 
-say "Which running pods contain log4j-core below 2.17.1? (the inventory API through its Service, with a service account's token)"
-kubectl -n sigwatch-system create serviceaccount demo-reader --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl create clusterrole sigwatch-inventory-reader --non-resource-url=/sigwatch/inventory --verb=get \
-  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl create clusterrolebinding sigwatch-demo-reader --clusterrole=sigwatch-inventory-reader \
-  --serviceaccount=sigwatch-system:demo-reader --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-TOKEN=$(kubectl -n sigwatch-system create token demo-reader)
-INVENTORY=$(kubectl -n sigwatch-system get service sigwatch-inventory -o jsonpath='{.spec.clusterIP}')
+say "Each pod's images and verdicts, as a tenant reads them: kubectl get imageverdicts (the aggregated API)"
+kubectl wait --for=condition=Available apiservice/v1alpha1.inventory.sigwatch.dev --timeout=60s >/dev/null
+kubectl get imageverdicts -n demo
+
+say "Which running pods contain log4j-core below 2.17.1? (a PackageQuery through the API server)"
 rc=0
-"${SIGWATCH[@]}" query pkg:maven/org.apache.logging.log4j/log4j-core --versions '<2.17.1' --cluster \
-  --inventory-url "http://$INVENTORY:8443" --token "$TOKEN" || rc=$?
+"${SIGWATCH[@]}" query pkg:maven/org.apache.logging.log4j/log4j-core --versions '<2.17.1' --cluster || rc=$?
 echo "(exit code $rc: 0 means found)"
 
 METRICS=$(kubectl -n sigwatch-system get service sigwatch-metrics -o jsonpath='{.spec.clusterIP}')

@@ -95,12 +95,14 @@ describe('install: manifests/install.yaml', function () {
       }),
     );
 
-    // Its rights, compared with the checked-in expectation, in its namespace and in another.
+    // Its rights, compared with the checked-in expectation, in its namespace, in kube-system (the front
+    // proxy's ConfigMap, read-only) and in any other.
     const asSigwatch = new KubeHttp(kubeConfig(kubeconfig));
     const other = await freshNamespace('install-other');
     const rules: Record<string, string[]> = {};
     for (const [label, namespace] of [
       ['sigwatch-system', 'sigwatch-system'],
+      ['kube-system', 'kube-system'],
       ['any-other-namespace', other],
     ] as const) {
       const review = (await asSigwatch.call({

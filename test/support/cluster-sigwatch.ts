@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeHttp } from '../../src/operator/kube-http.js';
-import type { ClusterEnv } from './cluster.js';
+import { clusterEnv, type ClusterEnv } from './cluster.js';
+import { attest, generateKeyPair, sign, type CosignKey } from './cosign.js';
+import { buildOperatorImage, type OperatorImage } from './operator-image.js';
 import { exec } from './exec.js';
 import { eventually } from './operator-process.js';
 
@@ -146,4 +148,72 @@ export async function leaderMetrics(env: ClusterEnv): Promise<string> {
   const leader = await leaderPod(env);
   const res = await fetch(`http://${leader.ip}:8081/metrics`, { signal: AbortSignal.timeout(10_000) });
   return res.text();
+}
+
+export interface InstalledSigwatch {
+  readonly env: ClusterEnv;
+  /** The test's release key: the operator image is signed and its SBOM attested with it. */
+  readonly key: CosignKey;
+  readonly image: OperatorImage;
+}
+
+let installed: Promise<InstalledSigwatch> | undefined;
+
+/**
+ * The run's cluster with Sigwatch built from this checkout and installed
+ * from install.yaml, once per run whichever cluster test file asks first
+ * (the image build dominates: ~1 min cold, ~30 s warm).
+ */
+export function installedSigwatch(): Promise<InstalledSigwatch> {
+  installed ??= (async () => {
+    const env = await clusterEnv();
+    const key = await generateKeyPair();
+    const image = await buildOperatorImage({
+      registry: env.registry,
+      repo: 'sigwatch',
+      tag: 'e2e',
+      workdir: join(tmpdir(), 'sigwatch-e2e-image'),
+      signal: AbortSignal.timeout(840_000),
+    });
+    // Sigwatch's own image, signed and with its SBOM attested, like a release.
+    await sign(image.ref, key, 'bundle');
+    await attest(image.ref, key, 'bundle', 'cyclonedx', image.sbomPath);
+    await installSigwatch(env, image.ref, ['--eviction-retry-interval=5s']);
+    return { env, key, image };
+  })();
+  // A failed attempt is not remembered: the next file tries again and reports its own error.
+  installed.catch(() => {
+    installed = undefined;
+  });
+  return installed;
+}
+
+/** The leader pod (by the Lease's holder), the other replica, and the holder identity read. */
+export async function leaderAndFollower(
+  env: ClusterEnv,
+): Promise<{ identity: string; leader: SigwatchPod; other: SigwatchPod }> {
+  const identity = await leaseHolder(env);
+  const replicas = await sigwatchPods(env);
+  const leader = replicas.find((p) => identity.startsWith(`${p.name}-`));
+  const other = replicas.find((p) => p !== leader);
+  if (leader === undefined || other === undefined)
+    throw new Error(
+      `no leader and follower: holder "${identity}", pods ${replicas.map((p) => p.name).join(', ')}`,
+    );
+  return { identity, leader, other };
+}
+
+/** Sends `signal` to a pod's container through containerd (SIGSTOP: stopped dead, no graceful shutdown). */
+export function signalContainer(env: ClusterEnv, pod: SigwatchPod, signal: string): Promise<unknown> {
+  return exec('ctr', [
+    '--address',
+    env.containerd,
+    '-n',
+    'k8s.io',
+    'tasks',
+    'kill',
+    '-s',
+    signal,
+    pod.containerId,
+  ]);
 }

@@ -199,10 +199,39 @@ const schemas = {
   [`${prefix}.PackageQuery`]: packageQuery,
 };
 
+/**
+ * One path per resource and scope, each operation tagged with its kind:
+ * `kubectl explain` finds a resource's schema through these tags.
+ */
+function paths(ref: (name: string) => Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, Record<string, unknown>> = {};
+  const op = (kind: string, action: string, schema: string, status: string): unknown => ({
+    operationId: `${action}${kind}`,
+    'x-kubernetes-action': action,
+    'x-kubernetes-group-version-kind': { group, version, kind },
+    responses: { [status]: { description: 'OK', ...ref(schema) } },
+  });
+  const base = `/apis/${group}/${version}`;
+  for (const r of Object.values(resources)) {
+    const scopes = r.namespaced
+      ? [`${base}/namespaces/{namespace}/${r.name}`, `${base}/${r.name}`]
+      : [`${base}/${r.name}`];
+    for (const path of scopes) {
+      if (r.verbs.includes('list')) out[path] = { get: op(r.kind, 'list', `${prefix}.${r.kind}List`, '200') };
+      if (r.verbs.includes('create')) out[path] = { post: op(r.kind, 'post', `${prefix}.${r.kind}`, '201') };
+      if (r.verbs.includes('get') && path === scopes[0])
+        out[`${path}/{name}`] = { get: op(r.kind, 'get', `${prefix}.${r.kind}`, '200') };
+    }
+  }
+  return out;
+}
+
 const v3Doc = {
   openapi: '3.0.0',
   info: { title: 'Sigwatch inventory', version },
-  paths: {},
+  paths: paths((name) => ({
+    content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } },
+  })),
   components: { schemas },
 };
 const v3Body = JSON.stringify(v3Doc);
@@ -219,7 +248,7 @@ export const openapi = {
   v2Body: JSON.stringify({
     swagger: '2.0',
     info: { title: 'Sigwatch inventory', version },
-    paths: {},
+    paths: paths((name) => ({ schema: { $ref: `#/definitions/${name}` } })),
     definitions: (JSON.parse(v3Body.replaceAll('#/components/schemas/', '#/definitions/')) as typeof v3Doc)
       .components.schemas,
   }),

@@ -7,23 +7,22 @@
  * controllers do what tests elsewhere have to play.
  */
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { clusterEnv, type ClusterEnv } from '../../support/cluster.js';
+import type { ClusterEnv } from '../../support/cluster.js';
 import {
   clusterKube,
-  installSigwatch,
+  installedSigwatch,
+  leaderAndFollower,
   leaderMetrics,
   leaderPod,
   leaseHolder,
   sigwatchPods,
+  signalContainer,
 } from '../../support/cluster-sigwatch.js';
-import { attest, generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
-import { exec } from '../../support/exec.js';
+import { sign, type CosignKey } from '../../support/cosign.js';
 import { pushRunnableImage, randomRepo, type PushedImage } from '../../support/images.js';
 import { enforceIn, PolicyObjects, testEvictAction } from '../../support/operator-objects.js';
-import { buildOperatorImage, type OperatorImage } from '../../support/operator-image.js';
+import type { OperatorImage } from '../../support/operator-image.js';
 import { eventually } from '../../support/operator-process.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -173,19 +172,7 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
   before(async function () {
     // Cold: the image build's npm ci dominates (~1 min); warm ~30 s.
     this.timeout(900_000);
-    env = await clusterEnv();
-    key = await generateKeyPair();
-    operatorImage = await buildOperatorImage({
-      registry: env.registry,
-      repo: 'sigwatch',
-      tag: 'e2e',
-      workdir: join(tmpdir(), 'sigwatch-e2e-image'),
-      signal: AbortSignal.timeout(840_000),
-    });
-    // Sigwatch's own image, signed and with its SBOM attested, like a release.
-    await sign(operatorImage.ref, key, 'bundle');
-    await attest(operatorImage.ref, key, 'bundle', 'cyclonedx', operatorImage.sbomPath);
-    await installSigwatch(env, operatorImage.ref, ['--eviction-retry-interval=5s']);
+    ({ env, key, image: operatorImage } = await installedSigwatch());
   });
 
   after(async () => {
@@ -499,27 +486,8 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
       return d.status?.readyReplicas === 2 && (d.status.unavailableReplicas ?? 0) === 0 ? true : undefined;
     });
 
-    const killedIdentity = await leaseHolder(env);
-    const replicas = await sigwatchPods(env);
-    const leader = replicas.find((p) => killedIdentity.startsWith(`${p.name}-`));
-    const other = replicas.find((p) => p !== leader);
-    if (leader === undefined || other === undefined) {
-      throw new Error(
-        `no leader and follower: holder "${killedIdentity}", pods ${replicas.map((p) => p.name).join(', ')}`,
-      );
-    }
-    const ctrKill = (signal: string): Promise<unknown> =>
-      exec('ctr', [
-        '--address',
-        env.containerd,
-        '-n',
-        'k8s.io',
-        'tasks',
-        'kill',
-        '-s',
-        signal,
-        leader.containerId,
-      ]);
+    const { identity: killedIdentity, leader, other } = await leaderAndFollower(env);
+    const ctrKill = (signal: string): Promise<unknown> => signalContainer(env, leader, signal);
     const killedAt = Date.now();
     // The leader stops dead (SIGSTOP through containerd: no graceful shutdown,
     // the lease is not released) and stays down until the other replica has
