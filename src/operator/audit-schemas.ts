@@ -164,9 +164,14 @@ const entry: JsonSchema = {
         'This piece continues the entry before it (same image): its lists are the rest of that entry’s. Only entries too large for one part are split.',
     },
     verdict: { ...verdict, description: 'Over every policy that matches the image (all must pass).' },
-    reasons,
-    signature: { type: 'string', enum: ['trusted', 'untrusted', 'unsigned', 'unknown'] },
-    signedSbom: { type: 'boolean' },
+    reasons: { ...reasons, description: 'Why the verdict is not Compliant (reason codes).' },
+    signature: {
+      type: 'string',
+      enum: ['trusted', 'untrusted', 'unsigned', 'unknown'],
+      description:
+        'trusted: signed by an authority of a matching policy; untrusted: signed, but by no key or identity a matching policy trusts; unknown: not decided (the registry could not be read).',
+    },
+    signedSbom: { type: 'boolean', description: 'A signed SBOM attestation was verified.' },
     policies: items(name253, 'The ImagePolicies that match the image.'),
     references: items(image, 'How pod specs name the image.'),
     pods: items(pod, 'The running pods with the image.'),
