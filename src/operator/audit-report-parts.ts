@@ -66,18 +66,10 @@ export const partLabel = 'sigwatch.dev/part';
 export type ReportResult = 'Compliant' | 'NonCompliant' | 'Unknown';
 export const reportResults: readonly ReportResult[] = ['Compliant', 'NonCompliant', 'Unknown'];
 
-export interface ReportSummary {
-  readonly images: number;
-  readonly signed: number;
-  readonly signedUntrusted: number;
-  readonly withSbom: number;
-  readonly compliant: number;
-  readonly nonCompliant: number;
-  readonly unknown: number;
-  readonly exempt: number;
-  readonly compliancePercent: number;
+/** The report's counts, and its result for the printer column. */
+export type ReportSummary = Omit<AuditReport, 'audit' | 'time' | 'entries' | 'unmatchedPods'> & {
   readonly result: ReportResult;
-}
+};
 
 /** One entry as stored; absent lists are empty. */
 export interface StoredEntry {
