@@ -256,7 +256,7 @@ export function reportParts(
     entries: [],
     unmatchedPods: [],
   });
-  // Every part is measured as if it were the largest-numbered part 0: an upper bound for all.
+  // Every part is measured with the largest part number and a summary: an upper bound for each.
   const base = sizeOf(skeleton(limits.maxParts - 1, limits.maxParts));
   const parts: { entries: StoredEntry[]; unmatched: string[] }[] = [];
   let current = { entries: [] as StoredEntry[], unmatched: [] as string[] };
