@@ -239,7 +239,7 @@ self_labelled() { [ "$(kubectl -n sigwatch-system get pods -l sigwatch.dev/compl
 wait_until 90 "Sigwatch's pods labelled compliant" self_labelled
 kubectl -n sigwatch-system get pods -o custom-columns='POD:.metadata.name,COMPLIANCE:.metadata.labels.sigwatch\.dev/compliance,IMAGE:.status.containerStatuses[0].imageID'
 
-say "An ImageAudit, run now: its report is stored in a ConfigMap"
+say "An ImageAudit, run now: its report is an ImageAuditReport (kubectl get imageauditreports)"
 kubectl -n sigwatch-system delete imageaudit demo --ignore-not-found >/dev/null
 cat <<EOT | kubectl apply -f - >/dev/null
 apiVersion: sigwatch.dev/v1alpha1
@@ -249,10 +249,13 @@ spec:
   schedule: "0 6 1 * *"
   namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: demo}}
 EOT
-report() { [ -n "$(kubectl -n sigwatch-system get imageaudit demo -o jsonpath='{.status.lastResult.reportConfigMap}')" ]; }
+report() { [ -n "$(kubectl -n sigwatch-system get imageaudit demo -o jsonpath='{.status.lastResult.reportName}')" ]; }
 wait_until 60 "the audit report" report
-REPORT=$(kubectl -n sigwatch-system get imageaudit demo -o jsonpath='{.status.lastResult.reportConfigMap}')
-kubectl -n sigwatch-system get configmap "$REPORT" -o jsonpath='{.data.report\.txt}'
+REPORT=$(kubectl -n sigwatch-system get imageaudit demo -o jsonpath='{.status.lastResult.reportName}')
+kubectl -n sigwatch-system get imageauditreports -l "sigwatch.dev/report=$REPORT"
+echo "NON-COMPLIANT (image, reasons, pods):"
+kubectl -n sigwatch-system get imageauditreport "$REPORT" \
+  -o jsonpath='{range .entries[?(@.verdict=="NonCompliant")]}{.image}{"  "}{.reasons}{"  "}{.pods}{"\n"}{end}'
 
 say "Each pod's images and verdicts, as a tenant reads them: kubectl get imageverdicts (the aggregated API)"
 kubectl wait --for=condition=Available apiservice/v1alpha1.inventory.sigwatch.dev --timeout=60s >/dev/null
@@ -269,6 +272,7 @@ cat <<EOT
   metrics:    curl -s http://$METRICS:8081/metrics | grep '^sigwatch_'
   dashboard:  config/grafana/sigwatch-dashboard.json (import into Grafana; alert rules in config/prometheus/)
   policy:     kubectl get imagepolicy demo -o yaml        (status: summary, violations, evictions, conditions)
+  audit:      kubectl -n sigwatch-system get imageauditreport $REPORT -o yaml
   operator:   kubectl -n sigwatch-system logs deployment/sigwatch
   your shell: eval "\$(bash hack/testenv up --cluster)"   (KUBECONFIG, registries, cosign on PATH)
   stop:       make demo-down

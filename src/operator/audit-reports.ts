@@ -1,142 +1,138 @@
 /**
- * Where an ImageAudit run's report lives (design §2): ConfigMaps in the
- * audit's namespace, owned by the ImageAudit (deleted with it), holding the
- * full report as gzipped JSON in `binaryData` — split into `<name>-<n>`
- * parts when it exceeds 900 KiB, far below the 1 MiB object limit — and the
- * human-readable table. Old reports beyond `historyLimit` are deleted.
+ * Where an ImageAudit run's report lives (design §2): `ImageAuditReport`
+ * objects in the audit's namespace, owned by the ImageAudit (deleted with
+ * it), readable with namespace RBAC (`kubectl get imageauditreports`). A
+ * large report is stored in parts (audit-report-parts.ts); old reports
+ * beyond `historyLimit` are deleted, every part of them.
+ *
+ * The operator needs get, list, create, update and delete on
+ * `imageauditreports` and nothing on any built-in kind.
  */
-import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AuditReport } from '../audit/report.js';
-import type { KubeHttp } from './kube-http.js';
+import { joinReport } from './audit-report-join.js';
+import {
+  apiVersion,
+  auditLimits,
+  AuditReportError,
+  auditLabel,
+  labelValue,
+  partLabel,
+  partName,
+  type AuditOwner,
+  type ImageAuditReportObject,
+} from './audit-report-parts.js';
+import { KubeError, type KubeHttp } from './kube-http.js';
 
-export const partBytes = 900 * 1024;
-/** The table goes into the first ConfigMap; a table longer than this is cut (the JSON has everything). */
-const maxTableBytes = 64 * 1024;
-export const auditLabel = 'sigwatch.dev/audit';
-export const reportLabel = 'sigwatch.dev/report';
-const partsAnnotation = 'sigwatch.dev/report-parts';
+/** A 900 KiB part over a busy API server: more than the default 30 s. */
+const writeTimeoutMs = 60_000;
 
-export interface AuditOwner {
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
+const collection = (namespace: string): string =>
+  `/apis/${apiVersion}/namespaces/${encodeURIComponent(namespace)}/imageauditreports`;
+
+/**
+ * Stores the parts (as `reportParts` made them). Part 0 is written last: a
+ * reader who finds it finds every part it names, and a run that fails
+ * half-way leaves no report that looks whole (its parts are pruned later).
+ * @throws KubeError when the API server refuses or does not answer
+ */
+export async function writeReport(
+  kube: KubeHttp,
+  parts: readonly ImageAuditReportObject[],
+  signal?: AbortSignal,
+): Promise<void> {
+  const io = { timeoutMs: writeTimeoutMs, ...(signal === undefined ? {} : { signal }) };
+  for (const part of [...parts].reverse()) {
+    const path = collection(part.metadata.namespace);
+    try {
+      await kube.call({ method: 'POST', path, body: part, ...io });
+    } catch (error: unknown) {
+      if (!(error instanceof KubeError && error.status === 409)) throw error;
+      // A retried run in the same second: replace what the failed attempt left (custom resources
+      // take no update without the resourceVersion).
+      const one = `${path}/${encodeURIComponent(part.metadata.name)}`;
+      const old = (await kube.call({ method: 'GET', path: one, ...io })) as {
+        metadata: { resourceVersion: string };
+      };
+      const body = { ...part, metadata: { ...part.metadata, resourceVersion: old.metadata.resourceVersion } };
+      await kube.call({ method: 'PUT', path: one, body, ...io });
+    }
+  }
 }
 
-/** A label value (at most 63 characters): long names are cut and made unique by a hash. */
-export function labelValue(name: string): string {
-  if (name.length <= 63) return name;
-  return `${name.slice(0, 50)}-${createHash('sha256').update(name).digest('hex').slice(0, 12)}`;
-}
-
-/** `<audit>-<yyyymmdd>-<hhmmss>` of the run's start (UTC): sortable, unique per run. */
-export function reportName(audit: string, started: Date): string {
-  const stamp = started.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15).toLowerCase();
-  return `${audit.slice(0, 253 - stamp.length - 1 - 4)}-${stamp}`;
-}
-
-/** The ConfigMaps holding `report` (the first named `name`, further parts `name-1`, `name-2`, …). */
-export function reportConfigMaps(
-  owner: AuditOwner,
+/**
+ * Reads a stored report back whole: part 0 (`name`), then the parts it names.
+ * @throws KubeError (404 when part 0 does not exist), AuditReportError
+ *   (`ReportPartMissing`, `ReportMalformed`)
+ */
+export async function readReport(
+  kube: KubeHttp,
+  namespace: string,
   name: string,
-  report: AuditReport,
-  table: string,
-): object[] {
-  const gz = gzipSync(JSON.stringify(report));
-  const parts: Buffer[] = [];
-  for (let at = 0; at < gz.length || parts.length === 0; at += partBytes)
-    parts.push(gz.subarray(at, at + partBytes));
-  const cutTable =
-    Buffer.byteLength(table) <= maxTableBytes
-      ? table
-      : `${Buffer.from(table).subarray(0, maxTableBytes).toString('utf8')}\n… (cut; the full report is in report.json.gz)\n`;
-  return parts.map((chunk, i) => ({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: {
-      name: i === 0 ? name : `${name}-${String(i)}`,
-      namespace: owner.namespace,
-      labels: {
-        [auditLabel]: labelValue(owner.name),
-        [reportLabel]: labelValue(name),
-        'app.kubernetes.io/managed-by': 'sigwatch',
-      },
-      annotations: { [partsAnnotation]: String(parts.length) },
-      ownerReferences: [
-        {
-          apiVersion: 'sigwatch.dev/v1alpha1',
-          kind: 'ImageAudit',
-          name: owner.name,
-          uid: owner.uid,
-          controller: true,
-        },
-      ],
-    },
-    ...(i === 0 ? { data: { 'report.txt': cutTable } } : {}),
-    binaryData: { 'report.json.gz': chunk.toString('base64') },
-  }));
-}
-
-/** @throws KubeError, or Error with the API server's answer */
-export async function writeReport(kube: KubeHttp, configMaps: readonly object[]): Promise<void> {
-  for (const cm of configMaps) {
-    const { namespace, name } = (cm as { metadata: { namespace: string; name: string } }).metadata;
-    const collection = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
-    let res = await kube.send({ method: 'POST', path: collection, body: cm, timeoutMs: 60_000 });
-    // A retried run of the same second: replace what the failed attempt left.
-    if (res.status === 409)
-      res = await kube.send({
-        method: 'PUT',
-        path: `${collection}/${encodeURIComponent(name)}`,
-        body: cm,
-        timeoutMs: 60_000,
-      });
-    if (res.status < 200 || res.status > 299)
-      throw new Error(
-        `writing ConfigMap ${namespace}/${name}: ${String(res.status)} ${JSON.stringify(res.body).slice(0, 500)}`,
-      );
+  signal?: AbortSignal,
+): Promise<AuditReport> {
+  const get = (n: string): Promise<unknown> =>
+    kube.getOptional(`${collection(namespace)}/${encodeURIComponent(n)}`, undefined, signal);
+  const first = await get(name);
+  if (first === undefined)
+    throw new KubeError('KubeRequestFailed', `ImageAuditReport ${namespace}/${name} not found`, 404);
+  const count = (first as { parts?: unknown }).parts;
+  const parts = [first];
+  // Bounded by the schema's maximum; a malformed count is joinReport's to refuse.
+  for (let i = 1; typeof count === 'number' && i < Math.min(count, auditLimits.maxParts); i++) {
+    const part = await get(partName(name, i));
+    if (part === undefined)
+      throw new AuditReportError('ReportPartMissing', `part ${String(i)} of ${namespace}/${name} not found`);
+    parts.push(part);
   }
+  return joinReport(namespace, parts);
 }
 
-/** Reads a stored report back (all its parts, in order). */
-export async function readReport(kube: KubeHttp, namespace: string, name: string): Promise<AuditReport> {
-  const path = (n: string): string =>
-    `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(n)}`;
-  const first = (await kube.call({ method: 'GET', path: path(name) })) as {
-    metadata: { annotations?: Record<string, string> };
-    binaryData?: Record<string, string>;
+interface PartMeta {
+  metadata: {
+    name: string;
+    labels?: Record<string, string>;
+    ownerReferences?: { uid?: string; controller?: boolean }[];
   };
-  const count = Number(first.metadata.annotations?.[partsAnnotation] ?? '1');
-  const chunks = [Buffer.from(first.binaryData?.['report.json.gz'] ?? '', 'base64')];
-  for (let i = 1; i < count; i++) {
-    const part = (await kube.call({ method: 'GET', path: path(`${name}-${String(i)}`) })) as {
-      binaryData?: Record<string, string>;
-    };
-    chunks.push(Buffer.from(part.binaryData?.['report.json.gz'] ?? '', 'base64'));
-  }
-  return JSON.parse(gunzipSync(Buffer.concat(chunks)).toString('utf8')) as AuditReport;
 }
 
-/** Deletes the audit's reports beyond the newest `keep`. */
-export async function pruneReports(kube: KubeHttp, owner: AuditOwner, keep: number): Promise<void> {
-  const collection = `/api/v1/namespaces/${encodeURIComponent(owner.namespace)}/configmaps`;
+/**
+ * Deletes the audit's reports beyond the newest `keep`, every part of them.
+ * Lists names and labels only (a PartialObjectMetadataList): a hundred
+ * multi-part reports would otherwise be a response of tens of megabytes.
+ * @throws KubeError when the list fails (a failed delete is left for the next run)
+ */
+export async function pruneReports(
+  kube: KubeHttp,
+  owner: AuditOwner,
+  keep: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const selector = encodeURIComponent(`${auditLabel}=${labelValue(owner.name)}`);
-  const list = (await kube.call({ method: 'GET', path: `${collection}?labelSelector=${selector}` })) as {
-    items: { metadata: { name: string; labels?: Record<string, string> } }[];
+  const list = (await kube.call({
+    method: 'GET',
+    path: `${collection(owner.namespace)}?labelSelector=${selector}`,
+    accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
+    ...(signal === undefined ? {} : { signal }),
+  })) as { items?: PartMeta[] };
+  // This audit's own: a long audit name's label value is a hash, and an audit of the same name
+  // deleted and created again is another owner (its old reports go with the old one).
+  const ours = (list.items ?? []).filter((i) =>
+    i.metadata.ownerReferences?.some((o) => o.controller === true && o.uid === owner.uid),
+  );
+  // A part's report is its name without `-<part>`: `<audit>-<yyyymmdd>-<hhmmss>`, which sorts by time.
+  const reportOf = (i: PartMeta): string => {
+    const part = i.metadata.labels?.[partLabel] ?? '0';
+    const suffix = part === '0' ? '' : `-${part}`;
+    return i.metadata.name.endsWith(suffix)
+      ? i.metadata.name.slice(0, i.metadata.name.length - suffix.length)
+      : i.metadata.name;
   };
-  // Grouped by report; ordered by the report's own name (`<audit>-<start>`; a long one's label is hashed).
-  const reportOf = (i: { metadata: { name: string; labels?: Record<string, string> } }): string =>
-    i.metadata.labels?.[reportLabel] ?? i.metadata.name;
-  const firstName = new Map<string, string>();
-  for (const i of list.items) {
-    const r = reportOf(i);
-    const known = firstName.get(r);
-    if (known === undefined || i.metadata.name.length < known.length) firstName.set(r, i.metadata.name);
-  }
-  const reports = [...firstName].sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([r]) => r);
+  const reports = [...new Set(ours.map(reportOf))].sort();
   const old = new Set(reports.slice(0, Math.max(0, reports.length - keep)));
-  for (const item of list.items) {
+  for (const item of ours) {
     if (!old.has(reportOf(item))) continue;
-    await kube.send({ method: 'DELETE', path: `${collection}/${encodeURIComponent(item.metadata.name)}` });
+    const path = `${collection(owner.namespace)}/${encodeURIComponent(item.metadata.name)}`;
+    // Any answer will do: 404 is deleted meanwhile (the garbage collector), a refusal is retried next run.
+    await kube.send({ method: 'DELETE', path, ...(signal === undefined ? {} : { signal }) });
   }
 }

@@ -3,7 +3,7 @@
  * schedule (and when its `sigwatch.dev/run-now` annotation changes), never
  * two runs of one audit at once, at most one catch-up run for the times
  * missed while the operator was down. A run re-verifies every image in its
- * scope (audit-run.ts), stores the report in ConfigMaps it owns
+ * scope (audit-run.ts), stores the report as ImageAuditReports it owns
  * (audit-reports.ts), and records the outcome in the audit's status and
  * the audit metrics. Only the leader runs audits.
  *
@@ -11,10 +11,12 @@
  * when a run starts, so a crash mid-run does not run that time again) and
  * `lastRunNow` (the annotation value already served).
  */
-import { renderTable, type AuditReport } from '../audit/report.js';
+import { createHash } from 'node:crypto';
+import type { AuditReport } from '../audit/report.js';
 import { scheduleDecision } from '../audit/schedule.js';
 import { readAuditSpec, type AuditSpec } from '../audit/spec.js';
-import { pruneReports, reportConfigMaps, reportName, writeReport } from './audit-reports.js';
+import { auditLimits, boundReport, reportName, reportParts } from './audit-report-parts.js';
+import { pruneReports, writeReport } from './audit-reports.js';
 import { runAudit, type AuditScope, type AuditWorld, type EvidenceSource } from './audit-run.js';
 import type { KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
@@ -59,13 +61,22 @@ const date = (v: unknown): Date | undefined => {
   return Number.isFinite(t) ? new Date(t) : undefined;
 };
 
+/**
+ * The run-now value as the status keeps it: an annotation can hold 256 KiB, the status field
+ * `auditLimits.runNowLength` characters; a longer value is compared and stored as its SHA-256.
+ */
+function boundRunNow(value: string | undefined): string | undefined {
+  if (value === undefined || value.length <= auditLimits.runNowLength) return value;
+  return `sha256:${createHash('sha256').update(value).digest('hex')}`;
+}
+
 export function trimAudit(raw: unknown): WatchedAudit | undefined {
   const meta = obj(obj(raw)?.['metadata']);
   const namespace = str(meta?.['namespace']);
   const name = str(meta?.['name']);
   if (meta === undefined || namespace === undefined || name === undefined) return undefined;
   const status = obj(obj(raw)?.['status']);
-  const runNow = str(obj(meta['annotations'])?.[runNowAnnotation]);
+  const runNow = boundRunNow(str(obj(meta['annotations'])?.[runNowAnnotation]));
   const lastScheduleTime = date(status?.['lastScheduleTime']);
   const lastRunNow = str(status?.['lastRunNow']);
   const history = (Array.isArray(status?.['history']) ? status['history'] : []).flatMap((h: unknown) => {
@@ -151,7 +162,6 @@ export interface AuditControllerOptions {
 }
 
 const maxTimerMs = 2 ** 31 - 1;
-const maxListed = 20;
 const auditKey = (a: { namespace: string; name: string }): string => `${a.namespace}/${a.name}`;
 
 interface Condition {
@@ -385,19 +395,22 @@ export class AuditController {
       scheduledFor: scheduledFor.toISOString(),
     });
     try {
-      const report: AuditReport = await runAudit({
-        audit: { namespace: audit.namespace, name: audit.name },
-        world: this.options.world(),
-        scope: this.scope(audit, spec),
-        evidence: this.options.evidence,
-        now: () => this.now(),
-      });
+      // Bounded once: the stored parts and the status below then fit their schemas.
+      const report: AuditReport = boundReport(
+        await runAudit({
+          audit: { namespace: audit.namespace, name: audit.name },
+          world: this.options.world(),
+          scope: this.scope(audit, spec),
+          evidence: this.options.evidence,
+          now: () => this.now(),
+        }),
+      );
       const name = reportName(audit.name, started);
       const owner = { namespace: audit.namespace, name: audit.name, uid: audit.uid };
       // A replica that lost the lease mid-run writes nothing: the new leader owns the reports now.
       if (!this.options.mayWrite())
         throw new Error('lost the lease during the run; its result is not stored');
-      await writeReport(this.options.kube, reportConfigMaps(owner, name, report, renderTable(report)));
+      await writeReport(this.options.kube, reportParts(owner, name, report));
       await pruneReports(this.options.kube, owner, spec.historyLimit);
       const finished = this.now();
       const history = [
@@ -420,20 +433,24 @@ export class AuditController {
             compliancePercent: report.compliancePercent,
             nonCompliantImages: report.entries
               .filter((e) => e.verdict === 'NonCompliant')
-              .slice(0, maxListed)
-              .map((e) => ({ image: e.image, reasons: e.reasons, pods: e.pods.slice(0, 5) })),
+              .slice(0, auditLimits.listed)
+              .map((e) => ({
+                image: e.image,
+                reasons: e.reasons,
+                pods: e.pods.slice(0, auditLimits.podsPerListed),
+              })),
             unsigned: report.entries
               .filter((e) => e.signature === 'unsigned' || e.signature === 'untrusted')
-              .slice(0, maxListed)
+              .slice(0, auditLimits.listed)
               .map((e) => e.image),
-            reportConfigMap: name,
+            reportName: name,
           },
           history,
         },
         [
           ...base,
           ['Running', 'False', 'Completed', ''],
-          ['Succeeded', 'True', 'Completed', `report in ConfigMap ${name}`],
+          ['Succeeded', 'True', 'Completed', `report in ImageAuditReport ${name}`],
         ],
       );
       this.options.metrics?.auditRuns.inc({ ...labels, result: 'success' });

@@ -4,38 +4,12 @@
  * validator cannot drift. `sigwatch crds` prints them; `crds/*.yaml` holds
  * the same output, checked by a test.
  */
-import { imagePolicySpecSchema, labelSelectorSchema, type JsonSchema } from '../policy/schema.js';
-import { policyLimits } from '../policy/spec.js';
+import { imagePolicySpecSchema, type JsonSchema } from '../policy/schema.js';
+import { imageAuditReportSchema, imageAuditSpec, imageAuditStatus } from './audit-schemas.js';
+import { conditionsWithKeys, count, message, name253 } from './crd-schema-parts.js';
 
 export const group = 'sigwatch.dev';
 export const version = 'v1alpha1';
-
-const name253 = { type: 'string', maxLength: 253 } as const satisfies JsonSchema;
-const message = { type: 'string', maxLength: 32_768 } as const satisfies JsonSchema;
-
-/** metav1.Condition, as the API conventions define it. */
-const conditions: JsonSchema = {
-  type: 'array',
-  maxItems: 16,
-  'x-kubernetes-list-type': 'map',
-  items: {
-    type: 'object',
-    required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
-    properties: {
-      type: { type: 'string', maxLength: 316 },
-      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-      observedGeneration: { type: 'integer', minimum: 0 },
-      lastTransitionTime: { type: 'string', format: 'date-time' },
-      reason: { type: 'string', maxLength: 1024, minLength: 1 },
-      message,
-    },
-  },
-};
-
-// `x-kubernetes-list-map-keys` is not in JsonSchema's subset; conditions are keyed by type.
-const conditionsWithKeys = { ...conditions, 'x-kubernetes-list-map-keys': ['type'] };
-
-const count = { type: 'integer', minimum: 0 } as const satisfies JsonSchema;
 
 const imagePolicyStatus: JsonSchema = {
   type: 'object',
@@ -98,55 +72,22 @@ const imagePolicyStatus: JsonSchema = {
   },
 };
 
-const selector = labelSelectorSchema(true);
-
-const imageAuditSpec: JsonSchema = {
-  type: 'object',
-  required: ['schedule'],
-  properties: {
-    schedule: { type: 'string', minLength: 1, maxLength: 128, description: 'Cron expression (cron-parser).' },
-    timeZone: { type: 'string', maxLength: 64, description: 'IANA time zone; default UTC.' },
-    suspend: { type: 'boolean' },
-    policies: { type: 'array', maxItems: 64, items: name253 },
-    policySelector: selector,
-    namespaceSelector: selector,
-    historyLimit: { type: 'integer', minimum: 1, maximum: 100 },
-    notify: {
-      type: 'object',
-      properties: {
-        alertmanager: {
-          type: 'object',
-          required: ['url'],
-          properties: {
-            url: { type: 'string', maxLength: 2048, pattern: '^https?://' },
-            labels: {
-              type: 'object',
-              maxProperties: policyLimits['selector.matchLabels'].maxItems,
-              additionalProperties: { type: 'string', maxLength: 1024 },
-            },
-          },
-        },
-        when: { type: 'string', enum: ['Always', 'OnViolation', 'OnChange'] },
-      },
-    },
-  },
-};
-
 interface PrinterColumn {
   name: string;
-  type: 'string' | 'integer' | 'date';
+  type: 'string' | 'integer' | 'number' | 'date';
   jsonPath: string;
   priority?: number;
 }
 
-function crd(
+/** A CRD of `sigwatch.dev/v1alpha1` with one served version whose schema is `root`. */
+function definition(
   kind: string,
   plural: string,
   scope: 'Cluster' | 'Namespaced',
   shortNames: string[],
-  spec: JsonSchema,
-  status: JsonSchema,
+  root: JsonSchema,
   columns: PrinterColumn[],
+  statusSubresource: boolean,
 ): object {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -168,25 +109,37 @@ function crd(
           name: version,
           served: true,
           storage: true,
-          subresources: { status: {} },
+          ...(statusSubresource ? { subresources: { status: {} } } : {}),
           additionalPrinterColumns: columns,
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              required: ['spec'],
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec,
-                status,
-              },
-            },
-          },
+          schema: { openAPIV3Schema: root },
         },
       ],
     },
   };
+}
+
+/** A spec/status kind: the status written through its subresource. */
+function crd(
+  kind: string,
+  plural: string,
+  scope: 'Cluster' | 'Namespaced',
+  shortNames: string[],
+  spec: JsonSchema,
+  status: JsonSchema,
+  columns: PrinterColumn[],
+): object {
+  const root: JsonSchema = {
+    type: 'object',
+    required: ['spec'],
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec,
+      status,
+    },
+  };
+  return definition(kind, plural, scope, shortNames, root, columns, true);
 }
 
 const summary = (field: string): string => `.status.summary.${field}`;
@@ -212,23 +165,40 @@ export function imagePolicyCrd(): object {
 }
 
 export function imageAuditCrd(): object {
-  return crd(
-    'ImageAudit',
-    'imageaudits',
+  return crd('ImageAudit', 'imageaudits', 'Namespaced', ['iaudit'], imageAuditSpec, imageAuditStatus, [
+    { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule' },
+    { name: 'Last', type: 'date', jsonPath: '.status.lastCompletionTime' },
+    { name: 'Compliance', type: 'number', jsonPath: '.status.lastResult.compliancePercent' },
+    { name: 'Report', type: 'string', jsonPath: '.status.lastResult.reportName', priority: 1 },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ]);
+}
+
+/** Written by the operator only (no status subresource: a report is a record, see audit-schemas.ts). */
+export function imageAuditReportCrd(): object {
+  const of = (field: string): string => `.summary.${field}`;
+  return definition(
+    'ImageAuditReport',
+    'imageauditreports',
     'Namespaced',
-    ['iaudit'],
-    imageAuditSpec,
-    // The audit issue defines the status fields; until then the operator owns it whole.
-    { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+    ['iareport'],
+    imageAuditReportSchema,
     [
-      { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule' },
-      { name: 'Last', type: 'date', jsonPath: '.status.lastCompletionTime' },
-      { name: 'Compliance', type: 'string', jsonPath: '.status.lastResult.compliancePercent' },
+      { name: 'Images', type: 'integer', jsonPath: of('images') },
+      { name: 'Signed', type: 'integer', jsonPath: of('signed') },
+      { name: 'Compliant', type: 'integer', jsonPath: of('compliant') },
+      { name: 'Result', type: 'string', jsonPath: of('result') },
+      { name: 'NonCompliant', type: 'integer', jsonPath: of('nonCompliant'), priority: 1 },
+      { name: 'Unknown', type: 'integer', jsonPath: of('unknown'), priority: 1 },
+      { name: 'Compliance', type: 'number', jsonPath: of('compliancePercent'), priority: 1 },
+      { name: 'Parts', type: 'integer', jsonPath: '.parts', priority: 1 },
+      { name: 'Audit', type: 'string', jsonPath: '.audit', priority: 1 },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
+    false,
   );
 }
 
 export function allCrds(): object[] {
-  return [imagePolicyCrd(), imageAuditCrd()];
+  return [imagePolicyCrd(), imageAuditCrd(), imageAuditReportCrd()];
 }

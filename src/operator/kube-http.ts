@@ -37,6 +37,8 @@ export interface KubeRequest {
   readonly body?: unknown;
   /** For PATCH: merge patch unless told otherwise. */
   readonly contentType?: string;
+  /** Default `application/json`; e.g. a PartialObjectMetadataList when only names and labels are needed. */
+  readonly accept?: string;
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
 }
@@ -96,7 +98,7 @@ export class KubeHttp {
     const url = new URL(req.path, cluster.server);
     const options: RequestOptions = {
       method: req.method,
-      headers: { accept: 'application/json', 'user-agent': this.userAgent },
+      headers: { accept: req.accept ?? 'application/json', 'user-agent': this.userAgent },
     };
     await this.kubeConfig.applyToHTTPSOptions(options);
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
@@ -155,8 +157,13 @@ export class KubeHttp {
    * A GET of one object: its body, or undefined when it does not exist
    * (404); any other non-2xx answer throws KubeError.
    */
-  async getOptional(path: string, timeoutMs?: number): Promise<unknown> {
-    const req: KubeRequest = { method: 'GET', path, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+  async getOptional(path: string, timeoutMs?: number, signal?: AbortSignal): Promise<unknown> {
+    const req: KubeRequest = {
+      method: 'GET',
+      path,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(signal === undefined ? {} : { signal }),
+    };
     const res = await this.send(req);
     return res.status === 404 ? undefined : this.checked(req, res);
   }

@@ -25,7 +25,7 @@ import {
 
 /** The subset of OpenAPI v3 (structural schema) the CRD uses. */
 export interface JsonSchema {
-  type?: 'object' | 'array' | 'string' | 'integer' | 'boolean';
+  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
   description?: string;
   properties?: Record<string, JsonSchema>;
   required?: string[];

@@ -44,6 +44,7 @@ describe('CRDs on the API server', function () {
       '--timeout=30s',
       'crd/imagepolicies.sigwatch.dev',
       'crd/imageaudits.sigwatch.dev',
+      'crd/imageauditreports.sigwatch.dev',
     ]);
   });
   after(async () => {

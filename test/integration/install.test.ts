@@ -121,6 +121,39 @@ describe('install: manifests/install.yaml', function () {
       rules['any-other-namespace']?.some((r) => r.startsWith('core/secrets')),
       'Secrets outside its namespace',
     ).to.equal(false);
+    // What the API server's authorizer answers for the service account (the question an attacker who
+    // took over the process would ask): no ConfigMap write in kube-system (coredns, aws-auth), while
+    // its own reports and its own namespace's trusted roots stay allowed.
+    const asAdmin = new KubeHttp(admin);
+    const may = async (namespace: string, verb: string, resource: string, group = ''): Promise<boolean> =>
+      (
+        (await asAdmin.call({
+          method: 'POST',
+          path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SubjectAccessReview',
+            spec: {
+              user: 'system:serviceaccount:sigwatch-system:sigwatch',
+              groups: [
+                'system:serviceaccounts',
+                'system:serviceaccounts:sigwatch-system',
+                'system:authenticated',
+              ],
+              resourceAttributes: { namespace, verb, resource, group },
+            },
+          },
+        })) as { status: { allowed: boolean } }
+      ).status.allowed;
+    expect(await may('kube-system', 'update', 'configmaps'), 'update a ConfigMap in kube-system').to.equal(
+      false,
+    );
+    expect(await may('kube-system', 'create', 'configmaps'), 'create a ConfigMap in kube-system').to.equal(
+      false,
+    );
+    expect(await may(other, 'delete', 'configmaps'), 'delete a ConfigMap elsewhere').to.equal(false);
+    expect(await may('sigwatch-system', 'get', 'configmaps'), 'read its trusted roots').to.equal(true);
+    expect(await may(other, 'create', 'imageauditreports', 'sigwatch.dev'), 'write reports').to.equal(true);
 
     // The rights are enough: with this token the operator watches, judges and labels.
     const ns = await freshNamespace('install');
@@ -146,6 +179,40 @@ describe('install: manifests/install.yaml', function () {
       await eventually('the policy status', async () =>
         (await policies.status(`install-${ns}`))?.['summary'] === undefined ? undefined : true,
       );
+      // And audits: two runs of an audit keeping one report write, list and delete ImageAuditReports.
+      const audits = `/apis/sigwatch.dev/v1alpha1/namespaces/${ns}/imageaudits`;
+      const reportOf = async (): Promise<string | undefined> => {
+        const a = (await asAdmin.call({ method: 'GET', path: `${audits}/install` })) as {
+          status?: { lastResult?: { reportName?: string } };
+        };
+        return a.status?.lastResult?.reportName;
+      };
+      await asAdmin.call({
+        method: 'POST',
+        path: audits,
+        body: {
+          apiVersion: 'sigwatch.dev/v1alpha1',
+          kind: 'ImageAudit',
+          metadata: { name: 'install', annotations: { 'sigwatch.dev/run-now': '1' } },
+          spec: { schedule: '0 0 1 1 *', historyLimit: 1 },
+        },
+      });
+      const first = await eventually('the first report', reportOf);
+      await new Promise((r) => setTimeout(r, 1_100)); // report names are per second
+      await asAdmin.call({
+        method: 'PATCH',
+        path: `${audits}/install`,
+        body: { metadata: { annotations: { 'sigwatch.dev/run-now': '2' } } },
+      });
+      const second = await eventually('the second report', async () => {
+        const r = await reportOf();
+        return r === first ? undefined : r;
+      });
+      const left = (await asAdmin.call({
+        method: 'GET',
+        path: `/apis/sigwatch.dev/v1alpha1/namespaces/${ns}/imageauditreports`,
+      })) as { items: { metadata: { name: string } }[] };
+      expect(left.items.map((i) => i.metadata.name)).to.deep.equal([second]);
       expect(operator.logs()).to.not.match(/\b403\b/);
     } finally {
       expect(await operator.stop(), operator.logs().slice(-3000)).to.equal(0);

@@ -2,16 +2,18 @@
  * ImageAudits end to end (design §2): `sigwatch run` as a child process
  * runs them on their cron schedule, catches up once after downtime, runs on
  * `sigwatch.dev/run-now`, restricts a namespaced audit to its namespace, and
- * stores its report in ConfigMaps that read back whole — also at 10,000 pods.
+ * stores its report as an ImageAuditReport in the audit's namespace that a
+ * namespace viewer can read (storage in parts, pruning and bounds:
+ * audit-reports.test.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import { buildReport, renderTable, type AuditReport } from '../../../src/audit/report.js';
-import { partBytes, readReport, reportConfigMaps, writeReport } from '../../../src/operator/audit-reports.js';
+import { readReport } from '../../../src/operator/audit-reports.js';
 import { allCrds } from '../../../src/operator/crds.js';
 import { KubeHttp } from '../../../src/operator/kube-http.js';
 import { generateKeyPair, sign } from '../../support/cosign.js';
+import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';
 import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
 import { enforceIn, PolicyObjects, runningPod } from '../../support/operator-objects.js';
@@ -20,6 +22,7 @@ import { testEnv } from '../../support/testenv.js';
 
 interface AuditStatus {
   lastScheduleTime?: string;
+  lastRunNow?: string;
   lastCompletionTime?: string;
   nextScheduleTime?: string;
   history?: { time: string; compliancePercent: number; nonCompliant: number }[];
@@ -28,6 +31,21 @@ interface AuditStatus {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** kubectl as the test environment's admin, or impersonating `as`; rejects on a non-zero exit. */
+const kubectl = (args: string[], as?: string): Promise<{ stdout: string }> =>
+  exec('kubectl', [...args, ...(as === undefined ? [] : ['--as', as])], {
+    env: { KUBECONFIG: testEnv().kubeconfig },
+  });
+/** kubectl's error output, or undefined when it succeeded. */
+const refusal = async (args: string[], as: string): Promise<string | undefined> => {
+  try {
+    await kubectl(args, as);
+    return undefined;
+  } catch (error: unknown) {
+    return error instanceof Error ? error.message : String(error);
+  }
+};
 
 describe('operator: ImageAudits', function () {
   this.timeout(300_000);
@@ -99,7 +117,7 @@ describe('operator: ImageAudits', function () {
         at.getTime() - Date.now() + 30_000,
       );
       expect(first.lastScheduleTime).to.equal(at.toISOString());
-      const reportName = String(first.lastResult?.['reportConfigMap']);
+      const reportName = String(first.lastResult?.['reportName']);
       // The report's name carries the run's start (UTC, to the second): within 5 s of the minute.
       const started = /-(\d{8})-(\d{6})$/.exec(reportName);
       expect(started, reportName).to.not.equal(null);
@@ -116,11 +134,34 @@ describe('operator: ImageAudits', function () {
       });
       const report = await readReport(kube(), operatorNs, reportName);
       expect(report.entries.map((e) => e.pods.join())).to.deep.equal([`${ns}/bad`, `${ns}/good`]);
-      const cm = (await kube().call({
+      // An ImageAuditReport in the audit's namespace, owned (controller) by the audit.
+      const stored = (await kube().call({
         method: 'GET',
-        path: `/api/v1/namespaces/${operatorNs}/configmaps/${reportName}`,
-      })) as { data: Record<string, string> };
-      expect(cm.data['report.txt']).to.match(/^=== SUPPLY-CHAIN AUDIT minutely /);
+        path: `/apis/sigwatch.dev/v1alpha1/namespaces/${operatorNs}/imageauditreports/${reportName}`,
+      })) as { metadata: { ownerReferences?: object[] } };
+      const audit = (await kube().call({ method: 'GET', path: auditPath(operatorNs, 'minutely') })) as {
+        metadata: { uid: string };
+      };
+      expect(stored.metadata.ownerReferences).to.deep.include({
+        apiVersion: 'sigwatch.dev/v1alpha1',
+        kind: 'ImageAudit',
+        name: 'minutely',
+        uid: audit.metadata.uid,
+        controller: true,
+      });
+      // kubectl prints its summary in the printer columns.
+      const table = (
+        await kubectl(['get', 'imageauditreports', '-n', operatorNs, '-l', 'sigwatch.dev/audit=minutely'])
+      ).stdout.split('\n');
+      expect(table[0]?.split(/\s+/)).to.deep.equal([
+        'NAME',
+        'IMAGES',
+        'SIGNED',
+        'COMPLIANT',
+        'RESULT',
+        'AGE',
+      ]);
+      expect(table[1]?.split(/\s+/).slice(0, 5)).to.deep.equal([reportName, '2', '1', '1', 'NonCompliant']);
       const metrics = await (await fetch(`http://127.0.0.1:${String(operator.probePort)}/metrics`)).text();
       expect(metrics).to.contain(
         `sigwatch_audit_runs_total{namespace="${operatorNs}",audit="minutely",result="success"} 1`,
@@ -136,11 +177,12 @@ describe('operator: ImageAudits', function () {
       expect(later.lastScheduleTime).to.equal(first.lastScheduleTime);
     });
 
-    it('runs when sigwatch.dev/run-now changes, and restricts an audit outside the operator namespace to its own', async () => {
+    it('runs when sigwatch.dev/run-now changes, restricts an audit outside the operator namespace to its own, keeps historyLimit reports', async () => {
       await createAudit(ns, 'tenant', {
         schedule: '0 0 1 1 *',
         // Ignored here: a tenant's audit must not read the rest of the cluster.
         namespaceSelector: {},
+        historyLimit: 1,
       });
       await kube().call({
         method: 'PATCH',
@@ -152,19 +194,83 @@ describe('operator: ImageAudits', function () {
         return st.lastCompletionTime === undefined ? undefined : st;
       });
       expect(s.conditions?.find((c) => c.type === 'ScopeRestricted')?.status).to.equal('True');
-      const report = await readReport(kube(), ns, String(s.lastResult?.['reportConfigMap']));
+      const firstReport = String(s.lastResult?.['reportName']);
+      const report = await readReport(kube(), ns, firstReport);
       expect(report.entries.flatMap((e) => e.pods).every((p) => p.startsWith(`${ns}/`))).to.equal(true);
       expect(report.images).to.equal(2);
-      // The same value again is no new request; a new value is.
+      // The same value again is no new request; a new value is, however long (the status keeps its hash).
       await sleep(3_000);
       expect((await status(ns, 'tenant')).history).to.have.length(1);
+      const long = `2-${'x'.repeat(4_000)}`;
       await kube().call({
         method: 'PATCH',
         path: auditPath(ns, 'tenant'),
-        body: { metadata: { annotations: { 'sigwatch.dev/run-now': '2' } } },
+        body: { metadata: { annotations: { 'sigwatch.dev/run-now': long } } },
       });
-      await eventually('a second run', async () =>
-        (await status(ns, 'tenant')).history?.length === 2 ? true : undefined,
+      const hashed = `sha256:${createHash('sha256').update(long).digest('hex')}`;
+      // historyLimit 1: the history keeps one entry, so the second run shows as a new report.
+      const second = await eventually('a second run', async () => {
+        const st = await status(ns, 'tenant');
+        return st.lastRunNow === hashed && st.lastResult?.['reportName'] !== firstReport ? st : undefined;
+      });
+      expect(second.history).to.have.length(1);
+      // historyLimit 1: only the second run's report is left.
+      const secondReport = String(second.lastResult?.['reportName']);
+      expect(secondReport).to.not.equal(firstReport);
+      const names = (
+        (await kube().call({
+          method: 'GET',
+          path: `/apis/sigwatch.dev/v1alpha1/namespaces/${ns}/imageauditreports`,
+        })) as { items: { metadata: { name: string } }[] }
+      ).items.map((i) => i.metadata.name);
+      expect(names).to.deep.equal([secondReport]);
+    });
+
+    it('lets a user bound to a namespace Role on imageauditreports read them there, and nowhere else', async () => {
+      const s = await eventually('a tenant report', async () => {
+        const st = await status(ns, 'tenant');
+        return st.lastResult?.['reportName'] === undefined ? undefined : st;
+      });
+      const reportName = String(s.lastResult?.['reportName']);
+      const user = `viewer-${randomBytes(3).toString('hex')}`;
+      await kubectl([
+        'create',
+        'role',
+        'report-reader',
+        '-n',
+        ns,
+        '--verb=get,list',
+        '--resource=imageauditreports.sigwatch.dev',
+      ]);
+      await kubectl([
+        'create',
+        'rolebinding',
+        'report-reader',
+        '-n',
+        ns,
+        '--role=report-reader',
+        `--user=${user}`,
+      ]);
+      const listed = JSON.parse(
+        (await kubectl(['get', 'imageauditreports', '-n', ns, '-o', 'json'], user)).stdout,
+      ) as {
+        items: { metadata: { name: string } }[];
+      };
+      expect(listed.items.map((i) => i.metadata.name)).to.deep.equal([reportName]);
+      const one = JSON.parse(
+        (await kubectl(['get', 'imageauditreport', reportName, '-n', ns, '-o', 'json'], user)).stdout,
+      ) as { summary: { images: number; result: string } };
+      expect(one.summary).to.deep.include({ images: 2, result: 'NonCompliant' });
+      // Another namespace, all namespaces, and the ConfigMaps of its own namespace: refused.
+      for (const args of [
+        ['get', 'imageauditreports', '-n', operatorNs],
+        ['get', 'imageauditreports', '-A'],
+        ['get', 'configmaps', '-n', ns],
+      ])
+        expect(await refusal(args, user), args.join(' ')).to.match(/\(Forbidden\)/);
+      // A user without the binding sees nothing in the namespace either.
+      expect(await refusal(['get', 'imageauditreports', '-n', ns], `${user}-unbound`)).to.match(
+        /\(Forbidden\)/,
       );
     });
 
@@ -200,58 +306,6 @@ describe('operator: ImageAudits', function () {
       );
     } finally {
       expect(await operator.stop(), operator.logs().slice(-3000)).to.equal(0);
-    }
-  });
-
-  it('stores a 10,000-pod report in ConfigMaps, split above 900 KiB, and reads it back whole', async () => {
-    const hex = (n: number): string => randomBytes(n).toString('hex');
-    const big = (images: number, podsPerImage: number): AuditReport =>
-      buildReport({
-        audit: { namespace: operatorNs, name: 'big' },
-        time: new Date(),
-        images: Array.from({ length: images }, () => ({
-          image: `registry.example/app-${hex(4)}@sha256:${hex(32)}`,
-          references: [`registry.example/app:${hex(3)}`],
-          pods: Array.from({ length: podsPerImage }, () => `ns-${hex(2)}/pod-${hex(6)}`),
-          verdicts: [
-            {
-              policy: 'p',
-              verdict: 'NonCompliant',
-              reasons: ['SignatureMissing'],
-              findings: [],
-              signers: [],
-            },
-          ],
-          signedSbom: false,
-        })),
-        unmatchedPods: [],
-      });
-    const owner = {
-      namespace: operatorNs,
-      name: 'big',
-      uid: (
-        (await createAudit(operatorNs, 'big', { schedule: '0 0 1 1 *', suspend: true })) as {
-          metadata: { uid: string };
-        }
-      ).metadata.uid,
-    };
-    for (const [name, report] of [
-      ['big-10000-pods', big(1_000, 10)],
-      ['big-split', big(6_000, 10)],
-    ] as const) {
-      const maps = reportConfigMaps(owner, name, report, renderTable(report));
-      if (name === 'big-split') expect(maps.length, 'parts').to.be.greaterThan(1);
-      for (const m of maps)
-        expect(
-          Buffer.from(
-            (m as { binaryData: Record<string, string> }).binaryData['report.json.gz'] ?? '',
-            'base64',
-          ).length,
-        ).to.be.at.most(partBytes);
-      await writeReport(kube(), maps);
-      const back = await readReport(kube(), operatorNs, name);
-      expect(back).to.deep.equal(JSON.parse(JSON.stringify(report)));
-      expect(back.entries.reduce((n, e) => n + e.pods.length, 0)).to.equal(report.images * 10);
     }
   });
 });

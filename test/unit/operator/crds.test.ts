@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { crdYaml } from '../../../src/cli/crds.js';
 import { runCli } from '../../../src/cli/program.js';
-import { allCrds, imagePolicyCrd } from '../../../src/operator/crds.js';
+import { allCrds, imageAuditCrd, imageAuditReportCrd, imagePolicyCrd } from '../../../src/operator/crds.js';
 import type { JsonSchema } from '../../../src/policy/schema.js';
 import { policyLimits, type Limit } from '../../../src/policy/spec.js';
 import { validatePolicySpec } from '../../../src/policy/validate.js';
@@ -42,14 +42,18 @@ describe('CRDs', () => {
     }
   });
 
-  it('`sigwatch crds` prints both CRDs as YAML documents', async () => {
+  it('`sigwatch crds` prints the three CRDs as YAML documents', async () => {
     let out = '';
     const code = await runCli(['crds'], { writeOut: (t) => (out += t), writeErr: () => undefined });
     expect(code).to.equal(0);
     const names = parseAllDocuments(out).map(
       (d) => (d.toJS() as { metadata: { name: string } }).metadata.name,
     );
-    expect(names).to.deep.equal(['imagepolicies.sigwatch.dev', 'imageaudits.sigwatch.dev']);
+    expect(names).to.deep.equal([
+      'imagepolicies.sigwatch.dev',
+      'imageaudits.sigwatch.dev',
+      'imageauditreports.sigwatch.dev',
+    ]);
   });
 
   it('bounds every string and list of the spec', () => {
@@ -59,6 +63,26 @@ describe('CRDs', () => {
       if (s.type === 'object' && s.additionalProperties !== undefined)
         expect(s.maxProperties, path).to.be.a('number');
     }
+  });
+
+  it('bounds every string and list of ImageAudit.status and of ImageAuditReport, and describes the report', () => {
+    const root = (crd: object): JsonSchema =>
+      (crd as { spec: { versions: { schema: { openAPIV3Schema: JsonSchema } }[] } }).spec.versions[0]?.schema
+        .openAPIV3Schema ?? {};
+    const status = root(imageAuditCrd()).properties?.['status'] ?? {};
+    const report = root(imageAuditReportCrd());
+    expect(status['x-kubernetes-preserve-unknown-fields'], 'a typed status').to.equal(undefined);
+    const own = walk(report).filter(([path]) => !['apiVersion', 'kind', 'metadata'].includes(path));
+    for (const [path, s] of [...walk(status, 'status'), ...own]) {
+      expect(s['x-kubernetes-preserve-unknown-fields'], path).to.equal(undefined);
+      if (s.type === 'string' && s.enum === undefined && s.format === undefined)
+        expect(s.maxLength, path).to.be.a('number');
+      if (s.type === 'array') expect(s.maxItems, path).to.be.a('number');
+      if (s.type === 'object')
+        expect(s.properties ?? s.additionalProperties, `${path} is typed`).to.not.equal(undefined);
+    }
+    for (const field of ['audit', 'time', 'part', 'parts', 'summary', 'entries', 'unmatchedPods'])
+      expect(report.properties?.[field]?.description, field).to.be.a('string');
   });
 
   it('uses the validator’s bounds (policyLimits) wherever the schema has the field', () => {
