@@ -157,35 +157,41 @@ export interface InstalledSigwatch {
   readonly image: OperatorImage;
 }
 
-let installed: Promise<InstalledSigwatch> | undefined;
+let installed: { env: ClusterEnv; done: Promise<InstalledSigwatch> } | undefined;
 
 /**
  * The run's cluster with Sigwatch built from this checkout and installed
- * from install.yaml, once per run whichever cluster test file asks first
- * (the image build dominates: ~1 min cold, ~30 s warm).
+ * from install.yaml, once per cluster whichever cluster test file asks first
+ * (the image build dominates: ~1 min cold, ~30 s warm). A cluster stopped
+ * and started again in between (the profile's own tests do) gets it anew.
  */
-export function installedSigwatch(): Promise<InstalledSigwatch> {
-  installed ??= (async () => {
-    const env = await clusterEnv();
-    const key = await generateKeyPair();
-    const image = await buildOperatorImage({
-      registry: env.registry,
-      repo: 'sigwatch',
-      tag: 'e2e',
-      workdir: join(tmpdir(), 'sigwatch-e2e-image'),
-      signal: AbortSignal.timeout(840_000),
+export async function installedSigwatch(): Promise<InstalledSigwatch> {
+  const env = await clusterEnv();
+  if (installed?.env !== env) {
+    const done = install(env);
+    installed = { env, done };
+    // A failed attempt is not remembered: the next file tries again and reports its own error.
+    done.catch(() => {
+      if (installed?.done === done) installed = undefined;
     });
-    // Sigwatch's own image, signed and with its SBOM attested, like a release.
-    await sign(image.ref, key, 'bundle');
-    await attest(image.ref, key, 'bundle', 'cyclonedx', image.sbomPath);
-    await installSigwatch(env, image.ref, ['--eviction-retry-interval=5s']);
-    return { env, key, image };
-  })();
-  // A failed attempt is not remembered: the next file tries again and reports its own error.
-  installed.catch(() => {
-    installed = undefined;
+  }
+  return installed.done;
+}
+
+async function install(env: ClusterEnv): Promise<InstalledSigwatch> {
+  const key = await generateKeyPair();
+  const image = await buildOperatorImage({
+    registry: env.registry,
+    repo: 'sigwatch',
+    tag: 'e2e',
+    workdir: join(tmpdir(), 'sigwatch-e2e-image'),
+    signal: AbortSignal.timeout(840_000),
   });
-  return installed;
+  // Sigwatch's own image, signed and with its SBOM attested, like a release.
+  await sign(image.ref, key, 'bundle');
+  await attest(image.ref, key, 'bundle', 'cyclonedx', image.sbomPath);
+  await installSigwatch(env, image.ref, ['--eviction-retry-interval=5s']);
+  return { env, key, image };
 }
 
 /** The leader pod (by the Lease's holder), the other replica, and the holder identity read. */
