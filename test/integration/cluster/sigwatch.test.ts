@@ -521,12 +521,11 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
   });
 
   /*
-   * What is checked: the policy's status (summary, violations) and the
+   * What is checked: the policy's status (summary, violations), the
    * per-policy pod and image counts in /metrics, the only series that count
-   * pods (no metric has a namespace or pod label; src/operator/metrics.ts).
-   * Not covered: the inventory API's answers about the deleted pods and
-   * their digests (it needs a bearer token and TokenReview/SubjectAccessReview
-   * wiring this test does not set up).
+   * pods (no metric has a namespace or pod label; src/operator/metrics.ts),
+   * and the aggregated API: no ImageVerdict of the namespace, its digest no
+   * longer a RunningImage.
    */
   it('deleting a namespace with judged pods leaves no status entry or pod and image count of it', async () => {
     const ns = await namespace('e2e-gone');
@@ -544,6 +543,19 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
     });
     // Two pods, one (unsigned) digest.
     expect(counts(await leaderMetrics(env))).to.deep.equal({ pods: 2, images: 1 });
+    const api = '/apis/inventory.sigwatch.dev/v1alpha1';
+    const verdicts = async (): Promise<unknown[]> =>
+      (
+        (await kube().call({ method: 'GET', path: `${api}/namespaces/${ns}/imageverdicts` })) as {
+          items: unknown[];
+        }
+      ).items;
+    const running = async (): Promise<string[]> =>
+      (
+        (await kube().call({ method: 'GET', path: `${api}/runningimages` })) as { items: { image: string }[] }
+      ).items.map((i) => i.image);
+    expect(await verdicts()).to.have.length(2);
+    expect(await running()).to.include(unsigned.ref);
 
     await kube().call({ method: 'DELETE', path: `/api/v1/namespaces/${ns}` });
     await eventually(
@@ -566,5 +578,7 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
       if (p !== 0 || i !== 0) throw new Error(`sigwatch_pods ${String(p)}, sigwatch_images ${String(i)}`);
       return true;
     });
+    expect(await verdicts()).to.deep.equal([]);
+    expect(await running()).to.not.include(unsigned.ref);
   });
 });
