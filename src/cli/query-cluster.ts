@@ -3,7 +3,8 @@
  * (`inventory.sigwatch.dev/v1alpha1`) through the API server with the
  * kubeconfig's own credentials, exactly what `kubectl create -f` would do;
  * the API server authenticates and authorizes the caller, and the operator
- * answers only for the namespaces where the caller may list imageverdicts.
+ * answers for the namespaces asked (`-n`, else all) if the caller may list
+ * imageverdicts in each.
  */
 import { CliError } from '../base/errors.js';
 
@@ -12,6 +13,8 @@ export interface ClusterQuery {
   readonly versions?: string;
   readonly kubeconfig?: string;
   readonly context?: string;
+  /** Absent: all namespaces. */
+  readonly namespaces?: readonly string[];
   readonly timeoutMs?: number;
 }
 
@@ -52,7 +55,11 @@ export async function queryCluster(q: ClusterQuery): Promise<ClusterMatch[]> {
     body: {
       apiVersion: 'inventory.sigwatch.dev/v1alpha1',
       kind: 'PackageQuery',
-      spec: { purl: q.purl, ...(q.versions === undefined ? {} : { versions: q.versions }) },
+      spec: {
+        purl: q.purl,
+        ...(q.versions === undefined ? {} : { versions: q.versions }),
+        ...(q.namespaces === undefined ? {} : { namespaces: q.namespaces }),
+      },
     },
     timeoutMs: q.timeoutMs ?? 30_000,
   });

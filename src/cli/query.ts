@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import { CliError, describeError, isSigwatchError } from '../base/errors.js';
 import { findPackage, parsePackageRule } from '../sbom/query.js';
 import type { CommandContext } from './context.js';
-import { oneLine } from './inputs.js';
+import { oneLine, repeatable } from './inputs.js';
 import { readSbomFile } from './sbom.js';
 
 interface QueryRow {
@@ -26,6 +26,7 @@ interface QueryFlags {
   readonly cluster: boolean;
   readonly kubeconfig?: string;
   readonly context?: string;
+  readonly namespace: string[];
 }
 
 /** `--cluster`: the running pods that contain the package, from a PackageQuery through the API server. */
@@ -39,6 +40,7 @@ async function queryRunningPods(context: CommandContext, purlText: string, flags
       ...(flags.versions === undefined ? {} : { versions: flags.versions }),
       ...(flags.kubeconfig === undefined ? {} : { kubeconfig: flags.kubeconfig }),
       ...(flags.context === undefined ? {} : { context: flags.context }),
+      ...(flags.namespace.length === 0 ? {} : { namespaces: flags.namespace }),
     });
   } catch (error: unknown) {
     if (error instanceof CliError) throw error;

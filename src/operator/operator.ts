@@ -311,7 +311,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       : await startAggregatedApi(settings.api, {
           kubeConfig: kc,
           userAgent: `sigwatch (${settings.identity})`,
-          isLeader,
+          isLeader: mayWrite,
           source: controller.verdictSource(),
           logger,
         });

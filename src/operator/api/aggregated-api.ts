@@ -40,6 +40,7 @@ export async function startAggregatedApi(
   deps: {
     readonly kubeConfig: KubeConfig;
     readonly userAgent: string;
+    /** Holds the lease with time to spare: answers and CA writes only then (a paused former leader does neither). */
     readonly isLeader: () => boolean;
     readonly source: VerdictSource;
     readonly logger: Logger;
@@ -53,6 +54,8 @@ export async function startAggregatedApi(
       ? serving
       : { certPem: readFileSync(mounted.certFile, 'utf8'), keyPem: readFileSync(mounted.keyFile, 'utf8') };
   let serving: ServingCert = mintServingCert(settings.dnsNames, new Date());
+  /** The CA replaced last, published beside the new one for a day so no request falls between. */
+  let previousCa: { pem: string; until: number } | undefined;
 
   // A new front-proxy CA applies to the server's TLS context once there is a server.
   let caChanged = (): void => undefined;
@@ -80,16 +83,30 @@ export async function startAggregatedApi(
   };
   const publisher =
     mounted === undefined
-      ? new CaBundlePublisher({ kube, logger, leading: deps.isLeader, caPem: () => serving.caPem })
+      ? new CaBundlePublisher({
+          kube,
+          logger,
+          leading: deps.isLeader,
+          bundle: () =>
+            previousCa === undefined || previousCa.until < Date.now()
+              ? serving.caPem
+              : serving.caPem + previousCa.pem,
+        })
       : undefined;
+  publisher?.start();
 
   // A minted certificate is replaced a month before it expires; mounted files are re-read hourly
   // (cert-manager renews them in place).
   const renew = setInterval(() => {
     if (mounted === undefined) {
       if (serving.notAfter.getTime() - Date.now() > rotateBeforeMs) return;
+      previousCa = { pem: serving.caPem, until: Date.now() + 86_400_000 };
       serving = mintServingCert(settings.dnsNames, new Date());
-      void publisher?.publish();
+      // Both CAs are trusted before the server switches to the new certificate.
+      void publisher?.publish().then(() => {
+        server.update(load());
+      });
+      return;
     }
     try {
       server.update(load());

@@ -1,67 +1,78 @@
 /**
- * Puts the leader's CA into the APIService's `caBundle`, so the API server
+ * Keeps the leader's CA in the APIService's `caBundle`, so the API server
  * trusts the replica the Service now selects. Written when this replica
- * starts leading and again after a failure while it still leads; the
- * ClusterRole allows `patch` on this one APIService by name and nothing
- * else. With a mounted certificate (cert-manager's CA injector fills the
- * bundle) nothing is published.
+ * starts leading, then checked every `reconcileMs` and rewritten whenever it
+ * differs — a late write of a former leader, an APIService re-created by a
+ * deploy, anything — but only while this replica holds the lease with time
+ * to spare, and with the read's resourceVersion as a precondition, so two
+ * replicas never fight over it. The ClusterRole allows `get`/`patch` on this
+ * one APIService by name and nothing else. With a mounted certificate
+ * (cert-manager's CA injector fills the bundle) nothing is published.
  */
 import type { KubeHttp } from '../kube-http.js';
 import type { Logger } from '../logger.js';
 
 export const apiServiceName = 'v1alpha1.inventory.sigwatch.dev';
+const path = `/apis/apiregistration.k8s.io/v1/apiservices/${apiServiceName}`;
 
 export class CaBundlePublisher {
-  private retry: NodeJS.Timeout | undefined;
-  /** Doubles per failure up to 5 minutes (an APIService left out of the install fails every time). */
-  private delayMs: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private queue: Promise<void> = Promise.resolve();
+  /** Logged once per streak: an APIService left out of the install fails every time. */
+  private failing = false;
 
   constructor(
     private readonly options: {
       readonly kube: KubeHttp;
       readonly logger: Logger;
+      /** Holds the lease with time to spare: checked before each write. */
       readonly leading: () => boolean;
-      /** The CA to publish (PEM), read at each write: a rotated one goes out on the next. */
-      readonly caPem: () => string;
-      readonly retryMs?: number;
+      /** The bundle to publish (PEM), read at each check: a rotated CA goes out on the next. */
+      readonly bundle: () => string;
+      readonly reconcileMs?: number;
     },
   ) {}
 
+  start(): void {
+    this.timer = setInterval(() => void this.publish(), this.options.reconcileMs ?? 60_000);
+    this.timer.unref();
+  }
+
+  /** Checks now (and writes if needed); serialised with the periodic checks. */
   publish(): Promise<void> {
-    clearTimeout(this.retry);
-    this.queue = this.queue.then(() => this.write());
+    this.queue = this.queue.then(() => this.reconcile());
     return this.queue;
   }
 
   stop(): void {
-    clearTimeout(this.retry);
+    clearInterval(this.timer);
   }
 
-  private async write(): Promise<void> {
+  private async reconcile(): Promise<void> {
     if (!this.options.leading()) return;
+    const want = Buffer.from(this.options.bundle()).toString('base64');
     try {
+      const current = (await this.options.kube.call({ method: 'GET', path, timeoutMs: 10_000 })) as {
+        metadata?: { resourceVersion?: string };
+        spec?: { caBundle?: string };
+      };
+      if (current.spec?.caBundle === want || !this.options.leading()) return;
       await this.options.kube.call({
         method: 'PATCH',
-        path: `/apis/apiregistration.k8s.io/v1/apiservices/${apiServiceName}`,
-        body: { spec: { caBundle: Buffer.from(this.options.caPem()).toString('base64') } },
+        path,
+        body: { metadata: { resourceVersion: current.metadata?.resourceVersion }, spec: { caBundle: want } },
         contentType: 'application/merge-patch+json',
         timeoutMs: 10_000,
       });
-      this.delayMs = undefined;
+      this.failing = false;
       this.options.logger.info('published the aggregated API CA', { apiService: apiServiceName });
     } catch (error: unknown) {
-      this.options.logger.warn('publishing the aggregated API CA failed; retrying', {
-        apiService: apiServiceName,
-        error: error instanceof Error ? error.message : String(error),
-      });
-      if (!this.options.leading()) return;
-      this.delayMs = Math.min(
-        300_000,
-        this.delayMs === undefined ? (this.options.retryMs ?? 5_000) : this.delayMs * 2,
-      );
-      this.retry = setTimeout(() => void this.publish(), this.delayMs);
-      this.retry.unref();
+      if (!this.failing)
+        this.options.logger.warn('publishing the aggregated API CA failed; checking again shortly', {
+          apiService: apiServiceName,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      this.failing = true;
     }
   }
 }

@@ -31,7 +31,8 @@ export const apiResourceList = {
     kind: r.kind,
     verbs: r.verbs,
     ...(r.shortNames === undefined ? {} : { shortNames: r.shortNames }),
-    categories: ['sigwatch'],
+    // `kubectl get sigwatch` lists these; a create-only kind in it would fail the whole command.
+    ...(r.verbs.includes('list') ? { categories: ['sigwatch'] } : {}),
   })),
 };
 
@@ -146,6 +147,9 @@ const packageQuery: Schema = {
       properties: {
         purl: str('Package URL without a version, e.g. pkg:maven/org.apache.logging.log4j/log4j-core.'),
         versions: str('Version range, e.g. "<2.17.1" or ">=2.0.0 <2.17.1"; absent: any version.'),
+        namespaces: strings(
+          'Where to search (1 to 50 namespaces, each one the caller may list imageverdicts in); absent: all namespaces, which needs that permission cluster-wide.',
+        ),
       },
     },
     status: {

@@ -76,8 +76,10 @@ function unescape(key: string): string {
 
 /**
  * The user a verified front-proxy connection names; undefined when it names
- * none. `headers` must be Node's `headersDistinct`: repeated headers stay
- * apart (a group name may contain a comma).
+ * none, or more groups or extra values than `maxHeaderValues` (refused, not
+ * cut: a SubjectAccessReview about fewer groups is about another identity).
+ * `headers` must be Node's `headersDistinct`: repeated headers stay apart (a
+ * group name may contain a comma).
  */
 export function userFromHeaders(
   config: RequestHeaderConfig,
@@ -86,15 +88,20 @@ export function userFromHeaders(
   const username = config.usernameHeaders.map((h) => values(headers, h)[0]).find((v) => v !== undefined);
   if (username === undefined) return undefined;
   const uid = config.uidHeaders.map((h) => values(headers, h)[0]).find((v) => v !== undefined);
-  const groups = config.groupHeaders.flatMap((h) => values(headers, h)).slice(0, maxHeaderValues);
-  const extra: Record<string, string[]> = {};
+  const groups = config.groupHeaders.flatMap((h) => values(headers, h));
+  if (groups.length > maxHeaderValues) return undefined;
+  // No prototype: an extra key may be `__proto__` or `constructor` (extras come from OIDC claims).
+  const extra = Object.create(null) as Record<string, string[]>;
+  let extraValues = 0;
   for (const [name, list] of Object.entries(headers)) {
     const prefix = config.extraPrefixes.find((p) => name.startsWith(p));
     if (prefix === undefined || list === undefined || name.length === prefix.length) continue;
     const key = unescape(name.slice(prefix.length)).toLowerCase();
-    extra[key] = [...(extra[key] ?? []), ...list].slice(0, maxHeaderValues);
+    extra[key] = [...(extra[key] ?? []), ...list];
+    extraValues += list.length;
+    if (extraValues > maxHeaderValues) return undefined;
   }
-  return { username, ...(uid === undefined ? {} : { uid }), groups, extra };
+  return { username, ...(uid === undefined ? {} : { uid }), groups, extra: { ...extra } };
 }
 
 /** Whether a verified client certificate's common name may act as the front proxy. */

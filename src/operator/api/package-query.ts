@@ -1,11 +1,12 @@
 /**
  * A PackageQuery: "which running pods contain purl X in range R?", created
- * like a SubjectAccessReview and answered in its status. The answer covers
- * the namespaces where the caller may `list imageverdicts`: everything with
- * that permission cluster-wide, otherwise each namespace with a match is
- * asked about (at most `maxNamespaces`, a few at a time) and the others are
- * left out without a trace — a team sees its own pods, never that another
- * team runs the package.
+ * like a SubjectAccessReview and answered in its status. Its scope is what
+ * the caller may `list imageverdicts` in: all namespaces (no
+ * `spec.namespaces`) with that permission cluster-wide, or the namespaces
+ * it names (at most `maxNamespaces`), each of which it must be allowed.
+ * The reviews asked depend only on the request, never on where the package
+ * runs: neither the answer, an error nor the time taken tells a team that
+ * another team runs it.
  */
 import pLimit from 'p-limit';
 import { CliError } from '../../base/errors.js';
@@ -16,13 +17,22 @@ import type { ComponentHit } from '../inventory.js';
 export type PackageHit = ComponentHit;
 
 export interface PackageQuery {
-  readonly spec: { readonly purl: string; readonly versions?: string };
+  readonly spec: {
+    readonly purl: string;
+    readonly versions?: string;
+    /** Absent: every namespace. */
+    readonly namespaces?: readonly string[];
+  };
   readonly rule: PackageRule;
 }
 
+/** The caller may not list imageverdicts where the query asks (a 403). */
+export class PackageQueryForbidden extends Error {}
+
 const maxPurlLength = 2_048;
 const maxVersionsLength = 1_024;
-const maxNamespaces = 1_000;
+export const maxNamespaces = 50;
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 const bad = (message: string): CliError => new CliError('UsageError', message);
 
@@ -42,38 +52,55 @@ export function readPackageQuery(
   if (kind !== 'PackageQuery' || apiVersion !== 'inventory.sigwatch.dev/v1alpha1')
     throw bad('the body must be kind PackageQuery, apiVersion inventory.sigwatch.dev/v1alpha1');
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw bad('spec is required');
-  const { purl, versions, ...rest } = spec as Record<string, unknown>;
+  const { purl, versions, namespaces, ...rest } = spec as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) throw bad(`unknown field spec.${unknown[0] ?? ''}`);
   if (typeof purl !== 'string' || purl === '' || purl.length > maxPurlLength)
     throw bad(`spec.purl must be a package URL of at most ${String(maxPurlLength)} characters`);
   if (versions !== undefined && (typeof versions !== 'string' || versions.length > maxVersionsLength))
     throw bad(`spec.versions must be a range of at most ${String(maxVersionsLength)} characters`);
+  if (
+    namespaces !== undefined &&
+    (!Array.isArray(namespaces) ||
+      namespaces.length === 0 ||
+      namespaces.length > maxNamespaces ||
+      !namespaces.every((n) => typeof n === 'string' && dnsLabel.test(n)) ||
+      new Set(namespaces).size !== namespaces.length)
+  )
+    throw bad(`spec.namespaces must be 1 to ${String(maxNamespaces)} distinct namespace names`);
   return {
-    spec: { purl, ...(versions === undefined ? {} : { versions }) },
+    spec: {
+      purl,
+      ...(versions === undefined ? {} : { versions }),
+      ...(namespaces === undefined ? {} : { namespaces: namespaces as string[] }),
+    },
     rule: rule(purl, versions),
   };
 }
 
-/** The status: matches in the namespaces `mayList` allows ('' asks for all namespaces at once). */
+/**
+ * The status: matches in the query's scope, once `mayList` allowed all of
+ * it ('' asks for all namespaces at once).
+ * @throws PackageQueryForbidden naming what the caller may not list
+ */
 export async function answerPackageQuery(
+  query: PackageQuery,
   hits: readonly PackageHit[],
   mayList: (namespace: string) => Promise<boolean>,
 ): Promise<unknown> {
-  if (await mayList('')) return componentsView(hits);
-  const namespaces = [...new Set(hits.map((h) => h.namespace))].sort();
-  if (namespaces.length > maxNamespaces)
-    throw bad(
-      `the package runs in ${String(namespaces.length)} namespaces, more than the ${String(maxNamespaces)} checked one by one; ask with permission to list imageverdicts in all namespaces`,
-    );
-  const limit = pLimit(8);
-  const allowed = new Set<string>();
-  await Promise.all(
-    namespaces.map((ns) =>
-      limit(async () => {
-        if (await mayList(ns)) allowed.add(ns);
-      }),
-    ),
-  );
-  return componentsView(hits.filter((h) => allowed.has(h.namespace)));
+  const namespaces = query.spec.namespaces;
+  if (namespaces === undefined) {
+    if (!(await mayList('')))
+      throw new PackageQueryForbidden(
+        'listing imageverdicts in all namespaces is not allowed: name the namespaces to search in spec.namespaces',
+      );
+    return componentsView(hits);
+  }
+  const limit = pLimit(4);
+  const allowed = await Promise.all(namespaces.map((ns) => limit(() => mayList(ns))));
+  const denied = namespaces.find((_, i) => !allowed[i]);
+  if (denied !== undefined)
+    throw new PackageQueryForbidden(`listing imageverdicts in the namespace "${denied}" is not allowed`);
+  const scope = new Set(namespaces);
+  return componentsView(hits.filter((h) => scope.has(h.namespace)));
 }

@@ -23,7 +23,13 @@ import type { ContainerResult } from '../policy-status.js';
 import { AuthorizerBusy, type Authorizer, type Decision, type ResourceAttributes } from './authorizer.js';
 import { apiGroup, apiGroupList, apiResourceList, openapi, openapiV3Path } from './discovery.js';
 import { allowedProxy, userFromHeaders, type RequestHeaderConfig, type UserInfo } from './front-proxy.js';
-import { readPackageQuery, answerPackageQuery, type PackageHit } from './package-query.js';
+import {
+  answerPackageQuery,
+  PackageQueryForbidden,
+  readPackageQuery,
+  type PackageHit,
+} from './package-query.js';
+import { mintServingCert } from './serving-cert.js';
 import {
   apiVersion,
   group,
@@ -137,7 +143,10 @@ function parseTarget(path: string): Target | undefined {
 function verbOf(method: string, target: Target, url: URL): ResourceAttributes['verb'] {
   if (method === 'POST' && target.name === undefined) return 'create';
   if (method === 'GET' && target.name !== undefined) return 'get';
-  if (method === 'GET') return ['true', '1'].includes(url.searchParams.get('watch') ?? '') ? 'watch' : 'list';
+  // As the API server parses it: any value but false/0 asks for a watch.
+  const watch = url.searchParams.get('watch');
+  if (method === 'GET')
+    return watch !== null && !['false', '0'].includes(watch.toLowerCase()) ? 'watch' : 'list';
   throw new HttpError(405, 'MethodNotAllowed', `${method} is not supported on ${target.info.name}`);
 }
 
@@ -201,15 +210,31 @@ function forbidden(user: UserInfo, attributes: ResourceAttributes, reason: strin
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const now = options.now ?? Date.now;
 
+  /**
+   * TLS verifies the client certificate once, at the handshake, against the
+   * CA of that moment. So each connection remembers which front-proxy CA it
+   * was verified against, and a request on a connection older than the
+   * current CA is refused and the connection closed (the proxy reconnects and
+   * is verified anew); the certificate's dates are checked on every request.
+   */
+  let caGeneration = 0;
+  const verifiedWith = new WeakMap<TLSSocket, number>();
+
   const authenticate = (req: IncomingMessage): UserInfo => {
     const config = options.frontProxy();
     const socket = req.socket as TLSSocket;
-    const unauthorized = new HttpError(401, 'Unauthorized', 'Unauthorized');
-    if (config === undefined || !socket.authorized) throw unauthorized;
+    const unauthorized = (why: string): HttpError =>
+      new HttpError(401, 'Unauthorized', 'Unauthorized', why === 'stale' ? { connection: 'close' } : {});
+    if (config === undefined || !socket.authorized) throw unauthorized('');
+    if (verifiedWith.get(socket) !== caGeneration) throw unauthorized('stale');
+    const peer = socket.getPeerX509Certificate();
+    const at = now();
+    if (peer === undefined || Date.parse(peer.validFrom) > at || Date.parse(peer.validTo) < at)
+      throw unauthorized('');
     const cn = (socket.getPeerCertificate() as Partial<PeerCertificate>).subject?.CN;
-    if (!allowedProxy(config, typeof cn === 'string' ? cn : undefined)) throw unauthorized;
+    if (!allowedProxy(config, typeof cn === 'string' ? cn : undefined)) throw unauthorized('');
     const user = userFromHeaders(config, req.headersDistinct);
-    if (user === undefined) throw unauthorized;
+    if (user === undefined) throw unauthorized('');
     return user;
   };
 
@@ -257,7 +282,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const user = authenticate(req);
-    const url = new URL(req.url ?? '/', 'https://api');
+    const raw = req.url ?? '/';
+    const url = new URL(raw, 'https://api');
+    // Only canonical paths: `..`, `.`, `//` and escapes the URL parser resolves would make the API
+    // server's audit log name another request than the one answered.
+    if (
+      !raw.startsWith('/') ||
+      raw.split('?')[0] !== url.pathname ||
+      /\/\/|%2e|%2f|\/\.\.?(\/|$)/i.test(raw.split('?')[0] ?? '')
+    )
+      throw new HttpError(400, 'BadRequest', 'not a canonical path');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const doc = req.method === 'GET' ? discovery(path) : undefined;
     // Discovery is public to every authenticated user, as `system:discovery` makes it on the API server.
@@ -334,12 +368,17 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
           if (!isSigwatchError(error) && !(error instanceof SyntaxError)) throw error;
           throw new HttpError(400, 'BadRequest', error.message);
         }
-        const answer = await answerPackageQuery(options.source.packageHits(query.rule), (ns) =>
+        const answer = await answerPackageQuery(query, options.source.packageHits(query.rule), (ns) =>
           decide(user, { verb: 'list', group, version, resource: 'imageverdicts', namespace: ns }).then(
             (d) => d.allowed,
           ),
         ).catch((error: unknown) => {
-          if (isSigwatchError(error)) throw new HttpError(400, 'BadRequest', error.message);
+          if (error instanceof PackageQueryForbidden)
+            throw new HttpError(
+              403,
+              'Forbidden',
+              `packagequeries.${group} is forbidden: User "${user.username}": ${error.message}`,
+            );
           throw error;
         });
         send(res, 201, { apiVersion, kind: 'PackageQuery', metadata: {}, spec: query.spec, status: answer });
@@ -363,10 +402,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     });
   };
 
-  const context = (tls: { certPem: string; keyPem: string }): { cert: string; key: string; ca?: string } => {
-    const ca = options.frontProxy()?.ca;
-    return { cert: tls.certPem, key: tls.keyPem, ...(ca === undefined ? {} : { ca }) };
-  };
+  // Without a front-proxy CA yet, a CA nobody holds the key of: never Node's default roots, which
+  // would verify any publicly issued client certificate.
+  const nobodysCa = mintServingCert(['no-front-proxy-yet'], new Date()).caPem;
+  let trusted = options.frontProxy()?.ca ?? nobodysCa;
+  const context = (tls: { certPem: string; keyPem: string }): { cert: string; key: string; ca: string } => ({
+    cert: tls.certPem,
+    key: tls.keyPem,
+    ca: trusted,
+  });
   let current = options.tls;
   const server: Server = createServer(
     {
@@ -376,16 +420,32 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
+      handshakeTimeout: 10_000,
+      // Room for the groups and extras of a real user; beyond it Node answers 431.
+      maxHeaderSize: 64 * 1024,
     },
     listener,
   );
+  server.on('secureConnection', (socket: TLSSocket) => {
+    verifiedWith.set(socket, caGeneration);
+  });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
+  // Longer than the API server's idle connections (90 s): a connection it reuses is never one this
+  // side is closing, which would fail a POST it cannot retry.
+  server.keepAliveTimeout = 120_000;
+  // Only the API server should connect; a flood of connections from elsewhere stops here.
+  server.maxConnections = 512;
   const listening = await listen(server, options.host, options.port);
   return {
     port: listening.port,
     update(tls) {
       if (tls !== undefined) current = tls;
+      const ca = options.frontProxy()?.ca ?? nobodysCa;
+      if (ca !== trusted) {
+        trusted = ca;
+        caGeneration++;
+      }
       server.setSecureContext(context(current));
     },
     close: () => listening.close(),

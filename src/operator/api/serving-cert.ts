@@ -6,7 +6,14 @@
  * replica and nothing else; a new leader publishes its own. The CA's key
  * never leaves the process and signs nothing but the one leaf.
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  X509Certificate,
+} from 'node:crypto';
 import { bits, commonName, der, extension, oid, seq, time, unsigned } from '../../base/der.js';
 
 export interface ServingCert {
@@ -42,6 +49,19 @@ function certificate(subject: Party, issuer: Party, from: Date, to: Date, extens
   return seq(tbs, ecdsaWithSha256, bits(sign('sha256', tbs, key)));
 }
 
+/**
+ * RFC 5280's key identifier (method 1): SHA-1 of the public key's bits —
+ * for P-256, the last 65 bytes of the SubjectPublicKeyInfo (the point).
+ * Strict verifiers (openssl -x509_strict) want it on every certificate.
+ */
+const keyId = (party: Party): Buffer =>
+  createHash('sha1')
+    .update(party.key.publicKey.subarray(party.key.publicKey.length - 65))
+    .digest();
+const subjectKeyId = (party: Party): Buffer => extension('2.5.29.14', false, der(0x04, keyId(party)));
+const authorityKeyId = (issuer: Party): Buffer =>
+  extension('2.5.29.35', false, seq(der(0x80, keyId(issuer))));
+
 const keyPair = (): Party['key'] =>
   generateKeyPairSync('ec', {
     namedCurve: 'P-256',
@@ -64,14 +84,18 @@ export function mintServingCert(dnsNames: readonly string[], now: Date, days = 3
   };
   const leaf: Party = { name: commonName(first), key: keyPair() };
   const caDer = certificate(ca, ca, from, to, [
-    extension('2.5.29.19', true, seq(der(0x01, Buffer.from([0xff])))), // CA:TRUE
+    extension('2.5.29.19', true, seq(der(0x01, Buffer.from([0xff])), der(0x02, Buffer.from([0])))), // CA:TRUE, pathlen:0
     extension('2.5.29.15', true, der(0x03, Buffer.from([2, 0x04]))), // keyCertSign
+    subjectKeyId(ca),
+    authorityKeyId(ca),
   ]);
   const leafDer = certificate(leaf, ca, from, to, [
     extension('2.5.29.19', true, seq()), // CA:FALSE
     extension('2.5.29.15', true, der(0x03, Buffer.from([7, 0x80]))), // digitalSignature
     extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1'))), // serverAuth
     extension('2.5.29.17', false, seq(...dnsNames.map((n) => der(0x82, Buffer.from(n, 'ascii'))))),
+    subjectKeyId(leaf),
+    authorityKeyId(ca),
   ]);
   const caPem = pem('CERTIFICATE', caDer);
   // Parsed once here so a writer bug fails at start-up, not in the API server's handshake.

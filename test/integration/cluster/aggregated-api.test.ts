@@ -251,41 +251,82 @@ describe('the aggregated API inventory.sigwatch.dev through the API server', fun
   });
 
   it('answers "which running pods contain log4j-core < 2.17.1" as kubectl create and as sigwatch query --cluster, scoped to the caller', async () => {
-    const query = join(dir, 'query.yaml');
-    await writeFile(
-      query,
-      [
-        'apiVersion: inventory.sigwatch.dev/v1alpha1',
-        'kind: PackageQuery',
-        'spec:',
-        `  purl: ${log4jPurl}`,
-        "  versions: '<2.17.1'",
-        '',
-      ].join('\n'),
-    );
+    /** The query as a user writes it; `namespaces` narrows it to where the user may look. */
+    const query = async (namespaces?: string[]): Promise<string> => {
+      const file = join(dir, `query-${String(namespaces?.length ?? 0)}.yaml`);
+      await writeFile(
+        file,
+        [
+          'apiVersion: inventory.sigwatch.dev/v1alpha1',
+          'kind: PackageQuery',
+          'spec:',
+          `  purl: ${log4jPurl}`,
+          "  versions: '<2.17.1'",
+          ...(namespaces === undefined ? [] : [`  namespaces: [${namespaces.join(', ')}]`]),
+          '',
+        ].join('\n'),
+      );
+      return file;
+    };
     const pods = (out: string): string[] =>
       (JSON.parse(out) as { status: { matches: { namespace: string; pod: string }[] } }).status.matches
         .map((m) => `${m.namespace}/${m.pod}`)
         .sort();
     // kubectl's field-validation check lists CRDs for a kind without a PATCH operation (as for a
     // SubjectAccessReview); users who may not list CRDs skip it with --validate=false.
-    const security = await kubectlAs(as.security, ['create', '--validate=false', '-f', query, '-o', 'json']);
+    const security = await kubectlAs(as.security, [
+      'create',
+      '--validate=false',
+      '-f',
+      await query(),
+      '-o',
+      'json',
+    ]);
     expect(security.code, security.stderr).to.equal(0);
     expect(pods(security.stdout)).to.deep.equal([`${teamA}/shop`, `${teamB}/billing`].sort());
-    const viewer = await kubectlAs(as.viewerA, ['create', '--validate=false', '-f', query, '-o', 'json']);
+    const viewer = await kubectlAs(as.viewerA, [
+      'create',
+      '--validate=false',
+      '-f',
+      await query([teamA]),
+      '-o',
+      'json',
+    ]);
     expect(viewer.code, viewer.stderr).to.equal(0);
     expect(pods(viewer.stdout)).to.deep.equal([`${teamA}/shop`]);
-    const nobody = await kubectlAs(as.nobody, ['create', '--validate=false', '-f', query, '-o', 'json']);
+    for (const scope of [undefined, [teamA, teamB]]) {
+      const refused = await kubectlAs(as.viewerA, [
+        'create',
+        '--validate=false',
+        '-f',
+        await query(scope),
+        '-o',
+        'json',
+      ]);
+      expect(refused.code, JSON.stringify(scope)).to.not.equal(0);
+      expect(refused.stderr).to.contain('Forbidden').and.contain('is not allowed');
+    }
+    const nobody = await kubectlAs(as.nobody, [
+      'create',
+      '--validate=false',
+      '-f',
+      await query(),
+      '-o',
+      'json',
+    ]);
     expect(nobody.code).to.not.equal(0);
     expect(nobody.stderr).to.match(/Forbidden.*packagequeries\.inventory\.sigwatch\.dev is forbidden/s);
 
     const out: string[] = [];
     const err: string[] = [];
     const cli = (kubeconfig: string, versions: string): Promise<number> =>
-      runCli(['query', log4jPurl, '--versions', versions, '--cluster', '--kubeconfig', kubeconfig], {
-        writeOut: (s) => out.push(s),
-        writeErr: (s) => err.push(s),
-      });
+      runCli(
+        ['query', log4jPurl, '--versions', versions, '--cluster', '-n', teamA, '--kubeconfig', kubeconfig],
+        {
+          writeOut: (s) => out.push(s),
+          writeErr: (s) => err.push(s),
+        },
+      );
     expect(await cli(as.viewerA, '<2.17.1'), err.join('')).to.equal(ExitCode.Ok);
     const lines = out.join('').trim().split('\n');
     expect(lines).to.have.length(1);

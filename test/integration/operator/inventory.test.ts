@@ -17,6 +17,7 @@ import { parseAllDocuments } from 'yaml';
 import { allCrds } from '../../../src/operator/crds.js';
 import { KubeHttp } from '../../../src/operator/kube-http.js';
 import { attachSbom, attest, generateKeyPair, sign } from '../../support/cosign.js';
+import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
 import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
 import { PolicyObjects, runningPod } from '../../support/operator-objects.js';
@@ -36,7 +37,8 @@ interface Answer {
 
 interface Caller {
   /** front: the front proxy's certificate (default); admin: a client certificate of the cluster CA; none. */
-  readonly cert?: 'front' | 'admin' | 'none';
+  /** foreign: a certificate of another CA with the front proxy's allowed name. */
+  readonly cert?: 'front' | 'admin' | 'foreign' | 'none';
   readonly user?: string;
   readonly groups?: readonly string[];
   readonly accept?: string;
@@ -62,6 +64,7 @@ describe('operator: aggregated API (as the front proxy calls it)', function () {
   let leader: OperatorProcess;
   let follower: OperatorProcess;
   const pki = (name: string): Promise<string> => readFile(join(testEnv().dir, 'pki', name), 'utf8');
+  let foreignDir: string;
 
   /** One request to a replica's API port, with the caller's certificate and identity headers. */
   const call = async (
@@ -71,13 +74,16 @@ describe('operator: aggregated API (as the front proxy calls it)', function () {
     caller: Caller & { body?: string; verify?: boolean } = {},
   ): Promise<Answer> => {
     const cert = caller.cert ?? 'front';
+    const files = { front: 'front-proxy', admin: 'admin' } as const;
     const [certPem, keyPem] =
       cert === 'none'
         ? [undefined, undefined]
-        : await Promise.all([
-            pki(`${cert === 'front' ? 'front-proxy' : 'admin'}.crt`),
-            pki(`${cert === 'front' ? 'front-proxy' : 'admin'}.key`),
-          ]);
+        : cert === 'foreign'
+          ? await Promise.all([
+              readFile(join(foreignDir, 'c.pem'), 'utf8'),
+              readFile(join(foreignDir, 'k.pem'), 'utf8'),
+            ])
+          : await Promise.all([pki(`${files[cert]}.crt`), pki(`${files[cert]}.key`)]);
     const headers: Record<string, string | string[]> = { accept: caller.accept ?? 'application/json' };
     if (caller.user !== undefined) headers['x-remote-user'] = caller.user;
     if (caller.groups !== undefined) headers['x-remote-group'] = [...caller.groups];
@@ -125,14 +131,35 @@ describe('operator: aggregated API (as the front proxy calls it)', function () {
     carol: { user: 'carol', groups: ['system:authenticated'] },
   } as const;
 
-  const packageQuery = (versions: string, purl = log4jPurl): string =>
+  const packageQuery = (versions: string, purl = log4jPurl, namespaces?: string[]): string =>
     JSON.stringify({
       apiVersion: 'inventory.sigwatch.dev/v1alpha1',
       kind: 'PackageQuery',
-      spec: { purl, versions },
+      spec: { purl, versions, ...(namespaces === undefined ? {} : { namespaces }) },
     });
 
   before(async () => {
+    // A client certificate for the front proxy's allowed name, from a CA the API server never heard of.
+    foreignDir = await mkdtemp(join(tmpdir(), 'sigwatch-foreign-'));
+    await exec('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      '/CN=front-proxy-client',
+      '-addext',
+      'extendedKeyUsage=clientAuth',
+      '-days',
+      '1',
+      '-keyout',
+      join(foreignDir, 'k.pem'),
+      '-out',
+      join(foreignDir, 'c.pem'),
+    ]);
     for (const crd of allCrds()) await applyCrd(crd);
     const key = await generateKeyPair();
     const dir = await mkdtemp(join(tmpdir(), 'sigwatch-inventory-'));
@@ -388,7 +415,7 @@ describe('operator: aggregated API (as the front proxy calls it)', function () {
     expect((await call(leader, 'GET', `${group}/runningimages`, users.alice)).status).to.equal(403);
   });
 
-  it('answers a PackageQuery for the namespaces where the caller may list imageverdicts, and only those', async () => {
+  it('answers a PackageQuery for all namespaces with cluster-wide permission, else only for namespaces asked and allowed', async () => {
     const matches = (a: Answer): string[] =>
       ((a.body['status'] as { matches?: Match[] } | undefined)?.matches ?? [])
         .map((m) => `${m.namespace}/${m.pod} ${m.version ?? ''} ${String(m.signed)}`)
@@ -409,10 +436,19 @@ describe('operator: aggregated API (as the front proxy calls it)', function () {
     );
     const mine = await call(leader, 'POST', `${group}/packagequeries`, {
       ...users.alice,
-      body: packageQuery('<2.17.1'),
+      body: packageQuery('<2.17.1', log4jPurl, [ns1]),
     });
     expect(mine.status).to.equal(201);
     expect(matches(mine)).to.deep.equal([`${ns1}/vuln-a 2.14.1 true`]);
+    // All namespaces, or one more than allowed: refused whole, never answered in part.
+    for (const namespaces of [undefined, [ns1, ns2]]) {
+      const refused = await call(leader, 'POST', `${group}/packagequeries`, {
+        ...users.alice,
+        body: packageQuery('<2.17.1', log4jPurl, namespaces),
+      });
+      expect(refused.status, JSON.stringify(namespaces)).to.equal(403);
+      expect(refused.body['message']).to.contain('User "alice"');
+    }
     expect(
       (
         await call(leader, 'POST', `${group}/packagequeries`, {
@@ -444,7 +480,7 @@ describe('operator: aggregated API (as the front proxy calls it)', function () {
     expect(huge.status).to.equal(413);
   });
 
-  it('believes identity headers only over the front proxy certificate, and a follower does not answer', async () => {
+  it("believes identity headers only over the front proxy certificate (not another CA's with its name), and a follower does not answer", async () => {
     const path = `${group}/imageverdicts`;
     // No certificate; a certificate of the cluster CA (not the front proxy's) claiming system:masters;
     // the front proxy's certificate without a user.
@@ -453,6 +489,9 @@ describe('operator: aggregated API (as the front proxy calls it)', function () {
       (await call(leader, 'GET', path, { user: 'bob', groups: ['system:masters'], cert: 'admin' })).status,
     ).to.equal(401);
     expect((await call(leader, 'GET', path, {})).status).to.equal(401);
+    expect((await call(leader, 'GET', path, { ...users.bob, cert: 'foreign' })).status).to.equal(401);
+    // The same request with the front proxy's own certificate is answered: the refusals are the certificate's.
+    expect((await call(leader, 'GET', path, users.bob)).status).to.equal(200);
     const fromFollower = await call(follower, 'GET', path, { ...users.bob, verify: false });
     expect(fromFollower.status).to.equal(503);
     expect(fromFollower.body['reason']).to.equal('ServiceUnavailable');

@@ -1,7 +1,12 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
 import { der, int, time } from '../../../src/base/der.js';
-import { answerPackageQuery, readPackageQuery } from '../../../src/operator/api/package-query.js';
+import {
+  answerPackageQuery,
+  PackageQueryForbidden,
+  readPackageQuery,
+  type PackageQuery,
+} from '../../../src/operator/api/package-query.js';
 import {
   allowedProxy,
   parseRequestHeaderConfig,
@@ -109,11 +114,21 @@ describe('operator aggregated API', () => {
       expect(userFromHeaders(config, { 'x-remote-user': [''] })).to.equal(undefined);
     });
 
-    it('bounds the groups a request may claim', () => {
-      const groups = Array.from({ length: 1000 }, (_, i) => `g${String(i)}`);
+    it('refuses, never cuts, more groups or extra values than it reviews; extra keys may be __proto__', () => {
+      const many = Array.from({ length: 257 }, (_, i) => `g${String(i)}`);
+      expect(userFromHeaders(config, { 'x-remote-user': ['a'], 'x-remote-group': many })).to.equal(undefined);
+      expect(userFromHeaders(config, { 'x-remote-user': ['a'], 'x-remote-extra-k': many })).to.equal(
+        undefined,
+      );
       expect(
-        userFromHeaders(config, { 'x-remote-user': ['a'], 'x-remote-group': groups })?.groups,
+        userFromHeaders(config, { 'x-remote-user': ['a'], 'x-remote-group': many.slice(1) })?.groups,
       ).to.have.length(256);
+      const odd = userFromHeaders(config, {
+        'x-remote-user': ['a'],
+        'x-remote-extra-__proto__': ['x'],
+        'x-remote-extra-constructor': ['y'],
+      });
+      expect(Object.keys(odd?.extra ?? {}).sort()).to.deep.equal(['__proto__', 'constructor']);
     });
 
     it('accepts only the allowed proxy names (any name when the API server allows all)', () => {
@@ -274,31 +289,59 @@ describe('operator aggregated API', () => {
       signed: true,
     });
 
-    it('answers for every namespace to a cluster-wide reader, else only the allowed namespaces', async () => {
-      const hits = [hit('a', 'p1'), hit('b', 'p2'), hit('b', 'p3'), hit('c', 'p4', false)];
+    const query = (namespaces?: string[]): PackageQuery => ({
+      spec: { purl, ...(namespaces === undefined ? {} : { namespaces }) },
+      rule: parsePackageRule(purl, '<2.17.1'),
+    });
+    const hits = [hit('a', 'p1'), hit('b', 'p2'), hit('b', 'p3'), hit('c', 'p4', false)];
+
+    it('answers for every namespace to a cluster-wide reader, asking one review', async () => {
       const asked: string[] = [];
-      const all = (await answerPackageQuery(hits, (ns) => {
+      const all = (await answerPackageQuery(query(), hits, (ns) => {
         asked.push(ns);
         return Promise.resolve(true);
       })) as { pods: number };
       expect(all.pods).to.equal(3);
       expect(asked).to.deep.equal(['']);
-      const some = (await answerPackageQuery(hits, (ns) => Promise.resolve(ns === 'b'))) as {
-        pods: number;
-        matches: { namespace: string }[];
-      };
-      expect(some.pods).to.equal(2);
-      expect(some.matches.map((m) => m.namespace)).to.deep.equal(['b', 'b']);
       expect(componentsView(hits.slice(3))).to.deep.equal({ pods: 0, matches: [] });
     });
 
-    it('refuses to ask about more than 1,000 namespaces one by one', async () => {
-      const hits = Array.from({ length: 1001 }, (_, i) => hit(`n${String(i)}`, 'p'));
-      const error = await answerPackageQuery(hits, (ns) => Promise.resolve(ns !== '')).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(String(error)).to.match(/1001 namespaces/);
+    it('answers for the namespaces asked when each is allowed, asking about those only, wherever the package runs', async () => {
+      const asked: string[] = [];
+      const some = (await answerPackageQuery(query(['b', 'z']), hits, (ns) => {
+        asked.push(ns);
+        return Promise.resolve(true);
+      })) as { pods: number; matches: { namespace: string }[] };
+      expect(some.matches.map((m) => m.namespace)).to.deep.equal(['b', 'b']);
+      expect(asked.sort()).to.deep.equal(['b', 'z']);
+    });
+
+    it('refuses all namespaces without cluster-wide permission, and any namespace not allowed, the same however many match', async () => {
+      const refusal = (q: PackageQuery, h: readonly ComponentHit[]): Promise<string> =>
+        answerPackageQuery(q, h, (ns) => Promise.resolve(ns === 'a')).then(
+          () => 'answered',
+          (e: unknown) => (e instanceof PackageQueryForbidden ? e.message : String(e)),
+        );
+      expect(await refusal(query(), hits)).to.match(/all namespaces is not allowed/);
+      expect(await refusal(query(), [])).to.equal(await refusal(query(), hits));
+      expect(await refusal(query(['a', 'b']), hits)).to.match(/namespace "b" is not allowed/);
+      expect(await refusal(query(['a', 'b']), [])).to.equal(await refusal(query(['a', 'b']), hits));
+    });
+
+    it('reads spec.namespaces: 1 to 50 distinct namespace names', () => {
+      expect(
+        readPackageQuery(body({ purl, namespaces: ['a', 'b'] }), parsePackageRule).spec.namespaces,
+      ).to.deep.equal(['a', 'b']);
+      for (const namespaces of [
+        [],
+        ['a', 'a'],
+        ['Not_A_Name'],
+        'a',
+        Array.from({ length: 51 }, (_, i) => `n${String(i)}`),
+      ])
+        expect(() => readPackageQuery(body({ purl, namespaces }), parsePackageRule)).to.throw(
+          /spec.namespaces/,
+        );
     });
   });
 });
