@@ -77,6 +77,12 @@ export function queryCommand(context: CommandContext): Command {
     )
     .option('--kubeconfig <path>', 'kubeconfig to use (default: the usual loading rules)')
     .option('--context <name>', 'kubeconfig context to use (default: its current context)')
+    .option(
+      '-n, --namespace <name>',
+      'with --cluster: search this namespace (repeatable; default: all namespaces, which needs permission to list imageverdicts in all)',
+      repeatable,
+      [],
+    )
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
     )
