@@ -20,8 +20,8 @@ import type { Logger } from '../../../src/operator/logger.js';
 import { trimPod, type TrimmedPod } from '../../../src/operator/pod.js';
 import { buildPolicyReport, type PolicyReport } from '../../../src/operator/policy-report.js';
 import { PolicyReportWriter } from '../../../src/operator/policy-report-writer.js';
-import type { ContainerResult } from '../../../src/operator/policy-status.js';
 import { auditedWrites, type AuditedWrite } from '../../support/audit-log.js';
+import { containerResult } from '../../support/container-results.js';
 import { generateKeyPair, sign } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';
@@ -257,29 +257,22 @@ describe('operator: --policy-reports', function () {
       const other = await freshNamespace('polrep-foreign');
       const name = `sigwatch-polrep-test-${ns}`;
       const rbac = '/apis/rbac.authorization.k8s.io/v1';
-      await admin().call({
-        method: 'POST',
-        path: `${rbac}/clusterroles`,
-        body: {
-          apiVersion: 'rbac.authorization.k8s.io/v1',
-          kind: 'ClusterRole',
-          metadata: { name },
-          rules: role?.rules,
-        },
-      });
-      cleanup.push(() => admin().send({ method: 'DELETE', path: `${rbac}/clusterroles/${name}` }));
-      await admin().call({
-        method: 'POST',
-        path: `${rbac}/clusterrolebindings`,
-        body: {
-          apiVersion: 'rbac.authorization.k8s.io/v1',
-          kind: 'ClusterRoleBinding',
-          metadata: { name },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-          subjects: [{ kind: 'ServiceAccount', name: 'report-writer', namespace: ns }],
-        },
-      });
-      cleanup.push(() => admin().send({ method: 'DELETE', path: `${rbac}/clusterrolebindings/${name}` }));
+      const objects: [string, Record<string, unknown>][] = [
+        ['clusterroles', { kind: 'ClusterRole', rules: role?.rules }],
+        [
+          'clusterrolebindings',
+          {
+            kind: 'ClusterRoleBinding',
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+            subjects: [{ kind: 'ServiceAccount', name: 'report-writer', namespace: ns }],
+          },
+        ],
+      ];
+      for (const [plural, body] of objects) {
+        const object = { apiVersion: 'rbac.authorization.k8s.io/v1', metadata: { name }, ...body };
+        await admin().call({ method: 'POST', path: `${rbac}/${plural}`, body: object });
+        cleanup.push(() => admin().send({ method: 'DELETE', path: `${rbac}/${plural}/${name}` }));
+      }
       const asWriter = new KubeHttp(kubeConfigWithToken(await mintToken(ns, 'report-writer')));
 
       // A report named sigwatch that someone else manages: never overwritten.
@@ -317,9 +310,9 @@ describe('operator: --policy-reports', function () {
         return Promise.resolve();
       });
       first.resync();
-      first.setPod(`${ns}/web-1`, testPod(ns, 'web-1'), [testResult('NonCompliant')], true);
-      first.setPod(`${ns}/web-2`, testPod(ns, 'web-2'), [testResult('Compliant')], true);
-      first.setPod(`${other}/web-1`, testPod(other, 'web-1'), [testResult('Compliant')], true);
+      first.setPod(`${ns}/web-1`, testPod(ns, 'web-1'), [containerResult('NonCompliant')], true);
+      first.setPod(`${ns}/web-2`, testPod(ns, 'web-2'), [containerResult('Compliant')], true);
+      first.setPod(`${other}/web-1`, testPod(other, 'web-1'), [containerResult('Compliant')], true);
       // The new binding reaches the authorizer's cache within moments; until then writes are refused and retried.
       const created = await eventually(`the report in ${ns}`, async () => {
         await first.flush();
@@ -329,14 +322,14 @@ describe('operator: --policy-reports', function () {
       expect((await stored(other))?.metadata.resourceVersion).to.equal(foreignVersion);
       expect(warnings.some((w) => w.includes('is not managed by Sigwatch'))).to.equal(true);
 
-      first.setPod(`${ns}/web-2`, testPod(ns, 'web-2'), [testResult('Unknown')], true);
+      first.setPod(`${ns}/web-2`, testPod(ns, 'web-2'), [containerResult('Unknown')], true);
       await first.flush();
       expect((await stored(ns))?.summary).to.deep.equal({ pass: 0, fail: 1, warn: 0, error: 1, skip: 0 });
 
       // What the builder makes passes strict field validation: no field the upstream schema lacks.
       const built = buildPolicyReport(
         ns,
-        [{ pod: testPod(ns, 'web-1'), results: [testResult('Exempt')], complete: true }],
+        [{ pod: testPod(ns, 'web-1'), results: [containerResult('Exempt')], complete: true }],
         new Map(),
         new Date(),
       ).report;
@@ -361,8 +354,8 @@ describe('operator: --policy-reports', function () {
         second.stop();
         return Promise.resolve();
       });
-      second.setPod(`${ns}/web-1`, testPod(ns, 'web-1'), [testResult('NonCompliant')], true);
-      second.setPod(`${ns}/web-2`, testPod(ns, 'web-2'), [testResult('Unknown')], true);
+      second.setPod(`${ns}/web-1`, testPod(ns, 'web-1'), [containerResult('NonCompliant')], true);
+      second.setPod(`${ns}/web-2`, testPod(ns, 'web-2'), [containerResult('Unknown')], true);
       second.resync();
       await second.flush();
       expect((await reportWrites(secondFrom)).filter((w) => w.namespace === ns)).to.deep.equal([]);
@@ -398,27 +391,4 @@ function testPod(namespace: string, name: string): TrimmedPod {
   });
   if (pod === undefined) throw new Error('fixture');
   return pod;
-}
-
-function testResult(verdict: ContainerResult['verdict']): ContainerResult {
-  const digest = `sha256:${'b'.repeat(64)}`;
-  return {
-    policy: 'prod-images',
-    container: 'app',
-    image: 'reg.test/web:1',
-    digest,
-    digestKey: `reg.test/web@${digest}`,
-    verdict,
-    current: verdict,
-    stale: false,
-    reasons:
-      verdict === 'NonCompliant'
-        ? ['SignatureMissing']
-        : verdict === 'Unknown'
-          ? ['RegistryUnavailable']
-          : [],
-    message: '',
-    actionable: true,
-    evidenceAt: 0,
-  };
 }

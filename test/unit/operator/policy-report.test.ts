@@ -10,9 +10,9 @@ import {
   type ReportResult,
 } from '../../../src/operator/policy-report.js';
 import type { ContainerResult } from '../../../src/operator/policy-status.js';
+import { containerResult } from '../../support/container-results.js';
 import { policyReportCrd } from '../../support/policy-report-crd.js';
 
-const digest = `sha256:${'a'.repeat(64)}`;
 const t0 = new Date('2026-12-05T10:00:00.750Z');
 const later = new Date('2026-12-05T10:05:00Z');
 
@@ -33,29 +33,7 @@ function pod(name: string, ns = 'shop'): TrimmedPod {
   return p;
 }
 
-function result(verdict: ContainerResult['verdict'], over: Partial<ContainerResult> = {}): ContainerResult {
-  return {
-    policy: 'prod-images',
-    container: 'app',
-    image: 'reg.test/cart:1',
-    digest,
-    digestKey: `reg.test/cart@${digest}`,
-    verdict,
-    current: verdict,
-    stale: false,
-    reasons:
-      verdict === 'NonCompliant'
-        ? ['SignatureMissing']
-        : verdict === 'Unknown'
-          ? ['RegistryUnavailable']
-          : [],
-    message:
-      verdict === 'Compliant' || verdict === 'Exempt' ? '' : 'no signature by any authority of the policy',
-    actionable: true,
-    evidenceAt: 0,
-    ...over,
-  };
-}
+const result = containerResult;
 
 const judged = (p: TrimmedPod, ...results: ContainerResult[]): ReportedPod => ({
   pod: p,
@@ -138,7 +116,7 @@ describe('operator policy reports: verdicts as wgpolicyk8s.io/v1alpha2 PolicyRep
       expect(r.properties).to.deep.equal({
         container: 'app',
         image: 'reg.test/cart:1',
-        digest,
+        digest: result('NonCompliant').digest,
         verdict: 'NonCompliant',
         reasons: 'SignatureMissing',
       });
