@@ -24,18 +24,16 @@
  * Writes use get/list/create/update/delete only (config/policy-reports).
  */
 import pLimit from 'p-limit';
-import { KubeError, type KubeHttp, type KubeResponse } from './kube-http.js';
+import { KubeError, type KubeHttp } from './kube-http.js';
 import type { Logger } from './logger.js';
 import type { TrimmedPod } from './pod.js';
 import type { ContainerResult } from './policy-status.js';
+import { PolicyReportApi, type StoredReport } from './policy-report-api.js';
 import {
   buildPolicyReport,
   defaultReportLimits,
-  managedByLabel,
   reportContent,
-  reportName,
   timesFromReport,
-  type PolicyReport,
   type ReportedPod,
   type ReportLimits,
   type ResultTimes,
@@ -62,38 +60,17 @@ export interface PolicyReportWriterOptions {
 
 type Outcome = 'unchanged' | 'created' | 'updated' | 'deleted' | 'held';
 
-interface Written {
-  readonly content: string;
-  readonly uid: string;
-  readonly resourceVersion: string;
-}
-
-const group = '/apis/wgpolicyk8s.io/v1alpha2';
 const maxRetryMs = 300_000;
 const settleMaxMs = 2_000;
+/** Namespaces written side by side: the operator's write limiter serves callers in turn, so label writes wait behind at most this many. */
 const concurrency = 4;
-const listPageSize = 50;
-
-const collection = (ns: string): string => `${group}/namespaces/${encodeURIComponent(ns)}/policyreports`;
-const item = (ns: string): string => `${collection(ns)}/${reportName}`;
-const ok = (res: KubeResponse): boolean => res.status >= 200 && res.status < 300;
-const meta = (body: unknown): { uid: string; resourceVersion: string; labels: Record<string, unknown> } => {
-  const m = (
-    body as { metadata?: { uid?: unknown; resourceVersion?: unknown; labels?: unknown } } | undefined
-  )?.metadata;
-  return {
-    uid: typeof m?.uid === 'string' ? m.uid : '',
-    resourceVersion: typeof m?.resourceVersion === 'string' ? m.resourceVersion : '',
-    labels: typeof m?.labels === 'object' && m.labels !== null ? (m.labels as Record<string, unknown>) : {},
-  };
-};
 
 export class PolicyReportWriter {
   /** namespace → pod key → the pod as last judged. */
   private readonly pods = new Map<string, Map<string, ReportedPod>>();
   private readonly podNamespace = new Map<string, string>();
   private readonly times = new Map<string, ResultTimes>();
-  private readonly written = new Map<string, Written>();
+  private readonly written = new Map<string, StoredReport>();
   private readonly pendingSince = new Map<string, number>();
   private readonly retry = new Map<string, { failures: number; at: number }>();
   private readonly dirty = new Set<string>();
@@ -103,9 +80,12 @@ export class PolicyReportWriter {
   private timerAt = Infinity;
   private flushing: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
+  private readonly api: PolicyReportApi;
   private stopped = false;
 
-  constructor(private readonly options: PolicyReportWriterOptions) {}
+  constructor(private readonly options: PolicyReportWriterOptions) {
+    this.api = new PolicyReportApi(options.kube, options.timeoutMs ?? 10_000, this.abort.signal);
+  }
 
   /** The controller's judgement of a pod; no pod or no results (and complete): the pod is not reported. */
   setPod(
@@ -270,118 +250,29 @@ export class PolicyReportWriter {
     if (built.report === undefined) {
       this.times.delete(ns);
       if (pods?.size === 0) this.pods.delete(ns);
-      return this.remove(ns);
+      const stored = this.written.get(ns);
+      if (stored === undefined) return 'unchanged';
+      await this.api.remove(ns, stored);
+      this.written.delete(ns);
+      return 'deleted';
     }
     this.times.set(ns, built.times);
     const content = reportContent(built.report);
     const before = this.written.get(ns);
     if (before?.content === content) return 'unchanged';
-    return this.put(ns, built.report, content, before);
-  }
-
-  private request(
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-    path: string,
-    body?: unknown,
-  ): Promise<KubeResponse> {
-    return this.options.kube.send({
-      method,
-      path,
-      ...(body === undefined ? {} : { body }),
-      timeoutMs: this.options.timeoutMs ?? 10_000,
-      signal: this.abort.signal,
-    });
-  }
-
-  private refused(method: string, ns: string, res: KubeResponse): KubeError {
-    const message = (res.body as { message?: unknown } | undefined)?.message;
-    return new KubeError(
-      'KubeRequestFailed',
-      `${method} PolicyReport ${ns}/${reportName}: ${String(res.status)} ${typeof message === 'string' ? message : ''}`.trim(),
-      res.status,
-    );
-  }
-
-  /** Creates or replaces the report; a conflict or a vanished object is read again (bounded). */
-  private async put(
-    ns: string,
-    report: PolicyReport,
-    content: string,
-    before: Written | undefined,
-  ): Promise<Outcome> {
-    let current: { uid: string; resourceVersion: string } | undefined = before;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const res =
-        current === undefined
-          ? await this.request('POST', `${collection(ns)}?fieldManager=sigwatch`, report)
-          : await this.request('PUT', `${item(ns)}?fieldManager=sigwatch`, {
-              ...report,
-              metadata: { ...report.metadata, resourceVersion: current.resourceVersion },
-            });
-      if (ok(res)) {
-        const m = meta(res.body);
-        this.written.set(ns, { content, uid: m.uid, resourceVersion: m.resourceVersion });
-        return current === undefined ? 'created' : 'updated';
-      }
-      if (res.status === 409 || (res.status === 404 && current !== undefined))
-        current = await this.readExisting(ns);
-      else throw this.refused(current === undefined ? 'POST' : 'PUT', ns, res);
-    }
-    throw new KubeError('KubeRequestFailed', `PolicyReport ${ns}/${reportName}: conflicts persisted`, 409);
-  }
-
-  /** The stored report's identity, if any; one Sigwatch does not manage is never overwritten. */
-  private async readExisting(ns: string): Promise<{ uid: string; resourceVersion: string } | undefined> {
-    const res = await this.request('GET', item(ns));
-    if (res.status === 404) return undefined;
-    if (!ok(res)) throw this.refused('GET', ns, res);
-    const m = meta(res.body);
-    if (m.labels[managedByLabel] !== 'sigwatch')
-      throw new KubeError(
-        'KubeRequestFailed',
-        `PolicyReport ${ns}/${reportName} exists and is not managed by Sigwatch (label ${managedByLabel})`,
-        409,
-      );
-    return m;
-  }
-
-  private async remove(ns: string): Promise<Outcome> {
-    const before = this.written.get(ns);
-    if (before === undefined) return 'unchanged';
-    // The uid precondition: only the object Sigwatch wrote, never one someone made since.
-    const res = await this.request('DELETE', item(ns), {
-      apiVersion: 'v1',
-      kind: 'DeleteOptions',
-      preconditions: { uid: before.uid },
-    });
-    if (!ok(res) && res.status !== 404 && res.status !== 409) throw this.refused('DELETE', ns, res);
-    this.written.delete(ns);
-    return 'deleted';
+    const saved = await this.api.save(ns, built.report, content, before);
+    this.written.set(ns, saved.stored);
+    return saved.outcome;
   }
 
   /** Reads the reports Sigwatch wrote before (any replica): their content, identity and times. */
   private async listExisting(): Promise<boolean> {
-    const selector = encodeURIComponent(`${managedByLabel}=sigwatch`);
-    const fields = encodeURIComponent(`metadata.name=${reportName}`);
-    let next = '';
     try {
-      do {
-        const res = await this.request(
-          'GET',
-          `${group}/policyreports?labelSelector=${selector}&fieldSelector=${fields}&limit=${String(listPageSize)}${next === '' ? '' : `&continue=${encodeURIComponent(next)}`}`,
-        );
-        if (!ok(res)) throw this.refused('LIST', '*', res);
-        const body = res.body as { items?: unknown; metadata?: { continue?: unknown } } | undefined;
-        for (const raw of Array.isArray(body?.items) ? (body.items as unknown[]) : []) {
-          const ns = (raw as { metadata?: { namespace?: unknown } } | undefined)?.metadata?.namespace;
-          if (typeof ns !== 'string') continue;
-          const m = meta(raw);
-          this.written.set(ns, { content: reportContent(raw), ...m });
-          if (!this.times.has(ns)) this.times.set(ns, timesFromReport(raw));
-          this.dirty.add(ns);
-        }
-        next = typeof body?.metadata?.continue === 'string' ? body.metadata.continue : '';
-      } while (next !== '');
+      for (const { namespace, stored, raw } of await this.api.list()) {
+        this.written.set(namespace, stored);
+        if (!this.times.has(namespace)) this.times.set(namespace, timesFromReport(raw));
+        this.dirty.add(namespace);
+      }
       this.needList = false;
       this.listFailures = 0;
       return true;

@@ -96,15 +96,6 @@ const resultOf = {
   Exempt: 'skip',
 } as const satisfies Record<ContainerResult['verdict'], ReportResultValue>;
 
-/** Which results are left out first when a report is over its limits: passes, then skips, errors, fails. */
-const keepOrder: Readonly<Record<ReportResultValue, number>> = {
-  fail: 0,
-  warn: 1,
-  error: 2,
-  skip: 3,
-  pass: 4,
-};
-
 const fieldOf: Readonly<Record<ContainerKind, string>> = {
   container: 'containers',
   init: 'initContainers',
@@ -170,12 +161,6 @@ function mapResult(pod: TrimmedPod, r: ContainerResult): Omit<ReportResult, 'tim
   };
 }
 
-const byResource = (a: ReportResult, b: ReportResult): number => {
-  const ka = resultId(a.resources[0]?.name ?? '', a.properties['container'] ?? '', a.policy);
-  const kb = resultId(b.resources[0]?.name ?? '', b.properties['container'] ?? '', b.policy);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-};
-
 /**
  * The report a namespace should have now, or undefined when none of its pods
  * has a result (the report is then deleted). `times` are the remembered
@@ -190,7 +175,7 @@ export function buildPolicyReport(
   limits: ReportLimits = defaultReportLimits,
 ): { report: PolicyReport | undefined; times: Map<string, { signature: string; at: number }> } {
   const nextTimes = new Map<string, { signature: string; at: number }>();
-  const all: ReportResult[] = [];
+  const all: Keyed[] = [];
   const summary: Record<ReportResultValue, number> = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
   for (const { pod, results } of pods) {
     for (const r of results) {
@@ -200,13 +185,15 @@ export function buildPolicyReport(
       const before = times.get(id);
       const at = before?.signature === signature ? before.at : now.getTime();
       nextTimes.set(id, { signature, at });
-      all.push({ ...mapped, timestamp: { seconds: Math.floor(at / 1000), nanos: 0 } });
+      all.push({ id, result: { ...mapped, timestamp: { seconds: Math.floor(at / 1000), nanos: 0 } } });
       summary[mapped.result]++;
     }
   }
   if (all.length === 0) return { report: undefined, times: nextTimes };
-  const kept = withinLimits(all, limits);
-  const omitted = all.length - kept.length;
+  // By pod, container, policy: a stable order, so equal content compares equal.
+  all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const results = withinLimits(all, limits);
+  const omitted = all.length - results.length;
   return {
     report: {
       apiVersion: 'wgpolicyk8s.io/v1alpha2',
@@ -217,27 +204,41 @@ export function buildPolicyReport(
         labels: { [managedByLabel]: 'sigwatch' },
         ...(omitted === 0 ? {} : { annotations: { [omittedAnnotation]: String(omitted) } }),
       },
-      results: kept.sort(byResource),
+      results,
       summary,
     },
     times: nextTimes,
   };
 }
 
-/** The results kept under the limits: the most important first (fails), each kind by resource. */
-function withinLimits(all: readonly ReportResult[], limits: ReportLimits): ReportResult[] {
-  const ranked = [...all].sort((a, b) => keepOrder[a.result] - keepOrder[b.result] || byResource(a, b));
-  const kept: ReportResult[] = [];
-  let bytes = 0;
-  for (const r of ranked) {
-    if (kept.length >= limits.maxResults) break;
-    const size = Buffer.byteLength(JSON.stringify(r)) + 1; // and its comma
-    if (bytes + size > limits.maxBytes) break;
-    bytes += size;
-    kept.push(r);
-  }
-  return kept;
+interface Keyed {
+  readonly id: string;
+  readonly result: ReportResult;
 }
+
+/** The results kept under the limits (in the given order): the most important first, fails before passes. */
+function withinLimits(sorted: readonly Keyed[], limits: ReportLimits): ReportResult[] {
+  // Each result's bytes in the serialized list, with its comma (the brackets are noise).
+  const sizes = sorted.map((k) => Buffer.byteLength(JSON.stringify(k.result)) + 1);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (sorted.length <= limits.maxResults && total <= limits.maxBytes) return sorted.map((k) => k.result);
+  const keep = new Set<number>();
+  let bytes = 0;
+  // Passes are left out first, then skips, errors, warnings; failures last.
+  for (const value of ['fail', 'warn', 'error', 'skip', 'pass'] as const) {
+    for (const [i, k] of sorted.entries()) {
+      if (k.result.result !== value) continue;
+      const size = sizes[i] ?? 0;
+      if (keep.size >= limits.maxResults || bytes + size > limits.maxBytes) return kept(sorted, keep);
+      bytes += size;
+      keep.add(i);
+    }
+  }
+  return kept(sorted, keep);
+}
+
+const kept = (sorted: readonly Keyed[], keep: ReadonlySet<number>): ReportResult[] =>
+  sorted.flatMap((k, i) => (keep.has(i) ? [k.result] : []));
 
 type Json = Readonly<Record<string, unknown>>;
 const obj = (v: unknown): Json | undefined =>
