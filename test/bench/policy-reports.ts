@@ -25,6 +25,7 @@ import { buildPolicyReport, type ReportedPod } from '../../src/operator/policy-r
 import { PolicyReportWriter } from '../../src/operator/policy-report-writer.js';
 import { PolicyStatusWriter, type ContainerResult } from '../../src/operator/policy-status.js';
 import { publicGoodTrustedRoot } from '../../src/verify/public-good.js';
+import { containerResult } from '../support/container-results.js';
 import { applyCrd, freshNamespace } from '../support/kube.js';
 import { policyReportCrd } from '../support/policy-report-crd.js';
 import { median, quantile } from './stats.js';
@@ -127,30 +128,12 @@ function seededPods(count: number, namespaces: readonly string[]): ReportedPod[]
 
 function verdictResult(repository: string, digest: string, roll: number): ContainerResult {
   const verdict = roll < 0.85 ? 'Compliant' : roll < 0.95 ? 'NonCompliant' : 'Unknown';
-  return {
-    policy: 'prod-images',
-    container: 'app',
+  return containerResult(verdict, {
     image: `${repository}:v1.2.3`,
     digest,
     digestKey: `${repository}@${digest}`,
-    verdict,
-    current: verdict,
-    stale: false,
-    reasons:
-      verdict === 'NonCompliant'
-        ? ['SignatureMissing']
-        : verdict === 'Unknown'
-          ? ['RegistryUnavailable']
-          : [],
-    message:
-      verdict === 'NonCompliant'
-        ? 'no signature by any authority of the policy'
-        : verdict === 'Unknown'
-          ? `${repository}: registry did not answer within 30 s`
-          : '',
-    actionable: true,
-    evidenceAt: 0,
-  };
+    ...(verdict === 'Unknown' ? { message: `${repository}: registry did not answer within 30 s` } : {}),
+  });
 }
 
 function benchPolicy(): CompiledPolicy {
@@ -251,13 +234,9 @@ async function benchNamespaces(
   // One pod turns NonCompliant (its digest lost its signature).
   const flip = (p: ReportedPod, verdict: ContainerResult['verdict']): ReportedPod => ({
     ...p,
-    results: p.results.map((r) => ({
-      ...r,
-      verdict,
-      current: verdict,
-      reasons: verdict === 'NonCompliant' ? ['SignatureMissing'] : [],
-      message: verdict === 'NonCompliant' ? 'no signature by any authority of the policy' : '',
-    })),
+    results: p.results.map((r) =>
+      containerResult(verdict, { image: r.image, digest: r.digest, digestKey: r.digestKey }),
+    ),
   });
   const compliant = all.filter((p) => p.results[0]?.verdict === 'Compliant');
   kube.reset();
