@@ -40,6 +40,7 @@ interface RunFlags {
   readonly inventoryUnsignedSboms: boolean;
   readonly alertmanagerUrlAllowlist: string[];
   readonly maxEvidenceBytes: string;
+  readonly policyReports: boolean;
 }
 
 /** Mirrors operator/logger.ts `logLevels`; kept here so the CLI does not load winston for other commands. */
@@ -203,6 +204,11 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
       'bytes fetched per evidence source of a digest (each .sig, .att, .sbom tag and referrers); beyond it the newest that fit are judged',
       env['SIGWATCH_MAX_EVIDENCE_BYTES'] ?? '16Mi',
     )
+    .option(
+      '--policy-reports',
+      'keep a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace (Policy Reporter); needs config/policy-reports',
+      env['SIGWATCH_POLICY_REPORTS'] === 'true',
+    )
     .action(async (flags: RunFlags) => {
       const probePort = Number(flags.probePort);
       if (!Number.isInteger(probePort) || probePort < 0 || probePort > 65_535)
@@ -254,6 +260,7 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
         leaseDurationMs,
         evictionRetryMs,
         alertmanagerAllowlist: flags.alertmanagerUrlAllowlist,
+        policyReports: flags.policyReports,
         ...(apiPort === undefined
           ? {}
           : {

@@ -69,6 +69,16 @@ export interface ControllerOptions {
   readonly evictionRetryMs?: number;
   /** Also read unsigned `.sbom` attachments, for the inventory only (one more request per digest and interval). */
   readonly unsignedSboms?: boolean;
+  /**
+   * Each pod's results after every judgement (`--policy-reports`); no pod: it is gone or out of scope.
+   * `complete`: every digest it runs that a policy matched had evidence.
+   */
+  readonly onResults?: (
+    key: string,
+    pod: TrimmedPod | undefined,
+    results: readonly ContainerResult[],
+    complete: boolean,
+  ) => void;
 }
 
 const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
@@ -484,6 +494,7 @@ export class Controller {
       this.results.delete(key);
       this.setUnmatched(key, false);
       this.status.setPodResults(key, []);
+      this.options.onResults?.(key, undefined, [], true);
       return;
     }
     const now = this.now();
@@ -567,6 +578,7 @@ export class Controller {
     this.results.set(key, results);
     this.setUnmatched(key, reported && ids.size === 0);
     this.status.setPodResults(key, results);
+    this.options.onResults?.(key, pod, results, complete);
     if (validUntil !== undefined) this.wakeAt(key, validUntil, now);
     // Until every matched digest has evidence, a partial label could be wrong in either direction.
     if (!complete) return;

@@ -21,6 +21,7 @@ import { LeaderLabel } from './leader-label.js';
 import type { Logger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
 import { PodCredentials } from './pod-credentials.js';
+import { PolicyReportWriter } from './policy-report-writer.js';
 import { trimPod } from './pod.js';
 import { RelatedDigests } from './related-digests.js';
 import { registryCredentials, trimDataObject, TrustObjects, type DataObject } from './trust-objects.js';
@@ -50,6 +51,8 @@ export interface OperatorSettings {
   readonly evictionRetryMs: number;
   /** Alertmanager URLs (prefixes) ImageAudits may notify; empty: none. */
   readonly alertmanagerAllowlist: readonly string[];
+  /** Keep a `wgpolicyk8s.io/v1alpha2` PolicyReport per namespace (needs config/policy-reports). */
+  readonly policyReports?: boolean;
   /** The aggregated API `inventory.sigwatch.dev` (served by the leader); absent: not served. */
   readonly api?: AggregatedApiSettings;
   /** Package queries also answer from unsigned `.sbom` attachments (fetched for that: one more request per digest). */
@@ -140,7 +143,18 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   const mayWrite = (): boolean =>
     !settings.leaderElection || (leader?.holdsLeaseFor(settings.leaseDurationMs / 3) ?? false);
 
-  const controller = new Controller({
+  const reports =
+    settings.policyReports === true
+      ? new PolicyReportWriter({ kube, logger, mayWrite, settled: () => controller.idle() })
+      : undefined;
+  const controller: Controller = new Controller({
+    ...(reports === undefined
+      ? {}
+      : {
+          onResults: (key, pod, results, complete) => {
+            reports.setPod(key, pod, results, complete);
+          },
+        }),
     kube,
     logger,
     operatorNamespace: namespace,
@@ -333,6 +347,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
         renotePods();
         controller.resync();
         audits.resync();
+        reports?.resync();
         void leaderLabel.lead();
         api?.lead();
       },
@@ -349,6 +364,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     metrics.setLeader(true);
     void leaderLabel.lead();
     api?.lead();
+    reports?.resync();
   }
 
   const watches = [secrets, configMaps, policies, namespaces, pods, imageAudits];
@@ -374,6 +390,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       clearInterval(renoteTimer);
       for (const w of watches) w.stop();
       controller.stop();
+      reports?.stop();
       audits.stop();
       store.stop();
       related.stop();

@@ -1,6 +1,6 @@
 /**
  * The API server's audit log of the test environment (hack/testenv writes
- * one for writes to pods, Events and Sigwatch's resources): who wrote what,
+ * one for writes to pods, Events, Sigwatch's resources and PolicyReports): who wrote what,
  * by User-Agent, as the server saw it — not as the operator reports it.
  */
 import { readFile } from 'node:fs/promises';

@@ -176,6 +176,7 @@ describe('test/fixtures: the trimmed corpus', () => {
       'guac',
       'guac-data',
       'kyverno',
+      'kyverno-crds',
       'sigstore-conformance',
       'sigstore-js',
       'slsa-verifier',

@@ -63,4 +63,10 @@ describe('cli/run flag defaults from the environment', () => {
       expect(flagEnvironment({ [name]: value })[name]).to.equal(kept ? value : undefined);
     });
   }
+
+  it('turns --policy-reports on only for SIGWATCH_POLICY_REPORTS=true', () => {
+    expect(defaults({})['policyReports']).to.equal(false);
+    expect(defaults({ SIGWATCH_POLICY_REPORTS: 'true' })['policyReports']).to.equal(true);
+    expect(defaults({ SIGWATCH_POLICY_REPORTS: 'yes' })['policyReports']).to.equal(false);
+  });
 });
