@@ -274,46 +274,20 @@ describe('the aggregated API inventory.sigwatch.dev through the API server', fun
         .sort();
     // kubectl's field-validation check lists CRDs for a kind without a PATCH operation (as for a
     // SubjectAccessReview); users who may not list CRDs skip it with --validate=false.
-    const security = await kubectlAs(as.security, [
-      'create',
-      '--validate=false',
-      '-f',
-      await query(),
-      '-o',
-      'json',
-    ]);
+    const create = async (kubeconfig: string, namespaces?: string[]): ReturnType<typeof kubectlAs> =>
+      kubectlAs(kubeconfig, ['create', '--validate=false', '-f', await query(namespaces), '-o', 'json']);
+    const security = await create(as.security);
     expect(security.code, security.stderr).to.equal(0);
     expect(pods(security.stdout)).to.deep.equal([`${teamA}/shop`, `${teamB}/billing`].sort());
-    const viewer = await kubectlAs(as.viewerA, [
-      'create',
-      '--validate=false',
-      '-f',
-      await query([teamA]),
-      '-o',
-      'json',
-    ]);
+    const viewer = await create(as.viewerA, [teamA]);
     expect(viewer.code, viewer.stderr).to.equal(0);
     expect(pods(viewer.stdout)).to.deep.equal([`${teamA}/shop`]);
     for (const scope of [undefined, [teamA, teamB]]) {
-      const refused = await kubectlAs(as.viewerA, [
-        'create',
-        '--validate=false',
-        '-f',
-        await query(scope),
-        '-o',
-        'json',
-      ]);
+      const refused = await create(as.viewerA, scope);
       expect(refused.code, JSON.stringify(scope)).to.not.equal(0);
       expect(refused.stderr).to.contain('Forbidden').and.contain('is not allowed');
     }
-    const nobody = await kubectlAs(as.nobody, [
-      'create',
-      '--validate=false',
-      '-f',
-      await query(),
-      '-o',
-      'json',
-    ]);
+    const nobody = await create(as.nobody);
     expect(nobody.code).to.not.equal(0);
     expect(nobody.stderr).to.match(/Forbidden.*packagequeries\.inventory\.sigwatch\.dev is forbidden/s);
 

@@ -19,6 +19,7 @@ import type { ComponentHit } from '../../../src/operator/inventory.js';
 import { componentsView, imagesView } from '../../../src/operator/inventory-views.js';
 import { trimPod } from '../../../src/operator/pod.js';
 import type { ContainerResult } from '../../../src/operator/policy-status.js';
+import { containerResult } from '../../support/container-results.js';
 import { parsePackageRule } from '../../../src/sbom/query.js';
 
 const digest = `sha256:${'a'.repeat(64)}`;
@@ -44,21 +45,7 @@ const result = (
   policy: string,
   verdict: ContainerResult['verdict'],
   extra: Partial<ContainerResult> = {},
-): ContainerResult => ({
-  policy,
-  container: 'app',
-  image: 'reg.test/cart:1',
-  digest,
-  digestKey: `reg.test/cart@${digest}`,
-  verdict,
-  current: verdict,
-  stale: false,
-  reasons: verdict === 'NonCompliant' ? ['SignatureMissing'] : [],
-  message: '',
-  actionable: true,
-  evidenceAt: 0,
-  ...extra,
-});
+): ContainerResult => containerResult(verdict, { policy, message: '', ...extra });
 
 const config: RequestHeaderConfig = {
   ca: '-----BEGIN CERTIFICATE-----',
