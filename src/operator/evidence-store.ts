@@ -22,7 +22,7 @@ export interface EvidenceNeeds {
   /** `source.repository` of the authorities of the policies involved. */
   readonly extraRepositories: readonly Repository[];
   readonly intervalMs: number;
-  /** Whether unsigned `.sbom` attachments are read too (the inventory API's, never a verdict's). */
+  /** Whether unsigned `.sbom` attachments are read too (package queries', never a verdict's). */
   readonly attachedSboms?: boolean;
 }
 

@@ -49,7 +49,7 @@ export function matchComponents(components: readonly SbomComponent[], rule: Pack
 
 /**
  * The rule for "package PURL, versions RANGE" as users type it (`sigwatch
- * query`, the inventory API): a version inside the purl means exactly that
+ * query`, PackageQuery): a version inside the purl means exactly that
  * version. Throws CliError `UsageError` for a purl or range that does not parse.
  */
 export function parsePackageRule(purlText: string, versions: string | undefined): PackageRule {
