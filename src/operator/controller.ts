@@ -261,11 +261,11 @@ export class Controller {
    * Running containers whose digests' signed SBOMs list the rule's package
    * (inventory.ts), from the pods, evidence and verification results held now.
    */
-  containersWithPackage(rule: PackageRule): ComponentHit[] {
+  containersWithPackage(rule: PackageRule, namespaces?: ReadonlySet<string>): ComponentHit[] {
     const running: RunningContainer[] = [];
     for (const [key, results] of this.results) {
       const pod = this.pods.get(key);
-      if (pod === undefined) continue;
+      if (pod === undefined || (namespaces !== undefined && !namespaces.has(pod.namespace))) continue;
       const seen = new Set<string>();
       for (const r of results) {
         const id = `${r.container}\u0000${r.digestKey}`;
@@ -338,7 +338,8 @@ export class Controller {
         return pod === undefined ? undefined : withResults(pod);
       },
       images: () => imagesView(this.pods, this.results).images,
-      packageHits: (rule) => this.containersWithPackage(rule).filter((h) => h.inRange !== false),
+      packageHits: (rule, namespaces) =>
+        this.containersWithPackage(rule, namespaces).filter((h) => h.inRange !== false),
     };
   }
 

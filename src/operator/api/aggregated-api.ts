@@ -93,7 +93,14 @@ export async function startAggregatedApi(
               : serving.caPem + previousCa.pem,
         })
       : undefined;
-  publisher?.start();
+  // After a rotation the server switches to the new certificate only once the API server trusts its CA.
+  let switchPending = false;
+  const switchIfPublished = (inPlace: boolean): void => {
+    if (!switchPending || !inPlace) return;
+    switchPending = false;
+    server.update(load());
+  };
+  publisher?.start(switchIfPublished);
 
   // A minted certificate is replaced a month before it expires; mounted files are re-read hourly
   // (cert-manager renews them in place).
@@ -103,9 +110,8 @@ export async function startAggregatedApi(
       previousCa = { pem: serving.caPem, until: Date.now() + 86_400_000 };
       serving = mintServingCert(settings.dnsNames, new Date());
       // Both CAs are trusted before the server switches to the new certificate.
-      void publisher?.publish().then(() => {
-        server.update(load());
-      });
+      switchPending = true;
+      void publisher?.publish().then(switchIfPublished);
       return;
     }
     try {

@@ -33,30 +33,34 @@ export class CaBundlePublisher {
     },
   ) {}
 
-  start(): void {
-    this.timer = setInterval(() => void this.publish(), this.options.reconcileMs ?? 60_000);
+  /** Checks every `reconcileMs`; `checked` hears whether the bundle was in place after each check. */
+  start(checked: (inPlace: boolean) => void = () => undefined): void {
+    this.timer = setInterval(() => void this.publish().then(checked), this.options.reconcileMs ?? 60_000);
     this.timer.unref();
   }
 
-  /** Checks now (and writes if needed); serialised with the periodic checks. */
-  publish(): Promise<void> {
-    this.queue = this.queue.then(() => this.reconcile());
-    return this.queue;
+  /** Checks now (and writes if needed); serialised with the periodic checks. True: the bundle is in place. */
+  publish(): Promise<boolean> {
+    const done = this.queue.then(() => this.reconcile());
+    this.queue = done.then(() => undefined);
+    return done;
   }
 
   stop(): void {
     clearInterval(this.timer);
   }
 
-  private async reconcile(): Promise<void> {
-    if (!this.options.leading()) return;
+  private async reconcile(): Promise<boolean> {
+    if (!this.options.leading()) return false;
     const want = Buffer.from(this.options.bundle()).toString('base64');
     try {
       const current = (await this.options.kube.call({ method: 'GET', path, timeoutMs: 10_000 })) as {
         metadata?: { resourceVersion?: string };
         spec?: { caBundle?: string };
       };
-      if (current.spec?.caBundle === want || !this.options.leading()) return;
+      this.failing = false;
+      if (current.spec?.caBundle === want) return true;
+      if (!this.options.leading()) return false;
       await this.options.kube.call({
         method: 'PATCH',
         path,
@@ -64,8 +68,8 @@ export class CaBundlePublisher {
         contentType: 'application/merge-patch+json',
         timeoutMs: 10_000,
       });
-      this.failing = false;
       this.options.logger.info('published the aggregated API CA', { apiService: apiServiceName });
+      return true;
     } catch (error: unknown) {
       if (!this.failing)
         this.options.logger.warn('publishing the aggregated API CA failed; checking again shortly', {
@@ -73,6 +77,7 @@ export class CaBundlePublisher {
           error: error instanceof Error ? error.message : String(error),
         });
       this.failing = true;
+      return false;
     }
   }
 }

@@ -56,7 +56,10 @@ export class Authorizer {
     } finally {
       this.inFlight--;
     }
-    if (this.cache.size >= maxCached) this.cache.clear();
+    // The oldest entry goes (a Map keeps insertion order): a burst of new questions never empties the
+    // cache for everyone else.
+    if (this.cache.size >= maxCached) this.cache.delete(this.cache.keys().next().value ?? '');
+    this.cache.delete(id);
     this.cache.set(id, { at: this.now(), decision });
     return decision;
   }

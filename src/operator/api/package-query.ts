@@ -8,7 +8,6 @@
  * runs: neither the answer, an error nor the time taken tells a team that
  * another team runs it.
  */
-import pLimit from 'p-limit';
 import { CliError } from '../../base/errors.js';
 import type { PackageRule } from '../../sbom/query.js';
 import { componentsView } from '../inventory-views.js';
@@ -80,27 +79,27 @@ export function readPackageQuery(
 
 /**
  * The status: matches in the query's scope, once `mayList` allowed all of
- * it ('' asks for all namespaces at once).
+ * it ('' asks for all namespaces at once). Namespaces are asked about one at
+ * a time, stopping at the first refusal; the pods are searched only then,
+ * and only in the scope (`hitsIn`), so neither the reviews nor the time
+ * taken depend on where else the package runs.
  * @throws PackageQueryForbidden naming what the caller may not list
  */
 export async function answerPackageQuery(
   query: PackageQuery,
-  hits: readonly PackageHit[],
+  hitsIn: (namespaces: ReadonlySet<string> | undefined) => readonly PackageHit[],
   mayList: (namespace: string) => Promise<boolean>,
 ): Promise<unknown> {
   const namespaces = query.spec.namespaces;
   if (namespaces === undefined) {
     if (!(await mayList('')))
       throw new PackageQueryForbidden(
-        'listing imageverdicts in all namespaces is not allowed: name the namespaces to search in spec.namespaces',
+        'listing imageverdicts in all namespaces is not allowed: name the namespaces to search (spec.namespaces, or sigwatch query -n)',
       );
-    return componentsView(hits);
+    return componentsView(hitsIn(undefined));
   }
-  const limit = pLimit(4);
-  const allowed = await Promise.all(namespaces.map((ns) => limit(() => mayList(ns))));
-  const denied = namespaces.find((_, i) => !allowed[i]);
-  if (denied !== undefined)
-    throw new PackageQueryForbidden(`listing imageverdicts in the namespace "${denied}" is not allowed`);
-  const scope = new Set(namespaces);
-  return componentsView(hits.filter((h) => scope.has(h.namespace)));
+  for (const ns of namespaces)
+    if (!(await mayList(ns)))
+      throw new PackageQueryForbidden(`listing imageverdicts in the namespace "${ns}" is not allowed`);
+  return componentsView(hitsIn(new Set(namespaces)));
 }

@@ -12,6 +12,7 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { isSigwatchError } from '../../base/errors.js';
 import type { PackageRule } from '../../sbom/query.js';
@@ -50,8 +51,8 @@ export interface VerdictSource {
   pods(namespace: string | undefined): Iterable<{ pod: TrimmedPod; results: readonly ContainerResult[] }>;
   pod(namespace: string, name: string): { pod: TrimmedPod; results: readonly ContainerResult[] } | undefined;
   images(): readonly ImageEntry[];
-  /** Containers whose SBOMs list the package (in range, or not comparable). */
-  packageHits(rule: PackageRule): readonly PackageHit[];
+  /** Containers whose SBOMs list the package (in range, or not comparable); only in `namespaces` when given. */
+  packageHits(rule: PackageRule, namespaces?: ReadonlySet<string>): readonly PackageHit[];
 }
 
 export interface ApiServerOptions {
@@ -211,30 +212,36 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const now = options.now ?? Date.now;
 
   /**
-   * TLS verifies the client certificate once, at the handshake, against the
-   * CA of that moment. So each connection remembers which front-proxy CA it
-   * was verified against, and a request on a connection older than the
-   * current CA is refused and the connection closed (the proxy reconnects and
-   * is verified anew); the certificate's dates are checked on every request.
+   * TLS checks the client certificate once, at the handshake, against the CA
+   * bound when the connection was accepted. That proves the client holds the
+   * key; whether the certificate chains to the front-proxy CA of *now* is
+   * checked here, per connection and again whenever the CA changed (a
+   * rotated-out proxy certificate stops at once, a still-trusted one keeps its
+   * connection). Dates are checked on every request. Every refusal closes the
+   * connection: a client without the certificate holds no idle connection.
    */
+  const queriesInFlight = new Set<string>();
   let caGeneration = 0;
+  let trustedCas: X509Certificate[] = [];
   const verifiedWith = new WeakMap<TLSSocket, number>();
 
   const authenticate = (req: IncomingMessage): UserInfo => {
     const config = options.frontProxy();
     const socket = req.socket as TLSSocket;
-    const unauthorized = (why: string): HttpError =>
-      new HttpError(401, 'Unauthorized', 'Unauthorized', why === 'stale' ? { connection: 'close' } : {});
-    if (config === undefined || !socket.authorized) throw unauthorized('');
-    if (verifiedWith.get(socket) !== caGeneration) throw unauthorized('stale');
+    const unauthorized = new HttpError(401, 'Unauthorized', 'Unauthorized', { connection: 'close' });
+    if (config === undefined || !socket.authorized) throw unauthorized;
     const peer = socket.getPeerX509Certificate();
     const at = now();
     if (peer === undefined || Date.parse(peer.validFrom) > at || Date.parse(peer.validTo) < at)
-      throw unauthorized('');
+      throw unauthorized;
+    if (verifiedWith.get(socket) !== caGeneration) {
+      if (!trustedCas.some((ca) => peer.checkIssued(ca) && peer.verify(ca.publicKey))) throw unauthorized;
+      verifiedWith.set(socket, caGeneration);
+    }
     const cn = (socket.getPeerCertificate() as Partial<PeerCertificate>).subject?.CN;
-    if (!allowedProxy(config, typeof cn === 'string' ? cn : undefined)) throw unauthorized('');
+    if (!allowedProxy(config, typeof cn === 'string' ? cn : undefined)) throw unauthorized;
     const user = userFromHeaders(config, req.headersDistinct);
-    if (user === undefined) throw unauthorized('');
+    if (user === undefined) throw unauthorized;
     return user;
   };
 
@@ -368,19 +375,32 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
           if (!isSigwatchError(error) && !(error instanceof SyntaxError)) throw error;
           throw new HttpError(400, 'BadRequest', error.message);
         }
-        const answer = await answerPackageQuery(query, options.source.packageHits(query.rule), (ns) =>
-          decide(user, { verb: 'list', group, version, resource: 'imageverdicts', namespace: ns }).then(
-            (d) => d.allowed,
-          ),
-        ).catch((error: unknown) => {
-          if (error instanceof PackageQueryForbidden)
-            throw new HttpError(
-              403,
-              'Forbidden',
-              `packagequeries.${group} is forbidden: User "${user.username}": ${error.message}`,
-            );
-          throw error;
-        });
+        // One query per user at a time: each may ask up to 50 reviews, and the review budget is shared.
+        if (queriesInFlight.has(user.username))
+          throw new HttpError(429, 'TooManyRequests', 'a PackageQuery of yours is still running; try again', {
+            'retry-after': '1',
+          });
+        queriesInFlight.add(user.username);
+        const answer = await answerPackageQuery(
+          query,
+          (namespaces) => options.source.packageHits(query.rule, namespaces),
+          (ns) =>
+            decide(user, { verb: 'list', group, version, resource: 'imageverdicts', namespace: ns }).then(
+              (d) => d.allowed,
+            ),
+        )
+          .catch((error: unknown) => {
+            if (error instanceof PackageQueryForbidden)
+              throw new HttpError(
+                403,
+                'Forbidden',
+                `packagequeries.${group} is forbidden: User "${user.username}": ${error.message}`,
+              );
+            throw error;
+          })
+          .finally(() => {
+            queriesInFlight.delete(user.username);
+          });
         send(res, 201, { apiVersion, kind: 'PackageQuery', metadata: {}, spec: query.spec, status: answer });
         return;
       }
@@ -406,6 +426,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   // would verify any publicly issued client certificate.
   const nobodysCa = mintServingCert(['no-front-proxy-yet'], new Date()).caPem;
   let trusted = options.frontProxy()?.ca ?? nobodysCa;
+  /** Every certificate of a PEM bundle; a block that does not parse is skipped (the handshake failed it already). */
+  const parseBundle = (pem: string): X509Certificate[] =>
+    (pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).flatMap((block) => {
+      try {
+        return [new X509Certificate(block)];
+      } catch {
+        return [];
+      }
+    });
+  trustedCas = parseBundle(trusted);
   const context = (tls: { certPem: string; keyPem: string }): { cert: string; key: string; ca: string } => ({
     cert: tls.certPem,
     key: tls.keyPem,
@@ -426,16 +456,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     },
     listener,
   );
-  server.on('secureConnection', (socket: TLSSocket) => {
-    verifiedWith.set(socket, caGeneration);
-  });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   // Longer than the API server's idle connections (90 s): a connection it reuses is never one this
   // side is closing, which would fail a POST it cannot retry.
   server.keepAliveTimeout = 120_000;
-  // Only the API server should connect; a flood of connections from elsewhere stops here.
-  server.maxConnections = 512;
   const listening = await listen(server, options.host, options.port);
   return {
     port: listening.port,
@@ -444,6 +469,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       const ca = options.frontProxy()?.ca ?? nobodysCa;
       if (ca !== trusted) {
         trusted = ca;
+        trustedCas = parseBundle(ca);
         caGeneration++;
       }
       server.setSecureContext(context(current));

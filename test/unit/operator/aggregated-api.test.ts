@@ -281,10 +281,18 @@ describe('operator aggregated API', () => {
       rule: parsePackageRule(purl, '<2.17.1'),
     });
     const hits = [hit('a', 'p1'), hit('b', 'p2'), hit('b', 'p3'), hit('c', 'p4', false)];
+    /** The pods' search, as the controller does it: only in the scope, and recorded. */
+    const searched: (string[] | 'all')[] = [];
+    const hitsIn =
+      (list: readonly ComponentHit[]) =>
+      (ns: ReadonlySet<string> | undefined): readonly ComponentHit[] => {
+        searched.push(ns === undefined ? 'all' : [...ns]);
+        return ns === undefined ? list : list.filter((h) => ns.has(h.namespace));
+      };
 
     it('answers for every namespace to a cluster-wide reader, asking one review', async () => {
       const asked: string[] = [];
-      const all = (await answerPackageQuery(query(), hits, (ns) => {
+      const all = (await answerPackageQuery(query(), hitsIn(hits), (ns) => {
         asked.push(ns);
         return Promise.resolve(true);
       })) as { pods: number };
@@ -295,17 +303,18 @@ describe('operator aggregated API', () => {
 
     it('answers for the namespaces asked when each is allowed, asking about those only, wherever the package runs', async () => {
       const asked: string[] = [];
-      const some = (await answerPackageQuery(query(['b', 'z']), hits, (ns) => {
+      const some = (await answerPackageQuery(query(['b', 'z']), hitsIn(hits), (ns) => {
         asked.push(ns);
         return Promise.resolve(true);
       })) as { pods: number; matches: { namespace: string }[] };
       expect(some.matches.map((m) => m.namespace)).to.deep.equal(['b', 'b']);
-      expect(asked.sort()).to.deep.equal(['b', 'z']);
+      expect(asked).to.deep.equal(['b', 'z']);
+      expect(searched.at(-1)).to.deep.equal(['b', 'z']);
     });
 
     it('refuses all namespaces without cluster-wide permission, and any namespace not allowed, the same however many match', async () => {
       const refusal = (q: PackageQuery, h: readonly ComponentHit[]): Promise<string> =>
-        answerPackageQuery(q, h, (ns) => Promise.resolve(ns === 'a')).then(
+        answerPackageQuery(q, hitsIn(h), (ns) => Promise.resolve(ns === 'a')).then(
           () => 'answered',
           (e: unknown) => (e instanceof PackageQueryForbidden ? e.message : String(e)),
         );
@@ -313,6 +322,15 @@ describe('operator aggregated API', () => {
       expect(await refusal(query(), [])).to.equal(await refusal(query(), hits));
       expect(await refusal(query(['a', 'b']), hits)).to.match(/namespace "b" is not allowed/);
       expect(await refusal(query(['a', 'b']), [])).to.equal(await refusal(query(['a', 'b']), hits));
+      searched.length = 0;
+      const asked: string[] = [];
+      await answerPackageQuery(query(['x', 'y', 'z']), hitsIn(hits), (ns) => {
+        asked.push(ns);
+        return Promise.resolve(ns !== 'y');
+      }).catch(() => undefined);
+      // One at a time, stopping at the first refusal; the pods are never searched for a refused query.
+      expect(asked).to.deep.equal(['x', 'y']);
+      expect(searched).to.deep.equal([]);
     });
 
     it('reads spec.namespaces: 1 to 50 distinct namespace names', () => {
