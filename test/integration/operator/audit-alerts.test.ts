@@ -113,7 +113,10 @@ describe('operator: ImageAudit notifications', function () {
       severity: 'critical',
       team: 'platform',
     });
-    expect((await condition('monthly', 'NotificationFailed'))?.status).to.equal('False');
+    // The status is written after the notification went out: wait for it rather than race it.
+    await eventually('NotificationFailed=False on the audit', async () =>
+      (await condition('monthly', 'NotificationFailed'))?.status === 'False' ? true : undefined,
+    );
     // Well past resolve_timeout (5 s): still firing, because endsAt lies minutes ahead.
     await new Promise((r) => setTimeout(r, 12_000));
     expect(await am.activeAlerts('SigwatchAuditNonCompliant')).to.have.length(1);
