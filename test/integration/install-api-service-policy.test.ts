@@ -98,14 +98,19 @@ describe('install: the APIService admission policy', function () {
   /** Puts the APIService back as it was before the test that changed it. */
   const restore = async (): Promise<void> => {
     if (original === undefined) return; // before() failed early: nothing was changed
-    const now = (await admin.call({ method: 'GET', path: installed })) as ApiService;
-    await admin.call({
-      method: 'PUT',
-      path: installed,
-      body: {
-        ...original,
-        metadata: { ...original.metadata, resourceVersion: now.metadata.resourceVersion },
-      },
+    const saved = original;
+    // The aggregator's availability controller writes the status meanwhile: a PUT on the version just
+    // read can meet a newer one (409); read again and retry.
+    await eventually('the APIService restored', async () => {
+      const now = (await admin.call({ method: 'GET', path: installed })) as ApiService;
+      const res = await admin.send({
+        method: 'PUT',
+        path: installed,
+        body: { ...saved, metadata: { ...saved.metadata, resourceVersion: now.metadata.resourceVersion } },
+      });
+      if (res.status === 409) return undefined;
+      if (res.status !== 200) throw new Error(`restoring the APIService: ${String(res.status)}`);
+      return true;
     });
   };
 
