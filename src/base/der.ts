@@ -65,3 +65,52 @@ export const commonName = (cn: string): Buffer => seq(set(seq(oid('2.5.4.3'), ut
 /** An Extension: `id`, critical or not, with its DER value. */
 export const extension = (id: string, critical: boolean, value: Buffer): Buffer =>
   seq(oid(id), ...(critical ? [bool(true)] : []), octets(value));
+
+/** One TLV element: its tag and where its contents and the whole element lie in the buffer. */
+interface Element {
+  readonly tag: number;
+  readonly start: number;
+  readonly contentStart: number;
+  readonly end: number;
+}
+
+/** Reads the element at `offset` (definite lengths only, as DER requires). */
+function element(buf: Buffer, offset: number): Element {
+  const tag = buf[offset];
+  let length = buf[offset + 1];
+  if (tag === undefined || length === undefined) throw new Error('DER: truncated element');
+  let contentStart = offset + 2;
+  if (length & 0x80) {
+    const count = length & 0x7f;
+    if (count === 0 || count > 4) throw new Error('DER: unsupported length');
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (buf[contentStart + i] ?? 0);
+    contentStart += count;
+  }
+  const end = contentStart + length;
+  if (end > buf.length) throw new Error('DER: element runs past the buffer');
+  return { tag, start: offset, contentStart, end };
+}
+
+/** The elements directly inside a constructed element's contents. */
+function children(buf: Buffer, parent: Element): Element[] {
+  const out: Element[] = [];
+  for (let at = parent.contentStart; at < parent.end;) {
+    const e = element(buf, at);
+    out.push(e);
+    at = e.end;
+  }
+  return out;
+}
+
+/** The subject Name of a DER certificate, as its exact bytes (what a child's issuer field must repeat). */
+export function certificateSubject(cert: Buffer): Buffer {
+  const [tbs] = children(cert, element(cert, 0));
+  if (tbs === undefined) throw new Error('DER: no tbsCertificate');
+  const fields = children(cert, tbs);
+  // version [0] is optional; then serial, signature algorithm, issuer, validity, subject.
+  const skip = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const subject = fields[skip + 4];
+  if (subject?.tag !== 0x30) throw new Error('DER: no subject');
+  return cert.subarray(subject.start, subject.end);
+}

@@ -49,7 +49,11 @@ export interface ScopeContext {
 }
 
 /** Whether `policy` judges pods of this pod's namespace and labels (images are matched per container). */
-export function policySelectsPod(policy: ReadyPolicy, pod: TrimmedPod, context: ScopeContext): boolean {
+export function policySelectsPod(
+  policy: ReadyPolicy,
+  pod: Pick<TrimmedPod, 'namespace' | 'labels'>,
+  context: ScopeContext,
+): boolean {
   const m = policy.spec.match;
   const system = systemNamespaces.has(pod.namespace) || pod.namespace === context.operatorNamespace;
   if (system && !m.includeSystemNamespaces) return false;

@@ -12,6 +12,7 @@
  * prefix. Every list and string is bounded so the rules' cost is bounded.
  */
 import {
+  admissionUnknownValues,
   evictableKinds,
   labelSelectorOperators,
   policyDefaults,
@@ -298,6 +299,27 @@ export function imagePolicySpecSchema(): JsonSchema {
           maxNewViolationsPercent: { type: 'integer', minimum: 0, maximum: 100 },
         }),
       }),
+      admission: object(
+        {
+          enabled: {
+            type: 'boolean',
+            description:
+              'Judge pods and pod templates at admission (default true): Enforce refuses a NonCompliant image, Audit admits it with a warning.',
+          },
+          onUnknown: {
+            type: 'string',
+            enum: admissionUnknownValues,
+            description:
+              'Enforce mode: refuse (Deny, the default) or admit with a warning (Allow) an image whose verdict is Unknown at admission (registry down, timeout).',
+          },
+          pinDigests: {
+            type: 'boolean',
+            description:
+              'Rewrite each pod image this policy matches from its tag to the digest that was judged (default false).',
+          },
+        },
+        { description: 'What this policy does at deploy time, in the admission webhook.' },
+      ),
       reverifyInterval: {
         ...duration('How often evidence is re-fetched; at least 1m.'),
         'x-kubernetes-validations': [

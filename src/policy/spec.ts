@@ -139,6 +139,23 @@ export interface PolicyActions {
   readonly evict: EvictAction;
 }
 
+/** What an admission request gets when the policy's verdict is Unknown (registry down, timeout). */
+export type AdmissionUnknown = 'Deny' | 'Allow';
+export const admissionUnknownValues: readonly AdmissionUnknown[] = ['Deny', 'Allow'];
+
+/**
+ * The policy at admission (the webhook): `mode` decides what a definite
+ * failure does there too — Enforce refuses, Audit admits with a warning.
+ */
+export interface AdmissionSettings {
+  /** Judge pods and pod templates at admission; false: only what runs is judged. */
+  readonly enabled: boolean;
+  /** Enforce mode only: refuse (`Deny`) or admit with a warning (`Allow`) when the verdict is Unknown. */
+  readonly onUnknown: AdmissionUnknown;
+  /** Rewrite each tag this policy matches to the digest that was judged (pods only). */
+  readonly pinDigests: boolean;
+}
+
 export interface ImagePolicySpec {
   readonly mode: PolicyMode;
   readonly match: ImageMatch;
@@ -148,6 +165,7 @@ export interface ImagePolicySpec {
   readonly sbom: SbomRule;
   readonly exceptions: readonly PolicyException[];
   readonly actions: PolicyActions;
+  readonly admission: AdmissionSettings;
   readonly reverifyInterval: string;
 }
 
@@ -171,6 +189,8 @@ export const policyDefaults = {
       maxNewViolationsPercent: 10,
     },
   },
+  // Like policy-controller and Kyverno: an image that cannot be verified at deploy time is not deployed.
+  admission: { enabled: true, onUnknown: 'Deny', pinDigests: false },
   reverifyInterval: '1h',
 } as const satisfies {
   mode: PolicyMode;
@@ -178,6 +198,7 @@ export const policyDefaults = {
   requireTransparencyLog: { keyless: boolean; key: boolean };
   sbom: Omit<SbomRule, 'deny'>;
   actions: PolicyActions;
+  admission: AdmissionSettings;
   reverifyInterval: string;
 };
 

@@ -1,6 +1,6 @@
 /**
  * Validation of the evidence rules and consequences of a policy:
- * `attestations[]`, `sbom`, `exceptions[]` and `actions`. Predicate types,
+ * `attestations[]`, `sbom`, `exceptions[]`, `actions` and `admission`. Predicate types,
  * purls and version ranges are parsed with the code that later evaluates
  * them, so what validates here is what the evaluator understands.
  */
@@ -8,9 +8,11 @@ import { parsePurl } from '../sbom/purl.js';
 import { parseRange } from '../sbom/range.js';
 import { resolvePredicateType } from '../verify/predicate-types.js';
 import {
+  admissionUnknownValues,
   evictableKinds,
   policyDefaults,
   unparseableVersionActions,
+  type AdmissionSettings,
   type AttestationRule,
   type DeniedPackage,
   type PolicyActions,
@@ -297,4 +299,17 @@ export function readActions(f: Findings, path: string, value: unknown): PolicyAc
       maxNewViolationsPercent: percent,
     },
   };
+}
+
+/** Reads `spec.admission`, applying policyDefaults.admission. */
+export function readAdmission(f: Findings, path: string, value: unknown): AdmissionSettings | undefined {
+  const d = policyDefaults.admission;
+  const o: Partial<Record<'enabled' | 'onUnknown' | 'pinDigests', unknown>> | undefined =
+    value === undefined ? {} : readObject(f, path, value, ['enabled', 'onUnknown', 'pinDigests']);
+  if (o === undefined) return undefined;
+  const enabled = readBoolean(f, `${path}.enabled`, o.enabled, d.enabled);
+  const onUnknown = readEnum(f, `${path}.onUnknown`, o.onUnknown, admissionUnknownValues, d.onUnknown);
+  const pinDigests = readBoolean(f, `${path}.pinDigests`, o.pinDigests, d.pinDigests);
+  if (enabled === undefined || onUnknown === undefined || pinDigests === undefined) return undefined;
+  return { enabled, onUnknown, pinDigests };
 }

@@ -11,7 +11,7 @@
 import { policyDefaults, policyModes, type ImagePolicySpec } from './spec.js';
 import { readAuthorities } from './validate-authorities.js';
 import { readMatch } from './validate-match.js';
-import { readActions, readAttestations, readExceptions, readSbom } from './validate-rules.js';
+import { readActions, readAdmission, readAttestations, readExceptions, readSbom } from './validate-rules.js';
 import {
   Findings,
   readDuration,
@@ -38,6 +38,7 @@ const specFields = [
   'sbom',
   'exceptions',
   'actions',
+  'admission',
   'reverifyInterval',
 ] as const;
 
@@ -69,6 +70,7 @@ function readSpec(f: Findings, path: string, value: unknown): ImagePolicySpec | 
   const sbom = readSbom(f, `${path}.sbom`, o.sbom);
   const exceptions = readExceptions(f, `${path}.exceptions`, o.exceptions);
   const actions = readActions(f, `${path}.actions`, o.actions);
+  const admission = readAdmission(f, `${path}.admission`, o.admission);
   const reverify = readDuration(
     f,
     `${path}.reverifyInterval`,
@@ -83,6 +85,7 @@ function readSpec(f: Findings, path: string, value: unknown): ImagePolicySpec | 
     sbom === undefined ||
     exceptions === undefined ||
     actions === undefined ||
+    admission === undefined ||
     reverify.text === undefined
   ) {
     return undefined;
@@ -95,6 +98,7 @@ function readSpec(f: Findings, path: string, value: unknown): ImagePolicySpec | 
     sbom,
     exceptions,
     actions,
+    admission,
     reverifyInterval: reverify.text,
   };
 }

@@ -14,7 +14,7 @@ import { CaBundlePublisher } from './api-service.js';
 import { Authorizer } from './authorizer.js';
 import { FrontProxyConfig } from './front-proxy.js';
 import { startApiServer, type VerdictSource } from './server.js';
-import { mintServingCert, type ServingCert } from './serving-cert.js';
+import { mintServingCert, type ServingCert } from '../tls/serving-cert.js';
 
 export interface AggregatedApiSettings {
   readonly address: string;

@@ -30,7 +30,7 @@ import {
   readPackageQuery,
   type PackageHit,
 } from './package-query.js';
-import { mintServingCert } from './serving-cert.js';
+import { mintServingCert } from '../tls/serving-cert.js';
 import {
   apiVersion,
   group,

@@ -14,7 +14,7 @@ import {
   type RequestHeaderConfig,
 } from '../../../src/operator/api/front-proxy.js';
 import { age, imageVerdict, runningImageName, verdictTable } from '../../../src/operator/api/resources.js';
-import { mintServingCert } from '../../../src/operator/api/serving-cert.js';
+import { mintServingCert } from '../../../src/operator/tls/serving-cert.js';
 import type { ComponentHit } from '../../../src/operator/inventory.js';
 import { componentsView, imagesView } from '../../../src/operator/inventory-views.js';
 import { trimPod } from '../../../src/operator/pod.js';

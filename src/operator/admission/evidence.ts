@@ -1,0 +1,157 @@
+/**
+ * Evidence for admission (issue 17): answered from memory whenever it can
+ * be — the evidence store's entry for a running digest (the leader's), or
+ * this replica's own short-lived admission cache — and fetched otherwise,
+ * by any replica: admission must not wait for the leader, and a fetch
+ * writes nothing. Fetches go through the operator's registry client (the
+ * same limits, credentials and per-registry concurrency), are shared while
+ * in flight (a Deployment, its ReplicaSet and its pods ask for the same
+ * digest within seconds), bounded in number, and cut off by the request's
+ * deadline. Only complete evidence is cached; incomplete evidence judges
+ * the request at hand as Unknown and is fetched again next time.
+ */
+import pLimit from 'p-limit';
+import type { Digest } from '../../base/digest.js';
+import type { ReadyPolicy } from '../../policy/compile.js';
+import type { RegistryClient } from '../../registry/client.js';
+import { compactEvidence } from '../../registry/compact.js';
+import { RegistryError } from '../../registry/errors.js';
+import { collectEvidence, type Evidence } from '../../registry/evidence.js';
+import type { ImageReference } from '../../registry/reference.js';
+import {
+  evidenceCovers,
+  evidenceKeyString,
+  evidenceNeeds,
+  type EvidenceKey,
+  type EvidenceNeeds,
+} from '../evidence-store.js';
+
+export interface AdmissionEvidenceOptions {
+  readonly client: RegistryClient;
+  /** Complete evidence held for running digests, if fetched within `maxAgeMs` and covering `needs`. */
+  readonly recent: (id: string, maxAgeMs: number, needs: EvidenceNeeds) => Evidence | undefined;
+  /** Admission fetches at once (default 8); more wait their turn within their deadline. */
+  readonly concurrency?: number;
+  /** Digests remembered (default 1,024), least recently used dropped first. */
+  readonly maxEntries?: number;
+  /** How long a fetched answer is reused (default 2 minutes, never beyond the policies' interval). */
+  readonly ttlMs?: number;
+  /** Told where each answer came from (the admission metrics). */
+  readonly onLookup?: (source: 'memory' | 'fetched') => void;
+}
+
+interface Cached {
+  readonly evidence: Evidence;
+  readonly at: number;
+}
+
+export class AdmissionEvidence {
+  private readonly cache = new Map<string, Cached>();
+  private readonly inFlight = new Map<string, Promise<Evidence>>();
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly maxEntries: number;
+  private readonly ttlMs: number;
+
+  constructor(private readonly options: AdmissionEvidenceOptions) {
+    this.limit = pLimit(options.concurrency ?? 8);
+    this.maxEntries = options.maxEntries ?? 1024;
+    this.ttlMs = options.ttlMs ?? 120_000;
+  }
+
+  /**
+   * The digest a tag names now, read as the kubelet's runtime would
+   * (the manifest by tag; its bytes hash to the digest).
+   * @throws RegistryError
+   */
+  async resolve(ref: ImageReference, signal: AbortSignal): Promise<Digest | undefined> {
+    const repo = { registry: ref.registry, repository: ref.repository };
+    try {
+      return (await this.options.client.getManifest(repo, ref.tag ?? 'latest', signal))?.digest;
+    } catch (error: unknown) {
+      // A manifest that arrived whole but is of a kind Sigwatch does not read still has a digest to judge.
+      if (error instanceof RegistryError && error.servedDigest !== undefined) return error.servedDigest;
+      throw error;
+    }
+  }
+
+  /** @throws RegistryError, or the signal's reason */
+  async evidence(key: EvidenceKey, policies: readonly ReadyPolicy[], signal: AbortSignal): Promise<Evidence> {
+    const needs = evidenceNeeds(policies, false);
+    const id = evidenceKeyString(key);
+    const maxAgeMs = Math.min(this.ttlMs, needs.intervalMs);
+    const held = this.options.recent(id, needs.intervalMs, needs) ?? this.cached(id, maxAgeMs, needs);
+    if (held !== undefined) {
+      this.options.onLookup?.('memory');
+      return held;
+    }
+    this.options.onLookup?.('fetched');
+    const flightKey = `${id}|${String(needs.attestations)}|${needs.extraRepositories
+      .map((r) => `${r.registry}/${r.repository}`)
+      .sort()
+      .join(',')}`;
+    let flight = this.inFlight.get(flightKey);
+    if (flight === undefined) {
+      // The first caller's deadline bounds the shared fetch; a later caller waits at most its own.
+      flight = this.limit(() => this.fetch(key, needs, signal)).finally(() =>
+        this.inFlight.delete(flightKey),
+      );
+      this.inFlight.set(flightKey, flight);
+    }
+    return abortable(flight, signal);
+  }
+
+  private cached(id: string, maxAgeMs: number, needs: EvidenceNeeds): Evidence | undefined {
+    const hit = this.cache.get(id);
+    if (hit === undefined || Date.now() - hit.at > maxAgeMs || !evidenceCovers(hit.evidence, needs))
+      return undefined;
+    // Least recently used goes first: re-inserting moves it to the end.
+    this.cache.delete(id);
+    this.cache.set(id, hit);
+    return hit.evidence;
+  }
+
+  private async fetch(key: EvidenceKey, needs: EvidenceNeeds, signal: AbortSignal): Promise<Evidence> {
+    signal.throwIfAborted();
+    const evidence = compactEvidence(
+      await collectEvidence(this.options.client, {
+        image: { registry: key.registry, repository: key.repository },
+        digest: key.digest,
+        extraRepositories: needs.extraRepositories,
+        include: { attestations: needs.attestations, attachedSboms: false },
+        now: new Date(),
+        signal,
+      }),
+    );
+    if (evidence.complete) {
+      const id = evidenceKeyString(key);
+      this.cache.delete(id);
+      this.cache.set(id, { evidence, at: Date.now() });
+      for (const oldest of this.cache.keys()) {
+        if (this.cache.size <= this.maxEntries) break;
+        this.cache.delete(oldest);
+      }
+    }
+    return evidence;
+  }
+}
+
+/** `promise`, or the signal's reason as soon as it aborts (the work itself goes on for others). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,226 @@
+/**
+ * The admission decision (issue 17): every ImagePolicy that selects the pod
+ * (same scope rules as at runtime) and has admission enabled judges each
+ * image it matches, by the same pure evaluator on the same kind of
+ * evidence. What a verdict does here:
+ *
+ * | verdict      | Enforce                         | Audit   |
+ * |--------------|---------------------------------|---------|
+ * | NonCompliant | refused                         | warning |
+ * | Unknown      | `onUnknown`: refused or warning | warning |
+ * | Exempt, Compliant | admitted                   | —       |
+ *
+ * Tags are resolved to digests here, with the credentials the caller set up
+ * for this pod; a digest already judged is answered from memory by the
+ * `ImageJudge` the caller passes.
+ */
+import pLimit from 'p-limit';
+import type { Digest } from '../../base/digest.js';
+import type { Reason } from '../../base/reasons.js';
+import type { CompiledPolicy, ReadyPolicy } from '../../policy/compile.js';
+import { policyMatches } from '../../policy/evaluate.js';
+import type { PolicyVerdict, Verdict } from '../../policy/verdict.js';
+import { RegistryError, unknownReasonFor } from '../../registry/errors.js';
+import type { Evidence } from '../../registry/evidence.js';
+import { parseReference, type ImageReference } from '../../registry/reference.js';
+import type { EvidenceKey } from '../evidence-store.js';
+import { imageName } from '../pod.js';
+import { policySelectsPod } from '../scope.js';
+import type { PodTemplate, TemplateContainer } from './workloads.js';
+
+/** What the decision needs from the registry and the evaluator. */
+export interface ImageJudge {
+  /** The digest `ref`'s tag names now; undefined when the registry definitively has no such tag. */
+  resolve(ref: ImageReference, signal: AbortSignal): Promise<Digest | undefined>;
+  /** Evidence for the digest covering what `policies` need (from memory when fresh). */
+  evidence(key: EvidenceKey, policies: readonly ReadyPolicy[], signal: AbortSignal): Promise<Evidence>;
+  evaluate(evidence: Evidence, policy: ReadyPolicy, now: Date): PolicyVerdict;
+}
+
+export interface AdmissionWorld {
+  readonly policies: readonly CompiledPolicy[];
+  readonly operatorNamespace: string;
+  /** The namespace's labels; undefined when it does not exist. */
+  readonly namespaceLabels: Readonly<Record<string, string>> | undefined;
+}
+
+/** One policy's verdict on one image of the request. */
+export interface ImageResult {
+  readonly policy: string;
+  readonly container: string;
+  readonly image: string;
+  readonly digest?: Digest;
+  readonly verdict: Verdict;
+  readonly reasons: readonly Reason[];
+  readonly message: string;
+  readonly effect: 'Deny' | 'Warn' | 'Allow';
+}
+
+export interface AdmissionDecision {
+  readonly allowed: boolean;
+  readonly results: readonly ImageResult[];
+  /** Warnings for kubectl (policies not ready, images not judged…), besides the results'. */
+  readonly notes: readonly string[];
+  /** Each image's digest as resolved here (tags only), for pinning. */
+  readonly resolved: ReadonlyMap<string, Digest>;
+}
+
+/** Distinct images judged per request at most; more is refused as a whole (no real pod has them). */
+export const maxImagesPerRequest = 64;
+
+/** Images resolved and judged at once within one request. */
+const imageConcurrency = 8;
+
+function effectOf(policy: ReadyPolicy, verdict: Verdict): ImageResult['effect'] {
+  if (verdict === 'Compliant' || verdict === 'Exempt') return 'Allow';
+  if (policy.spec.mode === 'Audit') return 'Warn';
+  if (verdict === 'NonCompliant') return 'Deny';
+  return policy.spec.admission.onUnknown === 'Deny' ? 'Deny' : 'Warn';
+}
+
+function unknownResult(
+  policy: ReadyPolicy,
+  base: { container: string; image: string; digest?: Digest },
+  reason: Reason,
+  message: string,
+): ImageResult {
+  return {
+    ...base,
+    policy: policy.name,
+    verdict: 'Unknown',
+    reasons: [reason],
+    message,
+    effect: effectOf(policy, 'Unknown'),
+  };
+}
+
+function failureOf(error: unknown): { reason: Reason; message: string } {
+  if (error instanceof RegistryError) return { reason: unknownReasonFor(error.code), message: error.message };
+  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'))
+    return {
+      reason: 'RegistryUnavailable',
+      message: 'the registry did not answer within the admission deadline',
+    };
+  return { reason: 'EvidenceIncomplete', message: error instanceof Error ? error.message : String(error) };
+}
+
+/** The policies that judge this template at admission, and notes on those that cannot. */
+export function admittingPolicies(
+  template: PodTemplate,
+  world: AdmissionWorld,
+): { policies: ReadyPolicy[]; notes: string[] } {
+  const notes: string[] = [];
+  const policies: ReadyPolicy[] = [];
+  const context = { operatorNamespace: world.operatorNamespace, namespaceLabels: world.namespaceLabels };
+  for (const p of world.policies) {
+    if (!p.ready) {
+      // Its mode is unknown: it neither refuses nor passes anything, and says so.
+      if (template.containers.some((c) => policyMatchesImage(p, c.image)))
+        notes.push(`ImagePolicy ${p.name} is not ready and was not applied`);
+      continue;
+    }
+    if (p.spec.admission.enabled && policySelectsPod(p, template, context)) policies.push(p);
+  }
+  return { policies, notes };
+}
+
+function referenceOf(image: string): ImageReference | undefined {
+  try {
+    return parseReference(image);
+  } catch {
+    return undefined;
+  }
+}
+
+function policyMatchesImage(policy: CompiledPolicy, image: string): boolean {
+  const ref = referenceOf(image);
+  return ref !== undefined && policyMatches(policy, imageName(ref));
+}
+
+/**
+ * Judges `containers` of `template` (all of them, or only those an update
+ * changed). Never throws: a registry failure is an Unknown verdict.
+ */
+export async function decide(a: {
+  readonly template: PodTemplate;
+  readonly containers: readonly TemplateContainer[];
+  readonly world: AdmissionWorld;
+  readonly judge: ImageJudge;
+  readonly now: Date;
+  readonly signal: AbortSignal;
+}): Promise<AdmissionDecision> {
+  const { policies, notes } = admittingPolicies(a.template, a.world);
+  const resolved = new Map<string, Digest>();
+  if (policies.length === 0) return { allowed: true, results: [], notes, resolved };
+  const byImage = new Map<string, TemplateContainer>();
+  for (const c of a.containers) if (!byImage.has(c.image)) byImage.set(c.image, c);
+  if (byImage.size > maxImagesPerRequest) {
+    const message = `${String(byImage.size)} distinct images; at most ${String(maxImagesPerRequest)} are judged per request`;
+    const results = policies.map((p) =>
+      unknownResult(p, { container: '*', image: '*' }, 'EvidenceIncomplete', message),
+    );
+    return { allowed: !results.some((r) => r.effect === 'Deny'), results, notes, resolved };
+  }
+  const limit = pLimit(imageConcurrency);
+  const perImage = await Promise.all(
+    [...byImage.values()].map((c) =>
+      limit(async (): Promise<ImageResult[]> => {
+        const ref = referenceOf(c.image);
+        if (ref === undefined) {
+          notes.push(
+            `container ${c.name}: ${JSON.stringify(c.image.slice(0, 100))} is not an image reference; not judged`,
+          );
+          return [];
+        }
+        const matching = policies.filter((p) => policyMatches(p, imageName(ref)));
+        if (matching.length === 0) return [];
+        const base = { container: c.name, image: c.image };
+        let digest = ref.digest;
+        if (digest === undefined) {
+          try {
+            digest = await a.judge.resolve(ref, a.signal);
+          } catch (error: unknown) {
+            const f = failureOf(error);
+            return matching.map((p) => unknownResult(p, base, f.reason, f.message));
+          }
+          if (digest === undefined)
+            return matching.map((p) =>
+              unknownResult(
+                p,
+                base,
+                'DigestUnresolved',
+                `the registry has no tag ${ref.tag ?? 'latest'} in ${imageName(ref)}`,
+              ),
+            );
+          resolved.set(c.image, digest);
+        }
+        const withDigest = { ...base, digest };
+        let evidence: Evidence;
+        try {
+          evidence = await a.judge.evidence(
+            { registry: ref.registry, repository: ref.repository, digest },
+            matching,
+            a.signal,
+          );
+        } catch (error: unknown) {
+          const f = failureOf(error);
+          return matching.map((p) => unknownResult(p, withDigest, f.reason, f.message));
+        }
+        return matching.map((p): ImageResult => {
+          const v = a.judge.evaluate(evidence, p, a.now);
+          return {
+            ...withDigest,
+            policy: p.name,
+            verdict: v.verdict,
+            reasons: v.reasons,
+            message:
+              v.verdict === 'Exempt' ? `exempt: ${v.exemptBecause ?? ''}` : (v.findings[0]?.message ?? ''),
+            effect: effectOf(p, v.verdict),
+          };
+        });
+      }),
+    ),
+  );
+  const results = perImage.flat();
+  return { allowed: !results.some((r) => r.effect === 'Deny'), results, notes, resolved };
+}
