@@ -38,6 +38,13 @@ interface RunFlags {
   readonly apiTlsKey?: string;
   readonly apiService: string;
   readonly inventoryUnsignedSboms: boolean;
+  readonly webhookAddress: string;
+  readonly webhookPort: string;
+  readonly webhookTlsCert?: string;
+  readonly webhookTlsKey?: string;
+  readonly webhookService: string;
+  readonly webhookConfiguration: string;
+  readonly webhookDnsName: string[];
   readonly alertmanagerUrlAllowlist: string[];
   readonly maxEvidenceBytes: string;
   readonly policyReports: boolean;
@@ -189,6 +196,37 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
       env['SIGWATCH_API_SERVICE'] ?? 'sigwatch-inventory',
     )
     .option(
+      '--webhook-address <ip>',
+      'admission webhook address',
+      env['SIGWATCH_WEBHOOK_ADDRESS'] ?? '0.0.0.0',
+    )
+    .option(
+      '--webhook-port <port>',
+      'admission webhook port (TLS; every replica answers); "off" (the default) serves none — the install sets 9443',
+      env['SIGWATCH_WEBHOOK_PORT'] ?? 'off',
+    )
+    .option(
+      '--webhook-tls-cert <file>',
+      "PEM serving certificate, e.g. from cert-manager (default: minted from the CA the leader keeps in the Secret sigwatch-webhook-ca, published in the webhook configurations' caBundle)",
+    )
+    .option('--webhook-tls-key <file>', 'PEM private key for --webhook-tls-cert')
+    .option(
+      '--webhook-service <name>',
+      "the Service in the operator's namespace the webhook configurations point at (the minted certificate's DNS names)",
+      env['SIGWATCH_WEBHOOK_SERVICE'] ?? 'sigwatch-webhook',
+    )
+    .option(
+      '--webhook-configuration <name>',
+      'name of the ValidatingWebhookConfiguration and MutatingWebhookConfiguration whose caBundle the leader keeps',
+      env['SIGWATCH_WEBHOOK_CONFIGURATION'] ?? 'sigwatch',
+    )
+    .option(
+      '--webhook-dns-name <name>',
+      'a further DNS name for the minted webhook certificate (repeatable; e.g. localhost for a URL webhook)',
+      repeatable,
+      [],
+    )
+    .option(
       '--inventory-unsigned-sboms',
       'also read unsigned .sbom attachments and answer from them, marked unsigned (one more registry request per digest and interval)',
       env['SIGWATCH_INVENTORY_UNSIGNED_SBOMS'] === 'true',
@@ -232,6 +270,21 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
         throw usage('--api-tls-cert and --api-tls-key go together');
       if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(flags.apiService))
         throw usage('--api-service must be a Service name');
+      const webhookPort = flags.webhookPort === 'off' ? undefined : Number(flags.webhookPort);
+      if (
+        webhookPort !== undefined &&
+        (!Number.isInteger(webhookPort) || webhookPort < 0 || webhookPort > 65_535)
+      )
+        throw usage('--webhook-port must be 0..65535 or off');
+      if ((flags.webhookTlsCert === undefined) !== (flags.webhookTlsKey === undefined))
+        throw usage('--webhook-tls-cert and --webhook-tls-key go together');
+      const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+      if (!dnsLabel.test(flags.webhookService)) throw usage('--webhook-service must be a Service name');
+      if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(flags.webhookConfiguration))
+        throw usage('--webhook-configuration must be an object name');
+      for (const name of flags.webhookDnsName)
+        if (name.length > 253 || !name.split('.').every((l) => dnsLabel.test(l)))
+          throw usage(`--webhook-dns-name: not a DNS name: ${name}`);
       const maxEvidenceBytes = parseByteSize('--max-evidence-bytes', flags.maxEvidenceBytes);
       // Loaded on demand: the operator pulls in the Kubernetes client, winston and prom-client, which
       // would add ~200 ms to the start of every other command (verify, sbom, query).
@@ -276,6 +329,23 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
                 ],
               },
             }),
+        ...(webhookPort === undefined
+          ? {}
+          : {
+              webhook: {
+                address: flags.webhookAddress,
+                port: webhookPort,
+                ...(flags.webhookTlsCert === undefined || flags.webhookTlsKey === undefined
+                  ? {}
+                  : { tls: { certFile: flags.webhookTlsCert, keyFile: flags.webhookTlsKey } }),
+                dnsNames: [
+                  `${flags.webhookService}.${flags.namespace}.svc`,
+                  `${flags.webhookService}.${flags.namespace}.svc.cluster.local`,
+                  ...flags.webhookDnsName,
+                ],
+                configuration: flags.webhookConfiguration,
+              },
+            }),
         inventoryUnsignedSboms: flags.inventoryUnsignedSboms,
         trustRefresh: {
           enabled: flags.trustRefresh === 'on',
@@ -285,7 +355,7 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
         logger,
       });
       context.output.writeErr(
-        `sigwatch: running; probes on port ${String(operator.probePort)}${operator.apiPort === undefined ? '' : `, aggregated API on port ${String(operator.apiPort)}`}\n`,
+        `sigwatch: running; probes on port ${String(operator.probePort)}${operator.apiPort === undefined ? '' : `, aggregated API on port ${String(operator.apiPort)}`}${operator.webhookPort === undefined ? '' : `, admission webhook on port ${String(operator.webhookPort)}`}\n`,
       );
       const signal = await untilSignal();
       logger.info('shutting down', { signal });

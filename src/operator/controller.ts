@@ -26,7 +26,7 @@ import type { TrustMaterial } from '../policy/trust-material.js';
 import type { PackageRule } from '../sbom/query.js';
 import type { NormalisedSbom } from '../sbom/model.js';
 import { parseSbomText } from '../sbom/parse.js';
-import type { AttachedSbom } from '../registry/evidence-types.js';
+import type { AttachedSbom, Evidence } from '../registry/evidence-types.js';
 import {
   evidenceKeyString,
   evidenceNeeds,
@@ -341,6 +341,16 @@ export class Controller {
       packageHits: (rule, namespaces) =>
         this.containersWithPackage(rule, namespaces).filter((h) => h.inRange !== false),
     };
+  }
+
+  /** A namespace's labels as last watched; undefined when not (yet) seen. */
+  namespaceLabels(name: string): Readonly<Record<string, string>> | undefined {
+    return this.namespaces.get(name);
+  }
+
+  /** One policy's verdict by the controller's evaluator: admission shares its memo of judged digests. */
+  evaluate(evidence: Evidence, policy: ReadyPolicy, now: Date): PolicyVerdict {
+    return this.evaluator.evaluate(evidence, policy, now);
   }
 
   compiledPolicies(): readonly CompiledPolicy[] {

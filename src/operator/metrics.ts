@@ -122,6 +122,20 @@ export class OperatorMetrics {
     labelNames: ['namespace', 'audit'] as const,
     registers: [this.registry],
   });
+  /** `policy` is empty for a request no policy judged (admitted); `decision` is Allow, Warn or Deny. */
+  private readonly admissionRequests = new Counter({
+    name: 'sigwatch_admission_requests_total',
+    help: 'Admission requests judged, by policy and what it decided (Allow, Warn, Deny); policy="" when none applied.',
+    labelNames: ['policy', 'decision'] as const,
+    registers: [this.registry],
+  });
+  private readonly admissionDuration = new Histogram({
+    name: 'sigwatch_admission_duration_seconds',
+    help: 'Time to answer an admission request, by operation (validate, mutate).',
+    labelNames: ['operation'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   private readonly leader = new Gauge({
     name: 'sigwatch_leader',
     help: '1 on the replica that holds the leader lease.',
@@ -207,6 +221,19 @@ export class OperatorMetrics {
     }
     this.exceptionExpiry.remove({ policy });
     this.evictionsPaused.remove({ policy });
+    for (const decision of ['Allow', 'Warn', 'Deny']) this.admissionRequests.remove({ policy, decision });
+  }
+
+  /** One answered admission request: each applying policy's decision, and how long the answer took. */
+  recordAdmission(
+    operation: 'validate' | 'mutate',
+    decisions: ReadonlyMap<string, 'Allow' | 'Warn' | 'Deny'>,
+    seconds: number,
+  ): void {
+    this.admissionDuration.observe({ operation }, seconds);
+    if (operation !== 'validate') return;
+    if (decisions.size === 0) this.admissionRequests.inc({ policy: '', decision: 'Allow' });
+    for (const [policy, decision] of decisions) this.admissionRequests.inc({ policy, decision });
   }
 
   setLeader(leading: boolean): void {

@@ -15,6 +15,8 @@ import { AuditController, trimAudit, type WatchedAudit } from './audits.js';
 import { EvidenceStore, evidenceKeyString, evidenceNeeds } from './evidence-store.js';
 import { startProbeServer } from './http.js';
 import { startAggregatedApi, type AggregatedApi, type AggregatedApiSettings } from './api/aggregated-api.js';
+import { startAdmission, type AdmissionSettings, type RunningAdmission } from './admission/admission.js';
+import { webhookCaSecret } from './admission/webhook-certs.js';
 import { KubeHttp, RateLimiter } from './kube-http.js';
 import { LeaderElector } from './leader.js';
 import { LeaderLabel } from './leader-label.js';
@@ -55,6 +57,8 @@ export interface OperatorSettings {
   readonly policyReports?: boolean;
   /** The aggregated API `inventory.sigwatch.dev` (served by the leader); absent: not served. */
   readonly api?: AggregatedApiSettings;
+  /** The admission webhook (every replica answers); absent: not served. */
+  readonly webhook?: AdmissionSettings;
   /** Package queries also answer from unsigned `.sbom` attachments (fetched for that: one more request per digest). */
   readonly inventoryUnsignedSboms?: boolean;
   readonly trustRefresh: {
@@ -68,6 +72,7 @@ export interface OperatorSettings {
 export interface RunningOperator {
   readonly probePort: number;
   readonly apiPort?: number;
+  readonly webhookPort?: number;
   stop(): Promise<void>;
 }
 
@@ -179,6 +184,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   const renoteTimer = setInterval(renotePods, 60_000);
   renoteTimer.unref();
   const ns = encodeURIComponent(namespace);
+  // Started once the registry client exists; the Secret watch hands it the webhook CA from then on.
+  let admission: RunningAdmission | undefined;
   const secrets = new Reflector<DataObject>({
     kubeConfig: kc,
     path: `/api/v1/namespaces/${ns}/secrets`,
@@ -187,6 +194,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     onEvent: (type, _key, obj, old) => {
       const name = obj?.name ?? old?.name;
       if (type === 'SYNC' || name === undefined) return;
+      if (name === webhookCaSecret) admission?.secretChanged(type === 'DELETED' ? undefined : obj?.data);
       trust.setSecret(name, type === 'DELETED' ? undefined : obj);
       controller.setTrust(trust.material());
       // Rotated registry credentials apply from the next authentication, without a restart.
@@ -330,6 +338,23 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
           logger,
         });
 
+  if (settings.webhook !== undefined) {
+    admission = await startAdmission(settings.webhook, {
+      kube,
+      logger,
+      operatorNamespace: namespace,
+      leading: mayWrite,
+      policies: () => controller.compiledPolicies(),
+      namespaceLabels: (name) => controller.namespaceLabels(name),
+      registry,
+      recent: (id, maxAgeMs, needs) => store.recent(id, maxAgeMs, needs),
+      evaluate: (evidence, policy, now) => controller.evaluate(evidence, policy, now),
+      ...(podCredentials === undefined ? {} : { credentials: podCredentials }),
+      metrics,
+    });
+    admission.secretChanged(trust.secret(webhookCaSecret)?.data);
+  }
+
   if (settings.leaderElection) {
     leader = new LeaderElector({
       kubeConfig: kc,
@@ -373,19 +398,26 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     port: settings.probePort,
     metrics,
     isHealthy: () => true,
-    isReady: () => (watches.every((w) => w.hasSynced()) ? true : 'watches not synced'),
+    isReady: () => {
+      if (!watches.every((w) => w.hasSynced())) return 'watches not synced';
+      // Until its certificate is one the API server trusts, the webhook Service must not pick this replica.
+      if (admission !== undefined && !admission.ready()) return 'webhook certificate not loaded';
+      return true;
+    },
     logger,
   });
   logger.info('sigwatch running', {
     namespace,
     probePort: server.port,
     ...(api === undefined ? {} : { apiPort: api.port }),
+    ...(admission === undefined ? {} : { webhookPort: admission.port }),
     identity: settings.identity,
   });
 
   return {
     probePort: server.port,
     ...(api === undefined ? {} : { apiPort: api.port }),
+    ...(admission === undefined ? {} : { webhookPort: admission.port }),
     async stop(): Promise<void> {
       clearInterval(renoteTimer);
       for (const w of watches) w.stop();
@@ -400,6 +432,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       await leaderLabel.idle();
       await server.close();
       await api?.stop();
+      await admission?.stop();
       await registry.close();
     },
   };

@@ -74,6 +74,37 @@ export class PodCredentials {
     this.sweep();
   }
 
+  /**
+   * Reads now — on any replica — the secrets `pod` names and those of its
+   * service account, and waits for them (admission: the pod does not exist
+   * yet, and its image is resolved with its credentials as the kubelet
+   * would). Entries read stay cached like any other; never throws.
+   */
+  async readFor(pod: Pick<TrimmedPod, 'namespace' | 'pullSecrets' | 'serviceAccount'>): Promise<void> {
+    const accountKey = `${pod.namespace}/${pod.serviceAccount}`;
+    const keys = pod.pullSecrets.map((name) => `${pod.namespace}/${name}`);
+    for (const name of pod.pullSecrets) this.noteSecret(pod.namespace, name, true);
+    this.note(
+      this.accounts,
+      accountKey,
+      [],
+      async () =>
+        secretNames(
+          (
+            (await this.get(`serviceaccounts/${encodeURIComponent(pod.serviceAccount)}`, pod.namespace)) as
+              { imagePullSecrets?: unknown } | undefined
+          )?.imagePullSecrets,
+        ),
+      true,
+    );
+    await this.accounts.get(accountKey)?.reading;
+    for (const name of this.accounts.get(accountKey)?.value ?? []) {
+      this.noteSecret(pod.namespace, name, true);
+      keys.push(`${pod.namespace}/${name}`);
+    }
+    await Promise.all(keys.map((k) => this.secrets.get(k)?.reading ?? Promise.resolve()));
+  }
+
   /** Every credential read so far, in the order first seen. */
   entries(): readonly CredentialEntry[] {
     return [...this.secrets.values()].flatMap((c) => c.value);
@@ -90,32 +121,45 @@ export class PodCredentials {
     }
   }
 
-  private noteSecret(namespace: string, name: string): void {
-    this.note(this.secrets, `${namespace}/${name}`, [], async () => {
-      const secret = (await this.get(`secrets/${encodeURIComponent(name)}`, namespace)) as
-        { type?: unknown; data?: unknown } | undefined;
-      if (secret === undefined) return [];
-      const data = secret.data;
-      const encoded =
-        typeof data === 'object' && data !== null
-          ? Object.fromEntries(
-              Object.entries(data).filter((e): e is [string, string] => typeof e[1] === 'string'),
-            )
-          : {};
-      try {
-        return parsePullSecret(typeof secret.type === 'string' ? secret.type : '', encoded);
-      } catch (error: unknown) {
-        // Not a pull secret (or a broken one): the pod's other secrets still count.
-        this.options.logger.warn('pull secret unusable', {
-          secret: `${namespace}/${name}`,
-          error: error instanceof Error ? error.message : String(error),
-        });
-        return [];
-      }
-    });
+  private noteSecret(namespace: string, name: string, always = false): void {
+    this.note(
+      this.secrets,
+      `${namespace}/${name}`,
+      [],
+      async () => {
+        const secret = (await this.get(`secrets/${encodeURIComponent(name)}`, namespace)) as
+          { type?: unknown; data?: unknown } | undefined;
+        if (secret === undefined) return [];
+        const data = secret.data;
+        const encoded =
+          typeof data === 'object' && data !== null
+            ? Object.fromEntries(
+                Object.entries(data).filter((e): e is [string, string] => typeof e[1] === 'string'),
+              )
+            : {};
+        try {
+          return parsePullSecret(typeof secret.type === 'string' ? secret.type : '', encoded);
+        } catch (error: unknown) {
+          // Not a pull secret (or a broken one): the pod's other secrets still count.
+          this.options.logger.warn('pull secret unusable', {
+            secret: `${namespace}/${name}`,
+            error: error instanceof Error ? error.message : String(error),
+          });
+          return [];
+        }
+      },
+      always,
+    );
   }
 
-  private note<T>(table: Map<string, Cached<T>>, key: string, empty: T, read: () => Promise<T>): void {
+  /** `always`: read even on a follower (admission reads for the request at hand). */
+  private note<T>(
+    table: Map<string, Cached<T>>,
+    key: string,
+    empty: T,
+    read: () => Promise<T>,
+    always = false,
+  ): void {
     const now = this.now();
     let entry = table.get(key);
     if (entry === undefined) {
@@ -125,7 +169,7 @@ export class PodCredentials {
     entry.notedAt = now;
     const wait = entry.failed ? (this.options.retryMs ?? 30_000) : this.ttlMs;
     if (entry.reading !== undefined || now - entry.readAt < wait) return;
-    if (this.options.active?.() === false) return;
+    if (!always && this.options.active?.() === false) return;
     const target = entry;
     target.reading = this.limit(read)
       .then((value) => {

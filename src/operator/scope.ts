@@ -20,9 +20,11 @@ export function selectorMatches(
   labels: Readonly<Record<string, string>>,
 ): boolean {
   if (selector === undefined) return true;
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  // Own keys only: `constructor` or `toString` is a valid label key, and no pod has it by inheritance.
+  const label = (key: string): string | undefined => (Object.hasOwn(labels, key) ? labels[key] : undefined);
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (label(k) !== v) return false;
   for (const e of selector.matchExpressions ?? []) {
-    const value = labels[e.key];
+    const value = label(e.key);
     const values = e.values ?? [];
     switch (e.operator) {
       case 'In':

@@ -13,6 +13,8 @@ export interface OperatorProcess {
   readonly probePort: number;
   /** Port of its aggregated API (TLS, front-proxy clients only) on 127.0.0.1. */
   readonly apiPort: number;
+  /** Port of its admission webhook on 127.0.0.1 when started with `--webhook-port`; 0 otherwise. */
+  readonly webhookPort: number;
   readonly logs: () => string;
   stop(): Promise<number | null>;
   /** SIGKILL: the process vanishes without cleaning up (no lease release), as a crashed node would. */
@@ -79,9 +81,11 @@ export async function startOperatorProcess(
     });
   });
   const apiPort = /aggregated API on port (\d+)/.exec(output)?.[1];
+  const webhookPort = /admission webhook on port (\d+)/.exec(output)?.[1];
   return {
     probePort,
     apiPort: Number(apiPort ?? '0'),
+    webhookPort: Number(webhookPort ?? '0'),
     logs: () => output,
     async kill(): Promise<void> {
       if (child.exitCode !== null || child.signalCode !== null) return;

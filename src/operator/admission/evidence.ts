@@ -11,6 +11,7 @@
  * the request at hand as Unknown and is fetched again next time.
  */
 import pLimit from 'p-limit';
+import { untilAborted } from '../../base/deadline.js';
 import type { Digest } from '../../base/digest.js';
 import type { ReadyPolicy } from '../../policy/compile.js';
 import type { RegistryClient } from '../../registry/client.js';
@@ -97,7 +98,7 @@ export class AdmissionEvidence {
       );
       this.inFlight.set(flightKey, flight);
     }
-    return abortable(flight, signal);
+    return untilAborted(flight, signal);
   }
 
   private cached(id: string, maxAgeMs: number, needs: EvidenceNeeds): Evidence | undefined {
@@ -133,25 +134,4 @@ export class AdmissionEvidence {
     }
     return evidence;
   }
-}
-
-/** `promise`, or the signal's reason as soon as it aborts (the work itself goes on for others). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }

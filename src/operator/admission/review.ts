@@ -84,7 +84,7 @@ const maxMessage = 2048;
 const cut = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 function describe(r: ImageResult): string {
-  const digest = r.digest === undefined ? '' : ` (${r.digest.slice(0, 19)}…)`;
+  const digest = r.digest === undefined || r.image.includes('@') ? '' : ` (${r.digest.slice(0, 19)}…)`;
   const reasons = r.reasons.length === 0 ? '' : ` ${r.reasons.join(', ')}`;
   return `${r.image}${digest} is ${r.verdict} under ImagePolicy ${r.policy}:${reasons}${r.message === '' ? '' : ` — ${r.message}`}`;
 }
