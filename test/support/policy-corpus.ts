@@ -191,6 +191,37 @@ export const brokenPolicies: readonly BrokenPolicy[] = [
     path: 'spec.actions.evict.maxNewViolationsPercent',
     apiServerRejects: true,
   },
+  {
+    name: 'admission-not-an-object',
+    spec: { ...base, admission: true },
+    path: 'spec.admission',
+    apiServerRejects: true,
+  },
+  {
+    name: 'admission-enabled-not-boolean',
+    // Not 'yes': kubectl reads YAML 1.1, where an unquoted yes is a boolean (the yaml package writes it unquoted).
+    spec: { ...base, admission: { enabled: 'always' } },
+    path: 'spec.admission.enabled',
+    apiServerRejects: true,
+  },
+  {
+    name: 'admission-unknown-on-unknown',
+    spec: { ...base, admission: { onUnknown: 'Warn' } },
+    path: 'spec.admission.onUnknown',
+    apiServerRejects: true,
+  },
+  {
+    name: 'admission-pin-digests-not-boolean',
+    spec: { ...base, admission: { pinDigests: 'true' } },
+    path: 'spec.admission.pinDigests',
+    apiServerRejects: true,
+  },
+  {
+    name: 'admission-unknown-field',
+    spec: { ...base, admission: { pinDigest: true } },
+    path: 'spec.admission.pinDigest',
+    apiServerRejects: true,
+  },
 ];
 
 /** Valid specs both must accept: the smallest one and one with every field set. */
@@ -268,6 +299,7 @@ export const validPolicies: readonly { readonly name: string; readonly spec: unk
           maxNewViolationsPercent: 10,
         },
       },
+      admission: { enabled: true, onUnknown: 'Allow', pinDigests: true },
       reverifyInterval: '1h',
     },
   },

@@ -126,7 +126,47 @@ describe('policy/validate', () => {
     });
     expect(spec?.exceptions).to.deep.equal([]);
     expect(spec?.actions).to.deep.equal(policyDefaults.actions);
+    // Spelled out: the README documents these, and a default that refuses less must be a visible change.
+    expect(spec?.admission).to.deep.equal({ enabled: true, onUnknown: 'Deny', pinDigests: false });
     expect(spec?.reverifyInterval).to.equal('1h');
+  });
+
+  describe('spec.admission', () => {
+    const admission = (value: unknown): ReturnType<typeof validatePolicySpec> =>
+      validatePolicySpec({ ...minimalPolicy(), admission: value });
+
+    it('reads every field', () => {
+      const result = admission({ enabled: false, onUnknown: 'Allow', pinDigests: true });
+      expect(result.problems).to.deep.equal([]);
+      expect(result.spec?.admission).to.deep.equal({ enabled: false, onUnknown: 'Allow', pinDigests: true });
+    });
+
+    it('defaults the fields left out', () => {
+      expect(admission({ pinDigests: true }).spec?.admission).to.deep.equal({
+        enabled: true,
+        onUnknown: 'Deny',
+        pinDigests: true,
+      });
+      expect(admission({}).spec?.admission).to.deep.equal(policyDefaults.admission);
+    });
+
+    const rows: [string, unknown, string, PolicyProblemCode][] = [
+      ['not an object', true, 'spec.admission', 'WrongType'],
+      ['a list', [{ enabled: false }], 'spec.admission', 'WrongType'],
+      ['null', null, 'spec.admission', 'WrongType'],
+      ['enabled as a string', { enabled: 'false' }, 'spec.admission.enabled', 'WrongType'],
+      ['pinDigests as a number', { pinDigests: 1 }, 'spec.admission.pinDigests', 'WrongType'],
+      ['onUnknown in lower case', { onUnknown: 'deny' }, 'spec.admission.onUnknown', 'InvalidEnum'],
+      ['onUnknown Warn', { onUnknown: 'Warn' }, 'spec.admission.onUnknown', 'InvalidEnum'],
+      ['onUnknown as a boolean', { onUnknown: false }, 'spec.admission.onUnknown', 'InvalidEnum'],
+      ['an unknown field', { onUnkown: 'Allow' }, 'spec.admission.onUnkown', 'UnknownField'],
+    ];
+    for (const [name, value, path, code] of rows)
+      it(`refuses ${name}`, () => {
+        const result = admission(value);
+        expect(result.problems.map((p) => `${p.path} ${p.code}`)).to.deep.equal([`${path} ${code}`]);
+        expect(result.spec).to.equal(undefined);
+      });
   });
 
   it('defaults requireTransparencyLog to true for keyless authorities', () => {
@@ -602,6 +642,7 @@ describe('policy/validate', () => {
       'exceptions',
       'actions',
       'actions.evict',
+      'admission',
     ];
     fc.assert(
       fc.property(fc.constantFrom(...paths), fc.jsonValue(), (path, value) => {
