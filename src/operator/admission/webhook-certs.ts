@@ -119,6 +119,7 @@ export class WebhookCertificates {
   private timer: NodeJS.Timeout | undefined;
   private queue: Promise<void> = Promise.resolve();
   private failing = false;
+  private started = false;
   private readonly now: () => Date;
 
   constructor(private readonly options: WebhookCertificatesOptions) {
@@ -133,21 +134,33 @@ export class WebhookCertificates {
   /** The CA Secret as the watch saw it (undefined: deleted or absent). */
   secretChanged(data: Readonly<Record<string, string>> | undefined): void {
     this.secret = readCaSecret(data, this.now());
-    void this.reconcile();
+    if (this.started) this.tick();
   }
 
   start(): void {
-    const tick = (): void => {
-      void this.reconcile().finally(() => {
-        const waiting = this.secret !== undefined && this.served?.ca !== this.secret.ca.certPem;
-        this.timer = setTimeout(tick, waiting ? 2_000 : (this.options.reconcileMs ?? 60_000));
-        this.timer.unref();
-      });
-    };
-    tick();
+    this.started = true;
+    this.tick();
+  }
+
+  /** Checks now, then again soon while a new CA waits to be published, else at the usual pace. */
+  private tick(): void {
+    clearTimeout(this.timer);
+    void this.reconcile().finally(() => {
+      if (!this.started) return;
+      const waiting = this.secret !== undefined && this.served?.ca !== this.secret.ca.certPem;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(
+        () => {
+          this.tick();
+        },
+        waiting ? 2_000 : (this.options.reconcileMs ?? 60_000),
+      );
+      this.timer.unref();
+    });
   }
 
   stop(): void {
+    this.started = false;
     clearTimeout(this.timer);
   }
 

@@ -222,6 +222,23 @@ describe('operator scope', () => {
     expect(selectorMatches({ matchExpressions: [{ key: 'x', operator: 'Exists' }] }, labels)).to.equal(false);
   });
 
+  it('reads only own labels: inherited names like constructor are absent', () => {
+    const labels = { app: 'cart' };
+    for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(selectorMatches({ matchExpressions: [{ key, operator: 'Exists' }] }, labels), key).to.equal(
+        false,
+      );
+      expect(
+        selectorMatches({ matchExpressions: [{ key, operator: 'DoesNotExist' }] }, labels),
+        key,
+      ).to.equal(true);
+      expect(
+        selectorMatches({ matchExpressions: [{ key, operator: 'NotIn', values: ['x'] }] }, labels),
+        key,
+      ).to.equal(true);
+    }
+  });
+
   it('never judges system namespaces or its own unless told to', () => {
     for (const ns of ['kube-system', 'kube-public', 'kube-node-lease', 'sigwatch-system']) {
       expect(policySelectsPod(policy({}), pod(ns), ctx), ns).to.equal(false);
