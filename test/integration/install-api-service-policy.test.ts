@@ -6,16 +6,12 @@
  * certificate at another Service. Admins are untouched.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { KubeHttp, type KubeResponse } from '../../src/operator/kube-http.js';
-import { exec } from '../support/exec.js';
-import { freshNamespace, kubeConfig, mintToken } from '../support/kube.js';
+import { applyInstallWithoutWebhooks } from '../support/install.js';
+import { freshNamespace, kubeConfig, kubeConfigWithToken, mintToken } from '../support/kube.js';
 import { eventually } from '../support/operator-process.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const apiServices = '/apis/apiregistration.k8s.io/v1/apiservices';
 const installed = `${apiServices}/v1alpha1.inventory.sigwatch.dev`;
 const policy = 'sigwatch-apiservice-cabundle-only';
@@ -33,18 +29,7 @@ interface ApiService {
 }
 
 /** A client authenticated by a bearer token alone, against the test API server. */
-function withToken(token: string): KubeHttp {
-  const cluster = kubeConfig().getCurrentCluster();
-  if (cluster === null) throw new Error('the test kubeconfig has no current cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: 'token', token }],
-    contexts: [{ name: 'token', cluster: cluster.name, user: 'token' }],
-    currentContext: 'token',
-  });
-  return new KubeHttp(kc);
-}
+const withToken = (token: string): KubeHttp => new KubeHttp(kubeConfigWithToken(token));
 
 const patch = (kube: KubeHttp, body: unknown, dryRun = false): Promise<KubeResponse> =>
   kube.send({ method: 'PATCH', path: `${installed}${dryRun ? '?dryRun=All' : ''}`, body });
@@ -116,7 +101,7 @@ describe('install: the APIService admission policy', function () {
 
   before(async () => {
     admin = new KubeHttp(kubeConfig());
-    await exec('kubectl', ['apply', '-f', join(root, 'manifests/install.yaml')], { timeoutMs: 60_000 });
+    await applyInstallWithoutWebhooks();
     operator = withToken(await mintToken('sigwatch-system', 'sigwatch', [], 3600));
     original = (await admin.call({ method: 'GET', path: installed })) as ApiService;
     // A new policy reaches the admission plugin through an informer, a moment after it is stored; a

@@ -27,6 +27,20 @@ export function kubeConfig(path = process.env['KUBECONFIG']): KubeConfig {
   return kc;
 }
 
+/** A KubeConfig for the test environment's API server, authenticated by a bearer token alone. */
+export function kubeConfigWithToken(token: string): KubeConfig {
+  const cluster = kubeConfig().getCurrentCluster();
+  if (cluster === null) throw new Error('the test kubeconfig has no current cluster');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: 'token', token }],
+    contexts: [{ name: 'token', cluster: cluster.name, user: 'token' }],
+    currentContext: 'token',
+  });
+  return kc;
+}
+
 const mergePatch = (): ReturnType<typeof setHeaderOptions> =>
   setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
