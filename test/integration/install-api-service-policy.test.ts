@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { KubeHttp, type KubeResponse } from '../../src/operator/kube-http.js';
 import { applyInstallWithoutWebhooks } from '../support/install.js';
-import { freshNamespace, kubeConfig, kubeConfigWithToken, mintToken } from '../support/kube.js';
+import { kubeConfig, kubeConfigWithToken, mintToken, withClusterRules } from '../support/kube.js';
 import { eventually } from '../support/operator-process.js';
 
 const apiServices = '/apis/apiregistration.k8s.io/v1/apiservices';
@@ -159,28 +159,8 @@ describe('install: the APIService admission policy', function () {
   // (where a `namespace:` overlay puts it), given RBAC far beyond the install's, still may not create
   // or delete APIServices. Dry runs: admission is the same, and nothing is stored if it let one by.
   it('refuses create and delete to a sigwatch service account in any namespace, whatever RBAC allows', async () => {
-    const ns = await freshNamespace('vap');
-    const name = `vap-${ns}`;
-    const rbac = '/apis/rbac.authorization.k8s.io/v1';
-    await admin.call({
-      method: 'POST',
-      path: `${rbac}/clusterroles`,
-      body: {
-        metadata: { name },
-        rules: [{ apiGroups: ['apiregistration.k8s.io'], resources: ['apiservices'], verbs: ['*'] }],
-      },
-    });
-    try {
-      await admin.call({
-        method: 'POST',
-        path: `${rbac}/clusterrolebindings`,
-        body: {
-          metadata: { name },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-          subjects: [{ kind: 'ServiceAccount', name: 'sigwatch', namespace: ns }],
-        },
-      });
-      const other = withToken(await mintToken(ns, 'sigwatch'));
+    const rules = [{ apiGroups: ['apiregistration.k8s.io'], resources: ['apiservices'], verbs: ['*'] }];
+    await withClusterRules('sigwatch', rules, async (other) => {
       // Its RBAC is real (and has reached the authorizer): it may change caBundle.
       await eventually('the binding in effect', async () =>
         (await patch(other, { spec: { caBundle: 'AAAA' } }, true)).status === 200 ? true : undefined,
@@ -205,9 +185,6 @@ describe('install: the APIService admission policy', function () {
       expect((deleted.body as { message?: string }).message).to.contain('may only update spec.caBundle');
       // An admin's identical dry run passes.
       expect((await admin.send({ method: 'DELETE', path: `${installed}?dryRun=All` })).status).to.equal(200);
-    } finally {
-      await admin.send({ method: 'DELETE', path: `${rbac}/clusterrolebindings/${name}` });
-      await admin.send({ method: 'DELETE', path: `${rbac}/clusterroles/${name}` });
-    }
+    });
   });
 });

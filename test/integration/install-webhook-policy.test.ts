@@ -23,7 +23,7 @@ import {
   isWebhookConfiguration,
   kubectlApply,
 } from '../support/install.js';
-import { freshNamespace, kubeConfig, kubeConfigWithToken, mintToken } from '../support/kube.js';
+import { kubeConfig, kubeConfigWithToken, mintToken, withClusterRules } from '../support/kube.js';
 import { eventually } from '../support/operator-process.js';
 
 const group = '/apis/admissionregistration.k8s.io/v1';
@@ -320,34 +320,14 @@ describe('install: the admission webhook configurations’ admission policy', fu
   // or delete webhook configurations. Dry runs: admission is the same, and nothing is stored if it let
   // one by.
   it('refuses create and delete to a sigwatch service account in any namespace, whatever RBAC allows', async () => {
-    const ns = await freshNamespace('vap-hooks');
-    const name = `vap-hooks-${ns}`;
-    const rbac = '/apis/rbac.authorization.k8s.io/v1';
-    await admin.call({
-      method: 'POST',
-      path: `${rbac}/clusterroles`,
-      body: {
-        metadata: { name },
-        rules: [
-          {
-            apiGroups: ['admissionregistration.k8s.io'],
-            resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
-            verbs: ['*'],
-          },
-        ],
+    const rules = [
+      {
+        apiGroups: ['admissionregistration.k8s.io'],
+        resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
+        verbs: ['*'],
       },
-    });
-    try {
-      await admin.call({
-        method: 'POST',
-        path: `${rbac}/clusterrolebindings`,
-        body: {
-          metadata: { name },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-          subjects: [{ kind: 'ServiceAccount', name: 'sigwatch', namespace: ns }],
-        },
-      });
-      const other = withToken(await mintToken(ns, 'sigwatch'));
+    ];
+    await withClusterRules('sigwatch', rules, async (other) => {
       // Its RBAC is real (and has reached the authorizer): it may change caBundle.
       const setCa = [{ op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: caBundle() }];
       await eventually('the binding in effect', async () =>
@@ -367,9 +347,6 @@ describe('install: the admission webhook configurations’ admission policy', fu
         // An admin's identical dry run passes.
         expect((await admin.send({ method: 'DELETE', path: `${path}?dryRun=All` })).status).to.equal(200);
       }
-    } finally {
-      await admin.send({ method: 'DELETE', path: `${rbac}/clusterrolebindings/${name}` });
-      await admin.send({ method: 'DELETE', path: `${rbac}/clusterroles/${name}` });
-    }
+    });
   });
 });
