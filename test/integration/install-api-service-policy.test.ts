@@ -6,16 +6,12 @@
  * certificate at another Service. Admins are untouched.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { KubeHttp, type KubeResponse } from '../../src/operator/kube-http.js';
-import { exec } from '../support/exec.js';
-import { freshNamespace, kubeConfig, mintToken } from '../support/kube.js';
+import { applyInstallWithoutWebhooks } from '../support/install.js';
+import { kubeConfig, kubeConfigWithToken, mintToken, withClusterRules } from '../support/kube.js';
 import { eventually } from '../support/operator-process.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const apiServices = '/apis/apiregistration.k8s.io/v1/apiservices';
 const installed = `${apiServices}/v1alpha1.inventory.sigwatch.dev`;
 const policy = 'sigwatch-apiservice-cabundle-only';
@@ -33,18 +29,7 @@ interface ApiService {
 }
 
 /** A client authenticated by a bearer token alone, against the test API server. */
-function withToken(token: string): KubeHttp {
-  const cluster = kubeConfig().getCurrentCluster();
-  if (cluster === null) throw new Error('the test kubeconfig has no current cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: 'token', token }],
-    contexts: [{ name: 'token', cluster: cluster.name, user: 'token' }],
-    currentContext: 'token',
-  });
-  return new KubeHttp(kc);
-}
+const withToken = (token: string): KubeHttp => new KubeHttp(kubeConfigWithToken(token));
 
 const patch = (kube: KubeHttp, body: unknown, dryRun = false): Promise<KubeResponse> =>
   kube.send({ method: 'PATCH', path: `${installed}${dryRun ? '?dryRun=All' : ''}`, body });
@@ -116,7 +101,7 @@ describe('install: the APIService admission policy', function () {
 
   before(async () => {
     admin = new KubeHttp(kubeConfig());
-    await exec('kubectl', ['apply', '-f', join(root, 'manifests/install.yaml')], { timeoutMs: 60_000 });
+    await applyInstallWithoutWebhooks();
     operator = withToken(await mintToken('sigwatch-system', 'sigwatch', [], 3600));
     original = (await admin.call({ method: 'GET', path: installed })) as ApiService;
     // A new policy reaches the admission plugin through an informer, a moment after it is stored; a
@@ -174,28 +159,8 @@ describe('install: the APIService admission policy', function () {
   // (where a `namespace:` overlay puts it), given RBAC far beyond the install's, still may not create
   // or delete APIServices. Dry runs: admission is the same, and nothing is stored if it let one by.
   it('refuses create and delete to a sigwatch service account in any namespace, whatever RBAC allows', async () => {
-    const ns = await freshNamespace('vap');
-    const name = `vap-${ns}`;
-    const rbac = '/apis/rbac.authorization.k8s.io/v1';
-    await admin.call({
-      method: 'POST',
-      path: `${rbac}/clusterroles`,
-      body: {
-        metadata: { name },
-        rules: [{ apiGroups: ['apiregistration.k8s.io'], resources: ['apiservices'], verbs: ['*'] }],
-      },
-    });
-    try {
-      await admin.call({
-        method: 'POST',
-        path: `${rbac}/clusterrolebindings`,
-        body: {
-          metadata: { name },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-          subjects: [{ kind: 'ServiceAccount', name: 'sigwatch', namespace: ns }],
-        },
-      });
-      const other = withToken(await mintToken(ns, 'sigwatch'));
+    const rules = [{ apiGroups: ['apiregistration.k8s.io'], resources: ['apiservices'], verbs: ['*'] }];
+    await withClusterRules('sigwatch', rules, async (other) => {
       // Its RBAC is real (and has reached the authorizer): it may change caBundle.
       await eventually('the binding in effect', async () =>
         (await patch(other, { spec: { caBundle: 'AAAA' } }, true)).status === 200 ? true : undefined,
@@ -220,9 +185,6 @@ describe('install: the APIService admission policy', function () {
       expect((deleted.body as { message?: string }).message).to.contain('may only update spec.caBundle');
       // An admin's identical dry run passes.
       expect((await admin.send({ method: 'DELETE', path: `${installed}?dryRun=All` })).status).to.equal(200);
-    } finally {
-      await admin.send({ method: 'DELETE', path: `${rbac}/clusterrolebindings/${name}` });
-      await admin.send({ method: 'DELETE', path: `${rbac}/clusterroles/${name}` });
-    }
+    });
   });
 });

@@ -4,7 +4,10 @@
  * bare test API server at the first try; the operator, running with a token
  * of the manifest's service account, has enough rights to do its job; and
  * that service account's rights are exactly the checked-in expected ones
- * (no Secret reads outside its namespace).
+ * (no Secret reads outside its namespace). The admission webhooks (issue 17)
+ * are wired to the Service and port the Deployment serves and never cover
+ * the system namespaces or the operator's own; they are checked by a
+ * server-side dry run and never stored here (test/support/install.ts).
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +18,13 @@ import { KubeHttp } from '../../src/operator/kube-http.js';
 import { generateKeyPair } from '../support/cosign.js';
 import { exec } from '../support/exec.js';
 import { pushRandomImage, randomRepo } from '../support/images.js';
+import {
+  applyInstallWithoutWebhooks,
+  installObjects,
+  installYaml,
+  isWebhookConfiguration,
+  type ManifestObject,
+} from '../support/install.js';
 import { freshNamespace, kubeConfig, mintToken } from '../support/kube.js';
 import { enforceIn, PolicyObjects, podMarks, runningPod } from '../support/operator-objects.js';
 import { eventually, startOperatorProcess } from '../support/operator-process.js';
@@ -62,8 +72,99 @@ describe('install: manifests/install.yaml', function () {
     expect(stdout).to.contain('up to date');
   });
 
+  it('wires the admission webhooks to the Service and port every replica serves, never covering system namespaces or its own', async () => {
+    const objects = await installObjects();
+    const one = (kind: string, name: string): ManifestObject => {
+      const found = objects.filter((o) => o.kind === kind && o.metadata.name === name);
+      expect(found, `${kind} ${name}`).to.have.length(1);
+      const [first] = found;
+      if (first === undefined) throw new Error(`no ${kind} ${name}`);
+      return first;
+    };
+    const deployment = one('Deployment', 'sigwatch') as ManifestObject & {
+      spec: {
+        template: {
+          metadata: { labels: Record<string, string> };
+          spec: { containers: { args: string[]; ports: { name: string; containerPort: number }[] }[] };
+        };
+      };
+    };
+    const namespace = deployment.metadata.namespace;
+    const [container] = deployment.spec.template.spec.containers;
+    const flag = (name: string): string | undefined =>
+      container?.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    const serviceName = flag('webhook-service') ?? '';
+    const service = one('Service', serviceName) as ManifestObject & {
+      spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] };
+    };
+    expect(service.metadata.namespace).to.equal(namespace);
+    // Every replica answers: the selector is the pod template's, without the leader label.
+    expect(service.spec.selector).to.deep.equal(deployment.spec.template.metadata.labels);
+    const webhookPort = container?.ports.find((p) => String(p.containerPort) === flag('webhook-port'));
+    expect(webhookPort?.name, 'the container port of --webhook-port').to.be.a('string');
+
+    const configs = objects.filter(isWebhookConfiguration) as (ManifestObject & {
+      webhooks: {
+        name: string;
+        clientConfig: { caBundle?: string; service?: { namespace: string; name: string; port: number } };
+        namespaceSelector: { matchExpressions: { key: string; operator: string; values: string[] }[] };
+        failurePolicy: string;
+      }[];
+    })[];
+    expect(
+      configs.map((c) => [c.kind, c.metadata.name, c.webhooks.map((w) => [w.name, w.failurePolicy])]),
+    ).to.deep.equal([
+      ['MutatingWebhookConfiguration', 'sigwatch', [['pin.sigwatch.dev', 'Ignore']]],
+      [
+        'ValidatingWebhookConfiguration',
+        'sigwatch',
+        [
+          ['pods.sigwatch.dev', 'Fail'],
+          ['workloads.sigwatch.dev', 'Fail'],
+        ],
+      ],
+    ]);
+    for (const webhook of configs.flatMap((c) => c.webhooks)) {
+      const { service: target, caBundle } = webhook.clientConfig;
+      expect(target?.namespace, webhook.name).to.equal(namespace);
+      expect(target?.name, webhook.name).to.equal(serviceName);
+      const port = service.spec.ports.find((p) => p.port === target?.port);
+      expect(port?.targetPort, `${webhook.name}: the Service port's target`).to.equal(webhookPort?.name);
+      // The operator fills it; a value here would be overwritten or, with cert-manager, fight it.
+      expect(caBundle, `${webhook.name}: caBundle`).to.equal(undefined);
+      // One NotIn on the namespace name is enough: further expressions can only narrow the selector.
+      const excluded = webhook.namespaceSelector.matchExpressions.find(
+        (e) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn',
+      )?.values;
+      expect(excluded, `${webhook.name}: namespaces never judged`).to.include.members([
+        'kube-system',
+        'kube-public',
+        'kube-node-lease',
+        namespace,
+      ]);
+    }
+  });
+
   it('applies to a bare API server at the first try, and its service account can run the operator', async () => {
-    await exec('kubectl', ['apply', '-f', join(root, 'manifests/install.yaml')], { timeoutMs: 60_000 });
+    // Everything but the webhook configurations for real; then the whole file, as a user applies it,
+    // as a server-side dry run: the webhook configurations pass the API server's validation and
+    // admission like every other object, and are not stored (no operator serves them here).
+    await applyInstallWithoutWebhooks();
+    const whole = await exec('kubectl', ['apply', '--dry-run=server', '-f', installYaml], {
+      timeoutMs: 60_000,
+    });
+    for (const kind of ['validating', 'mutating'])
+      expect(whole.stdout).to.contain(
+        `${kind}webhookconfiguration.admissionregistration.k8s.io/sigwatch created (server dry run)`,
+      );
+    const asAdmin = new KubeHttp(kubeConfig());
+    for (const plural of ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations']) {
+      const res = await asAdmin.send({
+        method: 'GET',
+        path: `/apis/admissionregistration.k8s.io/v1/${plural}/sigwatch`,
+      });
+      expect(res.status, `${plural}/sigwatch stored`).to.equal(404);
+    }
     // The samples are valid against the installed CRDs (a server-side dry run stores nothing).
     const samples = await exec('kubectl', ['apply', '--dry-run=server', '-k', join(root, 'config/samples')], {
       timeoutMs: 60_000,
@@ -124,8 +225,13 @@ describe('install: manifests/install.yaml', function () {
     // What the API server's authorizer answers for the service account (the question an attacker who
     // took over the process would ask): no ConfigMap write in kube-system (coredns, aws-auth), while
     // its own reports and its own namespace's trusted roots stay allowed.
-    const asAdmin = new KubeHttp(admin);
-    const may = async (namespace: string, verb: string, resource: string, group = ''): Promise<boolean> =>
+    const may = async (
+      namespace: string,
+      verb: string,
+      resource: string,
+      group = '',
+      name?: string,
+    ): Promise<boolean> =>
       (
         (await asAdmin.call({
           method: 'POST',
@@ -140,7 +246,13 @@ describe('install: manifests/install.yaml', function () {
                 'system:serviceaccounts:sigwatch-system',
                 'system:authenticated',
               ],
-              resourceAttributes: { namespace, verb, resource, group },
+              resourceAttributes: {
+                namespace,
+                verb,
+                resource,
+                group,
+                ...(name === undefined ? {} : { name }),
+              },
             },
           },
         })) as { status: { allowed: boolean } }
@@ -154,6 +266,22 @@ describe('install: manifests/install.yaml', function () {
     expect(await may(other, 'delete', 'configmaps'), 'delete a ConfigMap elsewhere').to.equal(false);
     expect(await may('sigwatch-system', 'get', 'configmaps'), 'read its trusted roots').to.equal(true);
     expect(await may(other, 'create', 'imageauditreports', 'sigwatch.dev'), 'write reports').to.equal(true);
+    // The webhook CA: its own Secret in its own namespace, nothing elsewhere; caBundle of its own
+    // webhook configurations only (webhook-policy.yaml narrows the patch to that field).
+    const ca = 'sigwatch-webhook-ca';
+    expect(await may('sigwatch-system', 'update', 'secrets', '', ca), 'update the webhook CA').to.equal(true);
+    expect(await may('sigwatch-system', 'update', 'secrets', '', 'x'), 'update another Secret').to.equal(
+      false,
+    );
+    expect(await may('sigwatch-system', 'create', 'secrets'), 'create the webhook CA').to.equal(true);
+    expect(await may(other, 'create', 'secrets'), 'create a Secret elsewhere').to.equal(false);
+    for (const hooks of ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations']) {
+      const group = 'admissionregistration.k8s.io';
+      expect(await may('', 'patch', hooks, group, 'sigwatch'), `patch its ${hooks}`).to.equal(true);
+      expect(await may('', 'patch', hooks, group, 'other'), `patch other ${hooks}`).to.equal(false);
+      expect(await may('', 'create', hooks, group), `create ${hooks}`).to.equal(false);
+      expect(await may('', 'delete', hooks, group, 'sigwatch'), `delete ${hooks}`).to.equal(false);
+    }
 
     // The rights are enough: with this token the operator watches, judges and labels.
     const ns = await freshNamespace('install');

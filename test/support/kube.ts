@@ -27,6 +27,52 @@ export function kubeConfig(path = process.env['KUBECONFIG']): KubeConfig {
   return kc;
 }
 
+/** A KubeConfig for the test environment's API server, authenticated by a bearer token alone. */
+export function kubeConfigWithToken(token: string): KubeConfig {
+  const cluster = kubeConfig().getCurrentCluster();
+  if (cluster === null) throw new Error('the test kubeconfig has no current cluster');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: 'token', token }],
+    contexts: [{ name: 'token', cluster: cluster.name, user: 'token' }],
+    currentContext: 'token',
+  });
+  return kc;
+}
+
+/**
+ * Calls `body` with a client of a fresh ServiceAccount `serviceAccount` in a fresh namespace, bound
+ * cluster-wide to a ClusterRole of `rules` made for the call; role and binding are deleted after it,
+ * whatever happens. For "whatever RBAC allows" tests of admission policies.
+ */
+export async function withClusterRules<T>(
+  serviceAccount: string,
+  rules: readonly object[],
+  body: (kube: KubeHttp) => Promise<T>,
+): Promise<T> {
+  const admin = new KubeHttp(kubeConfig());
+  const ns = await freshNamespace('rbac');
+  const name = `test-rules-${ns}`;
+  const rbac = '/apis/rbac.authorization.k8s.io/v1';
+  await admin.call({ method: 'POST', path: `${rbac}/clusterroles`, body: { metadata: { name }, rules } });
+  try {
+    await admin.call({
+      method: 'POST',
+      path: `${rbac}/clusterrolebindings`,
+      body: {
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+        subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace: ns }],
+      },
+    });
+    return await body(new KubeHttp(kubeConfigWithToken(await mintToken(ns, serviceAccount))));
+  } finally {
+    await admin.send({ method: 'DELETE', path: `${rbac}/clusterrolebindings/${name}` });
+    await admin.send({ method: 'DELETE', path: `${rbac}/clusterroles/${name}` });
+  }
+}
+
 const mergePatch = (): ReturnType<typeof setHeaderOptions> =>
   setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 

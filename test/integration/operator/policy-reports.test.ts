@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { allCrds } from '../../../src/operator/crds.js';
@@ -25,7 +25,7 @@ import { containerResult } from '../../support/container-results.js';
 import { generateKeyPair, sign } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig, mintToken } from '../../support/kube.js';
+import { applyCrd, freshNamespace, kubeConfig, kubeConfigWithToken, mintToken } from '../../support/kube.js';
 import { PolicyObjects, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { policyReportCrd } from '../../support/policy-report-crd.js';
@@ -372,19 +372,6 @@ describe('operator: --policy-reports', function () {
     });
   });
 });
-
-function kubeConfigWithToken(token: string): KubeConfig {
-  const cluster = kubeConfig().getCurrentCluster();
-  if (cluster === null) throw new Error('no current cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: 'writer', token }],
-    contexts: [{ name: 'writer', cluster: cluster.name, user: 'writer' }],
-    currentContext: 'writer',
-  });
-  return kc;
-}
 
 function testPod(namespace: string, name: string): TrimmedPod {
   const pod = trimPod({
