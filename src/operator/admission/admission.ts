@@ -37,7 +37,8 @@ import {
 } from './review.js';
 import { WebhookCertificates } from './webhook-certs.js';
 import { startWebhookServer, type WebhookOperation } from './webhook-server.js';
-import { podTemplate, TooManyContainers, type PodTemplate } from './workloads.js';
+import { AdmissionError } from './errors.js';
+import { podTemplate, type PodTemplate } from './workloads.js';
 
 export interface AdmissionSettings {
   readonly address: string;
@@ -130,7 +131,7 @@ export async function startAdmission(
     try {
       template = templateOf(req);
     } catch (error: unknown) {
-      if (error instanceof TooManyContainers)
+      if (error instanceof AdmissionError && error.code === 'TooManyContainers')
         return { answer: { allowed: false, message: `Sigwatch refused: ${error.message}`, warnings: [] } };
       throw error;
     }

@@ -4,8 +4,10 @@
  * apply` (a GitOps controller's owner, a controller retrying a ReplicaSet).
  * Written by the leader only, never for a dry run, once per (object,
  * reasons) every 10 minutes — a ReplicaSet controller retrying its pods
- * makes no flood — and only if the API server lets it be recorded: a
- * refused write is logged, never retried.
+ * makes no flood — at most 30 a minute in all (the webhook port cannot
+ * tell the API server from a forged caller, whose made-up names must not
+ * become a stream of writes), and only if the API server lets it be
+ * recorded: a refused write is logged, never retried.
  */
 import type { KubeHttp } from '../kube-http.js';
 import type { Logger } from '../logger.js';
@@ -14,6 +16,7 @@ import type { PodTemplate } from './workloads.js';
 
 const quietMs = 600_000;
 const maxRemembered = 10_000;
+const maxPerMinute = 30;
 
 const apiVersions: Readonly<Record<string, string>> = {
   Pod: 'v1',
@@ -27,6 +30,7 @@ const apiVersions: Readonly<Record<string, string>> = {
 
 export class RefusalEvents {
   private readonly sent = new Map<string, number>();
+  private window = { start: 0, count: 0 };
 
   constructor(
     private readonly options: {
@@ -45,6 +49,9 @@ export class RefusalEvents {
     const now = Date.now();
     const last = this.sent.get(id);
     if (last !== undefined && now - last < quietMs) return;
+    if (now - this.window.start >= 60_000) this.window = { start: now, count: 0 };
+    if (this.window.count >= maxPerMinute) return;
+    this.window.count++;
     this.sent.set(id, now);
     if (this.sent.size > maxRemembered) this.sent.clear(); // bounded; at worst one repeated Event
     const time = new Date(now).toISOString();

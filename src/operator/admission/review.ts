@@ -7,6 +7,7 @@
  * Patch replacing each judged tag with its digest.
  */
 import type { Digest } from '../../base/digest.js';
+import { AdmissionError } from './errors.js';
 import { parseReference } from '../../registry/reference.js';
 import type { AdmissionDecision, ImageResult } from './judge.js';
 import type { PodTemplate, TemplateContainer } from './workloads.js';
@@ -29,13 +30,13 @@ const obj = (v: unknown): Json | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-export class BadReview extends Error {}
+const badReview = (message: string): AdmissionError => new AdmissionError('BadReview', message);
 
-/** The request of an `admission.k8s.io/v1` AdmissionReview. @throws BadReview */
+/** The request of an `admission.k8s.io/v1` AdmissionReview. @throws AdmissionError `BadReview` */
 export function readReview(body: unknown): AdmissionRequest {
   const review = obj(body);
   if (review?.['apiVersion'] !== 'admission.k8s.io/v1' || review['kind'] !== 'AdmissionReview')
-    throw new BadReview('expected an admission.k8s.io/v1 AdmissionReview');
+    throw badReview('expected an admission.k8s.io/v1 AdmissionReview');
   const request = obj(review['request']);
   const uid = str(request?.['uid']);
   const kind = obj(request?.['kind']);
@@ -44,11 +45,11 @@ export function readReview(body: unknown): AdmissionRequest {
   const kindName = str(kind?.['kind']);
   const operation = str(request?.['operation']);
   if (request === undefined || uid === undefined || uid === '' || uid.length > 128)
-    throw new BadReview('the AdmissionReview has no request uid');
+    throw badReview('the AdmissionReview has no request uid');
   if (group === undefined || version === undefined || kindName === undefined)
-    throw new BadReview('the AdmissionReview request has no kind');
+    throw badReview('the AdmissionReview request has no kind');
   if (operation !== 'CREATE' && operation !== 'UPDATE' && operation !== 'DELETE' && operation !== 'CONNECT')
-    throw new BadReview('the AdmissionReview request has no known operation');
+    throw badReview('the AdmissionReview request has no known operation');
   const sub = str(request['subResource']);
   return {
     uid,

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { listen } from '../http.js';
 import type { Logger } from '../logger.js';
-import { BadReview } from './review.js';
+import { AdmissionError } from './errors.js';
 
 export type WebhookOperation = 'validate' | 'mutate';
 
@@ -19,7 +19,7 @@ export interface WebhookServerOptions {
   readonly host: string;
   readonly port: number;
   readonly tls: { readonly certPem: string; readonly keyPem: string };
-  /** The AdmissionReview to answer with. @throws BadReview for a request that is not one */
+  /** The AdmissionReview to answer with. @throws AdmissionError `BadReview` for a request that is not one */
   readonly handle: (operation: WebhookOperation, body: unknown) => Promise<object>;
   readonly logger: Logger;
   /** Requests answered at once; more get 429 (default 64). */
@@ -123,7 +123,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
           return;
         }
         if (error instanceof HttpFailure) reply(res, error.status, error.message);
-        else if (error instanceof BadReview) reply(res, 400, error.message);
+        else if (error instanceof AdmissionError) reply(res, 400, `${error.code}: ${error.message}`);
         else {
           options.logger.error('admission request failed', { error: String(error) });
           reply(res, 500, 'internal error');

@@ -11,6 +11,7 @@
  */
 import type { ContainerKind } from '../pod.js';
 import { secretNames } from '../pod.js';
+import { AdmissionError } from './errors.js';
 
 export interface TemplateContainer {
   readonly name: string;
@@ -59,18 +60,16 @@ function labelsOf(v: unknown): Record<string, string> {
   return out;
 }
 
-export class TooManyContainers extends Error {
-  constructor(readonly count: number) {
-    super(
-      `the pod template has ${String(count)} containers; at most ${String(maxTemplateContainers)} are judged`,
-    );
-  }
-}
+const tooMany = (count: number): AdmissionError =>
+  new AdmissionError(
+    'TooManyContainers',
+    `the pod template has ${String(count)} containers; at most ${String(maxTemplateContainers)} are judged`,
+  );
 
 /**
  * The template of `object` when `kind` (group, version, kind) is a workload
  * we judge; undefined otherwise.
- * @throws TooManyContainers
+ * @throws AdmissionError `TooManyContainers`
  */
 export function podTemplate(
   kind: { readonly group: string; readonly version: string; readonly kind: string },
@@ -96,7 +95,7 @@ export function podTemplate(
     const list = spec?.[field];
     if (!Array.isArray(list)) continue;
     count += list.length;
-    if (count > maxTemplateContainers) throw new TooManyContainers(count);
+    if (count > maxTemplateContainers) throw tooMany(count);
     list.forEach((c: unknown, i) => {
       const container = obj(c);
       const image = str(container?.['image']);

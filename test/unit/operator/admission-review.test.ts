@@ -1,8 +1,8 @@
 import { expect } from 'chai';
+import { AdmissionError } from '../../../src/operator/admission/errors.js';
 import type { Digest } from '../../../src/base/digest.js';
 import type { AdmissionDecision, ImageResult } from '../../../src/operator/admission/judge.js';
 import {
-  BadReview,
   changedContainers,
   pinPatch,
   readReview,
@@ -127,7 +127,7 @@ describe('AdmissionReview', () => {
     ];
     for (const [name, body] of hostile)
       it(`refuses ${name}`, () => {
-        expect(() => readReview(body)).to.throw(BadReview);
+        expect(() => readReview(body)).to.throw(AdmissionError);
       });
   });
 
