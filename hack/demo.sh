@@ -9,7 +9,9 @@
 #  2. Four Deployments run real containers: demo/good (signed, SBOM and
 #     provenance attested), demo/log4shell (signed, its SBOM lists log4j-core
 #     2.14.1), demo/unsigned and demo/imposter (a key the policy does not trust).
-#  3. An Enforce ImagePolicy labels them from the digest the kubelet reports.
+#  3. An Enforce ImagePolicy: at deploy time its admission webhook refuses a
+#     new Deployment of the unsigned image; what already runs it labels from
+#     the digest the kubelet reports.
 #  4. demo/web: a pod of an old, unsigned build still runs under a Deployment
 #     whose template now pins the fixed, signed release (its ReplicaSet adopted
 #     the pod). Sigwatch evicts it through the Eviction API; the ReplicaSet
@@ -198,6 +200,20 @@ EOT
   sed 's/^/          /' "$WORK/cosign.pub"
 } >"$WORK/policy.yaml"
 kubectl apply -f "$WORK/policy.yaml" >/dev/null
+kubectl wait --for=condition=Ready imagepolicy/demo --timeout=60s >/dev/null
+
+say "At deploy time: the same policy refuses a new Deployment of the unsigned image (the admission webhook)"
+# Both replicas answer admission; each must have seen the policy (their watches are milliseconds behind).
+refused() { ! kubectl -n demo create deployment unsigned-again --image "$R/demo/unsigned:1.0" --dry-run=server >/dev/null 2>&1; }
+wait_until 30 "the webhook applying the new policy" refused
+if kubectl -n demo create deployment unsigned-again --image "$R/demo/unsigned:1.0" 2>"$WORK/refused.txt"; then
+  echo "the unsigned Deployment was admitted" >&2
+  exit 1
+fi
+echo "\$ kubectl -n demo create deployment unsigned-again --image $R/demo/unsigned:1.0"
+cat "$WORK/refused.txt"
+
+say "What already runs: the same policy judges the digest each pod runs, and labels it"
 labelled() { [ "$(kubectl -n demo get pods -l sigwatch.dev/compliance -o name | wc -l)" -ge 5 ]; }
 wait_until 90 "all five demo pods labelled" labelled
 sleep 2 # the policy status is debounced

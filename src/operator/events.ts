@@ -93,28 +93,12 @@ export class EventRecorder {
     message: string,
     now: number,
   ): Promise<void> {
-    const time = new Date(now).toISOString();
-    const body = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { generateName: `${pod.name}.sigwatch-`, namespace: pod.namespace },
-      involvedObject: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        namespace: pod.namespace,
-        name: pod.name,
-        uid: pod.uid,
-      },
-      type,
-      reason,
-      message: message.slice(0, 1024),
-      source: { component: 'sigwatch' },
-      reportingComponent: 'sigwatch.dev/operator',
-      reportingInstance: 'sigwatch',
-      firstTimestamp: time,
-      lastTimestamp: time,
-      count: 1,
-    };
+    const body = eventBody(
+      { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid },
+      `${pod.name}.sigwatch-`,
+      { type, reason, message },
+      now,
+    );
     try {
       const res = await this.options.kube.send({
         method: 'POST',
@@ -127,4 +111,29 @@ export class EventRecorder {
       this.options.logger.warn('event not written', { pod: pod.name, error: String(error) });
     }
   }
+}
+
+/** A core/v1 Event about `involved`, as Sigwatch reports it (message cut to 1 KiB). */
+export function eventBody(
+  involved: { apiVersion: string; kind: string; namespace: string; name: string; uid?: string },
+  generateName: string,
+  e: { readonly type: 'Normal' | 'Warning'; readonly reason: string; readonly message: string },
+  now: number,
+): object {
+  const time = new Date(now).toISOString();
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { generateName, namespace: involved.namespace },
+    involvedObject: involved,
+    type: e.type,
+    reason: e.reason,
+    message: e.message.slice(0, 1024),
+    source: { component: 'sigwatch' },
+    reportingComponent: 'sigwatch.dev/operator',
+    reportingInstance: 'sigwatch',
+    firstTimestamp: time,
+    lastTimestamp: time,
+    count: 1,
+  };
 }

@@ -72,6 +72,19 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<Pro
   return listen(server, options.host, options.port);
 }
 
+/**
+ * Timeouts of a server the API server calls (aggregated API, webhook):
+ * headers within 10 s, a request within 30 s, and idle connections kept
+ * longer than the API server's own (90 s), so a connection it reuses is
+ * never one this side is closing — that would fail a POST it cannot retry.
+ */
+export function calledByApiServer<T extends Server>(server: T): T {
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 120_000;
+  return server;
+}
+
 /** Listens on `host:port` (0: any free port) and returns the port and a close that drops open connections. */
 export async function listen(server: Server, host: string, port: number): Promise<ProbeServer> {
   await new Promise<void>((resolve, reject) => {

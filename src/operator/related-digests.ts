@@ -50,7 +50,7 @@ interface Entry {
 }
 
 /** Entries of an index that a node could run: attestation manifests (platform unknown/unknown) are not images. */
-const runnable = (d: { platform?: { os: string; architecture: string } }): boolean =>
+export const runnable = (d: { platform?: { os: string; architecture: string } }): boolean =>
   d.platform === undefined || (d.platform.os !== 'unknown' && d.platform.architecture !== 'unknown');
 
 export class RelatedDigests {

@@ -30,7 +30,7 @@ export interface RelatedVerdictSources {
 const indexMediaTypes: readonly string[] = [MediaTypes.ociIndex, MediaTypes.dockerList];
 
 /** Whether the reported digest is an index or a platform manifest; undefined when its media type is unknown. */
-function reportedKind(mediaType: string | undefined): ReportedKind | undefined {
+export function reportedKind(mediaType: string | undefined): ReportedKind | undefined {
   if (mediaType === undefined) return undefined;
   return indexMediaTypes.includes(mediaType) ? 'index' : 'platform';
 }

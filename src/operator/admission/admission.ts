@@ -90,6 +90,7 @@ export async function startAdmission(
   const evidence = new AdmissionEvidence({ client: deps.registry, recent: deps.recent });
   const judge: ImageJudge = {
     resolve: (ref, signal) => evidence.resolve(ref, signal),
+    platformsOf: (key, signal) => evidence.platformsOf(key, signal),
     evidence: (key, policies, signal) => evidence.evidence(key, policies, signal),
     evaluate: deps.evaluate,
   };

@@ -19,6 +19,7 @@ import { compactEvidence } from '../../registry/compact.js';
 import { RegistryError } from '../../registry/errors.js';
 import { collectEvidence, type Evidence } from '../../registry/evidence.js';
 import type { ImageReference } from '../../registry/reference.js';
+import { runnable } from '../related-digests.js';
 import {
   evidenceCovers,
   evidenceKeyString,
@@ -41,6 +42,9 @@ export interface AdmissionEvidenceOptions {
   readonly onLookup?: (source: 'memory' | 'fetched') => void;
 }
 
+/** Platform manifests of one index judged at most (real indexes list a handful). */
+const maxPlatforms = 32;
+
 interface Cached {
   readonly evidence: Evidence;
   readonly at: number;
@@ -48,6 +52,7 @@ interface Cached {
 
 export class AdmissionEvidence {
   private readonly cache = new Map<string, Cached>();
+  private readonly platforms = new Map<string, readonly Digest[] | 'none' | 'unresolved'>();
   private readonly inFlight = new Map<string, Promise<Evidence>>();
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly maxEntries: number;
@@ -73,6 +78,39 @@ export class AdmissionEvidence {
       if (error instanceof RegistryError && error.servedDigest !== undefined) return error.servedDigest;
       throw error;
     }
+  }
+
+  /**
+   * The runnable platform manifests an index lists (`none`: it lists none,
+   * or `digest` is no index; `unresolved`: gone, or more than 32 — too many
+   * to judge within an admission deadline). An index never changes: cached.
+   * @throws RegistryError
+   */
+  async platformsOf(
+    key: EvidenceKey,
+    signal: AbortSignal,
+  ): Promise<readonly Digest[] | 'none' | 'unresolved'> {
+    const id = evidenceKeyString(key);
+    const known = this.platforms.get(id);
+    if (known !== undefined) return known;
+    const fetched = await this.options.client.getManifest(
+      { registry: key.registry, repository: key.repository },
+      key.digest,
+      signal,
+    );
+    const listed = fetched?.manifest.kind === 'index' ? fetched.manifest.manifests.filter(runnable) : [];
+    const answer =
+      fetched === undefined || listed.length > maxPlatforms
+        ? 'unresolved'
+        : listed.length === 0
+          ? 'none'
+          : listed.map((d) => d.digest);
+    this.platforms.set(id, answer);
+    for (const oldest of this.platforms.keys()) {
+      if (this.platforms.size <= this.maxEntries) break;
+      this.platforms.delete(oldest);
+    }
+    return answer;
   }
 
   /** @throws RegistryError, or the signal's reason */

@@ -19,12 +19,14 @@ import type { Digest } from '../../base/digest.js';
 import type { Reason } from '../../base/reasons.js';
 import type { CompiledPolicy, ReadyPolicy } from '../../policy/compile.js';
 import { policyMatches } from '../../policy/evaluate.js';
+import { combineBySignatureOn, needsRelated, type Related } from '../../policy/signature-on.js';
 import type { PolicyVerdict, Verdict } from '../../policy/verdict.js';
 import { RegistryError, unknownReasonFor } from '../../registry/errors.js';
 import type { Evidence } from '../../registry/evidence.js';
 import { parseReference, type ImageReference } from '../../registry/reference.js';
 import type { EvidenceKey } from '../evidence-store.js';
 import { imageName } from '../pod.js';
+import { reportedKind } from '../related-verdicts.js';
 import { policySelectsPod } from '../scope.js';
 import type { PodTemplate, TemplateContainer } from './workloads.js';
 
@@ -32,6 +34,8 @@ import type { PodTemplate, TemplateContainer } from './workloads.js';
 export interface ImageJudge {
   /** The digest `ref`'s tag names now; undefined when the registry definitively has no such tag. */
   resolve(ref: ImageReference, signal: AbortSignal): Promise<Digest | undefined>;
+  /** The runnable platform manifests of an index (for `match.signatureOn`). */
+  platformsOf(key: EvidenceKey, signal: AbortSignal): Promise<readonly Digest[] | 'none' | 'unresolved'>;
   /** Evidence for the digest covering what `policies` need (from memory when fresh). */
   evidence(key: EvidenceKey, policies: readonly ReadyPolicy[], signal: AbortSignal): Promise<Evidence>;
   evaluate(evidence: Evidence, policy: ReadyPolicy, now: Date): PolicyVerdict;
@@ -206,8 +210,12 @@ export async function decide(a: {
           const f = failureOf(error);
           return matching.map((p) => unknownResult(p, withDigest, f.reason, f.message));
         }
-        return matching.map((p): ImageResult => {
-          const v = a.judge.evaluate(evidence, p, a.now);
+        const key = { registry: ref.registry, repository: ref.repository, digest };
+        const verdicts = await Promise.all(
+          matching.map((p) => bySignatureOn(a, key, evidence, p, a.judge.evaluate(evidence, p, a.now))),
+        );
+        return matching.map((p, i): ImageResult => {
+          const v = verdicts[i] ?? a.judge.evaluate(evidence, p, a.now);
           return {
             ...withDigest,
             policy: p.name,
@@ -223,4 +231,45 @@ export async function decide(a: {
   );
   const results = perImage.flat();
   return { allowed: !results.some((r) => r.effect === 'Deny'), results, notes, resolved };
+}
+
+/**
+ * `match.signatureOn` at admission, as at runtime (related-verdicts.ts): an
+ * index whose own verdict does not settle it is judged with every runnable
+ * platform manifest it lists (the node that will run it is not known yet).
+ * A platform manifest named here was named directly (a tag or digest that
+ * points at it): it has no index to relate.
+ */
+async function bySignatureOn(
+  a: { readonly judge: ImageJudge; readonly now: Date; readonly signal: AbortSignal },
+  key: EvidenceKey,
+  evidence: Evidence,
+  policy: ReadyPolicy,
+  own: PolicyVerdict,
+): Promise<PolicyVerdict> {
+  const on = policy.spec.match.signatureOn;
+  const kind = reportedKind(evidence.imageMediaType);
+  if (kind === undefined || !needsRelated(on, kind, own)) return own;
+  let related: Related;
+  if (kind === 'platform') related = 'none';
+  else {
+    try {
+      const platforms = await a.judge.platformsOf(key, a.signal);
+      related =
+        typeof platforms === 'string'
+          ? platforms
+          : await Promise.all(
+              platforms.map(async (digest) =>
+                a.judge.evaluate(
+                  await a.judge.evidence({ ...key, digest }, [policy], a.signal),
+                  policy,
+                  a.now,
+                ),
+              ),
+            );
+    } catch {
+      related = 'failed'; // an outage is never a definite answer
+    }
+  }
+  return combineBySignatureOn(on, kind, own, related) ?? own;
 }

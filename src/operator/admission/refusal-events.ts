@@ -10,6 +10,7 @@
  * recorded: a refused write is logged, never retried.
  */
 import type { KubeHttp } from '../kube-http.js';
+import { eventBody } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { AdmissionDecision } from './judge.js';
 import type { PodTemplate } from './workloads.js';
@@ -54,34 +55,21 @@ export class RefusalEvents {
     this.window.count++;
     this.sent.set(id, now);
     if (this.sent.size > maxRemembered) this.sent.clear(); // bounded; at worst one repeated Event
-    const time = new Date(now).toISOString();
     const images = denied
       .map((r) => `${r.image} (${r.policy}: ${r.reasons.join(', ') || r.verdict})`)
       .join('; ');
     const name = template.name.replace(/\*$/, '');
-    const body = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: {
-        generateName: `${name === '' ? 'refused' : name}.sigwatch-`.slice(0, 200),
-        namespace: template.namespace,
-      },
-      involvedObject: {
+    const body = eventBody(
+      {
         apiVersion: apiVersions[template.kind] ?? 'v1',
         kind: template.kind,
         namespace: template.namespace,
         name: template.name,
       },
-      type: 'Warning',
-      reason: 'AdmissionRefused',
-      message: `refused at admission: ${images}`.slice(0, 1024),
-      source: { component: 'sigwatch' },
-      reportingComponent: 'sigwatch.dev/operator',
-      reportingInstance: 'sigwatch',
-      firstTimestamp: time,
-      lastTimestamp: time,
-      count: 1,
-    };
+      `${name === '' ? 'refused' : name}.sigwatch-`.slice(0, 200),
+      { type: 'Warning', reason: 'AdmissionRefused', message: `refused at admission: ${images}` },
+      now,
+    );
     this.options.kube
       .send({
         method: 'POST',

@@ -16,7 +16,7 @@ import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { isSigwatchError } from '../../base/errors.js';
 import type { PackageRule } from '../../sbom/query.js';
-import { listen } from '../http.js';
+import { calledByApiServer, listen } from '../http.js';
 import type { ImageEntry } from '../inventory-views.js';
 import type { Logger } from '../logger.js';
 import type { TrimmedPod } from '../pod.js';
@@ -456,12 +456,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     },
     listener,
   );
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  // Longer than the API server's idle connections (90 s): a connection it reuses is never one this
-  // side is closing, which would fail a POST it cannot retry.
-  server.keepAliveTimeout = 120_000;
-  const listening = await listen(server, options.host, options.port);
+  const listening = await listen(calledByApiServer(server), options.host, options.port);
   return {
     port: listening.port,
     update(tls) {

@@ -145,14 +145,19 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
     key: { publicKey: await readFile(key.pub, 'utf8') },
   });
 
+  // Runtime only (admission off): these tests need non-compliant pods to run, as they would when a
+  // tag moves or a key is revoked after admission; test/integration/cluster/admission.test.ts judges
+  // at admission.
   const labelOnly = async (ns: string): Promise<Record<string, unknown>> =>
     enforceIn(ns, [`${env.registry}/**`], [await authority()], {
       actions: { label: true, evict: { enabled: false } },
+      admission: { enabled: false },
     });
 
   const evicting = async (ns: string): Promise<Record<string, unknown>> =>
     enforceIn(ns, [`${env.registry}/**`], [await authority()], {
       actions: { label: true, evict: testEvictAction() },
+      admission: { enabled: false },
     });
 
   const evictionRecords = async (policy: string): Promise<unknown[]> =>

@@ -83,6 +83,40 @@ class PreparedRegistry implements ImageJudge {
     return this.tags.get(name);
   }
 
+  /** Index digest → its platform manifests, for `match.signatureOn`. */
+  readonly indexes = new Map<Digest, readonly Digest[]>();
+
+  /**
+   * Publishes `image` as an index (unsigned itself) over `platforms` platform manifests, each signed
+   * or not; returns the index digest.
+   */
+  publishIndex(image: string, platforms: readonly ('signed' | 'unsigned')[]): Digest {
+    const index = this.publish(image, 'unsigned');
+    const repository = image.replace(/:[^:/]+$/, '');
+    const own = this.evidenceOf.get(index);
+    if (own !== undefined)
+      this.evidenceOf.set(index, { ...own, imageMediaType: 'application/vnd.oci.image.index.v1+json' });
+    const digests = platforms.map((state) => {
+      const digest = randomDigest();
+      const evidence = buildEvidence({
+        repository,
+        digest,
+        signatures: state === 'signed' ? [signatureLayer(key, repository, digest)] : [],
+      });
+      this.evidenceOf.set(digest, {
+        ...evidence,
+        imageMediaType: 'application/vnd.oci.image.manifest.v1+json',
+      });
+      return digest;
+    });
+    this.indexes.set(index, digests);
+    return index;
+  }
+
+  platformsOf(key: EvidenceKey): Promise<readonly Digest[] | 'none' | 'unresolved'> {
+    return Promise.resolve(this.indexes.get(key.digest) ?? 'none');
+  }
+
   evidence(key: EvidenceKey, policies: readonly ReadyPolicy[]): Promise<Evidence> {
     this.fetched.push({ key, policies: policies.map((p) => p.name) });
     if (this.evidenceFailure !== undefined) return Promise.reject(this.evidenceFailure);
@@ -164,6 +198,33 @@ describe('admission decision', () => {
       expect(summary(d)).to.deep.equal([`enforce ${app} Compliant  Allow`]);
       expect(d.results[0]?.digest).to.equal(digest);
       expect(validationAnswer(d).warnings).to.deep.equal([]);
+    });
+
+    it('judges an index by match.signatureOn: its platform manifests count unless it is index', async () => {
+      registry.publishIndex(app, ['signed', 'signed']);
+      const either = await run(registry, [policy('either')], pod([app]));
+      expect(summary(either)).to.deep.equal([`either ${app} Compliant  Allow`]);
+      const platform = await run(
+        registry,
+        [policy('platform', { match: { images: ['registry.example/**'], signatureOn: 'platform' } })],
+        pod([app]),
+      );
+      expect(summary(platform)).to.deep.equal([`platform ${app} Compliant  Allow`]);
+      const index = await run(
+        registry,
+        [policy('index', { match: { images: ['registry.example/**'], signatureOn: 'index' } })],
+        pod([app]),
+      );
+      expect(summary(index)).to.deep.equal([`index ${app} NonCompliant SignatureMissing Deny`]);
+      // One platform unsigned: the index passes only if it carries a signature itself.
+      const other = 'registry.example/shop/other:1';
+      registry.publishIndex(other, ['signed', 'unsigned']);
+      const mixed = await run(
+        registry,
+        [policy('platform', { match: { images: ['registry.example/**'], signatureOn: 'platform' } })],
+        pod([other]),
+      );
+      expect(summary(mixed)).to.deep.equal([`platform ${other} NonCompliant SignatureMissing Deny`]);
     });
 
     it('Audit admits an unsigned image with a warning', async () => {
