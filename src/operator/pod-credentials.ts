@@ -40,6 +40,9 @@ interface Cached<T> {
   reading?: Promise<void> | undefined;
 }
 
+/** Pull secrets read for one admission request at most, of the pod's own and of its service account each. */
+const maxAdmissionSecrets = 16;
+
 /** Reads at a time: a first list of 3,000 namespaces must not become 3,000 parallel GETs. */
 const readConcurrency = 4;
 
@@ -82,8 +85,10 @@ export class PodCredentials {
    */
   async readFor(pod: Pick<TrimmedPod, 'namespace' | 'pullSecrets' | 'serviceAccount'>): Promise<void> {
     const accountKey = `${pod.namespace}/${pod.serviceAccount}`;
-    const keys = pod.pullSecrets.map((name) => `${pod.namespace}/${name}`);
-    for (const name of pod.pullSecrets) this.noteSecret(pod.namespace, name, true);
+    // The request is anyone's to write: only the first few names are read (no pod needs more).
+    const named = [...new Set(pod.pullSecrets)].slice(0, maxAdmissionSecrets);
+    const keys = named.map((name) => `${pod.namespace}/${name}`);
+    for (const name of named) this.noteSecret(pod.namespace, name, true);
     this.note(
       this.accounts,
       accountKey,
@@ -98,7 +103,7 @@ export class PodCredentials {
       true,
     );
     await this.accounts.get(accountKey)?.reading;
-    for (const name of this.accounts.get(accountKey)?.value ?? []) {
+    for (const name of (this.accounts.get(accountKey)?.value ?? []).slice(0, maxAdmissionSecrets)) {
       this.noteSecret(pod.namespace, name, true);
       keys.push(`${pod.namespace}/${name}`);
     }

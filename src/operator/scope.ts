@@ -4,8 +4,7 @@
  * namespaces and the operator's own — a rule in code, not a list an admin
  * might misspell, so a typo never widens a policy to kube-system.
  */
-import type { ReadyPolicy } from '../policy/compile.js';
-import type { LabelSelector } from '../policy/spec.js';
+import type { ImagePolicySpec, LabelSelector } from '../policy/spec.js';
 import type { TrimmedPod } from './pod.js';
 
 export const systemNamespaces: ReadonlySet<string> = new Set([
@@ -52,7 +51,7 @@ export interface ScopeContext {
 
 /** Whether `policy` judges pods of this pod's namespace and labels (images are matched per container). */
 export function policySelectsPod(
-  policy: ReadyPolicy,
+  policy: { readonly spec: Pick<ImagePolicySpec, 'match'> },
   pod: Pick<TrimmedPod, 'namespace' | 'labels'>,
   context: ScopeContext,
 ): boolean {

@@ -95,6 +95,12 @@ export interface NotReadyPolicy extends PolicyIdentity {
   readonly images: readonly ImageGlob[];
   readonly problems: readonly PolicyProblem[];
   readonly warnings: readonly PolicyWarning[];
+  /**
+   * The spec, when it is valid and only its trust material is missing (a key Secret deleted, a
+   * trusted root not loaded): admission still knows whom the policy covers and what it wants done
+   * with an image it cannot judge.
+   */
+  readonly spec?: ImagePolicySpec;
 }
 
 export type CompiledPolicy = ReadyPolicy | NotReadyPolicy;
@@ -274,7 +280,7 @@ export function compilePolicy(source: PolicySource, trust: TrustMaterial): Compi
     else problems.push(r.problem);
   });
   if (problems.length > 0) {
-    return { ...identity, ready: false, images, problems, warnings: validation.warnings };
+    return { ...identity, ready: false, images, problems, warnings: validation.warnings, spec };
   }
   const attestations = spec.attestations.map((r): CompiledAttestationRule => {
     const p = r.provenance;

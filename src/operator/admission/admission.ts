@@ -3,10 +3,11 @@
  * its certificates (minted from the shared webhook CA, or mounted files from
  * cert-manager), and the handler that reads each AdmissionReview, judges
  * what it must and answers. Every replica runs it; nothing here writes
- * except the leader's CA upkeep and the refusal Events (leader only: a
- * follower writes nothing).
+ * except the leader's CA upkeep and the refusal Events each replica
+ * records for the requests it answers (rate-limited).
  */
 import { readFileSync } from 'node:fs';
+import pLimit from 'p-limit';
 import { untilAborted } from '../../base/deadline.js';
 import type { Digest } from '../../base/digest.js';
 import type { CompiledPolicy, ReadyPolicy } from '../../policy/compile.js';
@@ -82,6 +83,15 @@ export interface RunningAdmission {
 /** Answered within the webhook's 10 s timeoutSeconds, with room for the network. */
 const deadlineMs = 8_000;
 
+/** Whether `policy` matches `image` by name (an image that does not parse matches nothing). */
+function matchesImage(policy: CompiledPolicy, image: string): boolean {
+  try {
+    return policyMatches(policy, imageName(parseReference(image)));
+  } catch {
+    return false;
+  }
+}
+
 export async function startAdmission(
   settings: AdmissionSettings,
   deps: AdmissionDeps,
@@ -94,7 +104,8 @@ export async function startAdmission(
     evidence: (key, policies, signal) => evidence.evidence(key, policies, signal),
     evaluate: deps.evaluate,
   };
-  const events = new RefusalEvents({ kube: deps.kube, logger, mayWrite: deps.leading });
+  // Every replica records the refusals it answers (the Service spreads requests over all of them).
+  const events = new RefusalEvents({ kube: deps.kube, logger });
 
   const namespaceLabels = async (
     name: string,
@@ -150,7 +161,12 @@ export async function startAdmission(
       operatorNamespace: deps.operatorNamespace,
       namespaceLabels: await namespaceLabels(req.namespace, signal),
     };
-    if (admittingPolicies(template, world).policies.length > 0 && deps.credentials !== undefined)
+    // Pull secrets are read only for an image a policy judges (a request is anyone's to write).
+    const judging = admittingPolicies(template, world).policies;
+    if (
+      deps.credentials !== undefined &&
+      containers.some((c) => judging.some((p) => matchesImage(p, c.image)))
+    )
       await untilAborted(deps.credentials.readFor(template), signal).catch(() => undefined);
     const decision = await decide({ template, containers, world, judge, now: new Date(), signal });
     const answer = validationAnswer(decision);
@@ -180,28 +196,25 @@ export async function startAdmission(
       namespaceLabels: await namespaceLabels(req.namespace, signal),
     };
     const pinning = admittingPolicies(template, world).policies.filter((p) => p.spec.admission.pinDigests);
-    const wanted = template.containers.filter((c) => {
-      if (c.image.includes('@')) return false;
-      try {
-        const name = imageName(parseReference(c.image));
-        return pinning.some((p) => policyMatches(p, name));
-      } catch {
-        return false;
-      }
-    });
+    const wanted = template.containers.filter(
+      (c) => !c.image.includes('@') && pinning.some((p) => matchesImage(p, c.image)),
+    );
     if (wanted.length === 0) return { allowed: true, warnings: [] };
     if (deps.credentials !== undefined)
       await untilAborted(deps.credentials.readFor(template), signal).catch(() => undefined);
     const resolved = new Map<string, Digest>();
+    const limit = pLimit(8);
     await Promise.all(
-      [...new Set(wanted.map((c) => c.image))].map(async (image) => {
-        try {
-          const digest = await judge.resolve(parseReference(image), signal);
-          if (digest !== undefined) resolved.set(image, digest);
-        } catch {
-          // Left as written: the validating webhook judges the tag and the policy's onUnknown decides.
-        }
-      }),
+      [...new Set(wanted.map((c) => c.image))].map(async (image) =>
+        limit(async () => {
+          try {
+            const digest = await judge.resolve(parseReference(image), signal);
+            if (digest !== undefined) resolved.set(image, digest);
+          } catch {
+            // Left as written: the validating webhook judges the tag and the policy's onUnknown decides.
+          }
+        }),
+      ),
     );
     return { allowed: true, warnings: [], patch: pinPatch(wanted, resolved) };
   };

@@ -42,6 +42,12 @@ export interface AdmissionEvidenceOptions {
   readonly onLookup?: (source: 'memory' | 'fetched') => void;
 }
 
+/** A shared fetch's own deadline (an admission answers within 8 s). */
+const fetchDeadlineMs = 8_000;
+
+/** How long a tag's digest is reused. */
+const tagMemoryMs = 30_000;
+
 /** Platform manifests of one index judged at most (real indexes list a handful). */
 const maxPlatforms = 32;
 
@@ -53,6 +59,7 @@ interface Cached {
 export class AdmissionEvidence {
   private readonly cache = new Map<string, Cached>();
   private readonly platforms = new Map<string, readonly Digest[] | 'none' | 'unresolved'>();
+  private readonly tags = new Map<string, { readonly digest: Digest | undefined; readonly at: number }>();
   private readonly inFlight = new Map<string, Promise<Evidence>>();
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly maxEntries: number;
@@ -65,14 +72,45 @@ export class AdmissionEvidence {
   }
 
   /**
-   * The digest a tag names now, read as the kubelet's runtime would
-   * (the manifest by tag; its bytes hash to the digest).
+   * The digest a tag names now, as the kubelet's runtime reads it: a HEAD
+   * (registries such as Docker Hub count a manifest GET as a pull), the GET
+   * only when the HEAD answer cannot be trusted (no digest header, or a 404
+   * from something not yet known to be a registry). Remembered for 30 s:
+   * the mutating and the validating webhook, and a Deployment, its
+   * ReplicaSet and its pods, resolve the same tag within seconds.
    * @throws RegistryError
    */
   async resolve(ref: ImageReference, signal: AbortSignal): Promise<Digest | undefined> {
     const repo = { registry: ref.registry, repository: ref.repository };
+    const tag = ref.tag ?? 'latest';
+    const id = `${ref.registry}/${ref.repository}:${tag}`;
+    const hit = this.tags.get(id);
+    if (hit !== undefined && Date.now() - hit.at <= tagMemoryMs) return hit.digest;
+    const digest = await this.resolveNow(repo, tag, signal);
+    this.tags.delete(id);
+    this.tags.set(id, { digest, at: Date.now() });
+    for (const oldest of this.tags.keys()) {
+      if (this.tags.size <= this.maxEntries) break;
+      this.tags.delete(oldest);
+    }
+    return digest;
+  }
+
+  private async resolveNow(
+    repo: { registry: string; repository: string },
+    tag: string,
+    signal: AbortSignal,
+  ): Promise<Digest | undefined> {
     try {
-      return (await this.options.client.getManifest(repo, ref.tag ?? 'latest', signal))?.digest;
+      const head = await this.options.client.headManifest(repo, tag, signal);
+      if (head !== undefined) return head.digest;
+      if (this.options.client.answeredAsRegistry(repo.registry)) return undefined;
+    } catch (error: unknown) {
+      // Only a HEAD without a usable digest header is worth a GET; an outage is an outage.
+      if (!(error instanceof RegistryError) || error.code !== 'ProtocolError') throw error;
+    }
+    try {
+      return (await this.options.client.getManifest(repo, tag, signal))?.digest;
     } catch (error: unknown) {
       // A manifest that arrived whole but is of a kind Sigwatch does not read still has a digest to judge.
       if (error instanceof RegistryError && error.servedDigest !== undefined) return error.servedDigest;
@@ -105,7 +143,8 @@ export class AdmissionEvidence {
         : listed.length === 0
           ? 'none'
           : listed.map((d) => d.digest);
-    this.platforms.set(id, answer);
+    // An index never changes; a missing one may yet be pushed.
+    if (answer !== 'unresolved') this.platforms.set(id, answer);
     for (const oldest of this.platforms.keys()) {
       if (this.platforms.size <= this.maxEntries) break;
       this.platforms.delete(oldest);
@@ -130,8 +169,9 @@ export class AdmissionEvidence {
       .join(',')}`;
     let flight = this.inFlight.get(flightKey);
     if (flight === undefined) {
-      // The first caller's deadline bounds the shared fetch; a later caller waits at most its own.
-      flight = this.limit(() => this.fetch(key, needs, signal)).finally(() =>
+      // The shared fetch has its own deadline, one admission's worth: a caller that gives up does not
+      // cut it short for the others, who each wait at most their own.
+      flight = this.limit(() => this.fetch(key, needs, AbortSignal.timeout(fetchDeadlineMs))).finally(() =>
         this.inFlight.delete(flightKey),
       );
       this.inFlight.set(flightKey, flight);

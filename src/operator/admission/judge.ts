@@ -18,6 +18,7 @@ import pLimit from 'p-limit';
 import type { Digest } from '../../base/digest.js';
 import type { Reason } from '../../base/reasons.js';
 import type { CompiledPolicy, ReadyPolicy } from '../../policy/compile.js';
+import type { ImagePolicySpec } from '../../policy/spec.js';
 import { policyMatches } from '../../policy/evaluate.js';
 import { combineBySignatureOn, needsRelated, type Related } from '../../policy/signature-on.js';
 import type { PolicyVerdict, Verdict } from '../../policy/verdict.js';
@@ -69,24 +70,34 @@ export interface AdmissionDecision {
   readonly resolved: ReadonlyMap<string, Digest>;
 }
 
-/** Distinct images judged per request at most; more is refused as a whole (no real pod has them). */
+/** Distinct images a policy matches, judged per request at most; more is refused as a whole (no real pod has them). */
 export const maxImagesPerRequest = 64;
 
 /** Images resolved and judged at once within one request. */
 const imageConcurrency = 8;
 
-function effectOf(policy: ReadyPolicy, verdict: Verdict): ImageResult['effect'] {
+/** What a policy wants at admission, from its mode and `admission` settings. */
+type AdmittingSpec = Pick<ImagePolicySpec, 'mode' | 'admission' | 'match'>;
+
+/**
+ * What a verdict does. `definite`: an Unknown whose cause is a definite
+ * answer (no such tag, a digest Sigwatch cannot verify, more images than it
+ * judges) — nothing later could make it pass, so Enforce refuses it
+ * whatever `onUnknown` says.
+ */
+function effectOf(spec: AdmittingSpec, verdict: Verdict, definite = false): ImageResult['effect'] {
   if (verdict === 'Compliant' || verdict === 'Exempt') return 'Allow';
-  if (policy.spec.mode === 'Audit') return 'Warn';
-  if (verdict === 'NonCompliant') return 'Deny';
-  return policy.spec.admission.onUnknown === 'Deny' ? 'Deny' : 'Warn';
+  if (spec.mode === 'Audit') return 'Warn';
+  if (verdict === 'NonCompliant' || definite) return 'Deny';
+  return spec.admission.onUnknown === 'Deny' ? 'Deny' : 'Warn';
 }
 
 function unknownResult(
-  policy: ReadyPolicy,
+  policy: { readonly name: string; readonly spec: AdmittingSpec },
   base: { container: string; image: string; digest?: Digest },
   reason: Reason,
   message: string,
+  definite = false,
 ): ImageResult {
   return {
     ...base,
@@ -94,7 +105,7 @@ function unknownResult(
     verdict: 'Unknown',
     reasons: [reason],
     message,
-    effect: effectOf(policy, 'Unknown'),
+    effect: effectOf(policy.spec, 'Unknown', definite),
   };
 }
 
@@ -108,24 +119,48 @@ function failureOf(error: unknown): { reason: Reason; message: string } {
   return { reason: 'EvidenceIncomplete', message: error instanceof Error ? error.message : String(error) };
 }
 
-/** The policies that judge this template at admission, and notes on those that cannot. */
+/** A policy whose spec is valid but whose trust material is missing: it covers, but cannot judge. */
+interface BrokenPolicy {
+  readonly name: string;
+  readonly spec: ImagePolicySpec;
+  readonly compiled: CompiledPolicy;
+  readonly problem: string;
+}
+
+/** The policies that judge this template at admission, those that cannot (yet), and notes. */
 export function admittingPolicies(
   template: PodTemplate,
   world: AdmissionWorld,
-): { policies: ReadyPolicy[]; notes: string[] } {
+): { policies: ReadyPolicy[]; broken: BrokenPolicy[]; notes: string[] } {
   const notes: string[] = [];
   const policies: ReadyPolicy[] = [];
+  const broken: BrokenPolicy[] = [];
   const context = { operatorNamespace: world.operatorNamespace, namespaceLabels: world.namespaceLabels };
   for (const p of world.policies) {
-    if (!p.ready) {
-      // Its mode is unknown: it neither refuses nor passes anything, and says so.
-      if (template.containers.some((c) => policyMatchesImage(p, c.image)))
-        notes.push(`ImagePolicy ${p.name} is not ready and was not applied`);
+    if (p.ready) {
+      if (p.spec.admission.enabled && policySelectsPod(p, template, context)) policies.push(p);
       continue;
     }
-    if (p.spec.admission.enabled && policySelectsPod(p, template, context)) policies.push(p);
+    const spec = p.spec;
+    if (spec !== undefined) {
+      // Valid, only its keys or roots are missing: Unknown PolicyNotReady, handled like any Unknown.
+      if (spec.admission.enabled && policySelectsPod({ spec }, template, context)) {
+        const first = p.problems[0];
+        broken.push({
+          name: p.name,
+          spec,
+          compiled: p,
+          problem: first === undefined ? 'not ready' : `${first.path}: ${first.message}`,
+        });
+      }
+      continue;
+    }
+    // A spec that does not validate (the CRD schema refuses most): whom it covers is unknown, so it
+    // judges nothing, and says so where its image globs match.
+    if (template.containers.some((c) => policyMatchesImage(p, c.image)))
+      notes.push(`ImagePolicy ${p.name} is not ready and was not applied`);
   }
-  return { policies, notes };
+  return { policies, broken, notes };
 }
 
 function referenceOf(image: string): ImageReference | undefined {
@@ -134,6 +169,16 @@ function referenceOf(image: string): ImageReference | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The name of a reference whose digest Sigwatch cannot read (`repo@sha512:…`,
+ * which the kubelet pulls): judged by name, never let through unjudged.
+ */
+function nameOfUnverifiable(image: string): ImageReference | undefined {
+  const at = image.indexOf('@');
+  if (at < 0 || image.slice(at + 1).startsWith('sha256:')) return undefined;
+  return referenceOf(image.slice(0, at));
 }
 
 function policyMatchesImage(policy: CompiledPolicy, image: string): boolean {
@@ -153,31 +198,61 @@ export async function decide(a: {
   readonly now: Date;
   readonly signal: AbortSignal;
 }): Promise<AdmissionDecision> {
-  const { policies, notes } = admittingPolicies(a.template, a.world);
+  const { policies, broken, notes } = admittingPolicies(a.template, a.world);
   const resolved = new Map<string, Digest>();
-  if (policies.length === 0) return { allowed: true, results: [], notes, resolved };
-  const byImage = new Map<string, TemplateContainer>();
-  for (const c of a.containers) if (!byImage.has(c.image)) byImage.set(c.image, c);
-  if (byImage.size > maxImagesPerRequest) {
-    const message = `${String(byImage.size)} distinct images; at most ${String(maxImagesPerRequest)} are judged per request`;
-    const results = policies.map((p) =>
-      unknownResult(p, { container: '*', image: '*' }, 'EvidenceIncomplete', message),
+  if (policies.length === 0 && broken.length === 0) return { allowed: true, results: [], notes, resolved };
+  const results: ImageResult[] = [];
+  const judged = new Map<
+    string,
+    { container: TemplateContainer; ref: ImageReference; matching: ReadyPolicy[] }
+  >();
+  for (const c of a.containers) {
+    if (judged.has(c.image)) continue;
+    const ref = referenceOf(c.image);
+    if (ref === undefined) {
+      const named = nameOfUnverifiable(c.image);
+      const covering =
+        named === undefined
+          ? []
+          : [
+              ...policies.filter((p) => policyMatches(p, imageName(named))),
+              ...broken.filter((p) => policyMatches(p.compiled, imageName(named))),
+            ];
+      for (const p of covering)
+        results.push(
+          unknownResult(
+            p,
+            { container: c.name, image: c.image },
+            'DigestUnresolved',
+            'only sha256 digests can be verified',
+            true,
+          ),
+        );
+      if (covering.length === 0)
+        notes.push(
+          `container ${c.name}: ${JSON.stringify(c.image.slice(0, 100))} is not an image reference; not judged`,
+        );
+      continue;
+    }
+    for (const p of broken)
+      if (policyMatches(p.compiled, imageName(ref)))
+        results.push(unknownResult(p, { container: c.name, image: c.image }, 'PolicyNotReady', p.problem));
+    const matching = policies.filter((p) => policyMatches(p, imageName(ref)));
+    if (matching.length > 0) judged.set(c.image, { container: c, ref, matching });
+  }
+  if (judged.size > maxImagesPerRequest) {
+    const message = `${String(judged.size)} distinct images; at most ${String(maxImagesPerRequest)} are judged per request`;
+    results.push(
+      ...policies.map((p) =>
+        unknownResult(p, { container: '*', image: '*' }, 'EvidenceIncomplete', message, true),
+      ),
     );
     return { allowed: !results.some((r) => r.effect === 'Deny'), results, notes, resolved };
   }
   const limit = pLimit(imageConcurrency);
   const perImage = await Promise.all(
-    [...byImage.values()].map((c) =>
+    [...judged.values()].map(({ container: c, ref, matching }) =>
       limit(async (): Promise<ImageResult[]> => {
-        const ref = referenceOf(c.image);
-        if (ref === undefined) {
-          notes.push(
-            `container ${c.name}: ${JSON.stringify(c.image.slice(0, 100))} is not an image reference; not judged`,
-          );
-          return [];
-        }
-        const matching = policies.filter((p) => policyMatches(p, imageName(ref)));
-        if (matching.length === 0) return [];
         const base = { container: c.name, image: c.image };
         let digest = ref.digest;
         if (digest === undefined) {
@@ -187,6 +262,7 @@ export async function decide(a: {
             const f = failureOf(error);
             return matching.map((p) => unknownResult(p, base, f.reason, f.message));
           }
+          // The registry's own answer that the tag does not exist: nothing to verify, now or on a retry.
           if (digest === undefined)
             return matching.map((p) =>
               unknownResult(
@@ -194,23 +270,20 @@ export async function decide(a: {
                 base,
                 'DigestUnresolved',
                 `the registry has no tag ${ref.tag ?? 'latest'} in ${imageName(ref)}`,
+                true,
               ),
             );
           resolved.set(c.image, digest);
         }
         const withDigest = { ...base, digest };
+        const key = { registry: ref.registry, repository: ref.repository, digest };
         let evidence: Evidence;
         try {
-          evidence = await a.judge.evidence(
-            { registry: ref.registry, repository: ref.repository, digest },
-            matching,
-            a.signal,
-          );
+          evidence = await a.judge.evidence(key, matching, a.signal);
         } catch (error: unknown) {
           const f = failureOf(error);
           return matching.map((p) => unknownResult(p, withDigest, f.reason, f.message));
         }
-        const key = { registry: ref.registry, repository: ref.repository, digest };
         const verdicts = await Promise.all(
           matching.map((p) => bySignatureOn(a, key, evidence, p, a.judge.evaluate(evidence, p, a.now))),
         );
@@ -223,13 +296,13 @@ export async function decide(a: {
             reasons: v.reasons,
             message:
               v.verdict === 'Exempt' ? `exempt: ${v.exemptBecause ?? ''}` : (v.findings[0]?.message ?? ''),
-            effect: effectOf(p, v.verdict),
+            effect: effectOf(p.spec, v.verdict),
           };
         });
       }),
     ),
   );
-  const results = perImage.flat();
+  results.push(...perImage.flat());
   return { allowed: !results.some((r) => r.effect === 'Deny'), results, notes, resolved };
 }
 

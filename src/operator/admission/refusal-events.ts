@@ -2,8 +2,9 @@
  * An Event in the refused object's namespace for each refusal (issue 17),
  * so `kubectl get events` shows it to whoever did not run the `kubectl
  * apply` (a GitOps controller's owner, a controller retrying a ReplicaSet).
- * Written by the leader only, never for a dry run, once per (object,
- * reasons) every 10 minutes — a ReplicaSet controller retrying its pods
+ * Written by the replica that answered (the Service spreads requests over
+ * all of them: a leader-only Event would miss half), never for a dry run,
+ * once per (object, reasons) every 10 minutes — a ReplicaSet controller retrying its pods
  * makes no flood — at most 30 a minute in all (the webhook port cannot
  * tell the API server from a forged caller, whose made-up names must not
  * become a stream of writes), and only if the API server lets it be
@@ -37,13 +38,11 @@ export class RefusalEvents {
     private readonly options: {
       readonly kube: KubeHttp;
       readonly logger: Logger;
-      readonly mayWrite: () => boolean;
     },
   ) {}
 
   /** Records the refusal in the background; never throws. */
   refused(template: PodTemplate, decision: AdmissionDecision): void {
-    if (!this.options.mayWrite()) return;
     const denied = decision.results.filter((r) => r.effect === 'Deny');
     const reasons = [...new Set(denied.flatMap((r) => r.reasons))].sort();
     const id = `${template.namespace}/${template.kind}/${template.name}|${reasons.join(',')}`;

@@ -64,17 +64,19 @@ export function readReview(body: unknown): AdmissionRequest {
 }
 
 /**
- * The containers an update must have judged: those whose image changed
+ * The containers an update must have judged: each whose image is not the
+ * one the same container (kind and name) had before, and each new one
  * (scaling a Deployment whose image a policy now refuses must still work —
- * that image is the runtime's business).
+ * that image is the runtime's business; an image moved from an init
+ * container into the app containers is judged again).
  */
 export function changedContainers(
   template: PodTemplate,
   old: PodTemplate | undefined,
 ): readonly TemplateContainer[] {
   if (old === undefined) return template.containers;
-  const before = new Set(old.containers.map((c) => c.image));
-  return template.containers.filter((c) => !before.has(c.image));
+  const before = new Map(old.containers.map((c) => [`${c.kind}/${c.name}`, c.image]));
+  return template.containers.filter((c) => before.get(`${c.kind}/${c.name}`) !== c.image);
 }
 
 /** kubectl prints each warning; the API server cuts them at 256 characters and drops them past 4 KiB in all. */

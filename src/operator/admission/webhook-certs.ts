@@ -41,7 +41,7 @@ export interface WebhookCertificatesOptions {
   readonly leafDays?: number;
   /** How long before its end a CA is replaced (default 30 days). */
   readonly rotateCaBeforeMs?: number;
-  /** How often everything is checked (default 60 s; 2 s while a new CA waits to be published). */
+  /** How often everything is checked (default 10 s; 2 s while a new CA waits to be published). */
   readonly reconcileMs?: number;
   readonly now?: () => Date;
 }
@@ -153,7 +153,7 @@ export class WebhookCertificates {
         () => {
           this.tick();
         },
-        waiting ? 2_000 : (this.options.reconcileMs ?? 60_000),
+        waiting ? 2_000 : (this.options.reconcileMs ?? 10_000),
       );
       this.timer.unref();
     });
@@ -198,16 +198,22 @@ export class WebhookCertificates {
       if (typeof v === 'string') decoded[k] = Buffer.from(v, 'base64').toString('utf8');
     const current = raw === undefined ? undefined : readCaSecret(decoded, now);
     const rotateBefore = this.options.rotateCaBeforeMs ?? 30 * day;
+    // What the API server trusts now stays trusted: replicas may be serving leaves of it (a Secret
+    // restored from a backup or edited by hand must not un-trust them). Expired CAs drop out.
+    const published = await this.publishedCas();
     let next: CaSecret | undefined;
     if (current === undefined) {
       // New, deleted or broken: a new CA, trusted beside whatever the API server trusts now.
       const ca = mintCa(now, this.options.caDays ?? 365, 'sigwatch-webhook-ca');
-      next = { ca, bundle: validCerts([ca.certPem, ...(await this.publishedCas())], now) };
+      next = { ca, bundle: validCerts([ca.certPem, ...published], now) };
     } else if (current.ca.notAfter.getTime() - now.getTime() < rotateBefore) {
       const ca = mintCa(now, this.options.caDays ?? 365, 'sigwatch-webhook-ca');
-      next = { ca, bundle: validCerts([ca.certPem, ...current.bundle], now) };
-    } else if (current.bundle.length !== pemBlocks(decoded['bundle.crt'] ?? '').length) {
-      next = current; // an expired CA to drop from the bundle
+      next = { ca, bundle: validCerts([ca.certPem, ...current.bundle, ...published], now) };
+    } else {
+      const bundle = validCerts([...current.bundle, ...published], now);
+      const written = pemBlocks(decoded['bundle.crt'] ?? '');
+      if (bundle.length !== written.length || !bundle.every((b) => written.some((w) => sameCert(b, w))))
+        next = { ca: current.ca, bundle };
     }
     if (next === undefined) {
       this.secret = current;

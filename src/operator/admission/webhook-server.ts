@@ -24,8 +24,13 @@ export interface WebhookServerOptions {
   readonly logger: Logger;
   /** Requests answered at once; more get 429 (default 64). */
   readonly maxInFlight?: number;
-  /** Largest body read (default 8 MiB: an update carries the object twice, each up to etcd's 1.5 MiB). */
+  /**
+   * Largest body read (default 5 MiB: the API server takes request bodies up to 3 MiB, an update adds
+   * the stored object, at most etcd's 1.5 MiB).
+   */
   readonly maxBodyBytes?: number;
+  /** Time to receive the whole body (default 5 s); a slower sender gets 408. */
+  readonly bodyTimeoutMs?: number;
 }
 
 export interface WebhookServer {
@@ -44,18 +49,23 @@ class HttpFailure extends Error {
   }
 }
 
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, max: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > max) {
       reject(new HttpFailure(413, `request body over ${String(max)} bytes`));
       return;
     }
+    const timer = setTimeout(() => {
+      reject(new HttpFailure(408, 'the request body did not arrive in time'));
+      req.destroy();
+    }, timeoutMs);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
+        clearTimeout(timer);
         reject(new HttpFailure(413, `request body over ${String(max)} bytes`));
         req.destroy();
         return;
@@ -63,9 +73,13 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
       chunks.push(chunk);
     });
     req.on('end', () => {
+      clearTimeout(timer);
       resolve(Buffer.concat(chunks));
     });
-    req.on('error', reject);
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
 }
 
@@ -82,7 +96,8 @@ const routes: Readonly<Record<string, WebhookOperation>> = { '/validate': 'valid
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const maxInFlight = options.maxInFlight ?? 64;
-  const maxBody = options.maxBodyBytes ?? 8 << 20;
+  const maxBody = options.maxBodyBytes ?? 5 << 20;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 5_000;
   let inFlight = 0;
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -92,10 +107,12 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     if (req.method !== 'POST') throw new HttpFailure(405, 'POST only');
     if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
       throw new HttpFailure(415, 'an AdmissionReview is application/json');
+    // The body first, within a few seconds (the API server sends it at once): a caller trickling
+    // bytes holds a socket, never one of the slots real requests are judged in.
+    const raw = await readBody(req, maxBody, bodyTimeoutMs);
     if (inFlight >= maxInFlight) throw new HttpFailure(429, 'too many admission requests in flight');
     inFlight++;
     try {
-      const raw = await readBody(req, maxBody);
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));

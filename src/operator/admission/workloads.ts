@@ -15,7 +15,8 @@ import { AdmissionError } from './errors.js';
 
 export interface TemplateContainer {
   readonly name: string;
-  readonly kind: Exclude<ContainerKind, 'sidecar'>;
+  /** `volume`: an image volume (`spec.volumes[].image.reference`), whose content is mounted into containers. */
+  readonly kind: Exclude<ContainerKind, 'sidecar'> | 'volume';
   /** The image as written. */
   readonly image: string;
   /** JSON Pointer of the image field in the request's object (for a pinning patch). */
@@ -46,7 +47,7 @@ const templates: ReadonlyMap<string, readonly string[]> = new Map([
   ['batch/v1/CronJob', ['spec', 'jobTemplate', 'spec', 'template']],
 ]);
 
-/** More containers than this in one template is no pod anyone runs; judged as a whole problem, not walked. */
+/** More containers and volumes than this in one template is no pod anyone runs; refused, not walked. */
 export const maxTemplateContainers = 256;
 
 type Json = Readonly<Record<string, unknown>>;
@@ -106,6 +107,23 @@ export function podTemplate(
         kind: containerKind,
         image,
         pointer: `${base}/${field}/${String(i)}/image`,
+      });
+    });
+  }
+  // Image volumes (ImageVolume): OCI content mounted into a container is judged like a container's image.
+  const volumes = spec?.['volumes'];
+  if (Array.isArray(volumes)) {
+    count += volumes.length;
+    if (count > maxTemplateContainers) throw tooMany(count);
+    volumes.forEach((v: unknown, i) => {
+      const volume = obj(v);
+      const image = str(obj(volume?.['image'])?.['reference']);
+      if (image === undefined) return;
+      containers.push({
+        name: str(volume?.['name']) ?? `volumes[${String(i)}]`,
+        kind: 'volume',
+        image,
+        pointer: `${base}/volumes/${String(i)}/image/reference`,
       });
     });
   }

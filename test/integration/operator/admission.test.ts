@@ -8,7 +8,7 @@
  * with kubectl, whose output is what a user sees. The path through the
  * install's Service runs on the cluster profile.
  */
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -74,28 +74,41 @@ const deploymentYaml = (namespace: string, name: string, image: string): string 
     },
   });
 
-/** The install's namespaceSelector, with the install's namespace replaced by this test's operator namespace. */
-async function installNamespaceSelector(operatorNs: string): Promise<Record<string, unknown>> {
-  for (const file of await readdir(configBase)) {
-    if (!file.endsWith('.yaml')) continue;
-    for (const doc of parseAllDocuments(await readFile(new URL(file, configBase), 'utf8'))) {
-      const o = doc.toJS() as { kind?: string; webhooks?: { namespaceSelector?: unknown }[] } | null;
-      if (o?.kind !== 'ValidatingWebhookConfiguration') continue;
-      const text = JSON.stringify(o.webhooks?.[0]?.namespaceSelector ?? {});
-      return JSON.parse(text.replaceAll('"sigwatch-system"', JSON.stringify(operatorNs))) as Record<
-        string,
-        unknown
-      >;
-    }
-  }
-  throw new Error('no ValidatingWebhookConfiguration in config/base');
+interface Webhook {
+  name: string;
+  clientConfig: Record<string, unknown>;
+  namespaceSelector: { matchExpressions?: unknown[]; matchLabels?: Record<string, string> };
 }
 
-/** The issuer's common name of the certificate a replica's webhook port serves now. */
-function servedIssuer(port: number): Promise<string> {
+/**
+ * The install's two webhook configurations (config/base/webhooks.yaml) as shipped — rules, match
+ * conditions, policies, timeouts — with the install's namespace replaced by this test's operator
+ * namespace in their selectors.
+ */
+async function installWebhooks(operatorNs: string): Promise<Record<'validating' | 'mutating', Webhook[]>> {
+  const text = (await readFile(new URL('webhooks.yaml', configBase), 'utf8')).replaceAll(
+    'sigwatch-system',
+    operatorNs,
+  );
+  const out: Partial<Record<'validating' | 'mutating', Webhook[]>> = {};
+  for (const doc of parseAllDocuments(text)) {
+    const o = doc.toJS() as { kind?: string; webhooks?: Webhook[] } | null;
+    if (o?.kind === 'ValidatingWebhookConfiguration') out.validating = o.webhooks ?? [];
+    if (o?.kind === 'MutatingWebhookConfiguration') out.mutating = o.webhooks ?? [];
+  }
+  if (out.validating === undefined || out.mutating === undefined)
+    throw new Error('webhooks.yaml changed shape');
+  return { validating: out.validating, mutating: out.mutating };
+}
+
+/**
+ * The issuer's common name of the certificate a replica's webhook port serves now, verified as the API
+ * server verifies it: against the caBundle published in the configuration, for the name in its URL.
+ */
+function servedIssuer(port: number, caBundle: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(
-      { host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false },
+      { host: '127.0.0.1', port, servername: 'localhost', ca: caBundle, rejectUnauthorized: true },
       () => {
         const issuer = socket.getPeerCertificate().issuer.CN;
         socket.end();
@@ -216,60 +229,36 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
     replicas.push(await startOperatorProcess(args), await startOperatorProcess(args));
 
     // One webhook per replica: every request is answered by both, leader and follower.
-    const selector = await installNamespaceSelector(operatorNs);
-    const namespaceSelector = {
-      ...selector,
-      matchLabels: { [testLabel]: configName },
-    };
-    const rules = [
-      { apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE', 'UPDATE'] },
-      {
-        apiGroups: ['apps'],
-        apiVersions: ['v1'],
-        resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'],
-        operations: ['CREATE', 'UPDATE'],
-      },
-      {
-        apiGroups: ['batch'],
-        apiVersions: ['v1'],
-        resources: ['jobs', 'cronjobs'],
-        operations: ['CREATE', 'UPDATE'],
-      },
-    ];
-    const webhook = (name: string, replica: OperatorProcess, path: string, extra: object): object => ({
-      name,
-      clientConfig: { url: `https://localhost:${String(replica.webhookPort)}${path}` },
-      namespaceSelector,
-      sideEffects: 'None',
-      admissionReviewVersions: ['v1'],
-      timeoutSeconds: 10,
-      failurePolicy: 'Fail',
-      ...extra,
-    });
+    // The install's webhooks, each once per replica (so every request is answered by both, leader and
+    // follower), by URL on loopback instead of the Service, and only for this test's namespaces.
+    const shipped = await installWebhooks(operatorNs);
     const [a, b] = replicas as [OperatorProcess, OperatorProcess];
+    const perReplica = (hooks: Webhook[], replicaList: [string, OperatorProcess][]): Webhook[] =>
+      replicaList.flatMap(([prefix, replica]) =>
+        hooks.map((w) => ({
+          ...w,
+          name: `${prefix}.${w.name}`,
+          clientConfig: {
+            url: `https://localhost:${String(replica.webhookPort)}${(w.clientConfig['service'] as { path: string }).path}`,
+          },
+          namespaceSelector: { ...w.namespaceSelector, matchLabels: { [testLabel]: configName } },
+        })),
+      );
     await kube().call({
       method: 'POST',
       path: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
       body: {
         metadata: { name: configName },
-        webhooks: [
-          webhook('a.validate.sigwatch.dev', a, '/validate', { rules }),
-          webhook('b.validate.sigwatch.dev', b, '/validate', { rules }),
-        ],
+        webhooks: perReplica(shipped.validating, [
+          ['a', a],
+          ['b', b],
+        ]),
       },
     });
     await kube().call({
       method: 'POST',
       path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
-      body: {
-        metadata: { name: configName },
-        webhooks: [
-          webhook('pin.sigwatch.dev', b, '/mutate', {
-            rules: [{ apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE'] }],
-            reinvocationPolicy: 'Never',
-          }),
-        ],
-      },
+      body: { metadata: { name: configName }, webhooks: perReplica(shipped.mutating, [['b', b]]) },
     });
     // The leader publishes the CA in every webhook, and both replicas serve a leaf of it (ready).
     await eventually(
@@ -304,7 +293,7 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
     const image = tagged(images.unsigned);
     const pod = await kubectl(['apply'], podYaml(enforceNs, 'unsigned', image));
     expect(pod.ok, pod.stdout).to.equal(false);
-    expect(pod.stderr).to.match(/admission webhook "[ab]\.validate\.sigwatch\.dev" denied the request/);
+    expect(pod.stderr).to.match(/admission webhook "[ab]\.pods\.sigwatch\.dev" denied the request/);
     // The policy pins: the image was already rewritten to its digest when it was judged.
     expect(pod.stderr)
       .to.include('SignatureMissing')
@@ -352,6 +341,28 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
   it('an exception admits', async () => {
     const r = await kubectl(['apply'], podYaml(enforceNs, 'exempt', tagged(images.exempt)));
     expect(r.ok, r.stderr).to.equal(true);
+    const again = await kubectl(['apply'], podYaml(enforceNs, 'exempt-again', tagged(images.exempt)));
+    expect(again.ok, again.stderr).to.equal(true);
+  });
+
+  it('an update: a new label is not even sent; a new image in the pod is judged like at creation', async () => {
+    // An exempt pod is admitted; labelling it changes no image, so the match condition keeps it away.
+    const [a, b] = replicas as [OperatorProcess, OperatorProcess];
+    const before = [await metric(a, validations), await metric(b, validations)];
+    const label = await kubectl(['-n', enforceNs, 'label', 'pod', 'exempt-again', 'team=shop']);
+    expect(label.ok, label.stderr).to.equal(true);
+    expect([await metric(a, validations), await metric(b, validations)]).to.deep.equal(before);
+    // A pod's image may be changed in place: the new one is judged like at creation.
+    const swap = await kubectl([
+      '-n',
+      enforceNs,
+      'set',
+      'image',
+      'pod/exempt-again',
+      `app=${tagged(images.unsigned)}`,
+    ]);
+    expect(swap.ok).to.equal(false);
+    expect(swap.stderr).to.include('SignatureMissing');
   });
 
   it('with the registry down, each policy does what its onUnknown says', async () => {
@@ -403,7 +414,15 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
         ? refused
         : undefined;
     });
-    expect(events.map((e) => e.involvedObject.name)).to.not.include('dry-unsigned');
+    // Event writes are asynchronous: a wrongly written one for the dry run would have landed by now.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const again = (await kube().call({ method: 'GET', path: `/api/v1/namespaces/${enforceNs}/events` })) as {
+      items: { reason: string; involvedObject: { name: string } }[];
+    };
+    expect(events.length).to.be.greaterThan(0);
+    expect(
+      again.items.filter((e) => e.reason === 'AdmissionRefused').map((e) => e.involvedObject.name),
+    ).to.not.include('dry-unsigned');
   });
 
   it('never judges kube-system or the operator namespace: the API server does not even ask', async () => {
@@ -439,7 +458,14 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
 
   it('a CA rotation is published before any replica serves it: no request is refused for TLS', async () => {
     const [a, b] = replicas as [OperatorProcess, OperatorProcess];
-    const original = await servedIssuer(a.webhookPort);
+    const published = async (): Promise<string> => {
+      const config = (await kube().call({
+        method: 'GET',
+        path: `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${configName}`,
+      })) as { webhooks: { clientConfig: { caBundle?: string } }[] };
+      return Buffer.from(config.webhooks[0]?.clientConfig.caBundle ?? '', 'base64').toString('utf8');
+    };
+    const original = await servedIssuer(a.webhookPort, await published());
     // A CA ten days from its end, with the published one still in its bundle: the leader rotates it
     // (a month ahead) at its next check, as it would a real one.
     const secretPath = `/api/v1/namespaces/${operatorNs}/secrets/sigwatch-webhook-ca`;
@@ -449,7 +475,7 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
     };
     const ending = mintCa(new Date(Date.now() - 355 * 86_400_000), 365, 'sigwatch-webhook-ca');
     const endingName = new X509Certificate(ending.certPem).subject.replace(/^CN=/, '');
-    const published = Buffer.from(secret.data['bundle.crt'] ?? '', 'base64').toString('utf8');
+    const inBundle = Buffer.from(secret.data['bundle.crt'] ?? '', 'base64').toString('utf8');
     await kube().call({
       method: 'PUT',
       path: secretPath,
@@ -459,7 +485,7 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
         data: {
           'ca.crt': Buffer.from(ending.certPem).toString('base64'),
           'ca.key': Buffer.from(ending.keyPem).toString('base64'),
-          'bundle.crt': Buffer.from(ending.certPem + published).toString('base64'),
+          'bundle.crt': Buffer.from(ending.certPem + inBundle).toString('base64'),
         },
       },
     });
@@ -480,7 +506,8 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
     const issuers = await eventually(
       'both replicas serve a new CA',
       async () => {
-        const now = [await servedIssuer(a.webhookPort), await servedIssuer(b.webhookPort)];
+        const bundle = await published();
+        const now = [await servedIssuer(a.webhookPort, bundle), await servedIssuer(b.webhookPort, bundle)];
         return now.every((n) => n !== original && n !== '' && n !== endingName) && now[0] === now[1]
           ? now
           : undefined;

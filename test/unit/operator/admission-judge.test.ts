@@ -315,6 +315,61 @@ describe('admission decision', () => {
       expect(summary(both)).to.deep.equal([`enforce ${app} NonCompliant SignatureMissing Deny`]);
     });
 
+    it('holds a valid policy whose key Secret is missing as Unknown PolicyNotReady, as onUnknown says', async () => {
+      registry.publish(app, 'signed');
+      const missingKey = (name: string, extra: Record<string, unknown> = {}): CompiledPolicy =>
+        compile(
+          {
+            mode: 'Enforce',
+            match: { images: ['registry.example/**'] },
+            authorities: [{ name: 'k', key: { secretRef: { name: 'deleted', key: 'cosign.pub' } } }],
+            ...extra,
+          },
+          name,
+        );
+      const deny = missingKey('deny');
+      expect(deny.ready).to.equal(false);
+      const d = await run(
+        registry,
+        [
+          deny,
+          missingKey('allow', { admission: { onUnknown: 'Allow' } }),
+          missingKey('audit', { mode: 'Audit' }),
+        ],
+        pod([app]),
+      );
+      expect(d.allowed).to.equal(false);
+      expect(summary(d)).to.deep.equal([
+        `deny ${app} Unknown PolicyNotReady Deny`,
+        `allow ${app} Unknown PolicyNotReady Warn`,
+        `audit ${app} Unknown PolicyNotReady Warn`,
+      ]);
+      expect(d.results[0]?.message).to.include('deleted');
+      // Out of its scope it judges nothing.
+      const elsewhere = await run(registry, [deny], pod([app], 'kube-system'));
+      expect(elsewhere.results).to.deep.equal([]);
+    });
+
+    it('refuses under Enforce an image whose digest is not sha256 (the kubelet pulls it; Sigwatch cannot verify it)', async () => {
+      const sha512 = `registry.example/shop/cart@sha512:${'ab'.repeat(64)}`;
+      const d = await run(
+        registry,
+        [policy('lenient', { admission: { onUnknown: 'Allow' } })],
+        pod([sha512]),
+      );
+      expect(d.allowed).to.equal(false);
+      expect(summary(d)).to.deep.equal([`lenient ${sha512} Unknown DigestUnresolved Deny`]);
+      expect(d.results[0]?.message).to.include('sha256');
+      // A policy that does not match the name is not concerned: noted only.
+      const other = await run(
+        registry,
+        [policy('other', { match: { images: ['elsewhere.example/**'] } })],
+        pod([sha512]),
+      );
+      expect(other.allowed).to.equal(true);
+      expect(other.notes).to.have.length(1);
+    });
+
     it('does not note a policy that is not ready when it matches no image', async () => {
       const broken = compile(
         {
@@ -410,6 +465,17 @@ describe('admission decision', () => {
       expect(registry.fetched).to.deep.equal([]);
     });
 
+    it('refuses a tag the registry does not have even when onUnknown is Allow (a definite answer)', async () => {
+      const d = await run(
+        registry,
+        [policy('lenient', { admission: { onUnknown: 'Allow' } })],
+        pod(['registry.example/shop/cart:nope']),
+      );
+      expect(summary(d)).to.deep.equal([
+        'lenient registry.example/shop/cart:nope Unknown DigestUnresolved Deny',
+      ]);
+    });
+
     it('notes an image that is not a reference and judges the rest', async () => {
       registry.publish(app, 'unsigned');
       const d = await run(registry, [policy('enforce')], pod(['Registry.Example/SHOP/Cart:1', app]));
@@ -496,7 +562,8 @@ describe('admission decision', () => {
       expect(d.allowed).to.equal(false);
       expect(summary(d)).to.deep.equal([
         'enforce * Unknown EvidenceIncomplete Deny',
-        'lenient * Unknown EvidenceIncomplete Warn',
+        // More images than are judged is no outage: refused whatever onUnknown says.
+        'lenient * Unknown EvidenceIncomplete Deny',
       ]);
       expect(d.results[0]?.message).to.include(String(maxImagesPerRequest + 1));
       expect(registry.resolved).to.deep.equal([]);

@@ -142,14 +142,19 @@ describe('AdmissionReview', () => {
       expect(changedContainers(t, pod(['a:1', 'b:1'])).map((c) => c.image)).to.deep.equal(['b:2', 'c:1']);
     });
 
-    it('judges nothing when an update keeps the images (scaling, a label)', () => {
-      expect(changedContainers(pod(['a:1', 'b:1']), pod(['b:1', 'a:1']))).to.deep.equal([]);
+    it('judges nothing when every container keeps its image (scaling, a label)', () => {
+      expect(changedContainers(pod(['a:1', 'b:1']), pod(['a:1', 'b:1']))).to.deep.equal([]);
     });
 
-    it('does not judge an image that moved to another container', () => {
-      expect(changedContainers(pod(['x:1', 'a:1']), pod(['a:1']))).to.deep.equal([
-        pod(['x:1']).containers[0],
+    it('judges an image moved to another container (per container, not per image set)', () => {
+      // c0 ran a:1 and c1 b:1; now c0 runs b:1 and c1 a:1: both are judged again.
+      expect(changedContainers(pod(['b:1', 'a:1']), pod(['a:1', 'b:1'])).map((c) => c.name)).to.deep.equal([
+        'c0',
+        'c1',
       ]);
+      expect(
+        changedContainers(pod(['x:1', 'a:1']), pod(['a:1'])).map((c) => `${c.name}=${c.image}`),
+      ).to.deep.equal(['c0=x:1', 'c1=a:1']);
     });
   });
 

@@ -98,6 +98,29 @@ describe('admission pod templates', () => {
     });
   }
 
+  it('judges image volumes like containers, with a pointer at their reference', () => {
+    const object = {
+      metadata: { name: 'p' },
+      spec: {
+        containers: [{ name: 'app', image: 'registry.example/app:1' }],
+        volumes: [
+          { name: 'config', configMap: { name: 'c' } },
+          { name: 'models', image: { reference: 'registry.example/models:7', pullPolicy: 'IfNotPresent' } },
+          { name: 'bad', image: { reference: 42 } },
+        ],
+      },
+    };
+    const t = podTemplate(gvk('', 'v1', 'Pod'), 'shop', object);
+    expect(t?.containers.map((c) => `${c.kind}/${c.name}=${c.image}`)).to.deep.equal([
+      'container/app=registry.example/app:1',
+      'volume/models=registry.example/models:7',
+    ]);
+    const volume = t?.containers[1];
+    expect(volume === undefined ? undefined : atPointer(object, volume.pointer)).to.equal(
+      'registry.example/models:7',
+    );
+  });
+
   describe('is undefined for kinds it does not judge', () => {
     const others: [string, Gvk][] = [
       ['an extensions/v1beta1 Deployment', gvk('extensions', 'v1beta1', 'Deployment')],
