@@ -17,6 +17,7 @@ import { KubeHttp } from '../../src/operator/kube-http.js';
 import { applyCrd } from '../support/kube.js';
 import { startOperatorProcess } from '../support/operator-process.js';
 import { spec, type ScaleImages } from './operator-scale.js';
+import { metricSum } from './stats.js';
 
 export interface OperatorMemoryResult {
   readonly pods: number;
@@ -106,15 +107,6 @@ async function createPods(
   });
 }
 
-/** Sum of a metric's samples whose labels match `labels` (a regexp over the label text). */
-function sumOf(text: string, metric: string, labels = /.*/): number {
-  let sum = 0;
-  for (const m of text.matchAll(new RegExp(`^${metric}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
-    if (labels.test(m[1] ?? '')) sum += Number(m[2]);
-  }
-  return sum;
-}
-
 export async function operatorMemoryBench(
   prepared: ScaleImages,
   kubeconfig: string,
@@ -173,7 +165,7 @@ export async function operatorMemoryBench(
     let judgedAfterMs = 0;
     for (;;) {
       const text = await metrics();
-      const definite = sumOf(
+      const definite = metricSum(
         text,
         'sigwatch_pods',
         new RegExp(`policy="${namespace}",verdict="(Compliant|NonCompliant)"`),
@@ -194,10 +186,10 @@ export async function operatorMemoryBench(
       digests: prepared.images.length,
       componentsPerSbom: prepared.componentsPerSbom,
       judgedAfterMs,
-      rssMiB: sumOf(text, 'process_resident_memory_bytes') / 2 ** 20,
-      heapUsedMiB: sumOf(text, 'nodejs_heap_size_used_bytes') / 2 ** 20,
-      heapTotalMiB: sumOf(text, 'nodejs_heap_size_total_bytes') / 2 ** 20,
-      externalMiB: sumOf(text, 'nodejs_external_memory_bytes') / 2 ** 20,
+      rssMiB: metricSum(text, 'process_resident_memory_bytes') / 2 ** 20,
+      heapUsedMiB: metricSum(text, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+      heapTotalMiB: metricSum(text, 'nodejs_heap_size_total_bytes') / 2 ** 20,
+      externalMiB: metricSum(text, 'nodejs_external_memory_bytes') / 2 ** 20,
       nodeOptions,
     };
   } finally {

@@ -17,8 +17,15 @@
  * 6. `--policy-reports` at 10,000 pods over 10, 100 and 1,000 namespaces:
  *    building the reports against the ImagePolicy status over the same
  *    results, and writes and bytes per change against rewriting every report.
+ * 7. The admission webhook of `sigwatch run` at a steady request rate: a
+ *    digest already judged (target p99 < 25 ms, ≥ 500 requests/s) and a new
+ *    signed digest per request against one `cosign verify` of each image.
+ *    A missed admission target is printed as `TARGET MISSED` and makes the
+ *    run exit with 1.
  *
- * Prints a table and one JSON line (`BENCH_JSON …`) for tracking.
+ * BENCH_ONLY=admission,verify,… runs only the named parts (verify, bundle,
+ * sbom, reevaluate, scale, memory, reports, admission); the JSON line holds
+ * only what ran. Prints a table and one JSON line (`BENCH_JSON …`) for tracking.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +34,13 @@ import { generateKeyPair, sign, type CosignKey } from '../support/cosign.js';
 import { startCountingProxy } from '../support/counting-proxy.js';
 import { pushRandomImage, randomRepo } from '../support/images.js';
 import { startTestEnv, stopTestEnv } from '../support/testenv.js';
+import {
+  admissionBench,
+  defaultAdmissionOptions,
+  type AdmissionBenchOptions,
+  type AdmissionBenchResult,
+} from './admission.js';
+import { admissionLines } from './admission-report.js';
 import { bundleCpuCost } from './bundle-cpu.js';
 import { verifyInProcess } from './in-process.js';
 import { operatorMemoryBench } from './operator-memory.js';
@@ -40,6 +54,13 @@ const run = promisify(execFile);
 const samples = Number(process.env['SAMPLES'] ?? 5);
 const sizes = (process.env['BENCH_N'] ?? '10,100').split(',').map(Number);
 const sigwatchBin = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+const parts = ['verify', 'bundle', 'sbom', 'reevaluate', 'scale', 'memory', 'reports', 'admission'] as const;
+type Part = (typeof parts)[number];
+const only = process.env['BENCH_ONLY']?.split(',').map((p) => p.trim());
+for (const p of only ?? [])
+  if (!(parts as readonly string[]).includes(p))
+    throw new Error(`BENCH_ONLY: unknown part ${p} (parts: ${parts.join(', ')})`);
+const wanted = (part: Part): boolean => only === undefined || only.includes(part);
 
 async function time(file: string, args: string[]): Promise<number> {
   const t0 = performance.now();
@@ -120,89 +141,156 @@ async function verifyBench(registry: string, key: CosignKey, n: number): Promise
   }
 }
 
+/** BENCH_ADMISSION_RATE, _SECONDS, _HEADROOM_RATE, _NEW (digests), _NEW_RATE override the admission benchmark's defaults. */
+function admissionOptions(): AdmissionBenchOptions {
+  const d = defaultAdmissionOptions;
+  const n = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+  return {
+    rate: n('BENCH_ADMISSION_RATE', d.rate),
+    seconds: n('BENCH_ADMISSION_SECONDS', d.seconds),
+    warmupSeconds: d.warmupSeconds,
+    headroomRate: n('BENCH_ADMISSION_HEADROOM_RATE', d.headroomRate),
+    newDigests: n('BENCH_ADMISSION_NEW', d.newDigests),
+    newRate: n('BENCH_ADMISSION_NEW_RATE', d.newRate),
+  };
+}
+
+const out = (text: string): void => {
+  process.stdout.write(text);
+};
+
+function printVerify(rows: readonly Row[]): void {
+  out('first verification of N signed images (bundle format, key, no tlog), cold processes\n');
+  out(
+    '    N  cosign median (p95)     sigwatch median (p95)   speedup  warm process  requests/image sigwatch (cosign)\n',
+  );
+  for (const r of rows) {
+    out(
+      `${String(r.n).padStart(5)}  ${`${ms(r.cosignMedianMs)} (${ms(r.cosignP95Ms)})`.padEnd(22)}  ${`${ms(r.sigwatchMedianMs)} (${ms(r.sigwatchP95Ms)})`.padEnd(22)}  ${r.speedup.toFixed(1).padStart(5)}×  ${ms(r.warmMedianMs).padStart(12)}  ${r.requestsPerImage.toFixed(1)} (${r.cosignRequestsPerImage.toFixed(1)})\n`,
+    );
+  }
+}
+
+function printSboms(sboms: Awaited<ReturnType<typeof sbomParseBench>>): void {
+  out('\nSBOM parsing: one go (parseSbom) vs chunked (parseSbomAsync, setImmediate every 100 components)\n');
+  out('  document                   components  one go (longest block)   chunked (longest block)\n');
+  for (const r of sboms.rows) {
+    out(
+      `  ${r.name.padEnd(26)} ${String(r.components).padStart(10)}  ${`${ms(r.syncMedianMs)} (${ms(r.syncMaxBlockMs)})`.padEnd(23)}  ${ms(r.asyncMedianMs)} (${ms(r.asyncMaxBlockMs)})\n`,
+    );
+  }
+  out(`  (JSON.parse of the 2.2 MB keycloak text itself: ${ms(sboms.jsonParseMs)}, one block)\n`);
+}
+
+function printEvaluation(evaluation: ReturnType<typeof reEvaluateBench>): void {
+  out(
+    `\nre-evaluation after a policy edit: ${String(evaluation.digests)} digests × ${String(evaluation.policies)} policies, ${String(evaluation.componentsPerSbom)}-component signed SBOMs, cached evidence\n`,
+  );
+  out(
+    `  first evaluation (verify + parse + rules) ${ms(evaluation.coldMs)}; re-evaluation median ${ms(evaluation.reEvaluateMedianMs)}, p95 ${ms(evaluation.reEvaluateP95Ms)} over ${String(evaluation.rounds)} edits (${(evaluation.coldMs / evaluation.reEvaluateP95Ms).toFixed(1)}× faster than the first; target p95 ≤ 200 ms) — ${environment()}\n`,
+  );
+}
+
+function printScale(scale: Awaited<ReturnType<typeof operatorScaleBench>>): void {
+  out(
+    `\ncontroller at scale: ${String(scale.pods)} pods, ${String(scale.digests)} signed digests with ${String(scale.componentsPerSbom)}-component SBOM attestations, via a counting proxy\n`,
+  );
+  out(
+    `  first judgement of every pod (all evidence fetched) ${ms(scale.firstJudgementMs)}; policy edit re-judges every pod in ${ms(scale.policyEditMs)} with ${String(scale.policyEditRequests)} registry requests (target < 1 s, 0)\n`,
+  );
+  out(
+    `  steady-state refresh: ${scale.steadyRequestsPerDigest.toFixed(1)} requests per digest, ${String(scale.steadyManifestOrBlobGets)} manifest/blob GETs (target ≤ 4, 0)\n`,
+  );
+  out(
+    `  inventory query over every pod (signed SBOMs in memory): p50 ${ms(scale.inventoryP50Ms)}, p99 ${ms(scale.inventoryP99Ms)} over ${String(scale.inventoryQueries)} queries, median ${String(scale.inventoryMedianHits)} pods in range (target p99 < 50 ms)\n`,
+  );
+}
+
+function printMemory(memory: Awaited<ReturnType<typeof operatorMemoryBench>>): void {
+  out(
+    `\nsigwatch run (dist/, own process) with ${String(memory.pods)} Running pods on the API server, ${String(memory.digests)} digests, ${String(memory.componentsPerSbom)}-component SBOMs, Audit policy\n`,
+  );
+  out(
+    `  every pod judged after ${ms(memory.judgedAfterMs)}; then, idle 30 s: RSS ${memory.rssMiB.toFixed(0)} MiB, JS heap in use ${memory.heapUsedMiB.toFixed(0)} MiB (target < 200 MiB RSS)\n`,
+  );
+}
+
+function printReports(reports: Awaited<ReturnType<typeof policyReportBench>>): void {
+  const kib = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KiB`;
+  out(
+    `\n--policy-reports: ${String(reports.pods)} pods (85 % pass, 10 % fail, 5 % error), one PolicyReport per namespace, writes paced at --kube-qps 20\n`,
+  );
+  for (const r of reports.rows) {
+    out(
+      `  ${String(r.namespaces)} namespaces: building every report ${ms(r.buildMedianMs)} (p95 ${ms(r.buildP95Ms)}) vs the ImagePolicy status over the same results ${ms(r.statusMedianMs)} (${(r.buildMedianMs / r.statusMedianMs).toFixed(1)}×); first publication ${String(r.firstWrites)} writes, ${kib(r.firstBytes)}, ${ms(r.firstMs)}; largest report ${kib(r.largestReportBytes)}, ${String(r.omittedResults)} results omitted\n`,
+    );
+    out(
+      `    one change ${String(r.changeWrites)} write, ${kib(r.changeBytes)}, ${ms(r.changeMs)} (rewriting every report: ${String(r.firstWrites)} writes, ${kib(r.firstBytes)}); ${String(r.burstChanges)} changes ${String(r.burstWrites)} writes, ${kib(r.burstBytes)}; a new leader's resync ${String(r.resyncWrites)} writes in ${ms(r.resyncMs)}\n`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
-  process.stdout.write(`Sigwatch benchmarks — ${environment()}, ${String(samples)} samples\n\n`);
+  out(`Sigwatch benchmarks — ${environment()}, ${String(samples)} samples\n\n`);
   const env = await startTestEnv();
+  const json: Record<string, unknown> = { env: environment(), samples };
+  let admission: AdmissionBenchResult | undefined;
   try {
     const key = await generateKeyPair();
-    const rows: Row[] = [];
-    for (const n of sizes) rows.push(await verifyBench(env.registry, key, n));
-    process.stdout.write(
-      'first verification of N signed images (bundle format, key, no tlog), cold processes\n',
-    );
-    process.stdout.write(
-      '    N  cosign median (p95)     sigwatch median (p95)   speedup  warm process  requests/image sigwatch (cosign)\n',
-    );
-    for (const r of rows) {
-      process.stdout.write(
-        `${String(r.n).padStart(5)}  ${`${ms(r.cosignMedianMs)} (${ms(r.cosignP95Ms)})`.padEnd(22)}  ${`${ms(r.sigwatchMedianMs)} (${ms(r.sigwatchP95Ms)})`.padEnd(22)}  ${r.speedup.toFixed(1).padStart(5)}×  ${ms(r.warmMedianMs).padStart(12)}  ${r.requestsPerImage.toFixed(1)} (${r.cosignRequestsPerImage.toFixed(1)})\n`,
-      );
+    if (wanted('verify')) {
+      const rows: Row[] = [];
+      for (const n of sizes) rows.push(await verifyBench(env.registry, key, n));
+      printVerify(rows);
+      json['verify'] = rows;
     }
-    const sboms = await sbomParseBench(samples);
-    process.stdout.write(
-      '\nSBOM parsing: one go (parseSbom) vs chunked (parseSbomAsync, setImmediate every 100 components)\n',
-    );
-    process.stdout.write(
-      '  document                   components  one go (longest block)   chunked (longest block)\n',
-    );
-    for (const r of sboms.rows) {
-      process.stdout.write(
-        `  ${r.name.padEnd(26)} ${String(r.components).padStart(10)}  ${`${ms(r.syncMedianMs)} (${ms(r.syncMaxBlockMs)})`.padEnd(23)}  ${ms(r.asyncMedianMs)} (${ms(r.asyncMaxBlockMs)})\n`,
-      );
+    if (wanted('sbom')) {
+      const sboms = await sbomParseBench(samples);
+      printSboms(sboms);
+      json['sbomParse'] = sboms;
     }
-    process.stdout.write(
-      `  (JSON.parse of the 2.2 MB keycloak text itself: ${ms(sboms.jsonParseMs)}, one block)\n`,
-    );
-    const evaluation = reEvaluateBench(Math.max(20, samples * 4));
-    process.stdout.write(
-      `\nre-evaluation after a policy edit: ${String(evaluation.digests)} digests × ${String(evaluation.policies)} policies, ${String(evaluation.componentsPerSbom)}-component signed SBOMs, cached evidence\n`,
-    );
-    process.stdout.write(
-      `  first evaluation (verify + parse + rules) ${ms(evaluation.coldMs)}; re-evaluation median ${ms(evaluation.reEvaluateMedianMs)}, p95 ${ms(evaluation.reEvaluateP95Ms)} over ${String(evaluation.rounds)} edits (${(evaluation.coldMs / evaluation.reEvaluateP95Ms).toFixed(1)}× faster than the first; target p95 ≤ 200 ms) — ${environment()}\n`,
-    );
-    const scaleImages = await pushScaleImages(env.registry);
-    const scale = await operatorScaleBench(scaleImages, env.kubeconfig);
-    process.stdout.write(
-      `\ncontroller at scale: ${String(scale.pods)} pods, ${String(scale.digests)} signed digests with ${String(scale.componentsPerSbom)}-component SBOM attestations, via a counting proxy\n`,
-    );
-    process.stdout.write(
-      `  first judgement of every pod (all evidence fetched) ${ms(scale.firstJudgementMs)}; policy edit re-judges every pod in ${ms(scale.policyEditMs)} with ${String(scale.policyEditRequests)} registry requests (target < 1 s, 0)\n`,
-    );
-    process.stdout.write(
-      `  steady-state refresh: ${scale.steadyRequestsPerDigest.toFixed(1)} requests per digest, ${String(scale.steadyManifestOrBlobGets)} manifest/blob GETs (target ≤ 4, 0)\n`,
-    );
-    process.stdout.write(
-      `  inventory query over every pod (signed SBOMs in memory): p50 ${ms(scale.inventoryP50Ms)}, p99 ${ms(scale.inventoryP99Ms)} over ${String(scale.inventoryQueries)} queries, median ${String(scale.inventoryMedianHits)} pods in range (target p99 < 50 ms)\n`,
-    );
-    const memory = await operatorMemoryBench(scaleImages, env.kubeconfig);
-    process.stdout.write(
-      `\nsigwatch run (dist/, own process) with ${String(memory.pods)} Running pods on the API server, ${String(memory.digests)} digests, ${String(memory.componentsPerSbom)}-component SBOMs, Audit policy\n`,
-    );
-    process.stdout.write(
-      `  every pod judged after ${ms(memory.judgedAfterMs)}; then, idle 30 s: RSS ${memory.rssMiB.toFixed(0)} MiB, JS heap in use ${memory.heapUsedMiB.toFixed(0)} MiB (target < 200 MiB RSS)\n`,
-    );
-    const reports = await policyReportBench(env.kubeconfig, samples);
-    const kib = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KiB`;
-    process.stdout.write(
-      `\n--policy-reports: ${String(reports.pods)} pods (85 % pass, 10 % fail, 5 % error), one PolicyReport per namespace, writes paced at --kube-qps 20\n`,
-    );
-    for (const r of reports.rows) {
-      process.stdout.write(
-        `  ${String(r.namespaces)} namespaces: building every report ${ms(r.buildMedianMs)} (p95 ${ms(r.buildP95Ms)}) vs the ImagePolicy status over the same results ${ms(r.statusMedianMs)} (${(r.buildMedianMs / r.statusMedianMs).toFixed(1)}×); first publication ${String(r.firstWrites)} writes, ${kib(r.firstBytes)}, ${ms(r.firstMs)}; largest report ${kib(r.largestReportBytes)}, ${String(r.omittedResults)} results omitted\n`,
-      );
-      process.stdout.write(
-        `    one change ${String(r.changeWrites)} write, ${kib(r.changeBytes)}, ${ms(r.changeMs)} (rewriting every report: ${String(r.firstWrites)} writes, ${kib(r.firstBytes)}); ${String(r.burstChanges)} changes ${String(r.burstWrites)} writes, ${kib(r.burstBytes)}; a new leader's resync ${String(r.resyncWrites)} writes in ${ms(r.resyncMs)}\n`,
-      );
+    if (wanted('reevaluate')) {
+      const evaluation = reEvaluateBench(Math.max(20, samples * 4));
+      printEvaluation(evaluation);
+      json['reEvaluate'] = evaluation;
     }
-    const cpu = await bundleCpuCost(env.registry, key);
-    process.stdout.write(
-      `\none bundle verification, in process: ${cpu.perOpUs.toFixed(0)} µs CPU per verification (median of ${String(cpu.ops)} ops)\n`,
-    );
-    process.stdout.write(
-      `BENCH_JSON ${JSON.stringify({ env: environment(), samples, verify: rows, bundleCpuUs: cpu.perOpUs, sbomParse: sboms, reEvaluate: evaluation, operatorScale: scale, operatorMemory: memory, policyReports: reports })}\n`,
-    );
+    const scaleImages = wanted('scale') || wanted('memory') ? await pushScaleImages(env.registry) : undefined;
+    if (scaleImages !== undefined && wanted('scale')) {
+      const scale = await operatorScaleBench(scaleImages, env.kubeconfig);
+      printScale(scale);
+      json['operatorScale'] = scale;
+    }
+    if (scaleImages !== undefined && wanted('memory')) {
+      const memory = await operatorMemoryBench(scaleImages, env.kubeconfig);
+      printMemory(memory);
+      json['operatorMemory'] = memory;
+    }
+    if (wanted('reports')) {
+      const reports = await policyReportBench(env.kubeconfig, samples);
+      printReports(reports);
+      json['policyReports'] = reports;
+    }
+    if (wanted('admission')) {
+      admission = await admissionBench(env.registry, env.kubeconfig, admissionOptions());
+      for (const line of admissionLines(admission)) out(`${line}\n`);
+      json['admission'] = admission;
+    }
+    if (wanted('bundle')) {
+      const cpu = await bundleCpuCost(env.registry, key);
+      out(
+        `\none bundle verification, in process: ${cpu.perOpUs.toFixed(0)} µs CPU per verification (median of ${String(cpu.ops)} ops)\n`,
+      );
+      json['bundleCpuUs'] = cpu.perOpUs;
+    }
+    out(`BENCH_JSON ${JSON.stringify(json)}\n`);
   } finally {
     await stopTestEnv(env);
+  }
+  const missed = admission?.targets.filter((t) => !t.met) ?? [];
+  if (missed.length > 0) {
+    out(
+      `\nTARGET MISSED (${String(missed.length)}): ${missed.map((t) => `${t.name} — ${t.detail}`).join('; ')}\n`,
+    );
+    process.exitCode = 1;
   }
 }
 

@@ -22,3 +22,12 @@ export function environment(): string {
 }
 
 export const ms = (n: number): string => `${n.toFixed(n < 10 ? 2 : 0)} ms`;
+
+/** Sum of a Prometheus text metric's samples whose labels match `labels` (a regexp over the label text). */
+export function metricSum(text: string, metric: string, labels = /.*/): number {
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${metric}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
+    if (labels.test(m[1] ?? '')) sum += Number(m[2]);
+  }
+  return sum;
+}
