@@ -31,7 +31,12 @@ import { generateKeyPair, sign, verifyWithKey } from '../support/cosign.js';
 import { pushRandomImage, randomRepo } from '../support/images.js';
 import { applyCrd, freshNamespace, kubeConfig } from '../support/kube.js';
 import { podMarks, PolicyObjects, runningPod } from '../support/operator-objects.js';
-import { eventually, startOperatorProcess, type OperatorProcess } from '../support/operator-process.js';
+import {
+  eventually,
+  loopbackWebhookFlags,
+  startOperatorProcess,
+  type OperatorProcess,
+} from '../support/operator-process.js';
 import { admissionTargets } from './admission-report.js';
 import { admits, reviewBody, type ReviewKind } from './admission-reviews.js';
 import {
@@ -179,15 +184,8 @@ export async function admissionBench(
       'warn',
       '--insecure-registry',
       proxy.address,
-      '--webhook-port',
-      '0',
-      '--webhook-address',
-      '127.0.0.1',
-      '--webhook-dns-name',
-      'localhost',
       // No such configuration: the replica serves a leaf of the CA at once.
-      '--webhook-configuration',
-      `bench-absent-${namespace}`,
+      ...loopbackWebhookFlags(`bench-absent-${namespace}`),
     ],
     { entry: [mainJs], kubeconfig, timeoutMs: 60_000 },
   );
@@ -286,7 +284,7 @@ export async function admissionBench(
       judged,
       ...(headroom === undefined ? {} : { headroom }),
       newDigest,
-      targets: admissionTargets(judged, newDigest, options),
+      targets: admissionTargets(judged, newDigest, options, cpus().length),
     };
   } finally {
     for (const a of agents) a.destroy();

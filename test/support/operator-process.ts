@@ -103,6 +103,25 @@ export async function startOperatorProcess(
   };
 }
 
+/**
+ * Flags for an admission webhook on a free loopback port (`webhookPort` says
+ * which), its certificate minted for `localhost` from the CA the leader keeps,
+ * and the webhook configurations named `configuration` kept up to date (when
+ * none exists, each replica serves its certificate at once).
+ */
+export function loopbackWebhookFlags(configuration: string): string[] {
+  return [
+    '--webhook-port',
+    '0',
+    '--webhook-address',
+    '127.0.0.1',
+    '--webhook-dns-name',
+    'localhost',
+    '--webhook-configuration',
+    configuration,
+  ];
+}
+
 /** Polls `probe` until it returns a value other than undefined, or fails with `what` after `timeoutMs`. */
 export async function eventually<T>(
   what: string,

@@ -23,7 +23,12 @@ import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
 import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
 import { PolicyObjects } from '../../support/operator-objects.js';
-import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
+import {
+  eventually,
+  loopbackWebhookFlags,
+  startOperatorProcess,
+  type OperatorProcess,
+} from '../../support/operator-process.js';
 import { log4j, spdx } from '../../support/sbom-documents.js';
 import { startTcpRelay, type TcpRelay } from '../../support/tcp-relay.js';
 import { testEnv } from '../../support/testenv.js';
@@ -217,14 +222,7 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
       downRelay.address,
       '--lease-duration',
       '3s',
-      '--webhook-port',
-      '0',
-      '--webhook-address',
-      '127.0.0.1',
-      '--webhook-dns-name',
-      'localhost',
-      '--webhook-configuration',
-      configName,
+      ...loopbackWebhookFlags(configName),
     ];
     replicas.push(await startOperatorProcess(args), await startOperatorProcess(args));
 
