@@ -222,19 +222,28 @@ export async function startAdmission(
   const handle = async (operation: WebhookOperation, body: unknown): Promise<object> => {
     const started = performance.now();
     const req = readReview(body);
-    const signal = AbortSignal.timeout(deadlineMs);
+    // A timer cleared with the answer (AbortSignal.timeout's would fire 8 s later for every request).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => {
+      deadline.abort(new DOMException('the admission deadline passed', 'TimeoutError'));
+    }, deadlineMs);
+    const signal = deadline.signal;
     const decisions = new Map<string, 'Allow' | 'Warn' | 'Deny'>();
     let answer: ReviewAnswer;
-    if (operation === 'validate') {
-      const v = await validate(req, signal);
-      answer = v.answer;
-      for (const r of v.decision?.results ?? []) {
-        const before = decisions.get(r.policy);
-        if (before === 'Deny' || (before === 'Warn' && r.effect === 'Allow')) continue;
-        decisions.set(r.policy, r.effect);
+    try {
+      if (operation === 'validate') {
+        const v = await validate(req, signal);
+        answer = v.answer;
+        for (const r of v.decision?.results ?? []) {
+          const before = decisions.get(r.policy);
+          if (before === 'Deny' || (before === 'Warn' && r.effect === 'Allow')) continue;
+          decisions.set(r.policy, r.effect);
+        }
+      } else {
+        answer = await mutate(req, signal);
       }
-    } else {
-      answer = await mutate(req, signal);
+    } finally {
+      clearTimeout(timer);
     }
     deps.metrics?.recordAdmission(operation, decisions, (performance.now() - started) / 1000);
     return reviewResponse(req.uid, answer);

@@ -226,7 +226,6 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
     ];
     replicas.push(await startOperatorProcess(args), await startOperatorProcess(args));
 
-    // One webhook per replica: every request is answered by both, leader and follower.
     // The install's webhooks, each once per replica (so every request is answered by both, leader and
     // follower), by URL on loopback instead of the Service, and only for this test's namespaces.
     const shipped = await installWebhooks(operatorNs);
