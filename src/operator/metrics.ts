@@ -136,6 +136,12 @@ export class OperatorMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  /** 0 until this replica serves a webhook certificate (no webhook: stays 0; the alert ignores 0). */
+  private readonly webhookCertificateExpiry = new Gauge({
+    name: 'sigwatch_webhook_certificate_expiry_timestamp_seconds',
+    help: "When the admission webhook's serving certificate on this replica expires (Unix seconds); 0 without one.",
+    registers: [this.registry],
+  });
   private readonly leader = new Gauge({
     name: 'sigwatch_leader',
     help: '1 on the replica that holds the leader lease.',
@@ -234,6 +240,10 @@ export class OperatorMetrics {
     if (operation !== 'validate') return;
     if (decisions.size === 0) this.admissionRequests.inc({ policy: '', decision: 'Allow' });
     for (const [policy, decision] of decisions) this.admissionRequests.inc({ policy, decision });
+  }
+
+  setWebhookCertificateExpiry(at: Date): void {
+    this.webhookCertificateExpiry.set(at.getTime() / 1000);
   }
 
   setLeader(leading: boolean): void {

@@ -419,6 +419,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     ...(api === undefined ? {} : { apiPort: api.port }),
     ...(admission === undefined ? {} : { webhookPort: admission.port }),
     async stop(): Promise<void> {
+      // Admission first, while everything it judges with still runs: unready, drained, closed.
+      await admission?.stop();
       clearInterval(renoteTimer);
       for (const w of watches) w.stop();
       controller.stop();
@@ -432,7 +434,6 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       await leaderLabel.idle();
       await server.close();
       await api?.stop();
-      await admission?.stop();
       await registry.close();
     },
   };

@@ -6,6 +6,7 @@
  * except the leader's CA upkeep and the refusal Events each replica
  * records for the requests it answers (rate-limited).
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { untilAborted } from '../../base/deadline.js';
@@ -82,6 +83,9 @@ export interface RunningAdmission {
 
 /** Answered within the webhook's 10 s timeoutSeconds, with room for the network. */
 const deadlineMs = 8_000;
+
+/** How long a stopping replica keeps serving, unready, before it closes its port (endpoints catch up). */
+const drainMs = 3_000;
 
 /** Whether `policy` matches `image` by name (an image that does not parse matches nothing). */
 function matchesImage(policy: CompiledPolicy, image: string): boolean {
@@ -257,13 +261,18 @@ export async function startAdmission(
     mounted === undefined
       ? undefined
       : { certPem: readFileSync(mounted.certFile, 'utf8'), keyPem: readFileSync(mounted.keyFile, 'utf8') };
+  const initial = load();
   const server = await startWebhookServer({
     host: settings.address,
     port: settings.port,
-    tls: load() ?? placeholder,
+    tls: initial ?? placeholder,
     handle,
     logger,
   });
+  const mountedExpiry = (tls: { certPem: string }): void => {
+    deps.metrics?.setWebhookCertificateExpiry(new Date(new X509Certificate(tls.certPem).validTo));
+  };
+  if (initial !== undefined) mountedExpiry(initial);
   let ready = mounted !== undefined;
   const certificates =
     mounted === undefined
@@ -276,6 +285,7 @@ export async function startAdmission(
           leading: deps.leading,
           onCertificate: (cert) => {
             server.update(cert);
+            deps.metrics?.setWebhookCertificateExpiry(cert.notAfter);
             ready = true;
           },
         })
@@ -288,7 +298,10 @@ export async function startAdmission(
       : setInterval(() => {
           try {
             const tls = load();
-            if (tls !== undefined) server.update(tls);
+            if (tls !== undefined) {
+              server.update(tls);
+              mountedExpiry(tls);
+            }
           } catch (error: unknown) {
             logger.warn('reloading the webhook certificate failed', { error: String(error) });
           }
@@ -304,7 +317,11 @@ export async function startAdmission(
     async stop(): Promise<void> {
       clearInterval(reload);
       certificates?.stop();
-      await server.close();
+      // Unready first, and a moment for the Service to stop sending new connections here; then the
+      // requests under way finish (a request cut off is refused by failurePolicy Fail).
+      ready = false;
+      await new Promise((r) => setTimeout(r, drainMs));
+      await server.close(deadlineMs);
     },
   };
 }

@@ -37,7 +37,11 @@ export interface WebhookServer {
   readonly port: number;
   /** Serve a new certificate from the next handshake on (connections already open keep theirs). */
   update(tls: { readonly certPem: string; readonly keyPem: string }): void;
-  close(): Promise<void>;
+  /**
+   * Stops taking connections, closes idle ones, lets the requests under way finish for up to
+   * `graceMs`, then closes what is left.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 class HttpFailure extends Error {
@@ -155,6 +159,18 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     update(tls) {
       server.setSecureContext({ cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2' });
     },
-    close: () => listening.close(),
+    close: (graceMs = 0) =>
+      graceMs <= 0
+        ? listening.close()
+        : new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              server.closeAllConnections();
+            }, graceMs);
+            server.close(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+            server.closeIdleConnections();
+          }),
   };
 }
