@@ -12,7 +12,6 @@ import pLimit from 'p-limit';
 import { untilAborted } from '../../base/deadline.js';
 import type { Digest } from '../../base/digest.js';
 import type { CompiledPolicy, ReadyPolicy } from '../../policy/compile.js';
-import { policyMatches } from '../../policy/evaluate.js';
 import type { PolicyVerdict } from '../../policy/verdict.js';
 import type { RegistryClient } from '../../registry/client.js';
 import type { Evidence } from '../../registry/evidence.js';
@@ -22,11 +21,16 @@ import type { KubeHttp } from '../kube-http.js';
 import type { Logger } from '../logger.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { PodCredentials } from '../pod-credentials.js';
-import { imageName } from '../pod.js';
 import { systemNamespaces } from '../scope.js';
 import { mintServingCert } from '../tls/serving-cert.js';
 import { AdmissionEvidence } from './evidence.js';
-import { admittingPolicies, decide, type AdmissionDecision, type ImageJudge } from './judge.js';
+import {
+  admittingPolicies,
+  decide,
+  policyMatchesImage,
+  type AdmissionDecision,
+  type ImageJudge,
+} from './judge.js';
 import { RefusalEvents } from './refusal-events.js';
 import {
   changedContainers,
@@ -86,15 +90,6 @@ const deadlineMs = 8_000;
 
 /** How long a stopping replica keeps serving, unready, before it closes its port (endpoints catch up). */
 const drainMs = 3_000;
-
-/** Whether `policy` matches `image` by name (an image that does not parse matches nothing). */
-function matchesImage(policy: CompiledPolicy, image: string): boolean {
-  try {
-    return policyMatches(policy, imageName(parseReference(image)));
-  } catch {
-    return false;
-  }
-}
 
 export async function startAdmission(
   settings: AdmissionSettings,
@@ -169,7 +164,7 @@ export async function startAdmission(
     const judging = admittingPolicies(template, world).policies;
     if (
       deps.credentials !== undefined &&
-      containers.some((c) => judging.some((p) => matchesImage(p, c.image)))
+      containers.some((c) => judging.some((p) => policyMatchesImage(p, c.image)))
     )
       await untilAborted(deps.credentials.readFor(template), signal).catch(() => undefined);
     const decision = await decide({ template, containers, world, judge, now: new Date(), signal });
@@ -201,7 +196,7 @@ export async function startAdmission(
     };
     const pinning = admittingPolicies(template, world).policies.filter((p) => p.spec.admission.pinDigests);
     const wanted = template.containers.filter(
-      (c) => !c.image.includes('@') && pinning.some((p) => matchesImage(p, c.image)),
+      (c) => !c.image.includes('@') && pinning.some((p) => policyMatchesImage(p, c.image)),
     );
     if (wanted.length === 0) return { allowed: true, warnings: [] };
     if (deps.credentials !== undefined)

@@ -87,12 +87,7 @@ export class AdmissionEvidence {
     const hit = this.tags.get(id);
     if (hit !== undefined && Date.now() - hit.at <= tagMemoryMs) return hit.digest;
     const digest = await this.resolveNow(repo, tag, signal);
-    this.tags.delete(id);
-    this.tags.set(id, { digest, at: Date.now() });
-    for (const oldest of this.tags.keys()) {
-      if (this.tags.size <= this.maxEntries) break;
-      this.tags.delete(oldest);
-    }
+    remember(this.tags, id, { digest, at: Date.now() }, this.maxEntries);
     return digest;
   }
 
@@ -144,11 +139,7 @@ export class AdmissionEvidence {
           ? 'none'
           : listed.map((d) => d.digest);
     // An index never changes; a missing one may yet be pushed.
-    if (answer !== 'unresolved') this.platforms.set(id, answer);
-    for (const oldest of this.platforms.keys()) {
-      if (this.platforms.size <= this.maxEntries) break;
-      this.platforms.delete(oldest);
-    }
+    if (answer !== 'unresolved') remember(this.platforms, id, answer, this.maxEntries);
     return answer;
   }
 
@@ -203,13 +194,18 @@ export class AdmissionEvidence {
     );
     if (evidence.complete) {
       const id = evidenceKeyString(key);
-      this.cache.delete(id);
-      this.cache.set(id, { evidence, at: Date.now() });
-      for (const oldest of this.cache.keys()) {
-        if (this.cache.size <= this.maxEntries) break;
-        this.cache.delete(oldest);
-      }
+      remember(this.cache, id, { evidence, at: Date.now() }, this.maxEntries);
     }
     return evidence;
+  }
+}
+
+/** Sets `key` as the most recent entry of `map` and drops the least recent beyond `max`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  for (const oldest of map.keys()) {
+    if (map.size <= max) break;
+    map.delete(oldest);
   }
 }

@@ -181,7 +181,8 @@ function nameOfUnverifiable(image: string): ImageReference | undefined {
   return referenceOf(image.slice(0, at));
 }
 
-function policyMatchesImage(policy: CompiledPolicy, image: string): boolean {
+/** Whether `policy` matches `image` by name (an image that does not parse matches nothing). */
+export function policyMatchesImage(policy: CompiledPolicy, image: string): boolean {
   const ref = referenceOf(image);
   return ref !== undefined && policyMatches(policy, imageName(ref));
 }
