@@ -42,9 +42,9 @@ export function auditCommand(context: CommandContext): Command {
     .action(async (flags: AuditFlags) => {
       // Loaded on demand: the Kubernetes client and winston are heavy for the other commands.
       const [{ auditCluster }, { auditExitCode, renderTable }, { createLogger }] = await Promise.all([
-        import('../operator/audit-cluster.js'),
+        import('../operator/audits/one-shot.js'),
         import('../audit/report.js'),
-        import('../operator/logger.js'),
+        import('../operator/kube/logger.js'),
       ]);
       try {
         const report = await auditCluster({

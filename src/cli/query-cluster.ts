@@ -38,7 +38,7 @@ export async function queryCluster(q: ClusterQuery): Promise<ClusterMatch[]> {
   // Loaded on demand: the Kubernetes client is heavy and only this path needs it.
   const [{ KubeConfig }, { KubeHttp, RateLimiter }] = await Promise.all([
     import('@kubernetes/client-node'),
-    import('../operator/kube-http.js'),
+    import('../operator/kube/client.js'),
   ]);
   const kc = new KubeConfig();
   if (q.kubeconfig === undefined) kc.loadFromDefault();

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { CliError } from '../base/errors.js';
 import { parseDuration } from '../policy/duration.js';
-import type { LogLevel } from '../operator/logger.js';
+import type { LogLevel } from '../operator/kube/logger.js';
 import type { CommandContext } from './context.js';
 import { parseByteSize, repeatable } from './inputs.js';
 
@@ -289,7 +289,7 @@ export function runCommand(context: CommandContext, environment: NodeJS.ProcessE
       // Loaded on demand: the operator pulls in the Kubernetes client, winston and prom-client, which
       // would add ~200 ms to the start of every other command (verify, sbom, query).
       const [{ createLogger }, { startOperator }] = await Promise.all([
-        import('../operator/logger.js'),
+        import('../operator/kube/logger.js'),
         import('../operator/operator.js'),
       ]);
       const logger = createLogger(flags.logLevel, flags.logFormat);

@@ -33,25 +33,25 @@ import {
   type EvidenceKey,
   type EvidenceNeeds,
   type EvidenceStore,
-} from './evidence-store.js';
-import type { PersistedEvictions } from './eviction-state.js';
-import { Evictions, type JudgedPod } from './evictions.js';
-import { EventRecorder } from './events.js';
-import { containersWithPackage, type ComponentHit, type RunningContainer } from './inventory.js';
-import type { AuditWorld } from './audit-run.js';
+} from './evidence/store.js';
+import type { PersistedEvictions } from './evictions/state.js';
+import { Evictions, type JudgedPod } from './evictions/reconciler.js';
+import { EventRecorder } from './verdicts/pod-events.js';
+import { containersWithPackage, type ComponentHit, type RunningContainer } from './inventory/packages.js';
+import type { AuditWorld } from './audits/run.js';
 import type { VerdictSource } from './api/server.js';
-import { imagesView } from './inventory-views.js';
-import type { KubeHttp } from './kube-http.js';
-import type { Logger } from './logger.js';
+import { imagesView } from './inventory/views.js';
+import type { KubeHttp } from './kube/client.js';
+import type { Logger } from './kube/logger.js';
 import type { OperatorMetrics } from './metrics.js';
-import { OwnerLookup } from './owners.js';
+import { OwnerLookup } from './evictions/owners.js';
 import { actionable, imageName, inScope, reportedImage, type TrimmedPod } from './pod.js';
-import type { RelatedDigests } from './related-digests.js';
-import { verdictBySignatureOn, type RelatedVerdictSources } from './related-verdicts.js';
-import type { ReplacementLookups } from './replacement.js';
-import { marksPatch, podMarks, VerdictMemory, type Judgement } from './pod-label.js';
-import { policySelectsPod } from './scope.js';
-import { PolicyStatusWriter, type ContainerResult } from './policy-status.js';
+import type { RelatedDigests } from './evidence/related-digests.js';
+import { verdictBySignatureOn, type RelatedVerdictSources } from './verdicts/related-verdicts.js';
+import type { ReplacementLookups } from './evictions/replacement.js';
+import { marksPatch, podMarks, VerdictMemory, type Judgement } from './verdicts/pod-label.js';
+import { policySelectsPod } from './verdicts/scope.js';
+import { PolicyStatusWriter, type ContainerResult } from './verdicts/policy-status.js';
 
 export interface ControllerOptions {
   readonly kube: KubeHttp;

@@ -6,29 +6,34 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import type { PolicySource } from '../policy/compile.js';
-import { readPersisted, type PersistedEvictions } from './eviction-state.js';
+import { readPersisted, type PersistedEvictions } from './evictions/state.js';
 import { RegistryClient } from '../registry/client.js';
 import type { CredentialEntry } from '../registry/credentials.js';
 import { Controller } from './controller.js';
-import { freshEvidence } from './audit-run.js';
-import { AuditController, trimAudit, type WatchedAudit } from './audits.js';
-import { EvidenceStore, evidenceKeyString, evidenceNeeds } from './evidence-store.js';
-import { startProbeServer } from './http.js';
+import { freshEvidence } from './audits/run.js';
+import { AuditController, trimAudit, type WatchedAudit } from './audits/controller.js';
+import { EvidenceStore, evidenceKeyString, evidenceNeeds } from './evidence/store.js';
+import { startProbeServer } from './kube/http.js';
 import { startAggregatedApi, type AggregatedApi, type AggregatedApiSettings } from './api/aggregated-api.js';
 import { startAdmission, type AdmissionSettings, type RunningAdmission } from './admission/admission.js';
 import { webhookCaSecret } from './admission/webhook-certs.js';
-import { KubeHttp, RateLimiter } from './kube-http.js';
-import { LeaderElector } from './leader.js';
-import { LeaderLabel } from './leader-label.js';
-import type { Logger } from './logger.js';
+import { KubeHttp, RateLimiter } from './kube/client.js';
+import { LeaderElector } from './kube/leader.js';
+import { LeaderLabel } from './kube/leader-label.js';
+import type { Logger } from './kube/logger.js';
 import { OperatorMetrics } from './metrics.js';
-import { PodCredentials } from './pod-credentials.js';
-import { PolicyReportWriter } from './policy-report-writer.js';
+import { PodCredentials } from './evidence/pod-credentials.js';
+import { PolicyReportWriter } from './policy-reports/writer.js';
 import { trimPod } from './pod.js';
-import { RelatedDigests } from './related-digests.js';
-import { registryCredentials, trimDataObject, TrustObjects, type DataObject } from './trust-objects.js';
-import { PublicGoodRoot } from './trust-refresh.js';
-import { Reflector } from './watch.js';
+import { RelatedDigests } from './evidence/related-digests.js';
+import {
+  registryCredentials,
+  trimDataObject,
+  TrustObjects,
+  type DataObject,
+} from './evidence/trust-objects.js';
+import { PublicGoodRoot } from './evidence/trust-refresh.js';
+import { Reflector } from './kube/watch.js';
 
 export interface OperatorSettings {
   /** Path of a kubeconfig; absent: in-cluster or the default loading rules. */

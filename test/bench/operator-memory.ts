@@ -12,8 +12,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
-import { allCrds } from '../../src/operator/crds.js';
-import { KubeHttp } from '../../src/operator/kube-http.js';
+import { allCrds } from '../../src/operator/crds/crds.js';
+import { KubeHttp } from '../../src/operator/kube/client.js';
 import { applyCrd } from '../support/kube.js';
 import { startOperatorProcess } from '../support/operator-process.js';
 import { spec, type ScaleImages } from './operator-scale.js';

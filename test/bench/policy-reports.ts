@@ -18,12 +18,17 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { compilePolicy, type CompiledPolicy } from '../../src/policy/compile.js';
-import { KubeHttp, RateLimiter, type KubeRequest, type KubeResponse } from '../../src/operator/kube-http.js';
-import type { Logger } from '../../src/operator/logger.js';
+import {
+  KubeHttp,
+  RateLimiter,
+  type KubeRequest,
+  type KubeResponse,
+} from '../../src/operator/kube/client.js';
+import type { Logger } from '../../src/operator/kube/logger.js';
 import type { TrimmedPod } from '../../src/operator/pod.js';
-import { buildPolicyReport, type ReportedPod } from '../../src/operator/policy-report.js';
-import { PolicyReportWriter } from '../../src/operator/policy-report-writer.js';
-import { PolicyStatusWriter, type ContainerResult } from '../../src/operator/policy-status.js';
+import { buildPolicyReport, type ReportedPod } from '../../src/operator/policy-reports/build.js';
+import { PolicyReportWriter } from '../../src/operator/policy-reports/writer.js';
+import { PolicyStatusWriter, type ContainerResult } from '../../src/operator/verdicts/policy-status.js';
 import { publicGoodTrustedRoot } from '../../src/verify/public-good.js';
 import { containerResult } from '../support/container-results.js';
 import { applyCrd, freshNamespace } from '../support/kube.js';

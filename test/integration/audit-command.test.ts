@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import type { AuditReport } from '../../src/audit/report.js';
 import { runCli } from '../../src/cli/program.js';
-import { allCrds } from '../../src/operator/crds.js';
+import { allCrds } from '../../src/operator/crds/crds.js';
 import { attest, generateKeyPair, sign } from '../support/cosign.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../support/images.js';
 import { applyCrd, freshNamespace } from '../support/kube.js';

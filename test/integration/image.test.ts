@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { allCrds } from '../../src/operator/crds.js';
+import { allCrds } from '../../src/operator/crds/crds.js';
 import { parseSbomText } from '../../src/sbom/parse.js';
 import { startContainerd, type PrivateContainerd } from '../support/containerd.js';
 import { exec } from '../support/exec.js';

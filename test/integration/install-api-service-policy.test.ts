@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { KubeHttp, type KubeResponse } from '../../src/operator/kube-http.js';
+import { KubeHttp, type KubeResponse } from '../../src/operator/kube/client.js';
 import { applyInstallWithoutWebhooks } from '../support/install.js';
 import { kubeConfig, kubeConfigWithToken, mintToken, withClusterRules } from '../support/kube.js';
 import { eventually } from '../support/operator-process.js';

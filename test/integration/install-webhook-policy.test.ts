@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { KubeHttp, type KubeResponse } from '../../src/operator/kube-http.js';
+import { KubeHttp, type KubeResponse } from '../../src/operator/kube/client.js';
 import {
   applyInstallWithoutWebhooks,
   installObjects,

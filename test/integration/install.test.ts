@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { KubeHttp } from '../../src/operator/kube-http.js';
+import { KubeHttp } from '../../src/operator/kube/client.js';
 import { generateKeyPair } from '../support/cosign.js';
 import { exec } from '../support/exec.js';
 import { pushRandomImage, randomRepo } from '../support/images.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parse } from 'yaml';
 import { exec } from '../support/exec.js';
-import { allCrds } from '../../src/operator/crds.js';
+import { allCrds } from '../../src/operator/crds/crds.js';
 import { applyCrd, freshNamespace } from '../support/kube.js';
 import { startOperatorProcess } from '../support/operator-process.js';
 

@@ -11,7 +11,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KubeHttp } from '../../src/operator/kube-http.js';
+import { KubeHttp } from '../../src/operator/kube/client.js';
 import { clusterEnv, type ClusterEnv } from './cluster.js';
 import { attest, generateKeyPair, sign, type CosignKey } from './cosign.js';
 import { buildOperatorImage, type OperatorImage } from './operator-image.js';

@@ -3,7 +3,7 @@
  * tests need it: the reasons each verdict usually carries, and `over` for
  * the field a test is about.
  */
-import type { ContainerResult } from '../../src/operator/policy-status.js';
+import type { ContainerResult } from '../../src/operator/verdicts/policy-status.js';
 
 export function containerResult(
   verdict: ContainerResult['verdict'],

@@ -6,7 +6,7 @@
  * namespace never finishes terminating without the namespace controller).
  */
 import { randomBytes } from 'node:crypto';
-import { KubeHttp } from '../../src/operator/kube-http.js';
+import { KubeHttp } from '../../src/operator/kube/client.js';
 import {
   CoreV1Api,
   KubeConfig,

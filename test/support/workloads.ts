@@ -4,7 +4,7 @@
  * status), Jobs, PodDisruptionBudgets, debug containers, and what tests
  * read back (whether a pod still exists, Events by reason).
  */
-import { KubeHttp } from '../../src/operator/kube-http.js';
+import { KubeHttp } from '../../src/operator/kube/client.js';
 import { kubeConfig, setRunning } from './kube.js';
 import { runningPod } from './operator-objects.js';
 

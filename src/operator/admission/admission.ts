@@ -16,12 +16,12 @@ import type { PolicyVerdict } from '../../policy/verdict.js';
 import type { RegistryClient } from '../../registry/client.js';
 import type { Evidence } from '../../registry/evidence.js';
 import { parseReference } from '../../registry/reference.js';
-import type { EvidenceNeeds } from '../evidence-store.js';
-import type { KubeHttp } from '../kube-http.js';
-import type { Logger } from '../logger.js';
+import type { EvidenceNeeds } from '../evidence/store.js';
+import type { KubeHttp } from '../kube/client.js';
+import type { Logger } from '../kube/logger.js';
 import type { OperatorMetrics } from '../metrics.js';
-import type { PodCredentials } from '../pod-credentials.js';
-import { systemNamespaces } from '../scope.js';
+import type { PodCredentials } from '../evidence/pod-credentials.js';
+import { systemNamespaces } from '../verdicts/scope.js';
 import { mintServingCert } from '../tls/serving-cert.js';
 import { AdmissionEvidence } from './evidence.js';
 import {

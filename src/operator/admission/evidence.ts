@@ -19,14 +19,14 @@ import { compactEvidence } from '../../registry/compact.js';
 import { RegistryError } from '../../registry/errors.js';
 import { collectEvidence, type Evidence } from '../../registry/evidence.js';
 import type { ImageReference } from '../../registry/reference.js';
-import { runnable } from '../related-digests.js';
+import { runnable } from '../evidence/related-digests.js';
 import {
   evidenceCovers,
   evidenceKeyString,
   evidenceNeeds,
   type EvidenceKey,
   type EvidenceNeeds,
-} from '../evidence-store.js';
+} from '../evidence/store.js';
 
 export interface AdmissionEvidenceOptions {
   readonly client: RegistryClient;

@@ -25,10 +25,10 @@ import type { PolicyVerdict, Verdict } from '../../policy/verdict.js';
 import { RegistryError, unknownReasonFor } from '../../registry/errors.js';
 import type { Evidence } from '../../registry/evidence.js';
 import { parseReference, type ImageReference } from '../../registry/reference.js';
-import type { EvidenceKey } from '../evidence-store.js';
+import type { EvidenceKey } from '../evidence/store.js';
 import { imageName } from '../pod.js';
-import { reportedKind } from '../related-verdicts.js';
-import { policySelectsPod } from '../scope.js';
+import { reportedKind } from '../verdicts/related-verdicts.js';
+import { policySelectsPod } from '../verdicts/scope.js';
 import type { PodTemplate, TemplateContainer } from './workloads.js';
 
 /** What the decision needs from the registry and the evaluator. */

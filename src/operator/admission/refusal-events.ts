@@ -10,9 +10,9 @@
  * become a stream of writes), and only if the API server lets it be
  * recorded: a refused write is logged, never retried.
  */
-import type { KubeHttp } from '../kube-http.js';
-import { eventBody } from '../events.js';
-import type { Logger } from '../logger.js';
+import type { KubeHttp } from '../kube/client.js';
+import { eventBody } from '../verdicts/pod-events.js';
+import type { Logger } from '../kube/logger.js';
 import type { AdmissionDecision } from './judge.js';
 import type { PodTemplate } from './workloads.js';
 

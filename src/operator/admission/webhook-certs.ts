@@ -17,8 +17,8 @@
  * its bundle with the CAs already published, for the same reason.
  */
 import { X509Certificate } from 'node:crypto';
-import type { KubeHttp } from '../kube-http.js';
-import type { Logger } from '../logger.js';
+import type { KubeHttp } from '../kube/client.js';
+import type { Logger } from '../kube/logger.js';
 import { mintCa, mintLeaf, type ServingCa, type ServingCert } from '../tls/serving-cert.js';
 
 export const webhookCaSecret = 'sigwatch-webhook-ca';

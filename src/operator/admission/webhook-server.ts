@@ -9,8 +9,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import { calledByApiServer, listen } from '../http.js';
-import type { Logger } from '../logger.js';
+import { calledByApiServer, listen } from '../kube/http.js';
+import type { Logger } from '../kube/logger.js';
 import { AdmissionError } from './errors.js';
 
 export type WebhookOperation = 'validate' | 'mutate';

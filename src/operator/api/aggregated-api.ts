@@ -8,8 +8,8 @@
 import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parsePackageRule } from '../../sbom/query.js';
-import { KubeHttp, RateLimiter } from '../kube-http.js';
-import type { Logger } from '../logger.js';
+import { KubeHttp, RateLimiter } from '../kube/client.js';
+import type { Logger } from '../kube/logger.js';
 import { CaBundlePublisher } from './api-service.js';
 import { Authorizer } from './authorizer.js';
 import { FrontProxyConfig } from './front-proxy.js';

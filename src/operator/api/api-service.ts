@@ -9,8 +9,8 @@
  * one APIService by name and nothing else. With a mounted certificate
  * (cert-manager's CA injector fills the bundle) nothing is published.
  */
-import type { KubeHttp } from '../kube-http.js';
-import type { Logger } from '../logger.js';
+import type { KubeHttp } from '../kube/client.js';
+import type { Logger } from '../kube/logger.js';
 
 export const apiServiceName = 'v1alpha1.inventory.sigwatch.dev';
 const path = `/apis/apiregistration.k8s.io/v1/apiservices/${apiServiceName}`;

@@ -11,7 +11,7 @@
  * cannot be asked means an error, never a free pass.
  */
 import { createHash } from 'node:crypto';
-import type { KubeHttp } from '../kube-http.js';
+import type { KubeHttp } from '../kube/client.js';
 import type { UserInfo } from './front-proxy.js';
 
 export interface ResourceAttributes {

@@ -11,8 +11,8 @@
  * minute so a rotated front-proxy CA is honoured without a restart. No
  * other way in: no bearer tokens, no anonymous requests.
  */
-import type { Logger } from '../logger.js';
-import type { KubeHttp } from '../kube-http.js';
+import type { Logger } from '../kube/logger.js';
+import type { KubeHttp } from '../kube/client.js';
 
 export interface RequestHeaderConfig {
   /** PEM: the CA that signs the front proxy's client certificate. */

@@ -10,8 +10,8 @@
  */
 import { CliError } from '../../base/errors.js';
 import type { PackageRule } from '../../sbom/query.js';
-import { componentsView } from '../inventory-views.js';
-import type { ComponentHit } from '../inventory.js';
+import { componentsView } from '../inventory/views.js';
+import type { ComponentHit } from '../inventory/packages.js';
 
 export type PackageHit = ComponentHit;
 

@@ -17,9 +17,9 @@
  */
 import { createHash } from 'node:crypto';
 import { verdictSeverity, type Verdict } from '../../policy/verdict.js';
-import type { ImageEntry } from '../inventory-views.js';
+import type { ImageEntry } from '../inventory/views.js';
 import { reportedImage, type TrimmedPod } from '../pod.js';
-import type { ContainerResult } from '../policy-status.js';
+import type { ContainerResult } from '../verdicts/policy-status.js';
 
 export const group = 'inventory.sigwatch.dev';
 export const version = 'v1alpha1';

@@ -8,8 +8,8 @@
 import { readFile } from 'node:fs/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { allCrds } from '../../../src/operator/crds.js';
-import { KubeHttp } from '../../../src/operator/kube-http.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
+import { KubeHttp } from '../../../src/operator/kube/client.js';
 import { startAlertmanager, type Alertmanager } from '../../support/alertmanager.js';
 import { generateKeyPair } from '../../support/cosign.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';

@@ -8,16 +8,16 @@
  */
 import { expect } from 'chai';
 import { buildReport } from '../../../src/audit/report.js';
-import { readReport, pruneReports, writeReport } from '../../../src/operator/audit-reports.js';
+import { readReport, pruneReports, writeReport } from '../../../src/operator/audits/reports.js';
 import {
   auditLimits,
   boundReport,
   reportParts,
   type AuditOwner,
   type ImageAuditReportObject,
-} from '../../../src/operator/audit-report-parts.js';
-import { allCrds } from '../../../src/operator/crds.js';
-import { KubeHttp } from '../../../src/operator/kube-http.js';
+} from '../../../src/operator/audits/report-parts.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
+import { KubeHttp } from '../../../src/operator/kube/client.js';
 import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
 import { image, syntheticReport, viaJson } from '../../support/reports.js';
 

@@ -9,9 +9,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import { readReport } from '../../../src/operator/audit-reports.js';
-import { allCrds } from '../../../src/operator/crds.js';
-import { KubeHttp } from '../../../src/operator/kube-http.js';
+import { readReport } from '../../../src/operator/audits/reports.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
+import { KubeHttp } from '../../../src/operator/kube/client.js';
 import { generateKeyPair, sign } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';

@@ -30,8 +30,8 @@ import {
   pdb,
   podExists,
 } from '../../support/workloads.js';
-import { allCrds } from '../../../src/operator/crds.js';
-import { KubeHttp } from '../../../src/operator/kube-http.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
+import { KubeHttp } from '../../../src/operator/kube/client.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -12,8 +12,8 @@
 import { CoordinationV1Api, CoreV1Api, KubeConfig, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import { LeaderElector, type LeaderLogger, type LeaderOptions } from '../../../src/operator/leader.js';
-import { allCrds } from '../../../src/operator/crds.js';
+import { LeaderElector, type LeaderLogger, type LeaderOptions } from '../../../src/operator/kube/leader.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
 import { auditedWrites, type AuditedWrite } from '../../support/audit-log.js';
 import { generateKeyPair, sign } from '../../support/cosign.js';
 import { startCountingProxy, type CountingProxy } from '../../support/counting-proxy.js';

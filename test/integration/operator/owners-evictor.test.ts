@@ -6,9 +6,9 @@
  */
 import { PolicyV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { evictPod } from '../../../src/operator/evictor.js';
-import { KubeHttp } from '../../../src/operator/kube-http.js';
-import { OwnerLookup } from '../../../src/operator/owners.js';
+import { evictPod } from '../../../src/operator/evictions/evictor.js';
+import { KubeHttp } from '../../../src/operator/kube/client.js';
+import { OwnerLookup } from '../../../src/operator/evictions/owners.js';
 import { freshNamespace, kubeConfig, setPdbStatus, setRunning } from '../../support/kube.js';
 
 const labels = { app: 'shop' };

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { allCrds } from '../../../src/operator/crds.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
 import { attest, generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { startCountingProxy, type CountingProxy } from '../../support/counting-proxy.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';

@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { allCrds } from '../../../src/operator/crds.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
 import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { startCountingProxy, type CountingProxy } from '../../support/counting-proxy.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';

@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import { allCrds } from '../../../src/operator/crds.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
 import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';

@@ -6,8 +6,8 @@
  */
 import { expect } from 'chai';
 import type { Digest } from '../../../src/base/digest.js';
-import type { Logger } from '../../../src/operator/logger.js';
-import { RelatedDigests } from '../../../src/operator/related-digests.js';
+import type { Logger } from '../../../src/operator/kube/logger.js';
+import { RelatedDigests } from '../../../src/operator/evidence/related-digests.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { pushRandomImage, pushRandomIndex, randomRepo } from '../../support/images.js';
 import { eventually } from '../../support/operator-process.js';

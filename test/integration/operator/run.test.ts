@@ -21,7 +21,7 @@ import { PolicyObjects, podMarks, runningPod } from '../../support/operator-obje
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { log4j, spdx } from '../../support/sbom-documents.js';
 import { testEnv } from '../../support/testenv.js';
-import { allCrds } from '../../../src/operator/crds.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
 
 const randomSuffix = (): string => randomBytes(3).toString('hex');
 

@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import { allCrds } from '../../../src/operator/crds.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
 import type { SignatureOn } from '../../../src/policy/spec.js';
 import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { pushRandomIndex, randomRepo, type PushedImage } from '../../support/images.js';

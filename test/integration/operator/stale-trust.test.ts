@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import { allCrds } from '../../../src/operator/crds.js';
+import { allCrds } from '../../../src/operator/crds/crds.js';
 import { generateKeyPair, importCertificateKey, sign } from '../../support/cosign.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';
 import { applyCrd, freshNamespace } from '../../support/kube.js';

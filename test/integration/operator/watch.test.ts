@@ -6,8 +6,8 @@
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import type { Logger } from '../../../src/operator/logger.js';
-import { Reflector, type WatchEventType } from '../../../src/operator/watch.js';
+import type { Logger } from '../../../src/operator/kube/logger.js';
+import { Reflector, type WatchEventType } from '../../../src/operator/kube/watch.js';
 import { freshNamespace, kubeConfig } from '../../support/kube.js';
 import { eventually } from '../../support/operator-process.js';
 

@@ -10,8 +10,8 @@
 import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
 import { WebhookCertificates } from '../../../src/operator/admission/webhook-certs.js';
-import { KubeHttp } from '../../../src/operator/kube-http.js';
-import { createLogger } from '../../../src/operator/logger.js';
+import { KubeHttp } from '../../../src/operator/kube/client.js';
+import { createLogger } from '../../../src/operator/kube/logger.js';
 import { mintCa, type ServingCert } from '../../../src/operator/tls/serving-cert.js';
 import { freshNamespace, kubeConfig } from '../../support/kube.js';
 import { eventually } from '../../support/operator-process.js';

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { AdmissionEvidence } from '../../../src/operator/admission/evidence.js';
-import type { EvidenceKey, EvidenceNeeds } from '../../../src/operator/evidence-store.js';
+import type { EvidenceKey, EvidenceNeeds } from '../../../src/operator/evidence/store.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import type { Evidence } from '../../../src/registry/evidence.js';
 import { buildEvidence, randomDigest, signatureLayer, testKey } from '../../support/evidence-builder.js';

@@ -9,7 +9,7 @@ import {
 } from '../../../src/operator/admission/judge.js';
 import { validationAnswer } from '../../../src/operator/admission/review.js';
 import { podTemplate, type PodTemplate } from '../../../src/operator/admission/workloads.js';
-import type { EvidenceKey } from '../../../src/operator/evidence-store.js';
+import type { EvidenceKey } from '../../../src/operator/evidence/store.js';
 import type { CompiledPolicy, ReadyPolicy } from '../../../src/policy/compile.js';
 import { PolicyEvaluator } from '../../../src/policy/evaluate.js';
 import type { PolicyVerdict } from '../../../src/policy/verdict.js';

@@ -15,10 +15,10 @@ import {
 } from '../../../src/operator/api/front-proxy.js';
 import { age, imageVerdict, runningImageName, verdictTable } from '../../../src/operator/api/resources.js';
 import { mintServingCert } from '../../../src/operator/tls/serving-cert.js';
-import type { ComponentHit } from '../../../src/operator/inventory.js';
-import { componentsView, imagesView } from '../../../src/operator/inventory-views.js';
+import type { ComponentHit } from '../../../src/operator/inventory/packages.js';
+import { componentsView, imagesView } from '../../../src/operator/inventory/views.js';
 import { trimPod } from '../../../src/operator/pod.js';
-import type { ContainerResult } from '../../../src/operator/policy-status.js';
+import type { ContainerResult } from '../../../src/operator/verdicts/policy-status.js';
 import { containerResult } from '../../support/container-results.js';
 import { parsePackageRule } from '../../../src/sbom/query.js';
 

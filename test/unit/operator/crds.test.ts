@@ -3,7 +3,12 @@ import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { crdYaml } from '../../../src/cli/crds.js';
 import { runCli } from '../../../src/cli/program.js';
-import { allCrds, imageAuditCrd, imageAuditReportCrd, imagePolicyCrd } from '../../../src/operator/crds.js';
+import {
+  allCrds,
+  imageAuditCrd,
+  imageAuditReportCrd,
+  imagePolicyCrd,
+} from '../../../src/operator/crds/crds.js';
 import type { JsonSchema } from '../../../src/policy/schema.js';
 import { policyLimits, type Limit } from '../../../src/policy/spec.js';
 import { validatePolicySpec } from '../../../src/policy/validate.js';

@@ -6,7 +6,7 @@ import {
   type EvictionBudget,
   type EvictionCandidate,
   type Replacement,
-} from '../../../src/operator/eviction-rules.js';
+} from '../../../src/operator/evictions/rules.js';
 import type { ImagePolicySpec } from '../../../src/policy/spec.js';
 import { testKey } from '../../support/evidence-builder.js';
 import { ready } from '../policy/policy-fixtures.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { containersWithPackage, type RunningContainer } from '../../../src/operator/inventory.js';
+import { containersWithPackage, type RunningContainer } from '../../../src/operator/inventory/packages.js';
 import type { SignedSbom } from '../../../src/policy/verification-cache.js';
 import type { SbomComponent } from '../../../src/sbom/model.js';
 import { parsePurl, purlKey } from '../../../src/sbom/purl.js';

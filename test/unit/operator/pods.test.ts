@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { evidenceKeyString } from '../../../src/operator/evidence-store.js';
+import { evidenceKeyString } from '../../../src/operator/evidence/store.js';
 import {
   actionable,
   imageName,
@@ -18,8 +18,8 @@ import {
   reasonsAnnotation,
   staleAnnotation,
   VerdictMemory,
-} from '../../../src/operator/pod-label.js';
-import { policySelectsPod, selectorMatches } from '../../../src/operator/scope.js';
+} from '../../../src/operator/verdicts/pod-label.js';
+import { policySelectsPod, selectorMatches } from '../../../src/operator/verdicts/scope.js';
 import { testKey } from '../../support/evidence-builder.js';
 import { ready } from '../policy/policy-fixtures.js';
 

@@ -8,8 +8,8 @@ import {
   type PolicyReport,
   type ReportedPod,
   type ReportResult,
-} from '../../../src/operator/policy-report.js';
-import type { ContainerResult } from '../../../src/operator/policy-status.js';
+} from '../../../src/operator/policy-reports/build.js';
+import type { ContainerResult } from '../../../src/operator/verdicts/policy-status.js';
 import { containerResult } from '../../support/container-results.js';
 import { policyReportCrd } from '../../support/policy-report-crd.js';
 

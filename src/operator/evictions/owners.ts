@@ -1,0 +1,139 @@
+/**
+ * The workload behind a pod, for the eviction rules of design §6: which
+ * object recreates it (a Deployment for the ReplicaSets it owns, else the
+ * controlling owner itself), whether that owner has all its desired
+ * replicas Ready, and the images of the template a replacement would be
+ * created from.
+ *
+ * Owners are read with GET when an eviction is considered — rarely, and
+ * only for pods already past every other guard rail — and cached for a few
+ * seconds; no cluster-wide watch of Deployments and ReplicaSets is kept for
+ * the sake of a decision most clusters never reach.
+ */
+import type { KubeHttp } from '../kube/client.js';
+import { controllerOf } from '../pod.js';
+
+export interface OwnerInfo {
+  /** The workload (a Deployment for its ReplicaSets): what perOwnerInterval and readiness are about. */
+  readonly kind: string;
+  readonly name: string;
+  /** The workload has all its desired replicas Ready (always true for a Job: it has no replicas to keep). */
+  readonly ready: boolean;
+  /**
+   * Container name → image, from the template of the pod's own controller:
+   * the object that creates the replacement. For a Deployment's pod that is
+   * its ReplicaSet, whose template never changes — a Deployment edit rolls
+   * out through a new ReplicaSet, and evicting a pod of the old one only
+   * brings back the same image.
+   */
+  readonly templateImages: ReadonlyMap<string, string>;
+}
+
+type Json = Readonly<Record<string, unknown>>;
+const obj = (v: unknown): Json =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {};
+const num = (v: unknown, fallback: number): number =>
+  typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+
+const paths: Readonly<Record<string, string>> = {
+  ReplicaSet: 'apis/apps/v1/namespaces/{ns}/replicasets',
+  Deployment: 'apis/apps/v1/namespaces/{ns}/deployments',
+  StatefulSet: 'apis/apps/v1/namespaces/{ns}/statefulsets',
+  DaemonSet: 'apis/apps/v1/namespaces/{ns}/daemonsets',
+  Job: 'apis/batch/v1/namespaces/{ns}/jobs',
+};
+
+/** Whether the object has every desired replica Ready, by its kind's status fields. */
+export function ownerReady(kind: string, object: unknown): boolean {
+  const spec = obj(obj(object)['spec']);
+  const status = obj(obj(object)['status']);
+  switch (kind) {
+    case 'Deployment':
+    case 'ReplicaSet':
+    case 'StatefulSet': {
+      const desired = num(spec['replicas'], 1);
+      return num(status['readyReplicas'], 0) >= desired && num(status['unavailableReplicas'], 0) === 0;
+    }
+    case 'DaemonSet':
+      return num(status['numberReady'], 0) >= num(status['desiredNumberScheduled'], Infinity);
+    case 'Job':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Container name → image of `spec.template.spec` (containers, init containers). */
+export function templateImages(object: unknown): Map<string, string> {
+  const podSpec = obj(obj(obj(obj(object)['spec'])['template'])['spec']);
+  const images = new Map<string, string>();
+  for (const field of ['initContainers', 'containers']) {
+    const list = podSpec[field];
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      const { name, image } = obj(c);
+      if (typeof name === 'string' && typeof image === 'string') images.set(name, image);
+    }
+  }
+  return images;
+}
+
+/** The fields ownerReady, templateImages and controllerOf read. */
+function slim(object: unknown): unknown {
+  const o = obj(object);
+  const spec = obj(o['spec']);
+  const podSpec = obj(obj(spec['template'])['spec']);
+  return {
+    metadata: { ownerReferences: obj(o['metadata'])['ownerReferences'] },
+    spec: {
+      replicas: spec['replicas'],
+      template: { spec: { containers: podSpec['containers'], initContainers: podSpec['initContainers'] } },
+    },
+    status: o['status'],
+  };
+}
+
+export class OwnerLookup {
+  /** Short-lived: expired entries are dropped on the next lookup, so it never outgrows one burst of decisions. */
+  private readonly cache = new Map<string, { at: number; value: unknown }>();
+
+  constructor(
+    private readonly kube: KubeHttp,
+    private readonly ttlMs = 5_000,
+  ) {}
+
+  /**
+   * The workload that would recreate a pod whose controlling owner is
+   * `owner`; undefined when that owner is gone or of a kind Sigwatch does
+   * not know (then no replacement can be predicted).
+   * @throws KubeError when the API server cannot be asked
+   */
+  async resolve(namespace: string, owner: { kind: string; name: string }): Promise<OwnerInfo | undefined> {
+    const direct = await this.read(namespace, owner.kind, owner.name);
+    if (direct === undefined) return undefined;
+    const images = templateImages(direct);
+    // A Deployment's ReplicaSet: the Deployment is the workload whose availability the eviction must not hurt.
+    const parent = owner.kind === 'ReplicaSet' ? controllerOf(obj(direct)['metadata']) : undefined;
+    if (parent?.kind === 'Deployment') {
+      const deployment = await this.read(namespace, parent.kind, parent.name);
+      if (deployment !== undefined)
+        return { ...parent, ready: ownerReady(parent.kind, deployment), templateImages: images };
+    }
+    return { ...owner, ready: ownerReady(owner.kind, direct), templateImages: images };
+  }
+
+  private async read(namespace: string, kind: string, name: string): Promise<unknown> {
+    const collection = paths[kind];
+    if (collection === undefined) return undefined;
+    const path = `/${collection.replace('{ns}', encodeURIComponent(namespace))}/${encodeURIComponent(name)}`;
+    const now = Date.now();
+    for (const [key, entry] of this.cache) if (now - entry.at >= this.ttlMs) this.cache.delete(key);
+    const cached = this.cache.get(path);
+    if (cached !== undefined) return cached.value;
+    const value = await this.kube.getOptional(path, 10_000);
+    // Only what decisions read: not the whole object with its managedFields.
+    const kept = value === undefined ? undefined : slim(value);
+    this.cache.set(path, { at: Date.now(), value: kept });
+    return kept;
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * What evictions must remember across restarts (design §6), kept where a
+ * restart finds it — in each ImagePolicy's status — and nowhere else:
+ *
+ * - `status.evictions`: the policy's evictions of the last hour, so
+ *   `maxPerHour` and `perOwnerInterval` survive a restart (an eviction is
+ *   recorded *before* the Eviction API is called and withdrawn if it did not
+ *   happen, so a crash in between over-counts, never under-counts);
+ * - `status.evictionsPaused`: a tripped circuit breaker and the generation
+ *   that `sigwatch.dev/confirm-evictions` must name to lift it.
+ *
+ * The leader reads both back from the policy watch (a new leader starts
+ * from what the old one wrote) and merges them with what it did itself.
+ * Pure apart from the clock passed in.
+ */
+import { stillPaused } from './rules.js';
+
+export interface EvictionRecord {
+  /** RFC 3339. */
+  readonly time: string;
+  readonly namespace: string;
+  readonly pod: string;
+  /** `Kind/name` of the workload (the Deployment for a ReplicaSet's pod); `Pod/<name>` for a bare pod. */
+  readonly owner: string;
+}
+
+export interface BreakerTrip {
+  /** The policy generation current when it tripped: the confirmation must name it or a later one. */
+  readonly generation: number;
+  readonly since: string;
+  readonly newlyNonCompliant: number;
+  readonly matchedPods: number;
+  /** The confirmation annotation's value when it tripped: it confirmed an earlier trip, not this one. */
+  readonly confirmationAtTrip?: string;
+}
+
+/** What the policy watch delivers besides the spec. */
+export interface PersistedEvictions {
+  readonly evictions: readonly EvictionRecord[];
+  readonly paused?: BreakerTrip;
+  /** The `sigwatch.dev/confirm-evictions` annotation, verbatim. */
+  readonly confirmation?: string;
+}
+
+export const historyWindowMs = 3_600_000;
+
+type Json = Readonly<Record<string, unknown>>;
+const obj = (v: unknown): Json | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const int = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+
+/**
+ * Reads the persisted state from an ImagePolicy object. Entries that do not
+ * parse are dropped one by one (a hand edit cannot hide the others); a
+ * breaker record that does not parse counts as tripped at generation 0 —
+ * paused until confirmed, the safe reading.
+ */
+export function readPersisted(raw: unknown): PersistedEvictions {
+  const o = obj(raw);
+  const status = obj(o?.['status']);
+  const annotations = obj(obj(o?.['metadata'])?.['annotations']);
+  const evictions: EvictionRecord[] = [];
+  for (const e of Array.isArray(status?.['evictions']) ? status['evictions'] : []) {
+    const r = obj(e);
+    const time = str(r?.['time']);
+    const namespace = str(r?.['namespace']);
+    const pod = str(r?.['pod']);
+    const owner = str(r?.['owner']);
+    if (time === undefined || !Number.isFinite(Date.parse(time))) continue;
+    if (namespace === undefined || pod === undefined || owner === undefined) continue;
+    evictions.push({ time, namespace, pod, owner });
+  }
+  const p = status?.['evictionsPaused'];
+  const trip = obj(p);
+  const confirmationAtTrip = str(trip?.['confirmationAtTrip']);
+  const paused: BreakerTrip | undefined =
+    p === undefined || p === null
+      ? undefined
+      : {
+          generation: int(trip?.['generation']) ?? 0,
+          since: str(trip?.['since']) ?? new Date(0).toISOString(),
+          newlyNonCompliant: int(trip?.['newlyNonCompliant']) ?? 0,
+          matchedPods: int(trip?.['matchedPods']) ?? 0,
+          ...(confirmationAtTrip === undefined ? {} : { confirmationAtTrip }),
+        };
+  const confirmation = str(annotations?.['sigwatch.dev/confirm-evictions']);
+  return {
+    evictions,
+    ...(paused === undefined ? {} : { paused }),
+    ...(confirmation === undefined ? {} : { confirmation }),
+  };
+}
+
+const recordId = (r: EvictionRecord): string => `${r.time}|${r.namespace}|${r.pod}`;
+
+/** Per-policy eviction history and breaker state, as the leader keeps it. */
+export class EvictionState {
+  private readonly history = new Map<string, EvictionRecord[]>();
+  /** How long each policy's records are kept: an hour, or its perOwnerInterval if longer. */
+  private readonly retention = new Map<string, number>();
+  /** Records withdrawn (the eviction did not happen) → when: a late watch echo must not bring them back. */
+  private readonly withdrawn = new Map<string, number>();
+  private readonly trips = new Map<string, BreakerTrip>();
+  private readonly confirmations = new Map<string, string>();
+
+  /**
+   * Merges what the policy object says (ours, or a former leader's) into memory.
+   * @returns whether the confirmation annotation changed
+   */
+  observe(policy: string, persisted: PersistedEvictions, now: Date): boolean {
+    const known = new Map((this.history.get(policy) ?? []).map((r) => [recordId(r), r]));
+    for (const r of persisted.evictions) if (!this.withdrawn.has(recordId(r))) known.set(recordId(r), r);
+    this.history.set(policy, this.prune(policy, [...known.values()], now));
+    // A trip is only ever written by the leader; one it does not know yet (a restart) is adopted.
+    if (persisted.paused !== undefined && !this.trips.has(policy)) this.trips.set(policy, persisted.paused);
+    const before = this.confirmations.get(policy);
+    if (persisted.confirmation === undefined) this.confirmations.delete(policy);
+    else this.confirmations.set(policy, persisted.confirmation);
+    return before !== persisted.confirmation;
+  }
+
+  /** Keeps the policy's records at least `ms` (its perOwnerInterval), never less than an hour. */
+  keepFor(policy: string, ms: number): void {
+    this.retention.set(policy, Math.max(historyWindowMs, ms));
+  }
+
+  forget(policy: string): void {
+    this.history.delete(policy);
+    this.retention.delete(policy);
+    this.trips.delete(policy);
+    this.confirmations.delete(policy);
+  }
+
+  record(policy: string, r: EvictionRecord): void {
+    this.history.set(policy, [...(this.history.get(policy) ?? []), r]);
+  }
+
+  /** Takes back a record made before an eviction that did not happen. */
+  withdraw(policy: string, r: EvictionRecord, now: Date): void {
+    const id = recordId(r);
+    this.withdrawn.set(id, now.getTime());
+    for (const [k, at] of this.withdrawn) if (now.getTime() - at > historyWindowMs) this.withdrawn.delete(k);
+    this.history.set(
+      policy,
+      (this.history.get(policy) ?? []).filter((x) => recordId(x) !== id),
+    );
+  }
+
+  /** The policy's kept records, oldest first (what status.evictions holds). */
+  records(policy: string, now: Date): EvictionRecord[] {
+    const kept = this.prune(policy, this.history.get(policy) ?? [], now);
+    this.history.set(policy, kept);
+    return kept;
+  }
+
+  /** The policy's evictions in the last hour: what maxPerHour counts. */
+  lastHour(policy: string, now: Date): EvictionRecord[] {
+    const from = now.getTime() - historyWindowMs;
+    return this.records(policy, now).filter((r) => Date.parse(r.time) > from);
+  }
+
+  /** When the hour's budget frees its next slot: the oldest record of the hour plus an hour. */
+  budgetFreesAt(policy: string, now: Date): Date | undefined {
+    const oldest = this.lastHour(policy, now)[0];
+    return oldest === undefined ? undefined : new Date(Date.parse(oldest.time) + historyWindowMs);
+  }
+
+  /** The last eviction of `namespace`'s workload `owner` under any policy. */
+  ownerLastEvictedAt(namespace: string, owner: string): Date | undefined {
+    let last: number | undefined;
+    for (const records of this.history.values()) {
+      for (const r of records) {
+        if (r.namespace !== namespace || r.owner !== owner) continue;
+        const t = Date.parse(r.time);
+        if (last === undefined || t > last) last = t;
+      }
+    }
+    return last === undefined ? undefined : new Date(last);
+  }
+
+  /** Trips the breaker; the confirmation standing now answered an earlier trip, not this one. */
+  trip(policy: string, trip: Omit<BreakerTrip, 'confirmationAtTrip'>): BreakerTrip {
+    const standing = this.confirmations.get(policy);
+    const full: BreakerTrip = {
+      ...trip,
+      ...(standing === undefined ? {} : { confirmationAtTrip: standing }),
+    };
+    this.trips.set(policy, full);
+    return full;
+  }
+
+  /** The trip that still holds (not yet confirmed), if any; a confirmed one is cleared. */
+  paused(policy: string): BreakerTrip | undefined {
+    const trip = this.trips.get(policy);
+    if (trip === undefined) return undefined;
+    if (stillPaused(trip, this.confirmations.get(policy))) return trip;
+    this.trips.delete(policy);
+    return undefined;
+  }
+
+  private prune(policy: string, records: readonly EvictionRecord[], now: Date): EvictionRecord[] {
+    const from = now.getTime() - (this.retention.get(policy) ?? historyWindowMs);
+    return records
+      .filter((r) => Date.parse(r.time) > from)
+      .sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+  }
+}
