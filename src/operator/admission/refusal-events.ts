@@ -11,7 +11,7 @@
  * recorded: a refused write is logged, never retried.
  */
 import type { KubeHttp } from '../kube/client.js';
-import { eventBody } from '../verdicts/pod-events.js';
+import { eventBody } from '../kube/events.js';
 import type { Logger } from '../kube/logger.js';
 import type { AdmissionDecision } from './judge.js';
 import type { PodTemplate } from './workloads.js';

@@ -5,7 +5,7 @@
  * the same output, checked by a test.
  */
 import { imagePolicySpecSchema, type JsonSchema } from '../../policy/schema.js';
-import { imageAuditReportSchema, imageAuditSpec, imageAuditStatus } from '../audits/schemas.js';
+import { imageAuditReportSchema, imageAuditSpec, imageAuditStatus } from './image-audit.js';
 import { conditionsWithKeys, count, message, name253 } from './schema-parts.js';
 
 export const group = 'sigwatch.dev';

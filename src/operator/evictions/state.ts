@@ -13,26 +13,8 @@
  * from what the old one wrote) and merges them with what it did itself.
  * Pure apart from the clock passed in.
  */
+import type { BreakerTrip, EvictionRecord } from '../verdicts/eviction-status.js';
 import { stillPaused } from './rules.js';
-
-export interface EvictionRecord {
-  /** RFC 3339. */
-  readonly time: string;
-  readonly namespace: string;
-  readonly pod: string;
-  /** `Kind/name` of the workload (the Deployment for a ReplicaSet's pod); `Pod/<name>` for a bare pod. */
-  readonly owner: string;
-}
-
-export interface BreakerTrip {
-  /** The policy generation current when it tripped: the confirmation must name it or a later one. */
-  readonly generation: number;
-  readonly since: string;
-  readonly newlyNonCompliant: number;
-  readonly matchedPods: number;
-  /** The confirmation annotation's value when it tripped: it confirmed an earlier trip, not this one. */
-  readonly confirmationAtTrip?: string;
-}
 
 /** What the policy watch delivers besides the spec. */
 export interface PersistedEvictions {

@@ -6,13 +6,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.js';
-import type { OperatorMetrics } from '../metrics.js';
 
 export interface ProbeServerOptions {
   readonly host: string;
   /** 0: any free port (tests). */
   readonly port: number;
-  readonly metrics: OperatorMetrics;
+  /** What `/metrics` serves (the operator's prom-client registry). */
+  readonly metrics: { metricsText(): Promise<string>; readonly contentType: string };
   readonly isHealthy: () => boolean;
   /** true, or why the operator is not ready. */
   readonly isReady: () => true | string;

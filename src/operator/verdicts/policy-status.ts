@@ -9,7 +9,7 @@ import type { Reason } from '../../base/reasons.js';
 import { isUnknownReason } from '../../base/reasons.js';
 import type { CompiledPolicy } from '../../policy/compile.js';
 import { verdictSeverity, type Verdict } from '../../policy/verdict.js';
-import type { BreakerTrip, EvictionRecord } from '../evictions/state.js';
+import type { BreakerTrip, EvictionRecord } from './eviction-status.js';
 import type { KubeHttp } from '../kube/client.js';
 import type { Logger } from '../kube/logger.js';
 

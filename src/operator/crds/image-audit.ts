@@ -23,8 +23,8 @@
 import { definiteReasons, unknownReasons } from '../../base/reasons.js';
 import { labelSelectorSchema, type JsonSchema } from '../../policy/schema.js';
 import { policyLimits } from '../../policy/spec.js';
-import { auditLimits, reportResults } from './report-parts.js';
-import { conditionsWithKeys, count, name253, time } from '../crds/schema-parts.js';
+import { auditLimits, reportResults } from '../audits/report-parts.js';
+import { conditionsWithKeys, count, name253, time } from './schema-parts.js';
 
 const selector = labelSelectorSchema(true);
 
