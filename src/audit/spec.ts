@@ -7,6 +7,7 @@ import { Findings, type PolicyProblem } from '../policy/validate-shape.js';
 import { readSelector } from '../policy/validate-match.js';
 import type { LabelSelector } from '../policy/spec.js';
 import { compileSchedule, ScheduleError, type CompiledSchedule } from './schedule.js';
+import { asObject as obj } from '../base/json.js';
 
 export type NotifyWhen = 'Always' | 'OnViolation' | 'OnChange';
 
@@ -26,9 +27,6 @@ export interface AuditSpec {
 export type AuditSpecReading =
   | { readonly ok: true; readonly spec: AuditSpec }
   | { readonly ok: false; readonly problems: readonly PolicyProblem[] };
-
-const obj = (v: unknown): Readonly<Record<string, unknown>> | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
 const known = [
   'schedule',

@@ -9,6 +9,7 @@
  */
 import type { Digest } from '../base/digest.js';
 import { formatReference, parseImageId, parseReference, type ImageReference } from '../registry/reference.js';
+import { asObject as obj, asArray as arr, asString as str, type JsonObject as Json } from '../base/json.js';
 
 export type ContainerKind = 'container' | 'init' | 'sidecar' | 'ephemeral';
 
@@ -52,12 +53,6 @@ export interface TrimmedPod {
   /** `spec.serviceAccountName` (its pull secrets count too), `default` when unset. */
   readonly serviceAccount: string;
 }
-
-type Json = Readonly<Record<string, unknown>>;
-const obj = (v: unknown): Json | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
-const arr = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 function stringMap(v: unknown, keep: (key: string) => boolean = () => true): Record<string, string> {
   const out: Record<string, string> = {};

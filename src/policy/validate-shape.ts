@@ -6,6 +6,7 @@
  */
 import { parseDuration } from './duration.js';
 import { policyLimits, type LimitKey } from './spec.js';
+import { isJsonObject as isPlainObject } from '../base/json.js';
 
 /** Closed set of validation problem codes; tests and tools branch on these, not on messages. */
 export type PolicyProblemCode =
@@ -75,10 +76,6 @@ export function memberPath(path: string, key: string): string {
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   return Array.isArray(value) ? 'array' : typeof value;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -4,14 +4,11 @@
  */
 import { SbomError } from './errors.js';
 import { sbomWarningDescriptions, type SbomComponent, type SbomWarningCode } from './model.js';
+import { isJsonObject, type JsonObject } from '../base/json.js';
 
-/** A parsed JSON object (never an array or null). */
-export type JsonObject = Readonly<Record<string, unknown>>;
-
+export type { JsonObject };
 /** True for a JSON object; arrays and null are not objects here. */
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export const isObject = isJsonObject;
 
 /** Throws `SbomInvalid` for `path`. */
 export function invalid(path: string, problem: string): never {

@@ -11,6 +11,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { verifyMessage } from './keys.js';
+import { isJsonObject as isObject } from '../base/json.js';
 
 /** The payload type of in-toto statements. */
 export const inTotoPayloadType = 'application/vnd.in-toto+json';
@@ -79,10 +80,6 @@ export function preAuthEncoding(payloadType: string, payload: Uint8Array): Buffe
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
-
-function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function parseSignature(value: unknown, index: number): DsseSignature | string {
   if (!isObject(value)) {

@@ -25,6 +25,7 @@ import type { Authority } from './authority.js';
 import { inTotoPayloadType, parseDsseEnvelope, verifyDsse } from './dsse.js';
 import { checkAuthority, rejectedBy, resolveSigner } from './legacy-signature.js';
 import type { RejectedSignature, VerifiedSignature } from './result.js';
+import { isJsonObject as isObject } from '../base/json.js';
 
 export const statementV01 = 'https://in-toto.io/Statement/v0.1';
 export const statementV1 = 'https://in-toto.io/Statement/v1';
@@ -57,10 +58,6 @@ export type LegacyAttestationResult =
 export type StatementParse =
   | { readonly ok: true; readonly statement: InTotoStatement }
   | { readonly ok: false; readonly problem: string };
-
-function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function parseSubject(value: unknown, type: InTotoStatement['type']): InTotoSubject | undefined {
   if (!isObject(value) || !isObject(value['digest'])) {

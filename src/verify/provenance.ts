@@ -20,6 +20,7 @@
 import type { InTotoStatement } from './legacy-attestation.js';
 import type { IdentityMatcher } from './identity.js';
 import { describeMatcher, matchesIdentity } from './identity.js';
+import { asObject as obj, asString as str, type JsonObject as Json } from '../base/json.js';
 
 export const slsaProvenanceV02 = 'https://slsa.dev/provenance/v0.2';
 export const slsaProvenanceV1 = 'https://slsa.dev/provenance/v1';
@@ -63,16 +64,6 @@ export interface ProvenanceMismatch {
   readonly reason: 'ProvenanceMismatch';
   /** One line for humans; tests assert `reason`. */
   readonly message: string;
-}
-
-type Json = Readonly<Record<string, unknown>>;
-
-function obj(value: unknown): Json | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** Source URIs longer than this (UTF-16 units, 2 KiB) are not normalised and match nothing. */

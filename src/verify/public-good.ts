@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import { VerifyError } from './errors.js';
 import { loadTrustedRoot, type LoadedTrustRoot } from './trust.js';
+import { isJsonObject } from '../base/json.js';
 
 /** The production TUF mirror, the key of the production entry in the seeds. */
 export const publicGoodMirror = 'https://tuf-repo-cdn.sigstore.dev';
@@ -25,9 +26,7 @@ function invalid(message: string, cause?: unknown): VerifyError {
 }
 
 function field(value: unknown, name: string): unknown {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Readonly<Record<string, unknown>>)[name]
-    : undefined;
+  return isJsonObject(value) ? value[name] : undefined;
 }
 
 /**

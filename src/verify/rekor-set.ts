@@ -21,6 +21,7 @@ import canonicalize from 'canonicalize';
 import type { TrustMaterial } from '@sigstore/verify';
 import { decodeBase64 } from './dsse.js';
 import { parsePemBlocks, spkiDer } from './keys.js';
+import { isJsonObject as isObject } from '../base/json.js';
 
 type TLogAuthority = TrustMaterial['tlogs'][number];
 
@@ -56,10 +57,6 @@ export interface EntryExpectation {
 }
 
 export type EntryCheck = { readonly ok: true } | { readonly ok: false; readonly problem: string };
-
-function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;

@@ -11,12 +11,9 @@ import { createPublicKey } from 'node:crypto';
 import { RFC3161Timestamp } from '@sigstore/core';
 import type { TrustMaterial } from '@sigstore/verify';
 import { decodeBase64 } from './dsse.js';
+import { isJsonObject as isObject } from '../base/json.js';
 
 type CertAuthority = TrustMaterial['timestampAuthorities'][number];
-
-function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** PKIStatus granted (0) or grantedWithMods (1), RFC 3161 §2.4.2. */
 const grantedStatuses: readonly bigint[] = [0n, 1n];

@@ -14,6 +14,7 @@
  * payload instead, so two parsers can never read two different digests out of
  * one signed blob. Pure: parsing never throws, it reports a problem.
  */
+import { isJsonObject as isObject } from '../base/json.js';
 
 /** `critical.type` of every cosign image signature. */
 export const simpleSigningType = 'cosign container image signature';
@@ -35,10 +36,6 @@ export type SimpleSigningParse =
 type JsonObject = Readonly<Record<string, unknown>>;
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 type Lookup = { readonly found: false } | { readonly found: true; readonly value: unknown } | 'ambiguous';
 

@@ -11,6 +11,7 @@ import { AdmissionError } from './errors.js';
 import { parseReference } from '../../registry/reference.js';
 import type { AdmissionDecision, ImageResult } from './judge.js';
 import type { PodTemplate, TemplateContainer } from './workloads.js';
+import { asObject as obj } from '../../base/json.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -25,9 +26,6 @@ export interface AdmissionRequest {
   readonly oldObject: unknown;
 }
 
-type Json = Readonly<Record<string, unknown>>;
-const obj = (v: unknown): Json | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 const badReview = (message: string): AdmissionError => new AdmissionError('BadReview', message);

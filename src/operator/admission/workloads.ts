@@ -12,6 +12,7 @@
 import type { ContainerKind } from '../pod.js';
 import { secretNames } from '../pod.js';
 import { AdmissionError } from './errors.js';
+import { asObject as obj, asString as str, type JsonObject as Json } from '../../base/json.js';
 
 export interface TemplateContainer {
   readonly name: string;
@@ -49,11 +50,6 @@ const templates: ReadonlyMap<string, readonly string[]> = new Map([
 
 /** More containers and volumes than this in one template is no pod anyone runs; refused, not walked. */
 export const maxTemplateContainers = 256;
-
-type Json = Readonly<Record<string, unknown>>;
-const obj = (v: unknown): Json | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 function labelsOf(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};

@@ -24,6 +24,7 @@ import type { OperatorMetrics } from '../metrics.js';
 import type { AlertState } from './alertmanager.js';
 import { AuditNotifier, type NotifierTarget } from './notifier.js';
 import { selectorMatches } from '../verdicts/scope.js';
+import { asObject as obj, asString as str } from '../../base/json.js';
 
 export const runNowAnnotation = 'sigwatch.dev/run-now';
 
@@ -52,10 +53,6 @@ export interface HistoryEntry {
   readonly nonCompliant: number;
 }
 
-type Json = Readonly<Record<string, unknown>>;
-const obj = (v: unknown): Json | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const date = (v: unknown): Date | undefined => {
   const t = typeof v === 'string' ? Date.parse(v) : NaN;
   return Number.isFinite(t) ? new Date(t) : undefined;

@@ -9,6 +9,7 @@ import type { AuditReport, ReportEntry, SignatureStanding } from '../../audit/re
 import { definiteReasons, unknownReasons, type Reason } from '../../base/reasons.js';
 import type { Verdict } from '../../policy/verdict.js';
 import { AuditReportError } from './report-parts.js';
+import { isJsonObject } from '../../base/json.js';
 
 type Json = Readonly<Record<string, unknown>>;
 
@@ -25,9 +26,7 @@ class Fields {
   }
 
   object(v: unknown, path: string): Json {
-    return typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? (v as Json)
-      : this.fail(path, 'an object');
+    return isJsonObject(v) ? v : this.fail(path, 'an object');
   }
 
   string(v: unknown, path: string): string {

@@ -12,6 +12,7 @@
  */
 import type { KubeHttp } from '../kube/client.js';
 import { controllerOf } from '../pod.js';
+import { asObject, type JsonObject as Json } from '../../base/json.js';
 
 export interface OwnerInfo {
   /** The workload (a Deployment for its ReplicaSets): what perOwnerInterval and readiness are about. */
@@ -29,9 +30,7 @@ export interface OwnerInfo {
   readonly templateImages: ReadonlyMap<string, string>;
 }
 
-type Json = Readonly<Record<string, unknown>>;
-const obj = (v: unknown): Json =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {};
+const obj = (v: unknown): Json => asObject(v) ?? {};
 const num = (v: unknown, fallback: number): number =>
   typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 

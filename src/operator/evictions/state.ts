@@ -15,6 +15,7 @@
  */
 import type { BreakerTrip, EvictionRecord } from '../verdicts/eviction-status.js';
 import { stillPaused } from './rules.js';
+import { asObject as obj, asString as str } from '../../base/json.js';
 
 /** What the policy watch delivers besides the spec. */
 export interface PersistedEvictions {
@@ -26,10 +27,6 @@ export interface PersistedEvictions {
 
 export const historyWindowMs = 3_600_000;
 
-type Json = Readonly<Record<string, unknown>>;
-const obj = (v: unknown): Json | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const int = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
 

@@ -10,6 +10,7 @@ import { secretKeyId } from '../../policy/trust-material.js';
 import { loadTrustedRoot, type LoadedTrustRoot } from '../../verify/trust.js';
 import { parsePullSecret, type CredentialEntry } from '../../registry/credentials.js';
 import type { Logger } from '../kube/logger.js';
+import { asObject as obj } from '../../base/json.js';
 
 /** A Secret or ConfigMap trimmed to its name and decoded string data. */
 export interface DataObject {
@@ -19,10 +20,6 @@ export interface DataObject {
 }
 
 export const trustedRootKey = 'trusted_root.json';
-
-type Json = Readonly<Record<string, unknown>>;
-const obj = (v: unknown): Json | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
 
 /** Trims a Secret (base64 `data`) or ConfigMap (`data`) to its name and text values. */
 export function trimDataObject(raw: unknown, base64: boolean): DataObject | undefined {

@@ -21,6 +21,7 @@
 import canonicalize from 'canonicalize';
 import type { ContainerResult } from '../verdicts/policy-status.js';
 import type { ContainerKind, TrimmedPod } from '../pod.js';
+import { asObject as obj } from '../../base/json.js';
 
 export const reportName = 'sigwatch';
 export const managedByLabel = 'app.kubernetes.io/managed-by';
@@ -239,10 +240,6 @@ function withinLimits(sorted: readonly Keyed[], limits: ReportLimits): ReportRes
 
 const kept = (sorted: readonly Keyed[], keep: ReadonlySet<number>): ReportResult[] =>
   sorted.flatMap((k, i) => (keep.has(i) ? [k.result] : []));
-
-type Json = Readonly<Record<string, unknown>>;
-const obj = (v: unknown): Json | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
 
 /**
  * What is compared to decide whether a report must be written: Sigwatch's own
