@@ -10,6 +10,7 @@ import { readPersisted, type PersistedEvictions } from './evictions/state.js';
 import { RegistryClient } from '../registry/client.js';
 import type { CredentialEntry } from '../registry/credentials.js';
 import { Controller } from './controller.js';
+import { auditWorld, verdictSource } from './views.js';
 import { freshEvidence } from './audits/run.js';
 import { AuditController, trimAudit, type WatchedAudit } from './audits/controller.js';
 import { EvidenceStore, evidenceKeyString, evidenceNeeds } from './evidence/store.js';
@@ -268,7 +269,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     logger,
     operatorNamespace: namespace,
     mayWrite,
-    world: () => controller.auditWorld(),
+    world: () => auditWorld(controller, namespace),
     // Evidence fetched in the last 10 minutes is reused (design §2) if it looked everywhere the audit's
     // policies need; anything older, or fetched for other needs, is fetched now.
     evidence: (key, matching) =>
@@ -339,7 +340,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
           kubeConfig: kc,
           userAgent: `sigwatch (${settings.identity})`,
           isLeader: mayWrite,
-          source: controller.verdictSource(),
+          source: verdictSource(controller),
           logger,
         });
 
