@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
-import { crdYaml } from '../../../src/cli/crds.js';
-import { runCli } from '../../../src/cli/program.js';
+import { crdYaml } from '../../../../src/cli/crds.js';
+import { runCli } from '../../../../src/cli/program.js';
 import {
   allCrds,
   imageAuditCrd,
   imageAuditReportCrd,
   imagePolicyCrd,
-} from '../../../src/operator/crds/crds.js';
-import type { JsonSchema } from '../../../src/policy/schema.js';
-import { policyLimits, type Limit } from '../../../src/policy/spec.js';
-import { validatePolicySpec } from '../../../src/policy/validate.js';
-import { brokenPolicies, validPolicies } from '../../support/policy-corpus.js';
+} from '../../../../src/operator/crds/crds.js';
+import type { JsonSchema } from '../../../../src/policy/schema.js';
+import { policyLimits, type Limit } from '../../../../src/policy/spec.js';
+import { validatePolicySpec } from '../../../../src/policy/validate.js';
+import { brokenPolicies, validPolicies } from '../../../support/policy-corpus.js';
 
 const specSchema = (): JsonSchema =>
   (imagePolicyCrd() as { spec: { versions: { schema: { openAPIV3Schema: JsonSchema } }[] } }).spec.versions[0]
@@ -42,7 +42,7 @@ describe('CRDs', () => {
     for (const crd of allCrds()) {
       const name = (crd as { metadata: { name: string } }).metadata.name;
       const [plural = '', ...group] = name.split('.');
-      const file = new URL(`../../../crds/${group.join('.')}_${plural}.yaml`, import.meta.url);
+      const file = new URL(`../../../../crds/${group.join('.')}_${plural}.yaml`, import.meta.url);
       expect(readFileSync(file, 'utf8').split('\n').slice(1).join('\n'), name).to.equal(crdYaml(crd));
     }
   });

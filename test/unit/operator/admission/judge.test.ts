@@ -1,23 +1,23 @@
 import { expect } from 'chai';
-import type { Digest } from '../../../src/base/digest.js';
+import type { Digest } from '../../../../src/base/digest.js';
 import {
   decide,
   maxImagesPerRequest,
   type AdmissionDecision,
   type AdmissionWorld,
   type ImageJudge,
-} from '../../../src/operator/admission/judge.js';
-import { validationAnswer } from '../../../src/operator/admission/review.js';
-import { podTemplate, type PodTemplate } from '../../../src/operator/admission/workloads.js';
-import type { EvidenceKey } from '../../../src/operator/evidence/store.js';
-import type { CompiledPolicy, ReadyPolicy } from '../../../src/policy/compile.js';
-import { PolicyEvaluator } from '../../../src/policy/evaluate.js';
-import type { PolicyVerdict } from '../../../src/policy/verdict.js';
-import { RegistryError, type RegistryErrorCode } from '../../../src/registry/errors.js';
-import type { Evidence } from '../../../src/registry/evidence.js';
-import type { ImageReference } from '../../../src/registry/reference.js';
-import { buildEvidence, randomDigest, signatureLayer, testKey } from '../../support/evidence-builder.js';
-import { compile, keyAuthority, ready } from '../policy/policy-fixtures.js';
+} from '../../../../src/operator/admission/judge.js';
+import { validationAnswer } from '../../../../src/operator/admission/review.js';
+import { podTemplate, type PodTemplate } from '../../../../src/operator/admission/workloads.js';
+import type { EvidenceKey } from '../../../../src/operator/evidence/store.js';
+import type { CompiledPolicy, ReadyPolicy } from '../../../../src/policy/compile.js';
+import { PolicyEvaluator } from '../../../../src/policy/evaluate.js';
+import type { PolicyVerdict } from '../../../../src/policy/verdict.js';
+import { RegistryError, type RegistryErrorCode } from '../../../../src/registry/errors.js';
+import type { Evidence } from '../../../../src/registry/evidence.js';
+import type { ImageReference } from '../../../../src/registry/reference.js';
+import { buildEvidence, randomDigest, signatureLayer, testKey } from '../../../support/evidence-builder.js';
+import { compile, keyAuthority, ready } from '../../policy/policy-fixtures.js';
 
 const now = new Date('2026-06-01T00:00:00Z');
 const key = testKey();

@@ -1,26 +1,26 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
-import { der, int, time } from '../../../src/base/der.js';
+import { der, int, time } from '../../../../src/base/der.js';
 import {
   answerPackageQuery,
   PackageQueryForbidden,
   readPackageQuery,
   type PackageQuery,
-} from '../../../src/operator/api/package-query.js';
+} from '../../../../src/operator/api/package-query.js';
 import {
   allowedProxy,
   parseRequestHeaderConfig,
   userFromHeaders,
   type RequestHeaderConfig,
-} from '../../../src/operator/api/front-proxy.js';
-import { age, imageVerdict, runningImageName, verdictTable } from '../../../src/operator/api/resources.js';
-import { mintServingCert } from '../../../src/operator/tls/serving-cert.js';
-import type { ComponentHit } from '../../../src/operator/inventory/packages.js';
-import { componentsView, imagesView } from '../../../src/operator/inventory/views.js';
-import { trimPod } from '../../../src/operator/pod.js';
-import type { ContainerResult } from '../../../src/operator/verdicts/policy-status.js';
-import { containerResult } from '../../support/container-results.js';
-import { parsePackageRule } from '../../../src/sbom/query.js';
+} from '../../../../src/operator/api/front-proxy.js';
+import { age, imageVerdict, runningImageName, verdictTable } from '../../../../src/operator/api/resources.js';
+import { mintServingCert } from '../../../../src/operator/tls/serving-cert.js';
+import type { ComponentHit } from '../../../../src/operator/inventory/packages.js';
+import { componentsView, imagesView } from '../../../../src/operator/inventory/views.js';
+import { trimPod } from '../../../../src/operator/pod.js';
+import type { ContainerResult } from '../../../../src/operator/verdicts/policy-status.js';
+import { containerResult } from '../../../support/container-results.js';
+import { parsePackageRule } from '../../../../src/sbom/query.js';
 
 const digest = `sha256:${'a'.repeat(64)}`;
 const pod = trimPod({

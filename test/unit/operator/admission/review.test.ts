@@ -1,19 +1,19 @@
 import { expect } from 'chai';
-import { AdmissionError } from '../../../src/operator/admission/errors.js';
-import type { Digest } from '../../../src/base/digest.js';
-import type { AdmissionDecision, ImageResult } from '../../../src/operator/admission/judge.js';
+import { AdmissionError } from '../../../../src/operator/admission/errors.js';
+import type { Digest } from '../../../../src/base/digest.js';
+import type { AdmissionDecision, ImageResult } from '../../../../src/operator/admission/judge.js';
 import {
   changedContainers,
   pinPatch,
   readReview,
   reviewResponse,
   validationAnswer,
-} from '../../../src/operator/admission/review.js';
+} from '../../../../src/operator/admission/review.js';
 import {
   podTemplate,
   type PodTemplate,
   type TemplateContainer,
-} from '../../../src/operator/admission/workloads.js';
+} from '../../../../src/operator/admission/workloads.js';
 
 const digest = `sha256:${'ab'.repeat(32)}` as Digest;
 const other = `sha256:${'cd'.repeat(32)}` as Digest;

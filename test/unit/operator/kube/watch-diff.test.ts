@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { relistDiff } from '../../../src/operator/kube/watch.js';
+import { relistDiff } from '../../../../src/operator/kube/watch.js';
 
 interface Trimmed {
   readonly name: string;

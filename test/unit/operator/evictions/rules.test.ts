@@ -6,10 +6,10 @@ import {
   type EvictionBudget,
   type EvictionCandidate,
   type Replacement,
-} from '../../../src/operator/evictions/rules.js';
-import type { ImagePolicySpec } from '../../../src/policy/spec.js';
-import { testKey } from '../../support/evidence-builder.js';
-import { ready } from '../policy/policy-fixtures.js';
+} from '../../../../src/operator/evictions/rules.js';
+import type { ImagePolicySpec } from '../../../../src/policy/spec.js';
+import { testKey } from '../../../support/evidence-builder.js';
+import { ready } from '../../policy/policy-fixtures.js';
 
 const key = testKey();
 const now = new Date('2026-12-03T08:00:00Z');

@@ -1,8 +1,11 @@
 import { expect } from 'chai';
-import type { Digest } from '../../../src/base/digest.js';
-import type { Verdict } from '../../../src/policy/verdict.js';
-import type { RelatedAnswer, TagTarget } from '../../../src/operator/evidence/related-digests.js';
-import { predictReplacement, type ReplacementLookups } from '../../../src/operator/evictions/replacement.js';
+import type { Digest } from '../../../../src/base/digest.js';
+import type { Verdict } from '../../../../src/policy/verdict.js';
+import type { RelatedAnswer, TagTarget } from '../../../../src/operator/evidence/related-digests.js';
+import {
+  predictReplacement,
+  type ReplacementLookups,
+} from '../../../../src/operator/evictions/replacement.js';
 
 const d = (c: string): Digest => `sha256:${c.repeat(64)}` as Digest;
 const running = d('a');

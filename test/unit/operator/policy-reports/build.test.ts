@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { trimPod, type TrimmedPod } from '../../../src/operator/pod.js';
+import { trimPod, type TrimmedPod } from '../../../../src/operator/pod.js';
 import {
   buildPolicyReport,
   reportContent,
@@ -8,10 +8,10 @@ import {
   type PolicyReport,
   type ReportedPod,
   type ReportResult,
-} from '../../../src/operator/policy-reports/build.js';
-import type { ContainerResult } from '../../../src/operator/verdicts/policy-status.js';
-import { containerResult } from '../../support/container-results.js';
-import { policyReportCrd } from '../../support/policy-report-crd.js';
+} from '../../../../src/operator/policy-reports/build.js';
+import type { ContainerResult } from '../../../../src/operator/verdicts/policy-status.js';
+import { containerResult } from '../../../support/container-results.js';
+import { policyReportCrd } from '../../../support/policy-report-crd.js';
 
 const t0 = new Date('2026-12-05T10:00:00.750Z');
 const later = new Date('2026-12-05T10:05:00Z');

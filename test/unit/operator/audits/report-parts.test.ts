@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { buildReport, type AuditReport } from '../../../src/audit/report.js';
-import { joinReport } from '../../../src/operator/audits/report-join.js';
+import { buildReport, type AuditReport } from '../../../../src/audit/report.js';
+import { joinReport } from '../../../../src/operator/audits/report-join.js';
 import {
   auditLimits,
   AuditReportError,
@@ -11,8 +11,8 @@ import {
   reportResult,
   type AuditLimits,
   type ImageAuditReportObject,
-} from '../../../src/operator/audits/report-parts.js';
-import { image, syntheticReport, viaJson } from '../../support/reports.js';
+} from '../../../../src/operator/audits/report-parts.js';
+import { image, syntheticReport, viaJson } from '../../../support/reports.js';
 
 const owner = { namespace: 'team-a', name: 'monthly', uid: '0b1c2d3e-0000-4000-8000-000000000001' };
 const sizeOf = (o: object): number => Buffer.byteLength(JSON.stringify(o));

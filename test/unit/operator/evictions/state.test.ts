@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { EvictionState, readPersisted } from '../../../src/operator/evictions/state.js';
-import { NewViolations } from '../../../src/operator/evictions/new-violations.js';
+import { EvictionState, readPersisted } from '../../../../src/operator/evictions/state.js';
+import { NewViolations } from '../../../../src/operator/evictions/new-violations.js';
 
 const now = new Date('2026-12-03T08:00:00Z');
 const ago = (minutes: number): string => new Date(now.getTime() - minutes * 60_000).toISOString();

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { AdmissionError } from '../../../src/operator/admission/errors.js';
+import { AdmissionError } from '../../../../src/operator/admission/errors.js';
 import {
   maxTemplateContainers,
   podTemplate,
   type PodTemplate,
-} from '../../../src/operator/admission/workloads.js';
+} from '../../../../src/operator/admission/workloads.js';
 
 interface Gvk {
   group: string;

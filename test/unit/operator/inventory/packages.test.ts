@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { containersWithPackage, type RunningContainer } from '../../../src/operator/inventory/packages.js';
-import type { SignedSbom } from '../../../src/policy/verification-cache.js';
-import type { SbomComponent } from '../../../src/sbom/model.js';
-import { parsePurl, purlKey } from '../../../src/sbom/purl.js';
-import { parseRange } from '../../../src/sbom/range.js';
+import { containersWithPackage, type RunningContainer } from '../../../../src/operator/inventory/packages.js';
+import type { SignedSbom } from '../../../../src/policy/verification-cache.js';
+import type { SbomComponent } from '../../../../src/sbom/model.js';
+import { parsePurl, purlKey } from '../../../../src/sbom/purl.js';
+import { parseRange } from '../../../../src/sbom/range.js';
 
 const log4j = (version: string): SbomComponent => ({
   name: 'log4j-core',

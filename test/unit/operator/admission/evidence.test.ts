@@ -4,12 +4,12 @@
  * a registry: they belong to test/integration, against a real one.
  */
 import { expect } from 'chai';
-import { AdmissionEvidence } from '../../../src/operator/admission/evidence.js';
-import type { EvidenceKey, EvidenceNeeds } from '../../../src/operator/evidence/store.js';
-import { RegistryClient } from '../../../src/registry/client.js';
-import type { Evidence } from '../../../src/registry/evidence.js';
-import { buildEvidence, randomDigest, signatureLayer, testKey } from '../../support/evidence-builder.js';
-import { keyAuthority, ready } from '../policy/policy-fixtures.js';
+import { AdmissionEvidence } from '../../../../src/operator/admission/evidence.js';
+import type { EvidenceKey, EvidenceNeeds } from '../../../../src/operator/evidence/store.js';
+import { RegistryClient } from '../../../../src/registry/client.js';
+import type { Evidence } from '../../../../src/registry/evidence.js';
+import { buildEvidence, randomDigest, signatureLayer, testKey } from '../../../support/evidence-builder.js';
+import { keyAuthority, ready } from '../../policy/policy-fixtures.js';
 
 const key = testKey();
 // Loopback, on a port nothing listens on: a fetch that should not happen fails at once and stays on this machine.

@@ -8,7 +8,7 @@ import {
   readClock,
   type ClockInput,
   type NoncompliantClock,
-} from '../../../src/operator/evictions/noncompliant-clock.js';
+} from '../../../../src/operator/evictions/noncompliant-clock.js';
 
 const t = (s: number): Date => new Date(Date.UTC(2026, 11, 3, 8, 0, s));
 

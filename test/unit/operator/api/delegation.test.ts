@@ -6,11 +6,15 @@
  * the same code against the real one runs in the integration tests.
  */
 import { expect } from 'chai';
-import { CaBundlePublisher } from '../../../src/operator/api/api-service.js';
-import { Authorizer, AuthorizerBusy, type ResourceAttributes } from '../../../src/operator/api/authorizer.js';
-import type { UserInfo } from '../../../src/operator/api/front-proxy.js';
-import type { KubeHttp, KubeRequest } from '../../../src/operator/kube/client.js';
-import { createLogger } from '../../../src/operator/kube/logger.js';
+import { CaBundlePublisher } from '../../../../src/operator/api/api-service.js';
+import {
+  Authorizer,
+  AuthorizerBusy,
+  type ResourceAttributes,
+} from '../../../../src/operator/api/authorizer.js';
+import type { UserInfo } from '../../../../src/operator/api/front-proxy.js';
+import type { KubeHttp, KubeRequest } from '../../../../src/operator/kube/client.js';
+import { createLogger } from '../../../../src/operator/kube/logger.js';
 
 /** Answers each call with `answer(request)`; records the requests. */
 function scripted(answer: (req: KubeRequest) => Promise<unknown>): { kube: KubeHttp; calls: KubeRequest[] } {
