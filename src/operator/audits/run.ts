@@ -9,13 +9,13 @@
 import pLimit from 'p-limit';
 import { buildReport, type AuditReport, type JudgedImage } from '../../audit/report.js';
 import type { CompiledPolicy, ReadyPolicy } from '../../policy/compile.js';
-import { PolicyEvaluator, policyMatches } from '../../policy/evaluate.js';
+import { PolicyEvaluator } from '../../policy/evaluate.js';
 import type { PolicyVerdict } from '../../policy/verdict.js';
 import type { RegistryClient } from '../../registry/client.js';
 import { collectEvidence, type Evidence } from '../../registry/evidence.js';
-import { evidenceKeyString, evidenceNeeds, type EvidenceKey } from '../evidence/store.js';
-import { imageName, inScope, reportedImage, type TrimmedPod } from '../pod.js';
-import { policySelectsPod, selectorMatches } from '../verdicts/scope.js';
+import { evidenceNeeds, type EvidenceKey } from '../evidence/store.js';
+import { inScope, type TrimmedPod } from '../pod.js';
+import { matchedContainers, policySelectsPod, selectorMatches } from '../verdicts/scope.js';
 import type { LabelSelector } from '../../policy/spec.js';
 
 export interface AuditScope {
@@ -81,17 +81,8 @@ export async function runAudit(a: {
     }
     const context = { operatorNamespace: a.world.operatorNamespace, namespaceLabels: labels };
     const selecting = policies.filter((p) => policySelectsPod(p, pod, context));
-    let matchedAny = false;
-    let reportedAny = false;
-    for (const c of pod.containers) {
-      const img = reportedImage(c);
-      if (img.kind !== 'digest') continue;
-      reportedAny = true;
-      const matching = selecting.filter((p) => policyMatches(p, imageName(img)));
-      if (matching.length === 0) continue;
-      matchedAny = true;
-      const key: EvidenceKey = { registry: img.registry, repository: img.repository, digest: img.digest };
-      const id = evidenceKeyString(key);
+    const { reported, matched } = matchedContainers(pod, selecting);
+    for (const { container: c, key, id, matching } of matched) {
       let entry = images.get(id);
       if (entry === undefined) {
         entry = { key, refs: new Set(), pods: new Set(), policies: new Map() };
@@ -101,7 +92,7 @@ export async function runAudit(a: {
       entry.pods.add(`${pod.namespace}/${pod.name}`);
       for (const p of matching) entry.policies.set(p.name, p);
     }
-    if (reportedAny && !matchedAny) unmatched.push(`${pod.namespace}/${pod.name}`);
+    if (reported && matched.length === 0) unmatched.push(`${pod.namespace}/${pod.name}`);
   }
   const evaluator = new PolicyEvaluator();
   const limit = pLimit(a.concurrency ?? 8);

@@ -5,14 +5,14 @@
  * The controller owns the queue, the timers and the writes; this is the
  * judging in between, with what it depends on passed in.
  */
-import { policyMatches } from '../../policy/evaluate.js';
 import type { ReadyPolicy } from '../../policy/compile.js';
 import type { PolicyVerdict } from '../../policy/verdict.js';
 import type { Evidence } from '../../registry/evidence-types.js';
-import { evidenceKeyString, type EvidenceKey } from '../evidence/store.js';
-import { actionable, imageName, reportedImage, type TrimmedPod } from '../pod.js';
+import type { EvidenceKey } from '../evidence/store.js';
+import { actionable, type TrimmedPod } from '../pod.js';
 import type { Judgement, VerdictMemory } from './pod-label.js';
 import type { ContainerResult } from './policy-status.js';
+import { matchedContainers } from './scope.js';
 import { verdictBySignatureOn, type RelatedVerdictSources } from './related-verdicts.js';
 
 export interface PodJudgeSources {
@@ -51,19 +51,8 @@ export function judgePod(
   const results: ContainerResult[] = [];
   let validUntil: Date | undefined;
   let complete = true;
-  let reported = false;
-  for (const c of pod.containers) {
-    const img = reportedImage(c);
-    if (img.kind !== 'digest') continue;
-    reported = true;
-    const matching = selecting.filter((p) => policyMatches(p, imageName(img)));
-    if (matching.length === 0) continue;
-    const evidenceKey: EvidenceKey = {
-      registry: img.registry,
-      repository: img.repository,
-      digest: img.digest,
-    };
-    const id = evidenceKeyString(evidenceKey);
+  const { reported, matched } = matchedContainers(pod, selecting);
+  for (const { container: c, digest, key: evidenceKey, id, matching } of matched) {
     ids.add(id);
     const evidence = sources.track(evidenceKey, matching);
     if (evidence === undefined) {
@@ -99,7 +88,7 @@ export function judgePod(
         policy: p.name,
         container: c.name,
         image: c.image,
-        digest: img.digest,
+        digest,
         digestKey: id,
         verdict: effective.verdict,
         current: v.verdict,

@@ -5,7 +5,10 @@
  * might misspell, so a typo never widens a policy to kube-system.
  */
 import type { ImagePolicySpec, LabelSelector } from '../../policy/spec.js';
-import type { TrimmedPod } from '../pod.js';
+import type { ReadyPolicy } from '../../policy/compile.js';
+import { policyMatches } from '../../policy/evaluate.js';
+import { evidenceKeyString, type EvidenceKey } from '../evidence/store.js';
+import { imageName, reportedImage, type TrimmedContainer, type TrimmedPod } from '../pod.js';
 
 export const systemNamespaces: ReadonlySet<string> = new Set([
   'kube-system',
@@ -69,4 +72,37 @@ export function policySelectsPod(
     }
   }
   return selectorMatches(m.podSelector, pod.labels);
+}
+
+/** A container whose node-reported digest some selecting policy matches. */
+export interface MatchedContainer {
+  readonly container: TrimmedContainer;
+  readonly digest: string;
+  readonly key: EvidenceKey;
+  /** `evidenceKeyString(key)`. */
+  readonly id: string;
+  readonly matching: readonly ReadyPolicy[];
+}
+
+/**
+ * The pod's containers that policies judge: those with a digest the node
+ * reported and a selecting policy whose `match.images` names it. `reported`:
+ * some container has a reported digest (a pod still Pending is not "unmatched").
+ */
+export function matchedContainers(
+  pod: TrimmedPod,
+  selecting: readonly ReadyPolicy[],
+): { readonly reported: boolean; readonly matched: readonly MatchedContainer[] } {
+  let reported = false;
+  const matched: MatchedContainer[] = [];
+  for (const container of pod.containers) {
+    const img = reportedImage(container);
+    if (img.kind !== 'digest') continue;
+    reported = true;
+    const matching = selecting.filter((p) => policyMatches(p, imageName(img)));
+    if (matching.length === 0) continue;
+    const key: EvidenceKey = { registry: img.registry, repository: img.repository, digest: img.digest };
+    matched.push({ container, digest: img.digest, key, id: evidenceKeyString(key), matching });
+  }
+  return { reported, matched };
 }
