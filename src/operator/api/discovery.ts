@@ -257,3 +257,23 @@ export const openapi = {
       .components.schemas,
   }),
 };
+
+/** The discovery or OpenAPI document served at `path` (trailing slashes removed); undefined: none. */
+export function discoveryDocument(path: string): unknown {
+  switch (path) {
+    case '/apis':
+      return apiGroupList;
+    case `/apis/${group}`:
+      return apiGroup;
+    case `/apis/${group}/${version}`:
+      return apiResourceList;
+    case '/openapi/v2':
+      return openapi.v2Body;
+    case '/openapi/v3':
+      return openapi.v3Root;
+    case openapiV3Path:
+      return openapi.v3Body;
+    default:
+      return undefined;
+  }
+}
