@@ -28,7 +28,8 @@ import {
   type EvidenceStore,
 } from './evidence/store.js';
 import type { PersistedEvictions } from './evictions/state.js';
-import { Evictions, type JudgedPod } from './evictions/reconciler.js';
+import { Evictions } from './evictions/reconciler.js';
+import type { JudgedPod } from './evictions/options.js';
 import { EventRecorder } from './verdicts/pod-events.js';
 import type { ComponentHit } from './inventory/packages.js';
 import { RunningPackages } from './inventory/running.js';

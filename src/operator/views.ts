@@ -5,7 +5,7 @@
  * the wiring, so that the controller knows nothing of its readers.
  */
 import type { AuditWorld } from './audits/run.js';
-import type { VerdictSource } from './api/server.js';
+import type { VerdictSource } from './api/resource-handlers.js';
 import type { Controller } from './controller.js';
 import { imagesView } from './inventory/views.js';
 import type { TrimmedPod } from './pod.js';

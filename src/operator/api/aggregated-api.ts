@@ -13,7 +13,8 @@ import type { Logger } from '../kube/logger.js';
 import { CaBundlePublisher } from './api-service.js';
 import { Authorizer } from './authorizer.js';
 import { FrontProxyConfig } from './front-proxy.js';
-import { startApiServer, type VerdictSource } from './server.js';
+import { startApiServer } from './server.js';
+import type { VerdictSource } from './resource-handlers.js';
 import { mintServingCert, type ServingCert } from '../tls/serving-cert.js';
 
 export interface AggregatedApiSettings {

@@ -30,9 +30,6 @@ import { ResourceHandlers, type VerdictSource } from './resource-handlers.js';
 import { group, version } from './resources.js';
 import { HttpError, send, sendStatus } from './status-errors.js';
 
-// The controller and the wiring name the source here, where they start the server.
-export type { VerdictSource } from './resource-handlers.js';
-
 export interface ApiServerOptions {
   readonly host: string;
   /** 0: any free port (tests). */

@@ -22,15 +22,6 @@ import { runScheduledAudit, type AuditRunContext, type AuditRunOptions } from '.
 import { auditKey, AuditStatusWriter, baseConditions } from './status.js';
 import type { WatchedAudit } from './watched-audit.js';
 
-// operator.ts reads the watched objects through the controller's module.
-export {
-  runNowAnnotation,
-  trimAudit,
-  type AuditCondition,
-  type HistoryEntry,
-  type WatchedAudit,
-} from './watched-audit.js';
-
 export interface AuditControllerOptions extends AuditRunOptions {
   readonly now?: () => Date;
   /** Alertmanager URLs (prefixes) ImageAudits may notify; empty: none. */

@@ -38,9 +38,6 @@ import type { EvictionContext, EvictionsOptions, JudgedPod } from './options.js'
 import { considerPod } from './pod-decision.js';
 import { clockInput, definitelyNoncompliant, durationMs, evicting, standing } from './standing.js';
 
-// The controller names these here, where it meets the reconciler.
-export type { EvictionsOptions, JudgedPod } from './options.js';
-
 const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
 
 export class Evictions {
