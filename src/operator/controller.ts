@@ -49,7 +49,7 @@ import { WorkQueue } from './kube/work-queue.js';
 import { policySelectsPod } from './verdicts/scope.js';
 import { PolicySet } from './verdicts/policy-set.js';
 import { VerdictCounters } from './verdicts/verdict-counters.js';
-import { PolicyStatusWriter, type ContainerResult } from './verdicts/policy-status.js';
+import { PolicyStatusWriter, type ContainerResult, type StoredStatus } from './verdicts/policy-status.js';
 
 export interface ControllerOptions {
   readonly kube: KubeHttp;
@@ -220,7 +220,9 @@ export class Controller {
     source: PolicySource,
     persisted?: PersistedEvictions,
     labels: Readonly<Record<string, string>> = {},
+    stored?: StoredStatus,
   ): void {
+    if (stored !== undefined) this.status.observeStored(source.name, stored);
     const confirmationChanged =
       persisted !== undefined && this.evictions.policyObserved(source.name, persisted);
     // A status write or an annotation changes no spec: no reason to re-judge every pod.

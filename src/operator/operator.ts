@@ -11,6 +11,7 @@ import { RegistryClient } from '../registry/client.js';
 import type { CredentialEntry } from '../registry/credentials.js';
 import { Controller } from './controller.js';
 import { auditWorld, verdictSource } from './views.js';
+import { readStoredStatus, type StoredStatus } from './verdicts/policy-status.js';
 import { freshEvidence } from './audits/run.js';
 import { AuditController } from './audits/controller.js';
 import { trimAudit, type WatchedAudit } from './audits/watched-audit.js';
@@ -87,6 +88,7 @@ interface WatchedPolicy {
   readonly source: PolicySource;
   readonly persisted: PersistedEvictions;
   readonly labels: Readonly<Record<string, string>>;
+  readonly stored: StoredStatus;
 }
 
 function trimPolicy(raw: unknown): WatchedPolicy | undefined {
@@ -98,7 +100,12 @@ function trimPolicy(raw: unknown): WatchedPolicy | undefined {
   const rawLabels = (o?.metadata as { labels?: unknown } | undefined)?.labels;
   if (typeof rawLabels === 'object' && rawLabels !== null)
     for (const [k, v] of Object.entries(rawLabels)) if (typeof v === 'string') labels[k] = v;
-  return { source: { name, generation, spec: o?.spec }, persisted: readPersisted(raw), labels };
+  return {
+    source: { name, generation, spec: o?.spec },
+    persisted: readPersisted(raw),
+    labels,
+    stored: readStoredStatus(raw),
+  };
 }
 
 function trimNamespace(raw: unknown): { name: string; labels: Record<string, string> } | undefined {
@@ -301,7 +308,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     onEvent: (type, key, obj) => {
       if (type === 'SYNC') return;
       if (type === 'DELETED' || obj === undefined) controller.deletePolicy(key);
-      else controller.upsertPolicy(obj.source, obj.persisted, obj.labels);
+      else controller.upsertPolicy(obj.source, obj.persisted, obj.labels, obj.stored);
     },
   });
   const namespaces = new Reflector<{ name: string; labels: Record<string, string> }>({

@@ -12,6 +12,7 @@ import { verdictSeverity, type Verdict } from '../../policy/verdict.js';
 import type { BreakerTrip, EvictionRecord } from './eviction-status.js';
 import type { KubeHttp } from '../kube/client.js';
 import type { Logger } from '../kube/logger.js';
+import { asArray, asObject, asString } from '../../base/json.js';
 
 /** One container's verdict under one policy, as the controller found it. */
 export interface ContainerResult {
@@ -94,12 +95,60 @@ export interface PolicyStatusOptions {
 
 const maxViolations = 50;
 const maxMessage = 1024;
+const maxStoredConditions = 16;
+
+/**
+ * What a stored status says that must outlive the replica that wrote it:
+ * when each condition last changed and when each listed violation began.
+ * Read back from the policy watch, so a restart or a new leader keeps them
+ * instead of stamping every condition and violation with "now".
+ */
+export interface StoredStatus {
+  readonly conditions: ReadonlyMap<string, { readonly status: string; readonly lastTransitionTime: string }>;
+  /** By `namespace/pod|container|digest`. */
+  readonly violationSince: ReadonlyMap<string, string>;
+}
+
+const violationId = (podKey: string, container: string, digest: string): string =>
+  `${podKey}|${container}|${digest}`;
+const isTime = (v: string | undefined): v is string => v !== undefined && Number.isFinite(Date.parse(v));
+
+/** Reads `status.conditions` and `status.violations` of a watched ImagePolicy; anything malformed is skipped. */
+export function readStoredStatus(raw: unknown): StoredStatus {
+  const status = asObject(asObject(raw)?.['status']);
+  const conditions = new Map<string, { status: string; lastTransitionTime: string }>();
+  for (const c of asArray(status?.['conditions']).slice(0, maxStoredConditions)) {
+    const o = asObject(c);
+    const type = asString(o?.['type']);
+    const s = asString(o?.['status']);
+    const lastTransitionTime = asString(o?.['lastTransitionTime']);
+    if (type !== undefined && s !== undefined && isTime(lastTransitionTime))
+      conditions.set(type, { status: s, lastTransitionTime });
+  }
+  const violationSince = new Map<string, string>();
+  for (const v of asArray(status?.['violations']).slice(0, maxViolations)) {
+    const o = asObject(v);
+    const [namespace, pod, container, digest, since] = [
+      'namespace',
+      'pod',
+      'container',
+      'digest',
+      'since',
+    ].map((k) => asString(o?.[k]));
+    if (namespace === undefined || pod === undefined || container === undefined || digest === undefined)
+      continue;
+    if (isTime(since)) violationSince.set(violationId(`${namespace}/${pod}`, container, digest), since);
+  }
+  return { conditions, violationSince };
+}
 
 export class PolicyStatusWriter {
   private policies = new Map<string, CompiledPolicy>();
   private readonly podResults = new Map<string, readonly ContainerResult[]>();
   private readonly written = new Map<string, PolicyStatus>();
-  private readonly violationSince = new Map<string, string>();
+  /** Per policy, when each current violation began; rebuilt on every computation, so it holds no departed pod. */
+  private readonly violationSince = new Map<string, ReadonlyMap<string, string>>();
+  private readonly stored = new Map<string, StoredStatus>();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private stopped = false;
@@ -117,8 +166,15 @@ export class PolicyStatusWriter {
     this.schedule();
   }
 
+  /** The policy's status as stored (the watch delivers ours and a former leader's writes). */
+  observeStored(policy: string, stored: StoredStatus): void {
+    this.stored.set(policy, stored);
+  }
+
   forget(policy: string): void {
     this.written.delete(policy);
+    this.stored.delete(policy);
+    this.violationSince.delete(policy);
   }
 
   stop(): void {
@@ -149,13 +205,15 @@ export class PolicyStatusWriter {
   compute(policy: CompiledPolicy): PolicyStatus {
     const now = this.options.now().toISOString();
     const previous = this.written.get(policy.name);
+    const stored = this.stored.get(policy.name);
     const condition = (
       type: string,
       status: Condition['status'],
       reason: string,
       message: string,
     ): Condition => {
-      const before = previous?.conditions.find((c) => c.type === type);
+      // As metav1.Condition: the time moves only when the status does, whoever wrote it last.
+      const before = previous?.conditions.find((c) => c.type === type) ?? stored?.conditions.get(type);
       const lastTransitionTime = before?.status === status ? before.lastTransitionTime : now;
       return {
         type,
@@ -170,6 +228,8 @@ export class PolicyStatusWriter {
     const images = new Map<string, Verdict>();
     const violations: PolicyStatus['violations'] = [];
     let registryTrouble = 0;
+    const sinceBefore = this.violationSince.get(policy.name);
+    const violationSince = new Map<string, string>();
     for (const [podKey, results] of this.podResults) {
       for (const r of results) {
         if (r.policy !== policy.name) continue;
@@ -183,9 +243,9 @@ export class PolicyStatusWriter {
           registryTrouble++;
         if (r.verdict !== 'NonCompliant') continue;
         const [namespace = '', pod = ''] = podKey.split('/');
-        const id = `${policy.name}|${podKey}|${r.container}|${r.digest}`;
-        const since = this.violationSince.get(id) ?? now;
-        this.violationSince.set(id, since);
+        const id = violationId(podKey, r.container, r.digest);
+        const since = sinceBefore?.get(id) ?? stored?.violationSince.get(id) ?? now;
+        violationSince.set(id, since);
         violations.push({
           namespace,
           pod,
@@ -198,6 +258,7 @@ export class PolicyStatusWriter {
         });
       }
     }
+    this.violationSince.set(policy.name, violationSince);
     violations.sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
     const count = (v: Verdict): number => [...perPod.values()].filter((x) => x === v).length;
     const tally = (m: ReadonlyMap<string, Verdict>): Partial<Record<Verdict, number>> => {
