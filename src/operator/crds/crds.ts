@@ -74,7 +74,7 @@ const imagePolicyStatus: JsonSchema = {
 
 interface PrinterColumn {
   name: string;
-  type: 'string' | 'integer' | 'number' | 'date';
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
   jsonPath: string;
   priority?: number;
 }
@@ -143,6 +143,8 @@ function crd(
 }
 
 const summary = (field: string): string => `.status.summary.${field}`;
+const condition = (type: string, field: string): string =>
+  `.status.conditions[?(@.type=="${type}")].${field}`;
 
 export function imagePolicyCrd(): object {
   return crd(
@@ -158,7 +160,10 @@ export function imagePolicyCrd(): object {
       { name: 'Compliant', type: 'integer', jsonPath: summary('compliant') },
       { name: 'NonCompliant', type: 'integer', jsonPath: summary('nonCompliant') },
       { name: 'Unknown', type: 'integer', jsonPath: summary('unknown') },
-      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+      { name: 'Exempt', type: 'integer', jsonPath: summary('exempt') },
+      { name: 'Ready', type: 'string', jsonPath: condition('Ready', 'status') },
+      { name: 'Reason', type: 'string', jsonPath: condition('Ready', 'reason'), priority: 1 },
+      { name: 'EvictionsPaused', type: 'string', jsonPath: condition('EvictionsPaused', 'status') },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
   );
@@ -167,7 +172,9 @@ export function imagePolicyCrd(): object {
 export function imageAuditCrd(): object {
   return crd('ImageAudit', 'imageaudits', 'Namespaced', ['iaudit'], imageAuditSpec, imageAuditStatus, [
     { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule' },
+    { name: 'Suspend', type: 'boolean', jsonPath: '.spec.suspend' },
     { name: 'Last', type: 'date', jsonPath: '.status.lastCompletionTime' },
+    { name: 'Next', type: 'date', jsonPath: '.status.nextScheduleTime' },
     { name: 'Compliance', type: 'number', jsonPath: '.status.lastResult.compliancePercent' },
     { name: 'Report', type: 'string', jsonPath: '.status.lastResult.reportName', priority: 1 },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
