@@ -66,7 +66,7 @@ export function verifyCommand(context: CommandContext): Command {
     )
     .option(
       '--concurrency <n>',
-      'images verified at once (at most as many per registry as it is sent requests at once: 8)',
+      'images verified at once; at most 8 of them per registry (its request bound)',
       '8',
     )
     .option(
