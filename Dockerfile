@@ -1,6 +1,10 @@
 # Sigwatch operator image: build on Node 24, ship only dist/, crds/ and the
 # production dependencies, run as a non-root user with a read-only root
 # filesystem in mind (nothing is written outside /tmp).
+# No Node compile cache is baked in: V8's code cache is not byte-reproducible
+# (hack/build-image.sh builds this image reproducibly), and the operator starts
+# once per pod. sigwatch keeps its cache in $TMPDIR (the pod's /tmp emptyDir),
+# so a restarted container of the same pod starts from it.
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./

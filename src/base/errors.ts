@@ -6,10 +6,12 @@
  * `code`, never on message text; tests assert `code`. The original failure is
  * kept as the standard `cause`, never concatenated into the message.
  *
- * `instanceof SigwatchError` is brand-checked (`Symbol.for`) so it survives two
- * copies of this module in one process (a linked checkout next to an installed
- * package); subclasses keep the ordinary prototype check, so `instanceof
- * CliError` is not true of every Sigwatch error.
+ * `instanceof` is brand-checked (`Symbol.for`) so it survives two copies of
+ * this module in one process (a linked checkout next to an installed package;
+ * a test runner that loads a file once as CommonJS and again, through the
+ * CLI's lazy `import()`, as ESM): the brand lists the class names from the
+ * thrown class up to SigwatchError, so `instanceof CliError` holds for a
+ * CliError of either copy and is still not true of every Sigwatch error.
  */
 import { inspect } from 'node:util';
 
@@ -22,15 +24,21 @@ export class SigwatchError<Code extends string = string> extends Error {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+    const classes: string[] = [];
+    for (let c: unknown = new.target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c))
+      classes.push(c.name);
+    this[brand] = classes;
   }
 
-  readonly [brand] = true;
+  /** Names of the classes this error is an instance of, from its own up to SigwatchError. */
+  readonly [brand]: readonly string[];
 
   static override [Symbol.hasInstance](this: unknown, value: unknown): boolean {
-    if (this !== SigwatchError) {
-      return Function.prototype[Symbol.hasInstance].call(this, value);
-    }
-    return typeof value === 'object' && value !== null && brand in value;
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (typeof value !== 'object' || value === null || !(brand in value)) return false;
+    if (this === SigwatchError) return true;
+    const classes: unknown = value[brand];
+    return typeof this === 'function' && Array.isArray(classes) && classes.includes(this.name);
   }
 }
 

@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { describeError } from '../base/errors.js';
 import type { CommandContext } from './context.js';
-import { oneLine, repeatable } from './inputs.js';
+import { oneLine, repeatable } from './flags.js';
 
 interface AuditFlags {
   readonly kubeconfig?: string;

@@ -10,7 +10,8 @@ import { CliError } from '../base/errors.js';
 import { compilePolicy, type ReadyPolicy } from '../policy/compile.js';
 import { secretKeyId, type TrustMaterial } from '../policy/trust-material.js';
 import type { LoadedTrustRoot } from '../verify/trust.js';
-import { loadInput, readInputText, trustedRootFrom } from './inputs.js';
+import { loadInput, readInputText } from './inputs.js';
+import { trustedRootFrom } from './trusted-root.js';
 
 const apiVersion = 'sigwatch.dev/v1alpha1';
 const topLevelFields = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);

@@ -5,7 +5,7 @@ import { auditCommand } from './audit.js';
 import { crdsCommand } from './crds.js';
 import { runCommand } from './run.js';
 import type { CommandFactory, Output } from './context.js';
-import { oneLine } from './inputs.js';
+import { oneLine } from './flags.js';
 import { verifyCommand } from './verify.js';
 import { sbomCommand } from './sbom.js';
 import { queryCommand } from './query.js';

@@ -11,7 +11,7 @@ import { CliError } from '../base/errors.js';
 import { parseDuration } from '../policy/duration.js';
 import type { LogLevel } from '../operator/kube/logger.js';
 import type { CommandContext } from './context.js';
-import { parseByteSize, repeatable } from './inputs.js';
+import { parseByteSize, repeatable } from './flags.js';
 
 interface RunFlags {
   readonly kubeconfig?: string;

@@ -1,48 +1,11 @@
 /**
  * `sigwatch sbom FILE`: the normalised SBOM a policy sees (SPDX 2.2/2.3 or
  * CycloneDX 1.2–1.7 JSON), as JSON or a table. Anything that is not a valid
- * SBOM exits 1 with one line naming the reason and the field.
+ * SBOM exits 1 with one line naming the reason and the field. The parsers
+ * load only when the command runs (sbom-action.ts).
  */
 import { Command, Option } from 'commander';
-import { CliError, describeError, isSigwatchError } from '../base/errors.js';
-import type { NormalisedSbom } from '../sbom/model.js';
-import { parseSbomText } from '../sbom/parse.js';
 import type { CommandContext } from './context.js';
-import { oneLine, readInputText } from './inputs.js';
-
-/** Reads and parses an SBOM file; a file that cannot be read is a usage error. */
-export function readSbomFile(path: string): NormalisedSbom {
-  return parseSbomText(readInputText(path, 'SBOM'));
-}
-
-export function sbomJson(sbom: NormalisedSbom): object {
-  return {
-    format: sbom.format,
-    specVersion: sbom.specVersion,
-    created: sbom.created?.toISOString(),
-    subject: sbom.subject,
-    components: sbom.components.map((c) => ({
-      name: c.name,
-      version: c.version,
-      purl: c.purl,
-      licenses: c.licenses,
-    })),
-    warnings: sbom.warnings,
-  };
-}
-
-function sbomTable(sbom: NormalisedSbom): string {
-  const head = `${sbom.format} ${sbom.specVersion}  subject: ${sbom.subject ?? '-'}  created: ${sbom.created?.toISOString() ?? '-'}  components: ${String(sbom.components.length)}\n`;
-  const rows = sbom.components.map((c) => [
-    c.name,
-    c.version ?? '-',
-    c.purl ?? '-',
-    c.licenses.join(' ') || '-',
-  ]);
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length), 4));
-  const line = (r: string[]): string => r.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c)).join('  ');
-  return head + [line(['NAME', 'VERSION', 'PURL', 'LICENSES']), ...rows.map(line)].join('\n') + '\n';
-}
 
 export function sbomCommand(context: CommandContext): Command {
   return new Command('sbom')
@@ -51,18 +14,8 @@ export function sbomCommand(context: CommandContext): Command {
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
     )
-    .action((file: string, flags: { output: 'table' | 'json' }) => {
-      let sbom: NormalisedSbom;
-      try {
-        sbom = readSbomFile(file);
-      } catch (error: unknown) {
-        if (error instanceof CliError || !isSigwatchError(error)) throw error;
-        context.output.writeErr(`sigwatch: sbom: ${oneLine(describeError(error))}\n`);
-        context.setExitCode(1);
-        return;
-      }
-      context.output.writeOut(
-        flags.output === 'json' ? `${JSON.stringify(sbomJson(sbom), null, 2)}\n` : sbomTable(sbom),
-      );
+    .action(async (file: string, flags: { output: 'table' | 'json' }) => {
+      const { printSbom } = await import('./sbom-action.js');
+      printSbom(file, flags.output, context);
     });
 }

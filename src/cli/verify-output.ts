@@ -3,6 +3,7 @@
  * the exit code (1 if any image definitely fails, else 2 if any is undecided).
  * Exempt and Unmatched images exit 0 like Compliant ones: nothing failed.
  */
+import type { Evidence } from '../registry/evidence.js';
 import type { Verdict } from '../policy/verdict.js';
 
 /** Exit codes of `verify` (and later `audit`): a verdict, never confused with a usage error (64). */
@@ -27,6 +28,9 @@ export interface ImageVerdict {
     readonly validUntil?: string;
   }[];
 }
+
+/** Turns evidence about one image into the printed verdict: one authority, or the policies. */
+export type Judge = (evidence: Evidence, image: string) => ImageVerdict;
 
 export function formatTable(results: readonly ImageVerdict[]): string {
   const rows = results.map((r) => [

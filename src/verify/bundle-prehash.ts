@@ -16,7 +16,8 @@
  * they are `unsupported` here rather than silently invalid.
  */
 import { constants, publicDecrypt, type KeyObject } from 'node:crypto';
-import { p256, p384 } from '@noble/curves/nist.js';
+import { createRequire } from 'node:module';
+import type * as Nist from '@noble/curves/nist.js';
 
 /** `unsupported`: the key type cannot sign a digest (the caller must say so, not call it forged). */
 export type PrehashVerification = 'valid' | 'invalid' | 'unsupported';
@@ -31,7 +32,19 @@ const digestInfoPrefix: Readonly<Record<PrehashAlgorithm, string>> = {
   sha512: '3051300d060960864801650304020305000440',
 };
 
-const ecdsaCurves = { 'P-256': p256, 'P-384': p384 } as const;
+/**
+ * @noble/curves, loaded on first use: it takes about 20 ms to load, which
+ * every `sigwatch verify` paid at start-up, and only `messageSignature`
+ * bundles signed with ECDSA need it (image signatures are DSSE, checked by
+ * Node's crypto). `require` of an ES module is synchronous since Node 22.12,
+ * so this function and its callers stay synchronous.
+ */
+let nist: typeof Nist | undefined;
+function ecdsaCurve(crv: string | undefined): typeof Nist.p256 | undefined {
+  if (crv !== 'P-256' && crv !== 'P-384') return undefined;
+  nist ??= createRequire(import.meta.url)('@noble/curves/nist.js') as typeof Nist;
+  return crv === 'P-256' ? nist.p256 : nist.p384;
+}
 
 /**
  * Verifies `signature` (ECDSA: ASN.1 DER; RSA: PKCS#1 v1.5) over the message
@@ -49,7 +62,7 @@ export function verifyPrehashed(
   }
   if (key.asymmetricKeyType !== 'ec') return 'unsupported';
   const jwk = key.export({ format: 'jwk' });
-  const curve = jwk.crv === 'P-256' || jwk.crv === 'P-384' ? ecdsaCurves[jwk.crv] : undefined;
+  const curve = ecdsaCurve(jwk.crv);
   if (curve === undefined || jwk.x === undefined || jwk.y === undefined) return 'unsupported';
   // SEC 1 uncompressed point: 0x04 || X || Y.
   const point = Buffer.concat([

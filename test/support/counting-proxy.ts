@@ -3,13 +3,16 @@
  * which requests the code under test made (method + path, query excluded)
  * without trusting the code's own metrics. Listens on 127.0.0.1, a free port.
  */
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
   readonly status: number;
+  /** `performance.now()` when the request arrived and when its answer was sent: which requests overlapped. */
+  readonly startMs: number;
+  readonly endMs: number;
 }
 
 export interface CountingProxy {
@@ -22,29 +25,50 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
-/**
- * `options.basicAuth`: the proxy plays a private registry that wants these
- * Basic credentials (`user:password`), answering 401 with a Basic challenge
- * otherwise; what it forwards carries no Authorization.
- */
+export interface CountingProxyOptions {
+  /**
+   * The proxy plays a private registry that wants these Basic credentials
+   * (`user:password`), answering 401 with a Basic challenge otherwise; what it
+   * forwards carries no Authorization.
+   */
+  readonly basicAuth?: string;
+  /** Holds a request this long before forwarding it (slow registries, so that concurrent requests overlap). */
+  readonly delayMs?: (path: string) => number;
+  /** Answers a request with this status instead of forwarding it (undefined: forward). */
+  readonly failWith?: (path: string) => number | undefined;
+}
+
 export async function startCountingProxy(
   target: string,
-  options: { readonly basicAuth?: string } = {},
+  options: CountingProxyOptions = {},
 ): Promise<CountingProxy> {
   const parts = target.split(':');
   const host = parts[0] ?? '127.0.0.1';
   const port = Number(parts[1]);
-  const requests: RecordedRequest[] = [];
+  const requests: { -readonly [K in keyof RecordedRequest]: RecordedRequest[K] }[] = [];
   const wanted =
     options.basicAuth === undefined
       ? undefined
       : `Basic ${Buffer.from(options.basicAuth).toString('base64')}`;
 
-  const server: Server = createServer((req: IncomingMessage, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const handle = (req: IncomingMessage, res: ServerResponse, path: string, startMs: number): void => {
+    const record = (status: number): void => {
+      const entry = { method: req.method ?? 'GET', path, status, startMs, endMs: Number.NaN };
+      requests.push(entry);
+      res.once('close', () => {
+        entry.endMs = performance.now();
+      });
+    };
+    const failure = options.failWith?.(path);
+    if (failure !== undefined) {
+      record(failure);
+      req.resume();
+      res.writeHead(failure, { 'content-type': 'application/json' }).end('{"errors":[]}');
+      return;
+    }
     if (wanted !== undefined) {
       if (req.headers.authorization !== wanted) {
-        requests.push({ method: req.method ?? 'GET', path, status: 401 });
+        record(401);
         req.resume();
         res.writeHead(401, {
           'www-authenticate': 'Basic realm="sigwatch-test"',
@@ -58,7 +82,7 @@ export async function startCountingProxy(
     const upstream = request(
       { host, port, method: req.method, path: req.url, headers: { ...req.headers, host: target } },
       (up) => {
-        requests.push({ method: req.method ?? 'GET', path, status: up.statusCode ?? 0 });
+        record(up.statusCode ?? 0);
         // Location headers point at the registry; rewrite them so follow-up
         // requests (blob uploads) also pass through the proxy.
         const headers = { ...up.headers };
@@ -70,10 +94,21 @@ export async function startCountingProxy(
       },
     );
     upstream.on('error', (error) => {
-      requests.push({ method: req.method ?? 'GET', path, status: 502 });
+      record(502);
       res.writeHead(502).end(error.message);
     });
     req.pipe(upstream);
+  };
+
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const startMs = performance.now();
+    const delay = options.delayMs?.(path) ?? 0;
+    if (delay <= 0) handle(req, res, path, startMs);
+    else
+      setTimeout(() => {
+        handle(req, res, path, startMs);
+      }, delay);
   });
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -19,11 +19,22 @@ describe('base/errors', () => {
     it('recognises an error branded by another copy of the module', () => {
       // What a second copy of errors.ts would create: a plain Error carrying the global brand.
       const foreign = Object.assign(new Error('from elsewhere'), {
-        code: 'X',
-        [Symbol.for('sigwatch.error')]: true,
+        code: 'UsageError',
+        [Symbol.for('sigwatch.error')]: ['CliError', 'SigwatchError'],
       });
       expect(foreign instanceof SigwatchError).to.equal(true);
       expect(isSigwatchError(foreign)).to.equal(true);
+      // The CLI's lazy imports can make such a copy in tests: its CliError must still be a usage error.
+      expect(foreign instanceof CliError).to.equal(true);
+    });
+
+    it('does not take another Sigwatch error of the other copy for a CliError', () => {
+      const foreign = Object.assign(new Error('from elsewhere'), {
+        code: 'ManifestInvalid',
+        [Symbol.for('sigwatch.error')]: ['RegistryError', 'SigwatchError'],
+      });
+      expect(foreign instanceof SigwatchError).to.equal(true);
+      expect(foreign instanceof CliError).to.equal(false);
     });
 
     it('keeps the prototype check for subclasses', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { CliError } from '../../../src/base/errors.js';
 import { ExitCode, runCli } from '../../../src/cli/program.js';
-import { authorityFromFlags } from '../../../src/cli/verify.js';
+import { authorityFromFlags } from '../../../src/cli/verify-action.js';
 import { matchesIdentity } from '../../../src/verify/identity.js';
 
 const identity = 'https://gitlab.com/myorg/app//.gitlab-ci.yml@refs/heads/main';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
-import { crdYaml } from '../../../../src/cli/crds.js';
+import { crdYaml } from '../../../../src/cli/crds-action.js';
 import { runCli } from '../../../../src/cli/program.js';
 import {
   allCrds,
