@@ -4,7 +4,6 @@
  * Every replica watches (so a new leader starts warm); only the leader talks
  * to registries and writes (design §4.7).
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import type { PolicySource } from '../policy/compile.js';
 import { readPersisted, type PersistedEvictions } from './evictions/state.js';
 import { RegistryClient } from '../registry/client.js';
@@ -18,6 +17,7 @@ import { startAggregatedApi, type AggregatedApi, type AggregatedApiSettings } fr
 import { startAdmission, type AdmissionSettings, type RunningAdmission } from './admission/admission.js';
 import { webhookCaSecret } from './admission/webhook-certs.js';
 import { KubeHttp, RateLimiter } from './kube/client.js';
+import { loadKubeConnection } from './kube/connection.js';
 import { LeaderElector } from './kube/leader.js';
 import { LeaderLabel } from './kube/leader-label.js';
 import type { Logger } from './kube/logger.js';
@@ -109,18 +109,13 @@ function trimNamespace(raw: unknown): { name: string; labels: Record<string, str
   return { name: meta.name, labels };
 }
 
-function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path !== undefined) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 export async function startOperator(settings: OperatorSettings): Promise<RunningOperator> {
   const { logger, namespace } = settings;
-  const kc = loadKubeConfig(settings.kubeconfig);
+  const connection = await loadKubeConnection(
+    settings.kubeconfig === undefined ? {} : { kubeconfig: settings.kubeconfig },
+  );
   const kube = new KubeHttp(
-    kc,
+    connection,
     new RateLimiter(settings.kubeQps, settings.kubeBurst),
     `sigwatch (${settings.identity})`,
   );
@@ -192,7 +187,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   // Started once the registry client exists; the Secret watch hands it the webhook CA from then on.
   let admission: RunningAdmission | undefined;
   const secrets = new Reflector<DataObject>({
-    kubeConfig: kc,
+    connection,
     path: `/api/v1/namespaces/${ns}/secrets`,
     trim: (raw) => trimDataObject(raw, true),
     logger,
@@ -208,7 +203,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     },
   });
   const configMaps = new Reflector<DataObject>({
-    kubeConfig: kc,
+    connection,
     path: `/api/v1/namespaces/${ns}/configmaps`,
     trim: (raw) => trimDataObject(raw, false),
     logger,
@@ -280,7 +275,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     alertmanagerAllowlist: settings.alertmanagerAllowlist,
   });
   const imageAudits = new Reflector<WatchedAudit>({
-    kubeConfig: kc,
+    connection,
     path: '/apis/sigwatch.dev/v1alpha1/imageaudits',
     trim: trimAudit,
     logger,
@@ -291,7 +286,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     },
   });
   const policies = new Reflector<WatchedPolicy>({
-    kubeConfig: kc,
+    connection,
     path: '/apis/sigwatch.dev/v1alpha1/imagepolicies',
     trim: trimPolicy,
     key: (p) => p.source.name,
@@ -303,7 +298,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     },
   });
   const namespaces = new Reflector<{ name: string; labels: Record<string, string> }>({
-    kubeConfig: kc,
+    connection,
     path: '/api/v1/namespaces',
     trim: trimNamespace,
     key: (n) => n.name,
@@ -314,7 +309,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     },
   });
   const pods = new Reflector({
-    kubeConfig: kc,
+    connection,
     path: '/api/v1/pods',
     trim: trimPod,
     logger,
@@ -336,7 +331,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     settings.api === undefined
       ? undefined
       : await startAggregatedApi(settings.api, {
-          kubeConfig: kc,
+          connection,
           userAgent: `sigwatch (${settings.identity})`,
           isLeader: mayWrite,
           source: controller.verdictSource(),
@@ -362,7 +357,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
 
   if (settings.leaderElection) {
     leader = new LeaderElector({
-      kubeConfig: kc,
+      // Its own client: lease renewals must never queue behind the write limit of label and status writes.
+      kube: new KubeHttp(connection, undefined, `sigwatch (${settings.identity})`),
       namespace,
       name: 'sigwatch-leader',
       identity: settings.identity,

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { allCrds } from '../../src/operator/crds/crds.js';
 import { KubeHttp } from '../../src/operator/kube/client.js';
+import { kubeConfigConnection } from '../../src/operator/kube/connection.js';
 import { applyCrd } from '../support/kube.js';
 import { startOperatorProcess } from '../support/operator-process.js';
 import { spec, type ScaleImages } from './operator-scale.js';
@@ -116,7 +117,7 @@ export async function operatorMemoryBench(
 ): Promise<OperatorMemoryResult> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
-  const kube = new KubeHttp(kc);
+  const kube = new KubeHttp(kubeConfigConnection(kc));
   for (const crd of allCrds()) await applyCrd(crd);
   const namespace = `bench-memory-${String(Date.now())}`;
   const operatorNamespace = `${namespace}-sigwatch`;
