@@ -53,6 +53,8 @@ export interface OperatorMemoryRun {
   readonly idle: MemoryFigures;
   /** Until every pod had a verdict (all evidence fetched and judged). */
   readonly judgedAfterMs: number;
+  /** The largest RSS seen meanwhile (sampled every second): what the memory limit must allow. */
+  readonly peakRssMiB: number;
   /** Every pod judged, then 30 s idle. */
   readonly judged: MemoryFigures;
 }
@@ -285,9 +287,12 @@ export async function operatorMemoryBench(
       try {
         // Judged: every pod counted under the policy with a definite verdict.
         let judgedAfterMs = 0;
+        let peakRssMiB = 0;
         for (;;) {
+          const text = await metricsOf(operator.probePort);
+          peakRssMiB = Math.max(peakRssMiB, figures(text).rssMiB);
           const definite = metricSum(
-            await metricsOf(operator.probePort),
+            text,
             'sigwatch_pods',
             new RegExp(`policy="${namespace}",verdict="(Compliant|NonCompliant)"`),
           );
@@ -307,6 +312,7 @@ export async function operatorMemoryBench(
           env: v.env ?? {},
           idle: idle[i] ?? figures(''),
           judgedAfterMs,
+          peakRssMiB,
           judged: figures(await metricsOf(operator.probePort)),
         });
       } finally {

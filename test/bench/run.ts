@@ -251,7 +251,9 @@ function printMemory(memory: Awaited<ReturnType<typeof operatorMemoryBench>>): v
     const flags = [...r.nodeOptions, ...Object.entries(r.env).map(([k, v]) => `${k}=${v}`)].join(' ');
     out(`  ${r.mode}${flags === '' ? '' : ` ${flags}`}:\n`);
     out(`    idle, no pods: ${row(r.idle)}\n`);
-    out(`    every pod judged after ${ms(r.judgedAfterMs)}, then 30 s idle: ${row(r.judged)}\n`);
+    out(
+      `    every pod judged after ${ms(r.judgedAfterMs)} (RSS at most ${mib(r.peakRssMiB)} meanwhile), then 30 s idle: ${row(r.judged)}\n`,
+    );
   }
 }
 
