@@ -36,9 +36,10 @@ export interface ClusterMatch {
  */
 export async function queryCluster(q: ClusterQuery): Promise<ClusterMatch[]> {
   // Loaded on demand: the Kubernetes client is heavy and only this path needs it.
-  const [{ KubeConfig }, { KubeHttp, RateLimiter }] = await Promise.all([
+  const [{ KubeConfig }, { KubeHttp, RateLimiter }, { kubeConfigConnection }] = await Promise.all([
     import('@kubernetes/client-node'),
     import('../operator/kube/client.js'),
+    import('../operator/kube/connection.js'),
   ]);
   const kc = new KubeConfig();
   if (q.kubeconfig === undefined) kc.loadFromDefault();
@@ -48,7 +49,7 @@ export async function queryCluster(q: ClusterQuery): Promise<ClusterMatch[]> {
       throw new CliError('UsageError', `no context ${q.context} in the kubeconfig`);
     kc.setCurrentContext(q.context);
   }
-  const kube = new KubeHttp(kc, new RateLimiter(5, 5), 'sigwatch query');
+  const kube = new KubeHttp(kubeConfigConnection(kc), new RateLimiter(5, 5), 'sigwatch query');
   const res = await kube.send({
     method: 'POST',
     path: '/apis/inventory.sigwatch.dev/v1alpha1/packagequeries',

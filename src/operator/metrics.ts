@@ -147,6 +147,15 @@ export class OperatorMetrics {
     help: '1 on the replica that holds the leader lease.',
     registers: [this.registry],
   });
+  /** The part of `nodejs_external_memory_bytes` in Buffers and ArrayBuffers (the default metrics lack it). */
+  private readonly arrayBuffers = new Gauge({
+    name: 'sigwatch_array_buffers_bytes',
+    help: 'Memory held by ArrayBuffers and Buffers, part of nodejs_external_memory_bytes.',
+    registers: [this.registry],
+    collect(): void {
+      this.set(process.memoryUsage().arrayBuffers);
+    },
+  });
 
   constructor(options: OperatorMetricsOptions = {}) {
     this.maxRegistryLabels = options.maxRegistryLabels ?? maxRegistryLabels;

@@ -4,7 +4,6 @@
  * Every replica watches (so a new leader starts warm); only the leader talks
  * to registries and writes (design §4.7).
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import type { PolicySource } from '../policy/compile.js';
 import { readPersisted, type PersistedEvictions } from './evictions/state.js';
 import { RegistryClient } from '../registry/client.js';
@@ -21,6 +20,7 @@ import { startAggregatedApi, type AggregatedApi, type AggregatedApiSettings } fr
 import { startAdmission, type AdmissionSettings, type RunningAdmission } from './admission/admission.js';
 import { webhookCaSecret } from './admission/webhook-certs.js';
 import { KubeHttp, RateLimiter } from './kube/client.js';
+import { loadKubeConnection } from './kube/connection.js';
 import { LeaderElector } from './kube/leader.js';
 import { LeaderLabel } from './kube/leader-label.js';
 import type { Logger } from './kube/logger.js';
@@ -118,18 +118,13 @@ function trimNamespace(raw: unknown): { name: string; labels: Record<string, str
   return { name: meta.name, labels };
 }
 
-function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path !== undefined) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 export async function startOperator(settings: OperatorSettings): Promise<RunningOperator> {
   const { logger, namespace } = settings;
-  const kc = loadKubeConfig(settings.kubeconfig);
+  const connection = await loadKubeConnection(
+    settings.kubeconfig === undefined ? {} : { kubeconfig: settings.kubeconfig },
+  );
   const kube = new KubeHttp(
-    kc,
+    connection,
     new RateLimiter(settings.kubeQps, settings.kubeBurst),
     `sigwatch (${settings.identity})`,
   );
@@ -201,7 +196,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   // Started once the registry client exists; the Secret watch hands it the webhook CA from then on.
   let admission: RunningAdmission | undefined;
   const secrets = new Reflector<DataObject>({
-    kubeConfig: kc,
+    connection,
     path: `/api/v1/namespaces/${ns}/secrets`,
     trim: (raw) => trimDataObject(raw, true),
     logger,
@@ -217,7 +212,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     },
   });
   const configMaps = new Reflector<DataObject>({
-    kubeConfig: kc,
+    connection,
     path: `/api/v1/namespaces/${ns}/configmaps`,
     trim: (raw) => trimDataObject(raw, false),
     logger,
@@ -289,7 +284,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     alertmanagerAllowlist: settings.alertmanagerAllowlist,
   });
   const imageAudits = new Reflector<WatchedAudit>({
-    kubeConfig: kc,
+    connection,
     path: '/apis/sigwatch.dev/v1alpha1/imageaudits',
     trim: trimAudit,
     logger,
@@ -300,7 +295,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     },
   });
   const policies = new Reflector<WatchedPolicy>({
-    kubeConfig: kc,
+    connection,
     path: '/apis/sigwatch.dev/v1alpha1/imagepolicies',
     trim: trimPolicy,
     key: (p) => p.source.name,
@@ -312,7 +307,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     },
   });
   const namespaces = new Reflector<{ name: string; labels: Record<string, string> }>({
-    kubeConfig: kc,
+    connection,
     path: '/api/v1/namespaces',
     trim: trimNamespace,
     key: (n) => n.name,
@@ -323,7 +318,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     },
   });
   const pods = new Reflector({
-    kubeConfig: kc,
+    connection,
     path: '/api/v1/pods',
     trim: trimPod,
     logger,
@@ -345,7 +340,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     settings.api === undefined
       ? undefined
       : await startAggregatedApi(settings.api, {
-          kubeConfig: kc,
+          connection,
           userAgent: `sigwatch (${settings.identity})`,
           isLeader: mayWrite,
           source: verdictSource(controller),
@@ -371,7 +366,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
 
   if (settings.leaderElection) {
     leader = new LeaderElector({
-      kubeConfig: kc,
+      // Its own client: lease renewals must never queue behind the write limit of label and status writes.
+      kube: new KubeHttp(connection, undefined, `sigwatch (${settings.identity})`),
       namespace,
       name: 'sigwatch-leader',
       identity: settings.identity,

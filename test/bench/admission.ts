@@ -29,7 +29,7 @@ import { KubeHttp } from '../../src/operator/kube/client.js';
 import { startCountingProxy } from '../support/counting-proxy.js';
 import { generateKeyPair, sign, verifyWithKey } from '../support/cosign.js';
 import { pushRandomImage, randomRepo } from '../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig } from '../support/kube.js';
+import { applyCrd, freshNamespace, kubeConnection } from '../support/kube.js';
 import { podMarks, PolicyObjects, runningPod } from '../support/operator-objects.js';
 import {
   eventually,
@@ -205,7 +205,7 @@ export async function admissionBench(
           : undefined,
       60_000,
     );
-    const secret = (await new KubeHttp(kubeConfig(kubeconfig)).call({
+    const secret = (await new KubeHttp(kubeConnection(kubeconfig)).call({
       method: 'GET',
       path: `/api/v1/namespaces/${operatorNs}/secrets/sigwatch-webhook-ca`,
     })) as { data?: Record<string, string> };

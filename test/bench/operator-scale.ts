@@ -24,6 +24,7 @@ import type { PolicySource } from '../../src/policy/compile.js';
 import { Controller } from '../../src/operator/controller.js';
 import { EvidenceStore } from '../../src/operator/evidence/store.js';
 import { KubeHttp } from '../../src/operator/kube/client.js';
+import { kubeConfigConnection } from '../../src/operator/kube/connection.js';
 import type { Logger } from '../../src/operator/kube/logger.js';
 import type { TrimmedPod } from '../../src/operator/pod.js';
 import { RegistryClient } from '../../src/registry/client.js';
@@ -189,7 +190,7 @@ export async function operatorScaleBench(
   kc.loadFromFile(kubeconfig);
   const client = new RegistryClient({ plainHttpRegistries: [proxy.address] });
   const controller = new Controller({
-    kube: new KubeHttp(kc),
+    kube: new KubeHttp(kubeConfigConnection(kc)),
     logger: quiet,
     operatorNamespace: 'sigwatch-system',
     mayWrite: () => false,

@@ -24,6 +24,7 @@ import {
   type KubeRequest,
   type KubeResponse,
 } from '../../src/operator/kube/client.js';
+import { kubeConfigConnection } from '../../src/operator/kube/connection.js';
 import type { Logger } from '../../src/operator/kube/logger.js';
 import type { TrimmedPod } from '../../src/operator/pod.js';
 import { buildPolicyReport, type ReportedPod } from '../../src/operator/policy-reports/build.js';
@@ -196,7 +197,8 @@ async function benchNamespaces(
 
   // Pure: every report built, against the ImagePolicy status over the same results.
   const status = new PolicyStatusWriter({
-    kube: new KubeHttp(new KubeConfig()),
+    // Never called: mayWrite is false.
+    kube: new KubeHttp({ server: 'https://127.0.0.1:1', authorize: () => Promise.resolve() }),
     logger: quiet,
     mayWrite: () => false,
     debounceMs: 3_600_000,
@@ -222,7 +224,7 @@ async function benchNamespaces(
   // Against the API server, paced as the operator's writes are.
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
-  const kube = new CountingKube(kc, new RateLimiter(20, 40), 'sigwatch-bench');
+  const kube = new CountingKube(kubeConfigConnection(kc), new RateLimiter(20, 40), 'sigwatch-bench');
   const writer = (): PolicyReportWriter =>
     new PolicyReportWriter({ kube, logger: quiet, mayWrite: () => true, debounceMs: 3_600_000 });
   const first = writer();
@@ -312,7 +314,7 @@ export async function policyReportBench(
   // A CRD just established answers 429 ("storage is (re)initializing") for a moment; the writer would retry.
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
-  const probe = new KubeHttp(kc);
+  const probe = new KubeHttp(kubeConfigConnection(kc));
   for (let i = 0; ; i++) {
     const res = await probe.send({
       method: 'GET',

@@ -47,7 +47,12 @@ import {
   type CliTarget,
   type VerifyRow,
 } from './cli-verify.js';
-import { operatorMemoryBench } from './operator-memory.js';
+import {
+  defaultVariants,
+  operatorMemoryBench,
+  type MemoryFigures,
+  type MemoryVariant,
+} from './operator-memory.js';
 import { operatorScaleBench, pushScaleImages } from './operator-scale.js';
 import { policyReportBench } from './policy-reports.js';
 import { reEvaluateBench } from './re-evaluate.js';
@@ -117,13 +122,50 @@ function printScale(scale: Awaited<ReturnType<typeof operatorScaleBench>>): void
   );
 }
 
+/**
+ * BENCH_MEMORY_VARIANTS: a JSON array of `{ mode, nodeOptions?, env? }`
+ * (e.g. to try V8 flags or MALLOC_ARENA_MAX); default kubeconfig against in-cluster.
+ */
+function memoryVariants(): readonly MemoryVariant[] {
+  const text = process.env['BENCH_MEMORY_VARIANTS'];
+  if (text === undefined) return defaultVariants;
+  const parsed = JSON.parse(text) as unknown;
+  const valid = (v: unknown): v is MemoryVariant => {
+    const o = v as Partial<Record<keyof MemoryVariant, unknown>> | null;
+    return (
+      typeof o === 'object' &&
+      o !== null &&
+      (o.mode === 'kubeconfig' || o.mode === 'in-cluster') &&
+      (o.nodeOptions === undefined ||
+        (Array.isArray(o.nodeOptions) && o.nodeOptions.every((f) => typeof f === 'string'))) &&
+      (o.env === undefined ||
+        (typeof o.env === 'object' &&
+          o.env !== null &&
+          Object.values(o.env).every((x) => typeof x === 'string')))
+    );
+  };
+  if (!Array.isArray(parsed) || !parsed.every(valid))
+    throw new Error(
+      'BENCH_MEMORY_VARIANTS: want [{ "mode": "kubeconfig" | "in-cluster", "nodeOptions"?: [..], "env"?: {..} }]',
+    );
+  return parsed;
+}
+
 function printMemory(memory: Awaited<ReturnType<typeof operatorMemoryBench>>): void {
   out(
-    `\nsigwatch run (dist/, own process) with ${String(memory.pods)} Running pods on the API server, ${String(memory.digests)} digests, ${String(memory.componentsPerSbom)}-component SBOMs, Audit policy\n`,
+    `\nsigwatch run (dist/, own process) with ${String(memory.pods)} Running pods on the API server, ${String(memory.digests)} digests, ${String(memory.componentsPerSbom)}-component SBOMs, Audit policy (targets: < 200 MiB RSS judged, < 90 MiB idle)\n`,
   );
-  out(
-    `  every pod judged after ${ms(memory.judgedAfterMs)}; then, idle 30 s: RSS ${memory.rssMiB.toFixed(0)} MiB, JS heap in use ${memory.heapUsedMiB.toFixed(0)} MiB (target < 200 MiB RSS)\n`,
-  );
+  const mib = (n: number): string => `${n.toFixed(0)} MiB`;
+  const row = (f: MemoryFigures): string =>
+    `RSS ${mib(f.rssMiB)} (JS heap used ${mib(f.heapUsedMiB)}, reserved ${mib(f.heapTotalMiB)}; external ${mib(f.externalMiB)}, of it array buffers ${mib(f.arrayBuffersMiB)})`;
+  for (const r of memory.runs) {
+    const flags = [...r.nodeOptions, ...Object.entries(r.env).map(([k, v]) => `${k}=${v}`)].join(' ');
+    out(`  ${r.mode}${flags === '' ? '' : ` ${flags}`}:\n`);
+    out(`    idle, no pods: ${row(r.idle)}\n`);
+    out(
+      `    every pod judged after ${ms(r.judgedAfterMs)} (RSS at most ${mib(r.peakRssMiB)} meanwhile), then 30 s idle: ${row(r.judged)}\n`,
+    );
+  }
 }
 
 function printReports(reports: Awaited<ReturnType<typeof policyReportBench>>): void {
@@ -175,7 +217,7 @@ async function main(): Promise<void> {
       json['operatorScale'] = scale;
     }
     if (scaleImages !== undefined && wanted('memory')) {
-      const memory = await operatorMemoryBench(scaleImages, env.kubeconfig);
+      const memory = await operatorMemoryBench(scaleImages, env.kubeconfig, memoryVariants());
       printMemory(memory);
       json['operatorMemory'] = memory;
     }

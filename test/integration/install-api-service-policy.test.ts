@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { KubeHttp, type KubeResponse } from '../../src/operator/kube/client.js';
 import { applyInstallWithoutWebhooks } from '../support/install.js';
-import { kubeConfig, kubeConfigWithToken, mintToken, withClusterRules } from '../support/kube.js';
+import { mintToken, withClusterRules, kubeConnection, kubeConnectionWithToken } from '../support/kube.js';
 import { eventually } from '../support/operator-process.js';
 
 const apiServices = '/apis/apiregistration.k8s.io/v1/apiservices';
@@ -29,7 +29,7 @@ interface ApiService {
 }
 
 /** A client authenticated by a bearer token alone, against the test API server. */
-const withToken = (token: string): KubeHttp => new KubeHttp(kubeConfigWithToken(token));
+const withToken = (token: string): KubeHttp => new KubeHttp(kubeConnectionWithToken(token));
 
 const patch = (kube: KubeHttp, body: unknown, dryRun = false): Promise<KubeResponse> =>
   kube.send({ method: 'PATCH', path: `${installed}${dryRun ? '?dryRun=All' : ''}`, body });
@@ -100,7 +100,7 @@ describe('install: the APIService admission policy', function () {
   };
 
   before(async () => {
-    admin = new KubeHttp(kubeConfig());
+    admin = new KubeHttp(kubeConnection());
     await applyInstallWithoutWebhooks();
     operator = withToken(await mintToken('sigwatch-system', 'sigwatch', [], 3600));
     original = (await admin.call({ method: 'GET', path: installed })) as ApiService;

@@ -23,7 +23,7 @@ import {
   isWebhookConfiguration,
   kubectlApply,
 } from '../support/install.js';
-import { kubeConfig, kubeConfigWithToken, mintToken, withClusterRules } from '../support/kube.js';
+import { mintToken, withClusterRules, kubeConnection, kubeConnectionWithToken } from '../support/kube.js';
 import { eventually } from '../support/operator-process.js';
 
 const group = '/apis/admissionregistration.k8s.io/v1';
@@ -43,7 +43,7 @@ interface WebhookConfiguration {
   webhooks: Webhook[];
 }
 
-const withToken = (token: string): KubeHttp => new KubeHttp(kubeConfigWithToken(token));
+const withToken = (token: string): KubeHttp => new KubeHttp(kubeConnectionWithToken(token));
 const caBundle = (): string => randomBytes(24).toString('base64');
 
 /** A JSON patch (RFC 6902) of one configuration: the fields it touches are exactly its operations. */
@@ -187,7 +187,7 @@ describe('install: the admission webhook configurations’ admission policy', fu
     (await admin.call({ method: 'GET', path })) as WebhookConfiguration;
 
   before(async () => {
-    admin = new KubeHttp(kubeConfig());
+    admin = new KubeHttp(kubeConnection());
     await applyInstallWithoutWebhooks();
     await kubectlApply((await installObjects()).filter(isWebhookConfiguration));
     for (const path of [validating, mutating]) originals.set(path, await get(path));

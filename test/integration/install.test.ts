@@ -25,7 +25,7 @@ import {
   isWebhookConfiguration,
   type ManifestObject,
 } from '../support/install.js';
-import { freshNamespace, kubeConfig, mintToken } from '../support/kube.js';
+import { freshNamespace, kubeConfig, mintToken, kubeConnection } from '../support/kube.js';
 import { enforceIn, PolicyObjects, podMarks, runningPod } from '../support/operator-objects.js';
 import { eventually, startOperatorProcess } from '../support/operator-process.js';
 import { testEnv } from '../support/testenv.js';
@@ -157,7 +157,7 @@ describe('install: manifests/install.yaml', function () {
       expect(whole.stdout).to.contain(
         `${kind}webhookconfiguration.admissionregistration.k8s.io/sigwatch created (server dry run)`,
       );
-    const asAdmin = new KubeHttp(kubeConfig());
+    const asAdmin = new KubeHttp(kubeConnection());
     for (const plural of ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations']) {
       const res = await asAdmin.send({
         method: 'GET',
@@ -198,7 +198,7 @@ describe('install: manifests/install.yaml', function () {
 
     // Its rights, compared with the checked-in expectation, in its namespace, in kube-system (the front
     // proxy's ConfigMap, read-only) and in any other.
-    const asSigwatch = new KubeHttp(kubeConfig(kubeconfig));
+    const asSigwatch = new KubeHttp(kubeConnection(kubeconfig));
     const other = await freshNamespace('install-other');
     const rules: Record<string, string[]> = {};
     for (const [label, namespace] of [

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeHttp } from '../../src/operator/kube/client.js';
+import { kubeConfigConnection } from '../../src/operator/kube/connection.js';
 import { clusterEnv, type ClusterEnv } from './cluster.js';
 import { attest, generateKeyPair, sign, type CosignKey } from './cosign.js';
 import { buildOperatorImage, type OperatorImage } from './operator-image.js';
@@ -31,7 +32,7 @@ export async function kubectl(
   return (await exec('kubectl', ['--kubeconfig', env.kubeconfig, ...args], { timeoutMs })).stdout;
 }
 
-export const clusterKube = (env: ClusterEnv): KubeHttp => new KubeHttp(env.kc);
+export const clusterKube = (env: ClusterEnv): KubeHttp => new KubeHttp(kubeConfigConnection(env.kc));
 
 /** The overlay's kustomization: the image by digest, plus the air-gap flags. */
 export function overlay(image: string, extraArgs: readonly string[]): string {

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { KubeHttp } from '../../src/operator/kube/client.js';
+import { kubeConfigConnection, type KubeConnection } from '../../src/operator/kube/connection.js';
 import {
   CoreV1Api,
   KubeConfig,
@@ -41,6 +42,13 @@ export function kubeConfigWithToken(token: string): KubeConfig {
   return kc;
 }
 
+/** The operator's connection for the test environment's admin, or the kubeconfig at `path`. */
+export const kubeConnection = (path?: string): KubeConnection => kubeConfigConnection(kubeConfig(path));
+
+/** The operator's connection to the test environment's API server with a bearer token alone. */
+export const kubeConnectionWithToken = (token: string): KubeConnection =>
+  kubeConfigConnection(kubeConfigWithToken(token));
+
 /**
  * Calls `body` with a client of a fresh ServiceAccount `serviceAccount` in a fresh namespace, bound
  * cluster-wide to a ClusterRole of `rules` made for the call; role and binding are deleted after it,
@@ -51,7 +59,7 @@ export async function withClusterRules<T>(
   rules: readonly object[],
   body: (kube: KubeHttp) => Promise<T>,
 ): Promise<T> {
-  const admin = new KubeHttp(kubeConfig());
+  const admin = new KubeHttp(kubeConnection());
   const ns = await freshNamespace('rbac');
   const name = `test-rules-${ns}`;
   const rbac = '/apis/rbac.authorization.k8s.io/v1';
@@ -66,7 +74,7 @@ export async function withClusterRules<T>(
         subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace: ns }],
       },
     });
-    return await body(new KubeHttp(kubeConfigWithToken(await mintToken(ns, serviceAccount))));
+    return await body(new KubeHttp(kubeConnectionWithToken(await mintToken(ns, serviceAccount))));
   } finally {
     await admin.send({ method: 'DELETE', path: `${rbac}/clusterrolebindings/${name}` });
     await admin.send({ method: 'DELETE', path: `${rbac}/clusterroles/${name}` });
@@ -90,7 +98,7 @@ export async function applyCrd(crd: object, timeoutMs = 30_000): Promise<void> {
   // Raw JSON, not the typed client: its serializer knows `x-kubernetes-*` keys only under their
   // camel-case model names and silently drops them from a plain object (preserve-unknown-fields,
   // list-map keys, CEL validations), which would test a CRD other than the one users apply.
-  const kube = new KubeHttp(kubeConfig());
+  const kube = new KubeHttp(kubeConnection());
   const name = (crd as { metadata?: { name?: string } }).metadata?.name;
   if (name === undefined) {
     throw new Error('CRD without metadata.name');

@@ -21,6 +21,49 @@ export interface OperatorProcess {
   kill(): Promise<void>;
 }
 
+/**
+ * What a pod gives the operator: the service variables and a service-account
+ * directory mounted at the documented path.
+ */
+export interface InCluster {
+  /** Holds `token`, `ca.crt` and `namespace`. */
+  readonly serviceAccountDir: string;
+  readonly host: string;
+  readonly port: string;
+  /** An empty directory for HOME, so no `~/.kube/config` is found. */
+  readonly home: string;
+}
+
+/**
+ * `node …` in a private mount namespace (`unshare`, as root) where a tmpfs
+ * over /run carries `serviceAccountDir` at /var/run/secrets/kubernetes.io/
+ * serviceaccount, as the kubelet mounts it; nothing changes outside that
+ * process. The kubeconfig variable is dropped from `env` (changed in place).
+ */
+function inPod(pod: InCluster, nodeArgs: readonly string[], env: NodeJS.ProcessEnv): [string, string[]] {
+  delete env['KUBECONFIG'];
+  env['HOME'] = pod.home;
+  env['KUBERNETES_SERVICE_HOST'] = pod.host;
+  env['KUBERNETES_SERVICE_PORT'] = pod.port;
+  const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const script = `set -e; mount -t tmpfs -o size=1m tmpfs /run; mkdir -p ${sa}; mount --bind "$1" ${sa}; shift; exec "$@"`;
+  return [
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      script,
+      'sh',
+      pod.serviceAccountDir,
+      process.execPath,
+      ...nodeArgs,
+    ],
+  ];
+}
+
 export async function startOperatorProcess(
   args: readonly string[],
   options: {
@@ -29,32 +72,33 @@ export async function startOperatorProcess(
     /** What node runs before `run`: default the sources through tsx; the benchmark runs `dist/main.js`. */
     readonly entry?: readonly string[];
     readonly kubeconfig?: string;
+    /** Run as in a pod instead of with a kubeconfig (see {@link InCluster}); needs root. */
+    readonly inCluster?: InCluster;
   } = {},
 ): Promise<OperatorProcess> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      ...(options.entry ?? ['--import', 'tsx', mainTs]),
-      'run',
-      '--kubeconfig',
-      options.kubeconfig ?? testEnv().kubeconfig,
-      '--probe-address',
-      '127.0.0.1',
-      '--probe-port',
-      '0',
-      // Tests stay on loopback: no TUF refresh unless a test asks for one (a later flag wins).
-      '--trust-refresh',
-      'off',
-      // The aggregated API on loopback, on a free port (two replicas in one test must not collide).
-      '--api-address',
-      '127.0.0.1',
-      '--api-port',
-      '0',
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
-  );
+  const nodeArgs = [
+    ...(options.entry ?? ['--import', 'tsx', mainTs]),
+    'run',
+    ...(options.inCluster === undefined ? ['--kubeconfig', options.kubeconfig ?? testEnv().kubeconfig] : []),
+    '--probe-address',
+    '127.0.0.1',
+    '--probe-port',
+    '0',
+    // Tests stay on loopback: no TUF refresh unless a test asks for one (a later flag wins).
+    '--trust-refresh',
+    'off',
+    // The aggregated API on loopback, on a free port (two replicas in one test must not collide).
+    '--api-address',
+    '127.0.0.1',
+    '--api-port',
+    '0',
+    ...args,
+  ];
+  const env = { ...process.env, ...options.env };
+  const [command, commandArgs] =
+    options.inCluster === undefined ? [process.execPath, nodeArgs] : inPod(options.inCluster, nodeArgs, env);
+  const child: ChildProcess = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

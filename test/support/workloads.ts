@@ -5,10 +5,10 @@
  * read back (whether a pod still exists, Events by reason).
  */
 import { KubeHttp } from '../../src/operator/kube/client.js';
-import { kubeConfig, setRunning } from './kube.js';
+import { setRunning, kubeConnection } from './kube.js';
 import { runningPod } from './operator-objects.js';
 
-const kube = (): KubeHttp => new KubeHttp(kubeConfig());
+const kube = (): KubeHttp => new KubeHttp(kubeConnection());
 const post = async (path: string, body: object): Promise<{ metadata: { uid: string } }> =>
   (await kube().call({ method: 'POST', path, body })) as { metadata: { uid: string } };
 

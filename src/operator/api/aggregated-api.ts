@@ -6,9 +6,9 @@
  * the APIService whenever this replica starts leading.
  */
 import { readFileSync } from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { parsePackageRule } from '../../sbom/query.js';
 import { KubeHttp, RateLimiter } from '../kube/client.js';
+import type { KubeConnection } from '../kube/connection.js';
 import type { Logger } from '../kube/logger.js';
 import { CaBundlePublisher } from './api-service.js';
 import { Authorizer } from './authorizer.js';
@@ -39,7 +39,7 @@ const rotateBeforeMs = 30 * 86_400_000;
 export async function startAggregatedApi(
   settings: AggregatedApiSettings,
   deps: {
-    readonly kubeConfig: KubeConfig;
+    readonly connection: KubeConnection;
     readonly userAgent: string;
     /** Holds the lease with time to spare: answers and CA writes only then (a paused former leader does neither). */
     readonly isLeader: () => boolean;
@@ -48,7 +48,7 @@ export async function startAggregatedApi(
   },
 ): Promise<AggregatedApi> {
   const { logger } = deps;
-  const kube = new KubeHttp(deps.kubeConfig, new RateLimiter(20, 40), deps.userAgent);
+  const kube = new KubeHttp(deps.connection, new RateLimiter(20, 40), deps.userAgent);
   const mounted = settings.tls;
   const load = (): { certPem: string; keyPem: string } =>
     mounted === undefined

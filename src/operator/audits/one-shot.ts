@@ -6,12 +6,12 @@
  * name), fetches every running digest's evidence fresh, and reports as an
  * ImageAudit run would (audit-run.ts).
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import type { AuditReport } from '../../audit/report.js';
 import { compilePolicy } from '../../policy/compile.js';
 import { RegistryClient } from '../../registry/client.js';
 import { freshEvidence, runAudit, type AuditScope } from './run.js';
 import { KubeHttp } from '../kube/client.js';
+import { loadKubeConnection } from '../kube/connection.js';
 import type { Logger } from '../kube/logger.js';
 import { trimPod, type TrimmedPod } from '../pod.js';
 import { registryCredentials, trimDataObject, TrustObjects } from '../evidence/trust-objects.js';
@@ -51,10 +51,9 @@ async function listAll(kube: KubeHttp, path: string): Promise<unknown[] | undefi
 }
 
 export async function auditCluster(o: ClusterAuditOptions): Promise<AuditReport> {
-  const kc = new KubeConfig();
-  if (o.kubeconfig === undefined) kc.loadFromDefault();
-  else kc.loadFromFile(o.kubeconfig);
-  const kube = new KubeHttp(kc);
+  const kube = new KubeHttp(
+    await loadKubeConnection(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }),
+  );
   const ns = encodeURIComponent(o.operatorNamespace);
   const [policyItems, namespaceItems, podItems, secretItems, configMapItems] = await Promise.all([
     listAll(kube, '/apis/sigwatch.dev/v1alpha1/imagepolicies'),

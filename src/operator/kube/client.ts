@@ -1,5 +1,5 @@
 /**
- * Plain HTTPS requests to the API server with the kubeconfig's credentials,
+ * Plain HTTPS requests to the API server with the connection's credentials,
  * a deadline on every call and an AbortSignal. The generated client of
  * `@kubernetes/client-node` has no per-call timeout; the operator's writes
  * (labels, status, Events, Leases) must never hang a reconcile loop.
@@ -8,8 +8,8 @@
  * policy edit that re-labels 10,000 pods cannot flood the API server.
  */
 import { request, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { SigwatchError } from '../../base/errors.js';
+import type { KubeConnection } from './connection.js';
 
 export type KubeErrorCode = 'KubeRequestFailed' | 'KubeTimeout';
 
@@ -81,7 +81,7 @@ export class RateLimiter {
 
 export class KubeHttp {
   constructor(
-    private readonly kubeConfig: KubeConfig,
+    private readonly connection: KubeConnection,
     private readonly writeLimiter?: RateLimiter,
     /** Sent as User-Agent: the API server's audit log then names the replica that wrote. */
     private readonly userAgent = 'sigwatch',
@@ -93,14 +93,12 @@ export class KubeHttp {
    */
   async send(req: KubeRequest): Promise<KubeResponse> {
     if (req.method !== 'GET' && this.writeLimiter !== undefined) await this.writeLimiter.take();
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (cluster === null) throw new KubeError('KubeRequestFailed', 'kubeconfig has no current cluster', 0);
-    const url = new URL(req.path, cluster.server);
+    const url = new URL(req.path, this.connection.server);
     const options: RequestOptions = {
       method: req.method,
       headers: { accept: req.accept ?? 'application/json', 'user-agent': this.userAgent },
     };
-    await this.kubeConfig.applyToHTTPSOptions(options);
+    await this.connection.authorize(options);
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     const headers: Record<string, string | number> = { ...(options.headers as Record<string, string>) };
     if (payload !== undefined) {

@@ -17,22 +17,12 @@
  * - `stop()` releases the lease (empty holder, 1 s duration, as client-go's
  *   ReleaseOnCancel) so a successor takes over on its next attempt.
  *
- * MicroTime: client-node 2.0.1 serialises `V1MicroTime` with six fractional
- * digits, which the API server requires (a plain Date's three are refused
- * with 400), but deserialises it as the raw string. So times we write are
- * always fresh `V1MicroTime`s, and times we read are parsed from `unknown`.
+ * MicroTime: the API server requires six fractional digits in
+ * `acquireTime`/`renewTime` (a JavaScript ISO string's three are refused with
+ * 400), so times are written by `microTime`; times read are parsed from
+ * whatever arrived, never trusted to be well-formed.
  */
-import {
-  ApiException,
-  CoordinationV1Api,
-  Observable,
-  V1MicroTime,
-  type ConfigurationOptions,
-  type KubeConfig,
-  type ObservableMiddleware,
-  type V1Lease,
-  type V1LeaseSpec,
-} from '@kubernetes/client-node';
+import { KubeError, type KubeHttp } from './client.js';
 import { describeError, SigwatchError } from '../../base/errors.js';
 
 /** The part of the operator's logger this module uses. */
@@ -43,7 +33,8 @@ export interface LeaderLogger {
 }
 
 export interface LeaderOptions {
-  readonly kubeConfig: KubeConfig;
+  /** Best without a write limiter: a renewal must not wait behind other writes. */
+  readonly kube: KubeHttp;
   readonly namespace: string;
   /** Lease name, e.g. `sigwatch-leader`. */
   readonly name: string;
@@ -75,7 +66,6 @@ const followerJitter = 0.2;
 type Outcome = 'held' | 'heldByOther' | 'conflict';
 
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -91,7 +81,7 @@ export class LeaderElector {
   private attempt: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
-  /** Validates the timing and builds the API client; starts nothing. Throws LeaderError `LeaseTimingInvalid`. */
+  /** Validates the timing; starts nothing. Throws LeaderError `LeaseTimingInvalid`. */
   constructor(private readonly options: LeaderOptions) {
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
@@ -101,7 +91,6 @@ export class LeaderElector {
     }
     if (!(this.retryPeriodMs > 0)) throw new LeaderError('LeaseTimingInvalid', 'retryPeriodMs must be > 0');
     this.now = options.clock ?? (() => performance.now());
-    this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
   }
 
   /** Starts campaigning in the background; idempotent, and a no-op after stop(). */
@@ -133,7 +122,7 @@ export class LeaderElector {
     if (!this.holdsLeaseFor(marginMs)) return false;
     try {
       const lease = await this.read(AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(5_000)]));
-      return lease?.spec?.holderIdentity === this.options.identity && this.holdsLeaseFor(marginMs);
+      return lease?.spec.holderIdentity === this.options.identity && this.holdsLeaseFor(marginMs);
     } catch {
       return false;
     }
@@ -249,23 +238,24 @@ export class LeaderElector {
     const { namespace, name, identity } = this.options;
     const current = await this.read(signal);
     const seenAt = this.now();
-    const wall = new V1MicroTime(Date.now());
+    const wall = microTime(Date.now());
     const leaseDurationSeconds = Math.max(1, Math.ceil(this.leaseDurationMs / 1000));
     if (current === undefined) {
-      const spec: V1LeaseSpec = {
-        holderIdentity: identity,
-        leaseDurationSeconds,
-        acquireTime: wall,
-        renewTime: wall,
-        leaseTransitions: 0,
-      };
-      const body: V1Lease = {
+      const body: Lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
         metadata: { name, namespace },
-        spec,
+        spec: {
+          holderIdentity: identity,
+          leaseDurationSeconds,
+          acquireTime: wall,
+          renewTime: wall,
+          leaseTransitions: 0,
+        },
       };
-      return this.write(() => this.api.createNamespacedLease({ namespace, body }, withSignal(signal)));
+      return this.write('POST', leasesPath(namespace), body, signal);
     }
-    const spec = current.spec ?? {};
+    const spec = current.spec;
     const holder = spec.holderIdentity ?? '';
     const ours = holder === identity;
     if (!ours && holder !== '' && !this.expired(spec, seenAt)) return 'heldByOther';
@@ -273,46 +263,47 @@ export class LeaderElector {
     const next = withSpec(current, {
       holderIdentity: identity,
       leaseDurationSeconds,
-      // Re-serialised as V1MicroTime: what we read may be a string or a plain Date.
+      // Re-serialised: what we read may lack the six digits the API server requires.
       acquireTime: ours ? (toMicroTime(spec.acquireTime) ?? wall) : wall,
       renewTime: wall,
       leaseTransitions: ours ? transitions : transitions + 1,
     });
-    const outcome = await this.write(() =>
-      this.api.replaceNamespacedLease({ name, namespace, body: next }, withSignal(signal)),
-    );
+    const outcome = await this.write('PUT', leasePath(namespace, name), next, signal);
     if (outcome === 'held' && !ours)
       this.options.logger.info('Acquired Lease', { ...this.describe(), previousHolder: holder });
     return outcome;
   }
 
   /** Runs a create or replace; 409 (someone else wrote first, or created it first) is an outcome, not an error. */
-  private async write(send: () => Promise<V1Lease>): Promise<Outcome> {
-    try {
-      await send();
-      return 'held';
-    } catch (error: unknown) {
-      if (error instanceof ApiException && error.code === 409) {
-        this.options.logger.info('Lost a race to write the Lease', { ...this.describe(), status: 409 });
-        return 'conflict';
-      }
-      throw error;
+  private async write(
+    method: 'POST' | 'PUT',
+    path: string,
+    body: Lease,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
+    const res = await this.options.kube.send({ method, path, body, signal });
+    if (res.status === 409) {
+      this.options.logger.info('Lost a race to write the Lease', { ...this.describe(), status: 409 });
+      return 'conflict';
     }
+    if (res.status < 200 || res.status > 299)
+      throw new KubeError(
+        'KubeRequestFailed',
+        `${method} Lease: ${String(res.status)} ${statusMessage(res.body)}`,
+        res.status,
+      );
+    return 'held';
   }
 
   /** The lease, or undefined when it does not exist (404). */
-  private async read(signal: AbortSignal): Promise<V1Lease | undefined> {
+  private async read(signal: AbortSignal): Promise<Lease | undefined> {
     const { namespace, name } = this.options;
-    try {
-      return await this.api.readNamespacedLease({ namespace, name }, withSignal(signal));
-    } catch (error: unknown) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
-      throw error;
-    }
+    const body = await this.options.kube.getOptional(leasePath(namespace, name), undefined, signal);
+    return body === undefined ? undefined : leaseOf(body);
   }
 
   /** True when the current record has not changed for its lease duration, by our clock. */
-  private expired(spec: V1LeaseSpec, seenAt: number): boolean {
+  private expired(spec: LeaseSpec, seenAt: number): boolean {
     const record = JSON.stringify([
       spec.holderIdentity,
       toMillis(spec.renewTime),
@@ -329,8 +320,8 @@ export class LeaderElector {
     const { namespace, name, identity } = this.options;
     const signal = AbortSignal.timeout(this.renewDeadlineMs);
     const current = await this.read(signal);
-    if (current?.spec?.holderIdentity !== identity) return;
-    const wall = new V1MicroTime(Date.now());
+    if (current?.spec.holderIdentity !== identity) return;
+    const wall = microTime(Date.now());
     // As client-go's ReleaseOnCancel: no holder, and a 1 s duration for candidates that still wait it out.
     const released = withSpec(current, {
       holderIdentity: '',
@@ -339,9 +330,7 @@ export class LeaderElector {
       renewTime: wall,
       leaseTransitions: current.spec.leaseTransitions ?? 0,
     });
-    const outcome = await this.write(() =>
-      this.api.replaceNamespacedLease({ name, namespace, body: released }, withSignal(signal)),
-    );
+    const outcome = await this.write('PUT', leasePath(namespace, name), released, signal);
     if (outcome === 'held') this.options.logger.info('Released Lease', this.describe());
   }
 
@@ -361,63 +350,87 @@ export class LeaderElector {
   }
 }
 
+/** The fields of a `coordination.k8s.io/v1` LeaseSpec this module reads and writes; times are MicroTime strings. */
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+  strategy?: string;
+  preferredHolder?: string;
+}
+
+interface Lease {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  /** Kept whole as read: resourceVersion, labels and owners go back unchanged. */
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly spec: LeaseSpec;
+}
+
+const leasesPath = (namespace: string): string =>
+  `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+const leasePath = (namespace: string, name: string): string =>
+  `${leasesPath(namespace)}/${encodeURIComponent(name)}`;
+
+/** A Lease as the API server sent it, keeping only fields of the expected types (anyone may write a Lease). */
+function leaseOf(raw: unknown): Lease {
+  const o = isObject(raw) ? raw : {};
+  const rawSpec = isObject(o['spec']) ? o['spec'] : {};
+  const spec: LeaseSpec = {};
+  for (const k of ['holderIdentity', 'acquireTime', 'renewTime', 'strategy', 'preferredHolder'] as const) {
+    const v = rawSpec[k];
+    if (typeof v === 'string') spec[k] = v;
+  }
+  for (const k of ['leaseDurationSeconds', 'leaseTransitions'] as const) {
+    const v = rawSpec[k];
+    if (typeof v === 'number' && Number.isSafeInteger(v)) spec[k] = v;
+  }
+  return { metadata: isObject(o['metadata']) ? o['metadata'] : {}, spec };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /**
  * The lease as read with a new election record. Metadata is kept whole: its
  * resourceVersion makes the write conditional, and labels or owners someone
  * else set survive. Coordinated-election fields (strategy, preferredHolder)
  * are not ours to drop.
  */
-function withSpec(current: V1Lease, spec: V1LeaseSpec): V1Lease {
+function withSpec(current: Lease, spec: LeaseSpec): Lease {
   // `spec` is the caller's fresh literal, completed in place.
-  if (current.spec?.strategy !== undefined) spec.strategy = current.spec.strategy;
-  if (current.spec?.preferredHolder !== undefined) spec.preferredHolder = current.spec.preferredHolder;
-  return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: current.metadata ?? {}, spec };
+  if (current.spec.strategy !== undefined) spec.strategy = current.spec.strategy;
+  if (current.spec.preferredHolder !== undefined) spec.preferredHolder = current.spec.preferredHolder;
+  return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: current.metadata, spec };
 }
 
-/**
- * The generated client takes no AbortSignal argument; a per-call middleware
- * sets it on the request context (appended, so the user-agent middleware stays).
- */
-function withSignal(signal: AbortSignal): ConfigurationOptions {
-  const middleware: ObservableMiddleware = {
-    pre: (context) => {
-      context.setSignal(signal);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+/** metav1.MicroTime: RFC 3339 with exactly six fractional digits, in UTC. */
+export function microTime(epochMs: number): string {
+  return new Date(epochMs).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
-/** A MicroTime as client-node 2.0.1 hands it back (string) or might (Date), in epoch ms. */
-function toMillis(value: unknown): number | undefined {
-  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : NaN;
+/** A MicroTime (or any RFC 3339 time) in epoch ms; undefined when it does not parse. */
+function toMillis(value: string | undefined): number | undefined {
+  const ms = value === undefined ? NaN : Date.parse(value);
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-function toMicroTime(value: unknown): V1MicroTime | undefined {
+function toMicroTime(value: string | undefined): string | undefined {
   const ms = toMillis(value);
-  return ms === undefined ? undefined : new V1MicroTime(ms);
+  return ms === undefined ? undefined : microTime(ms);
 }
 
-/** Log fields for a failure: the HTTP status of an API error (its message embeds headers), else the cause chain. */
+/** Log fields for a failure: the HTTP status of an API error, else the cause chain. */
 function failure(error: unknown): { status?: number; error: string } {
-  if (error instanceof ApiException) return { status: error.code, error: statusMessage(error.body) };
-  if (error instanceof DOMException && error.name === 'TimeoutError') return { error: 'timed out' };
+  if (error instanceof KubeError && error.code === 'KubeTimeout') return { error: 'timed out' };
+  if (error instanceof KubeError && error.status !== 0) return { status: error.status, error: error.message };
   return { error: describeError(error) };
 }
 
-/** The `message` of a metav1.Status body (client-node 2.0.1 leaves error bodies as raw strings). */
+/** The `message` of a metav1.Status body, bounded: it ends up in logs. */
 function statusMessage(body: unknown): string {
-  let parsed: unknown = body;
-  if (typeof body === 'string') {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return body.slice(0, 200);
-    }
-  }
-  const message =
-    typeof parsed === 'object' && parsed !== null && 'message' in parsed ? parsed.message : undefined;
-  return typeof message === 'string' ? message : 'Kubernetes API error';
+  const message = isObject(body) ? body['message'] : typeof body === 'string' ? body : undefined;
+  return typeof message === 'string' ? message.slice(0, 200) : 'Kubernetes API error';
 }

@@ -6,19 +6,19 @@
  * and backed off on errors. Objects are trimmed on arrival: the full objects
  * are never kept.
  *
- * Built on plain HTTPS with the kubeconfig's credentials rather than
+ * Built on plain HTTPS with the connection's credentials rather than
  * client-node's Watch, whose connection handling (a 30 s idle drop, no
  * bookmarks by default) this loop would have to work around anyway.
  */
 import { request } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeHttp } from './client.js';
+import type { KubeConnection } from './connection.js';
 import type { Logger } from './logger.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'SYNC';
 
 export interface ReflectorOptions<T> {
-  readonly kubeConfig: KubeConfig;
+  readonly connection: KubeConnection;
   /** Collection path, e.g. `/api/v1/pods`. */
   readonly path: string;
   readonly labelSelector?: string;
@@ -81,7 +81,7 @@ export class Reflector<T> {
   private readonly http: KubeHttp;
 
   constructor(private readonly options: ReflectorOptions<T>) {
-    this.http = new KubeHttp(options.kubeConfig);
+    this.http = new KubeHttp(options.connection);
   }
 
   /** Lists, then keeps watching in the background; resolves after the first complete list. */
@@ -231,14 +231,12 @@ export class Reflector<T> {
       resourceVersion: this.rv,
       timeoutSeconds: String(timeout),
     });
-    const cluster = this.options.kubeConfig.getCurrentCluster();
-    if (cluster === null) throw new Error('kubeconfig has no current cluster');
     const opts: Parameters<typeof request>[1] = { method: 'GET', headers: { accept: 'application/json' } };
-    await this.options.kubeConfig.applyToHTTPSOptions(opts);
+    await this.options.connection.authorize(opts);
     // The server ends the watch after `timeout`; a silent connection beyond that (plus slack) is dead.
     const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout((timeout + 30) * 1000)]);
     await new Promise<void>((resolve, reject) => {
-      const req = request(new URL(path, cluster.server), { ...opts, signal }, (res) => {
+      const req = request(new URL(path, this.options.connection.server), { ...opts, signal }, (res) => {
         if (res.statusCode === 410) {
           res.resume();
           reject(new Gone());

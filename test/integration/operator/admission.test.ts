@@ -21,7 +21,7 @@ import { mintCa } from '../../../src/operator/tls/serving-cert.js';
 import { attest, generateKeyPair, sign } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
+import { applyCrd, freshNamespace, kubeConnection } from '../../support/kube.js';
 import { PolicyObjects } from '../../support/operator-objects.js';
 import {
   eventually,
@@ -135,7 +135,7 @@ describe('operator: admission webhook (the API server calls it by URL)', functio
   this.timeout(300_000);
   const policies = new PolicyObjects();
   const replicas: OperatorProcess[] = [];
-  const kube = (): KubeHttp => new KubeHttp(kubeConfig());
+  const kube = (): KubeHttp => new KubeHttp(kubeConnection());
   const configName = `sigwatch-test-${Math.random().toString(16).slice(2, 10)}`;
   const testLabel = 'sigwatch.dev/admission-test';
   const relays: TcpRelay[] = [];

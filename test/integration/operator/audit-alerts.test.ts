@@ -13,7 +13,7 @@ import { KubeHttp } from '../../../src/operator/kube/client.js';
 import { startAlertmanager, type Alertmanager } from '../../support/alertmanager.js';
 import { generateKeyPair } from '../../support/cosign.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
+import { applyCrd, freshNamespace, kubeConfig, kubeConnection } from '../../support/kube.js';
 import { enforceIn, PolicyObjects, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { testEnv } from '../../support/testenv.js';
@@ -25,7 +25,7 @@ interface Conditions {
 
 describe('operator: ImageAudit notifications', function () {
   this.timeout(180_000);
-  const kube = (): KubeHttp => new KubeHttp(kubeConfig());
+  const kube = (): KubeHttp => new KubeHttp(kubeConnection());
   const policies = new PolicyObjects();
   let am: Alertmanager;
   let operator: OperatorProcess;

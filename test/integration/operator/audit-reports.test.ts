@@ -18,7 +18,7 @@ import {
 } from '../../../src/operator/audits/report-parts.js';
 import { allCrds } from '../../../src/operator/crds/crds.js';
 import { KubeHttp } from '../../../src/operator/kube/client.js';
-import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
+import { applyCrd, freshNamespace, kubeConnection } from '../../support/kube.js';
 import { image, syntheticReport, viaJson } from '../../support/reports.js';
 
 interface Listed {
@@ -27,7 +27,7 @@ interface Listed {
 
 describe('operator: ImageAuditReports on the API server', function () {
   this.timeout(180_000);
-  const kube = (): KubeHttp => new KubeHttp(kubeConfig());
+  const kube = (): KubeHttp => new KubeHttp(kubeConnection());
   let ns: string;
   const reports = (): string => `/apis/sigwatch.dev/v1alpha1/namespaces/${ns}/imageauditreports`;
   const list = async (selector: string): Promise<Listed['items']> =>

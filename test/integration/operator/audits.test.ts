@@ -15,7 +15,7 @@ import { KubeHttp } from '../../../src/operator/kube/client.js';
 import { generateKeyPair, sign } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
+import { applyCrd, freshNamespace, kubeConnection } from '../../support/kube.js';
 import { enforceIn, PolicyObjects, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { testEnv } from '../../support/testenv.js';
@@ -49,7 +49,7 @@ const refusal = async (args: string[], as: string): Promise<string | undefined> 
 
 describe('operator: ImageAudits', function () {
   this.timeout(300_000);
-  const kube = (): KubeHttp => new KubeHttp(kubeConfig());
+  const kube = (): KubeHttp => new KubeHttp(kubeConnection());
   const policies = new PolicyObjects();
   let operatorNs: string;
   let ns: string;

@@ -11,7 +11,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { generateKeyPair, sign, type CosignKey } from '../../support/cosign.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig, setPdbStatus } from '../../support/kube.js';
+import { applyCrd, freshNamespace, kubeConfig, setPdbStatus, kubeConnection } from '../../support/kube.js';
 import {
   enforceIn,
   PolicyObjects,
@@ -266,7 +266,7 @@ describe('operator: evictions', function () {
       expect(metrics).to.contain(`sigwatch_evictions_paused{policy="${name}"} 1`);
 
       const path = `/apis/sigwatch.dev/v1alpha1/imagepolicies/${name}`;
-      const kube = new KubeHttp(kubeConfig());
+      const kube = new KubeHttp(kubeConnection());
       const current = (await kube.call({ method: 'GET', path })) as { metadata: { generation: number } };
       await kube.call({
         method: 'PATCH',

@@ -19,7 +19,7 @@ import { KubeHttp } from '../../../src/operator/kube/client.js';
 import { attachSbom, attest, generateKeyPair, sign } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
+import { applyCrd, freshNamespace, kubeConnection } from '../../support/kube.js';
 import { PolicyObjects, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { log4j, spdx } from '../../support/sbom-documents.js';
@@ -55,7 +55,7 @@ describe('operator: aggregated API (as the front proxy calls it)', function () {
   this.timeout(180_000);
   const policies = new PolicyObjects();
   const replicas: OperatorProcess[] = [];
-  const kube = (): KubeHttp => new KubeHttp(kubeConfig());
+  const kube = (): KubeHttp => new KubeHttp(kubeConnection());
   let ns1: string;
   let ns2: string;
   let operatorNs: string;

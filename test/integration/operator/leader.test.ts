@@ -9,7 +9,7 @@
  * server's audit log, by User-Agent), talks to the registry (a counting
  * proxy) and wears the leader label; killing it hands all of that over.
  */
-import { CoordinationV1Api, CoreV1Api, KubeConfig, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import { LeaderElector, type LeaderLogger, type LeaderOptions } from '../../../src/operator/kube/leader.js';
@@ -18,7 +18,8 @@ import { auditedWrites, type AuditedWrite } from '../../support/audit-log.js';
 import { generateKeyPair, sign } from '../../support/cosign.js';
 import { startCountingProxy, type CountingProxy } from '../../support/counting-proxy.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig } from '../../support/kube.js';
+import { KubeHttp } from '../../../src/operator/kube/client.js';
+import { applyCrd, freshNamespace, kubeConfig, kubeConnection } from '../../support/kube.js';
 import { enforceIn, PolicyObjects, podMarks, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { startTcpRelay } from '../../support/tcp-relay.js';
@@ -45,7 +46,7 @@ interface Candidate {
 function candidate(
   namespace: string,
   identity: string,
-  overrides: Partial<Pick<LeaderOptions, 'kubeConfig'>> = {},
+  overrides: Partial<Pick<LeaderOptions, 'kube'>> = {},
 ): Candidate {
   const logs: LogEntry[] = [];
   const log =
@@ -57,7 +58,7 @@ function candidate(
   const started: number[] = [];
   const stopped: number[] = [];
   const elector = new LeaderElector({
-    kubeConfig: overrides.kubeConfig ?? kubeConfig(),
+    kube: overrides.kube ?? new KubeHttp(kubeConnection()),
     namespace,
     name: leaseName,
     identity,
@@ -89,16 +90,9 @@ const millis = (value: unknown): number =>
   value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : NaN;
 
 /** The test kubeconfig with its cluster's server replaced (same CA and client credentials). */
-function kubeConfigVia(server: string): KubeConfig {
-  const base = kubeConfig();
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: base.clusters.map((c) => ({ ...c, server })),
-    users: base.users,
-    contexts: base.contexts,
-    currentContext: base.currentContext,
-  });
-  return kc;
+/** The admin's connection, sent to `server` instead (a relay in front of the API server). */
+function kubeVia(server: string): KubeHttp {
+  return new KubeHttp({ ...kubeConnection(), server });
 }
 
 describe('operator leader election', function () {
@@ -208,7 +202,7 @@ describe('operator leader election', function () {
     if (server === undefined) throw new Error('no cluster in the test kubeconfig');
     const relay = await startTcpRelay(new URL(server));
     try {
-      const a = start(candidate(ns, 'a', { kubeConfig: kubeConfigVia(relay.url) }));
+      const a = start(candidate(ns, 'a', { kube: kubeVia(relay.url) }));
       await until('a leads', () => a.elector.isLeader(), 5_000);
       const b = start(candidate(ns, 'b'));
       await sleep(1_000);

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { evictPod } from '../../../src/operator/evictions/evictor.js';
 import { KubeHttp } from '../../../src/operator/kube/client.js';
 import { OwnerLookup } from '../../../src/operator/evictions/owners.js';
-import { freshNamespace, kubeConfig, setPdbStatus, setRunning } from '../../support/kube.js';
+import { freshNamespace, kubeConfig, setPdbStatus, setRunning, kubeConnection } from '../../support/kube.js';
 
 const labels = { app: 'shop' };
 const template = (image: string): object => ({
@@ -22,7 +22,7 @@ const template = (image: string): object => ({
 
 describe('operator: owners and the Eviction API', function () {
   this.timeout(60_000);
-  const kube = (): KubeHttp => new KubeHttp(kubeConfig());
+  const kube = (): KubeHttp => new KubeHttp(kubeConnection());
   const post = (path: string, body: object): Promise<unknown> => kube().call({ method: 'POST', path, body });
   const patchStatus = (path: string, status: object): Promise<unknown> =>
     kube().call({ method: 'PATCH', path: `${path}/status`, body: { status } });

@@ -25,7 +25,14 @@ import { containerResult } from '../../support/container-results.js';
 import { generateKeyPair, sign } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';
-import { applyCrd, freshNamespace, kubeConfig, kubeConfigWithToken, mintToken } from '../../support/kube.js';
+import {
+  applyCrd,
+  freshNamespace,
+  kubeConfig,
+  mintToken,
+  kubeConnection,
+  kubeConnectionWithToken,
+} from '../../support/kube.js';
 import { PolicyObjects, runningPod } from '../../support/operator-objects.js';
 import { eventually, startOperatorProcess, type OperatorProcess } from '../../support/operator-process.js';
 import { policyReportCrd } from '../../support/policy-report-crd.js';
@@ -33,7 +40,7 @@ import { startTcpRelay, type TcpRelay } from '../../support/tcp-relay.js';
 import { testEnv } from '../../support/testenv.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const admin = (): KubeHttp => new KubeHttp(kubeConfig());
+const admin = (): KubeHttp => new KubeHttp(kubeConnection());
 const reportPath = (ns: string, name = 'sigwatch'): string =>
   `/apis/wgpolicyk8s.io/v1alpha2/namespaces/${ns}/policyreports/${name}`;
 
@@ -273,7 +280,7 @@ describe('operator: --policy-reports', function () {
         await admin().call({ method: 'POST', path: `${rbac}/${plural}`, body: object });
         cleanup.push(() => admin().send({ method: 'DELETE', path: `${rbac}/${plural}/${name}` }));
       }
-      const asWriter = new KubeHttp(kubeConfigWithToken(await mintToken(ns, 'report-writer')));
+      const asWriter = new KubeHttp(kubeConnectionWithToken(await mintToken(ns, 'report-writer')));
 
       // A report named sigwatch that someone else manages: never overwritten.
       const foreign = {

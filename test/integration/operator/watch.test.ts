@@ -8,7 +8,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { Logger } from '../../../src/operator/kube/logger.js';
 import { Reflector, type WatchEventType } from '../../../src/operator/kube/watch.js';
-import { freshNamespace, kubeConfig } from '../../support/kube.js';
+import { freshNamespace, kubeConfig, kubeConnection } from '../../support/kube.js';
 import { eventually } from '../../support/operator-process.js';
 
 const quiet: Logger = {
@@ -41,7 +41,7 @@ describe('operator reflector', function () {
   function reflector(ns: string, options: { pageSize?: number; timeoutSeconds?: number } = {}) {
     const events: [WatchEventType, string][] = [];
     const r = new Reflector<Trimmed>({
-      kubeConfig: kubeConfig(),
+      connection: kubeConnection(),
       path: `/api/v1/namespaces/${ns}/configmaps`,
       trim,
       logger: quiet,

@@ -13,7 +13,7 @@ import { WebhookCertificates } from '../../../src/operator/admission/webhook-cer
 import { KubeHttp } from '../../../src/operator/kube/client.js';
 import { createLogger } from '../../../src/operator/kube/logger.js';
 import { mintCa, type ServingCert } from '../../../src/operator/tls/serving-cert.js';
-import { freshNamespace, kubeConfig } from '../../support/kube.js';
+import { freshNamespace, kubeConnection } from '../../support/kube.js';
 import { eventually } from '../../support/operator-process.js';
 
 const group = '/apis/admissionregistration.k8s.io/v1';
@@ -84,7 +84,7 @@ describe('operator: the webhook CA on the real API server', function () {
   };
 
   before(async () => {
-    kube = new KubeHttp(kubeConfig());
+    kube = new KubeHttp(kubeConnection());
     ns = await freshNamespace('webhook-ca');
     await createValidating();
     await kube.call({
