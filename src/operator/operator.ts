@@ -4,118 +4,36 @@
  * Every replica watches (so a new leader starts warm); only the leader talks
  * to registries and writes (design §4.7).
  */
-import type { PolicySource } from '../policy/compile.js';
-import { readPersisted, type PersistedEvictions } from './evictions/state.js';
 import { RegistryClient } from '../registry/client.js';
-import type { CredentialEntry } from '../registry/credentials.js';
 import { Controller } from './controller.js';
 import { auditWorld, verdictSource } from './views.js';
-import { readStoredStatus, type StoredStatus } from './verdicts/policy-status.js';
 import { freshEvidence } from './audits/run.js';
 import { AuditController } from './audits/controller.js';
 import { trimAudit, type WatchedAudit } from './audits/watched-audit.js';
 import { EvidenceStore, evidenceKeyString, evidenceNeeds } from './evidence/store.js';
 import { startProbeServer } from './kube/http.js';
-import { startAggregatedApi, type AggregatedApi, type AggregatedApiSettings } from './api/aggregated-api.js';
-import { startAdmission, type AdmissionSettings, type RunningAdmission } from './admission/admission.js';
+import { startAggregatedApi, type AggregatedApi } from './api/aggregated-api.js';
+import { startAdmission, type RunningAdmission } from './admission/admission.js';
 import { webhookCaSecret } from './admission/webhook-certs.js';
 import { KubeHttp, RateLimiter } from './kube/client.js';
 import { loadKubeConnection } from './kube/connection.js';
 import { LeaderElector } from './kube/leader.js';
 import { LeaderLabel } from './kube/leader-label.js';
-import type { Logger } from './kube/logger.js';
 import { OperatorMetrics } from './metrics.js';
 import { PodCredentials } from './evidence/pod-credentials.js';
 import { PolicyReportWriter } from './policy-reports/writer.js';
 import { trimPod } from './pod.js';
 import { RelatedDigests } from './evidence/related-digests.js';
-import {
-  registryCredentials,
-  trimDataObject,
-  TrustObjects,
-  type DataObject,
-} from './evidence/trust-objects.js';
-import { PublicGoodRoot } from './evidence/trust-refresh.js';
+import { TrustWatch } from './evidence/trust-watch.js';
+import type { OperatorSettings } from './settings.js';
+import { trimNamespace, trimPolicy, type WatchedPolicy } from './watched.js';
 import { Reflector } from './kube/watch.js';
-
-export interface OperatorSettings {
-  /** Path of a kubeconfig; absent: in-cluster or the default loading rules. */
-  readonly kubeconfig?: string;
-  readonly namespace: string;
-  readonly probeAddress: string;
-  readonly probePort: number;
-  readonly insecureRegistries: readonly string[];
-  /** Blob bytes fetched per digest's evidence (default: the registry client's, 16 MiB). */
-  readonly maxEvidenceBytes?: number;
-  /** dockerconfigjson Secret in the operator namespace with registry credentials. */
-  readonly registryCredentialsSecret?: string;
-  /** Also use each pod's imagePullSecrets and its service account's (cluster-wide `get` on Secrets). */
-  readonly podPullSecrets: boolean;
-  readonly kubeQps: number;
-  readonly kubeBurst: number;
-  readonly identity: string;
-  /** This replica's pod, labelled `sigwatch.dev/leader=true` while it leads; absent outside a pod. */
-  readonly podName?: string;
-  readonly leaderElection: boolean;
-  readonly leaseDurationMs: number;
-  readonly evictionRetryMs: number;
-  /** Alertmanager URLs (prefixes) ImageAudits may notify; empty: none. */
-  readonly alertmanagerAllowlist: readonly string[];
-  /** Keep a `wgpolicyk8s.io/v1alpha2` PolicyReport per namespace (needs config/policy-reports). */
-  readonly policyReports?: boolean;
-  /** The aggregated API `inventory.sigwatch.dev` (served by the leader); absent: not served. */
-  readonly api?: AggregatedApiSettings;
-  /** The admission webhook (every replica answers); absent: not served. */
-  readonly webhook?: AdmissionSettings;
-  /** Package queries also answer from unsigned `.sbom` attachments (fetched for that: one more request per digest). */
-  readonly inventoryUnsignedSboms?: boolean;
-  readonly trustRefresh: {
-    readonly enabled: boolean;
-    readonly mirrorURL?: string;
-    readonly staleAfterMs: number;
-  };
-  readonly logger: Logger;
-}
 
 export interface RunningOperator {
   readonly probePort: number;
   readonly apiPort?: number;
   readonly webhookPort?: number;
   stop(): Promise<void>;
-}
-
-interface WatchedPolicy {
-  readonly source: PolicySource;
-  readonly persisted: PersistedEvictions;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly stored: StoredStatus;
-}
-
-function trimPolicy(raw: unknown): WatchedPolicy | undefined {
-  const o = raw as { metadata?: { name?: unknown; generation?: unknown }; spec?: unknown } | undefined;
-  const name = o?.metadata?.name;
-  if (typeof name !== 'string') return undefined;
-  const generation = typeof o?.metadata?.generation === 'number' ? o.metadata.generation : 0;
-  const labels: Record<string, string> = {};
-  const rawLabels = (o?.metadata as { labels?: unknown } | undefined)?.labels;
-  if (typeof rawLabels === 'object' && rawLabels !== null)
-    for (const [k, v] of Object.entries(rawLabels)) if (typeof v === 'string') labels[k] = v;
-  return {
-    source: { name, generation, spec: o?.spec },
-    persisted: readPersisted(raw),
-    labels,
-    stored: readStoredStatus(raw),
-  };
-}
-
-function trimNamespace(raw: unknown): { name: string; labels: Record<string, string> } | undefined {
-  const meta = (raw as { metadata?: { name?: unknown; labels?: unknown } } | undefined)?.metadata;
-  if (typeof meta?.name !== 'string') return undefined;
-  const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries((meta.labels ?? {}) as Record<string, unknown>)) {
-    if (typeof v === 'string') labels[k] = v;
-  }
-  return { name: meta.name, labels };
 }
 
 export async function startOperator(settings: OperatorSettings): Promise<RunningOperator> {
@@ -137,19 +55,24 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     leading: () => mayWrite(),
   });
   const metrics = new OperatorMetrics();
-  const publicGood = new PublicGoodRoot({
-    enabled: settings.trustRefresh.enabled,
-    ...(settings.trustRefresh.mirrorURL === undefined ? {} : { mirrorURL: settings.trustRefresh.mirrorURL }),
-    staleAfterMs: settings.trustRefresh.staleAfterMs,
+  // Started once the registry client exists; the Secret watch hands it the webhook CA from then on.
+  let admission: RunningAdmission | undefined;
+  const trust = new TrustWatch({
+    connection,
+    namespace,
     logger,
-    // Only called after start(), once `trust` and `controller` below exist.
-    onChange: () => {
-      trust.publicGoodChanged();
-      controller.setTrust(trust.material());
+    ...(settings.registryCredentialsSecret === undefined
+      ? {}
+      : { registryCredentialsSecret: settings.registryCredentialsSecret }),
+    refresh: settings.trustRefresh,
+    onChange: (material) => {
+      controller.setTrust(material);
+    },
+    onSecret: (name, data) => {
+      if (name === webhookCaSecret) admission?.secretChanged(data);
     },
   });
-  const trust = new TrustObjects(() => publicGood.current(), logger);
-  metrics.setTrustRootAge(() => publicGood.ageSeconds());
+  metrics.setTrustRootAge(() => trust.ageSeconds());
 
   let leader: LeaderElector | undefined;
   const isLeader = (): boolean => !settings.leaderElection || (leader?.isLeader() ?? false);
@@ -182,7 +105,6 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     evictionRetryMs: settings.evictionRetryMs,
     unsignedSboms: settings.inventoryUnsignedSboms === true,
   });
-  let operatorCredentials: readonly CredentialEntry[] = [];
   const podCredentials = settings.podPullSecrets
     ? new PodCredentials({ kube, logger, active: () => isLeader() })
     : undefined;
@@ -192,42 +114,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
   };
   const renoteTimer = setInterval(renotePods, 60_000);
   renoteTimer.unref();
-  const ns = encodeURIComponent(namespace);
-  // Started once the registry client exists; the Secret watch hands it the webhook CA from then on.
-  let admission: RunningAdmission | undefined;
-  const secrets = new Reflector<DataObject>({
-    connection,
-    path: `/api/v1/namespaces/${ns}/secrets`,
-    trim: (raw) => trimDataObject(raw, true),
-    logger,
-    onEvent: (type, _key, obj, old) => {
-      const name = obj?.name ?? old?.name;
-      if (type === 'SYNC' || name === undefined) return;
-      if (name === webhookCaSecret) admission?.secretChanged(type === 'DELETED' ? undefined : obj?.data);
-      trust.setSecret(name, type === 'DELETED' ? undefined : obj);
-      controller.setTrust(trust.material());
-      // Rotated registry credentials apply from the next authentication, without a restart.
-      if (name === settings.registryCredentialsSecret)
-        operatorCredentials = registryCredentials(trust.secret(name), logger);
-    },
-  });
-  const configMaps = new Reflector<DataObject>({
-    connection,
-    path: `/api/v1/namespaces/${ns}/configmaps`,
-    trim: (raw) => trimDataObject(raw, false),
-    logger,
-    onEvent: (type, _key, obj, old) => {
-      const name = obj?.name ?? old?.name;
-      if (type === 'SYNC' || name === undefined) return;
-      trust.setConfigMap(name, type === 'DELETED' ? undefined : obj);
-      controller.setTrust(trust.material());
-    },
-  });
-  await Promise.all([secrets.start(), configMaps.start()]);
-  if (settings.registryCredentialsSecret !== undefined)
-    operatorCredentials = registryCredentials(trust.secret(settings.registryCredentialsSecret), logger);
-  controller.setTrust(trust.material());
-  publicGood.start();
+  await trust.start();
 
   const registry = new RegistryClient({
     observe: ({ registry, status, seconds }) => {
@@ -240,8 +127,8 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     // The operator's own Secret first: it is what an administrator configured on purpose.
     credentials: () =>
       podCredentials === undefined
-        ? operatorCredentials
-        : [...operatorCredentials, ...podCredentials.entries()],
+        ? trust.credentials()
+        : [...trust.credentials(), ...podCredentials.entries()],
   });
   const store = new EvidenceStore({
     client: registry,
@@ -402,7 +289,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     reports?.resync();
   }
 
-  const watches = [secrets, configMaps, policies, namespaces, pods, imageAudits];
+  const watches = [trust, policies, namespaces, pods, imageAudits];
   const server = await startProbeServer({
     host: settings.probeAddress,
     port: settings.probePort,
@@ -438,7 +325,6 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       audits.stop();
       store.stop();
       related.stop();
-      publicGood.stop();
       await leader?.stop();
       if (leader === undefined) void leaderLabel.follow();
       await leaderLabel.idle();
