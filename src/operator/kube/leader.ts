@@ -24,6 +24,18 @@
  */
 import { KubeError, type KubeHttp } from './client.js';
 import { describeError, SigwatchError } from '../../base/errors.js';
+import { isJsonObject } from '../../base/json.js';
+import {
+  leaseOf,
+  leasePath,
+  leasesPath,
+  microTime,
+  toMillis,
+  toMicroTime,
+  withSpec,
+  type Lease,
+  type LeaseSpec,
+} from './lease.js';
 
 /** The part of the operator's logger this module uses. */
 export interface LeaderLogger {
@@ -350,78 +362,6 @@ export class LeaderElector {
   }
 }
 
-/** The fields of a `coordination.k8s.io/v1` LeaseSpec this module reads and writes; times are MicroTime strings. */
-interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-  strategy?: string;
-  preferredHolder?: string;
-}
-
-interface Lease {
-  readonly apiVersion?: string;
-  readonly kind?: string;
-  /** Kept whole as read: resourceVersion, labels and owners go back unchanged. */
-  readonly metadata: Readonly<Record<string, unknown>>;
-  readonly spec: LeaseSpec;
-}
-
-const leasesPath = (namespace: string): string =>
-  `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
-const leasePath = (namespace: string, name: string): string =>
-  `${leasesPath(namespace)}/${encodeURIComponent(name)}`;
-
-/** A Lease as the API server sent it, keeping only fields of the expected types (anyone may write a Lease). */
-function leaseOf(raw: unknown): Lease {
-  const o = isObject(raw) ? raw : {};
-  const rawSpec = isObject(o['spec']) ? o['spec'] : {};
-  const spec: LeaseSpec = {};
-  for (const k of ['holderIdentity', 'acquireTime', 'renewTime', 'strategy', 'preferredHolder'] as const) {
-    const v = rawSpec[k];
-    if (typeof v === 'string') spec[k] = v;
-  }
-  for (const k of ['leaseDurationSeconds', 'leaseTransitions'] as const) {
-    const v = rawSpec[k];
-    if (typeof v === 'number' && Number.isSafeInteger(v)) spec[k] = v;
-  }
-  return { metadata: isObject(o['metadata']) ? o['metadata'] : {}, spec };
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * The lease as read with a new election record. Metadata is kept whole: its
- * resourceVersion makes the write conditional, and labels or owners someone
- * else set survive. Coordinated-election fields (strategy, preferredHolder)
- * are not ours to drop.
- */
-function withSpec(current: Lease, spec: LeaseSpec): Lease {
-  // `spec` is the caller's fresh literal, completed in place.
-  if (current.spec.strategy !== undefined) spec.strategy = current.spec.strategy;
-  if (current.spec.preferredHolder !== undefined) spec.preferredHolder = current.spec.preferredHolder;
-  return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: current.metadata, spec };
-}
-
-/** metav1.MicroTime: RFC 3339 with exactly six fractional digits, in UTC. */
-export function microTime(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
-/** A MicroTime (or any RFC 3339 time) in epoch ms; undefined when it does not parse. */
-function toMillis(value: string | undefined): number | undefined {
-  const ms = value === undefined ? NaN : Date.parse(value);
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
-function toMicroTime(value: string | undefined): string | undefined {
-  const ms = toMillis(value);
-  return ms === undefined ? undefined : microTime(ms);
-}
-
 /** Log fields for a failure: the HTTP status of an API error, else the cause chain. */
 function failure(error: unknown): { status?: number; error: string } {
   if (error instanceof KubeError && error.code === 'KubeTimeout') return { error: 'timed out' };
@@ -431,6 +371,6 @@ function failure(error: unknown): { status?: number; error: string } {
 
 /** The `message` of a metav1.Status body, bounded: it ends up in logs. */
 function statusMessage(body: unknown): string {
-  const message = isObject(body) ? body['message'] : typeof body === 'string' ? body : undefined;
+  const message = isJsonObject(body) ? body['message'] : typeof body === 'string' ? body : undefined;
   return typeof message === 'string' ? message.slice(0, 200) : 'Kubernetes API error';
 }
