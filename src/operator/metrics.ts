@@ -92,7 +92,7 @@ export class OperatorMetrics {
   private trustRootAgeSource: (() => number) | undefined;
   private readonly trustRootAge = new Gauge({
     name: 'sigwatch_trust_root_age_seconds',
-    help: 'Seconds since the public-good trusted root was last refreshed (or since start-up, before the first refresh).',
+    help: 'Seconds since the public-good trusted root was last refreshed over TUF (or since start-up, before the first refresh); absent with --trust-refresh off.',
     registers: [this.registry],
     collect: () => {
       if (this.trustRootAgeSource !== undefined) this.trustRootAge.set(this.trustRootAgeSource());
@@ -259,7 +259,13 @@ export class OperatorMetrics {
     this.leader.set(leading ? 1 : 0);
   }
 
-  setTrustRootAge(source: () => number): void {
+  /**
+   * Where the trusted root's age comes from; undefined (`--trust-refresh off`)
+   * removes the series: an air-gapped install's root is the admin's to keep,
+   * and an age counted from start-up would only fire SigwatchTrustRootStale.
+   */
+  setTrustRootAge(source: (() => number) | undefined): void {
     this.trustRootAgeSource = source;
+    if (source === undefined) this.registry.removeSingleMetric('sigwatch_trust_root_age_seconds');
   }
 }

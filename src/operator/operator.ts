@@ -72,7 +72,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
       if (name === webhookCaSecret) admission?.secretChanged(data);
     },
   });
-  metrics.setTrustRootAge(() => trust.ageSeconds());
+  metrics.setTrustRootAge(settings.trustRefresh.enabled ? () => trust.ageSeconds() : undefined);
 
   let leader: LeaderElector | undefined;
   const isLeader = (): boolean => !settings.leaderElection || (leader?.isLeader() ?? false);

@@ -76,6 +76,11 @@ describe('config/: alert rules and the dashboard', function () {
       '--namespace',
       await freshNamespace('obs'),
       '--no-leader-election',
+      // Refresh on (against a loopback mirror that refuses), so the trust root's age is exported.
+      '--trust-refresh',
+      'on',
+      '--tuf-mirror',
+      'http://127.0.0.1:1',
     ]);
     try {
       const text = await (await fetch(`http://127.0.0.1:${String(operator.probePort)}/metrics`)).text();
