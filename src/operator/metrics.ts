@@ -25,6 +25,38 @@ export interface OperatorMetricsOptions {
   readonly maxRegistryLabels?: number;
 }
 
+type Labels = Partial<Record<string, string | number>>;
+
+/**
+ * A gauge only the leader exports: every replica may compute it, but a
+ * follower's copy would be frozen at its last leading value and counted
+ * twice by `sum by (policy)` after a failover. Values are held on every
+ * replica and shown only while it leads, so a new leader exports at once
+ * what it holds and a former one exports nothing.
+ */
+class LeaderGauge {
+  private readonly held = new Map<string, { labels: Labels; value: number }>();
+  private leading = false;
+
+  constructor(private readonly gauge: Gauge) {}
+
+  set(labels: Labels, value: number): void {
+    this.held.set(JSON.stringify(labels), { labels, value });
+    if (this.leading) this.gauge.set(labels, value);
+  }
+
+  remove(labels: Labels): void {
+    this.held.delete(JSON.stringify(labels));
+    this.gauge.remove(labels);
+  }
+
+  lead(leading: boolean): void {
+    this.leading = leading;
+    this.gauge.reset();
+    if (leading) for (const { labels, value } of this.held.values()) this.gauge.set(labels, value);
+  }
+}
+
 export class OperatorMetrics {
   readonly registry = new Registry();
   /** Registries with a label value of their own, first come first served (a label never changes meaning). */
@@ -64,13 +96,13 @@ export class OperatorMetrics {
     help: 'Evidence lookups that needed a registry fetch.',
     registers: [this.registry],
   });
-  private readonly pods = new Gauge({
+  private readonly podsGauge = new Gauge({
     name: 'sigwatch_pods',
     help: 'Pods by policy and verdict (the worst over their containers).',
     labelNames: ['policy', 'verdict'] as const,
     registers: [this.registry],
   });
-  private readonly images = new Gauge({
+  private readonly imagesGauge = new Gauge({
     name: 'sigwatch_images',
     help: 'Distinct running image digests by policy and verdict.',
     labelNames: ['policy', 'verdict'] as const,
@@ -82,7 +114,7 @@ export class OperatorMetrics {
     labelNames: ['policy', 'namespace'] as const,
     registers: [this.registry],
   });
-  readonly evictionsPaused = new Gauge({
+  private readonly evictionsPausedGauge = new Gauge({
     name: 'sigwatch_evictions_paused',
     help: '1 while the circuit breaker holds evictions for a policy.',
     labelNames: ['policy'] as const,
@@ -116,12 +148,18 @@ export class OperatorMetrics {
     labelNames: ['namespace', 'audit'] as const,
     registers: [this.registry],
   });
-  readonly auditCompliance = new Gauge({
+  private readonly auditComplianceGauge = new Gauge({
     name: 'sigwatch_audit_compliance_ratio',
     help: 'Share of compliant images in the last run of an ImageAudit (0..1).',
     labelNames: ['namespace', 'audit'] as const,
     registers: [this.registry],
   });
+  private readonly pods = new LeaderGauge(this.podsGauge);
+  private readonly images = new LeaderGauge(this.imagesGauge);
+  /** 1 while the circuit breaker holds evictions for a policy (leader only). */
+  readonly evictionsPaused = new LeaderGauge(this.evictionsPausedGauge);
+  /** The last run's compliance per ImageAudit (leader only: the leader runs audits). */
+  readonly auditCompliance = new LeaderGauge(this.auditComplianceGauge);
   /** `policy` is empty for a request no policy judged (admitted); `decision` is Allow, Warn or Deny. */
   private readonly admissionRequests = new Counter({
     name: 'sigwatch_admission_requests_total',
@@ -257,6 +295,7 @@ export class OperatorMetrics {
 
   setLeader(leading: boolean): void {
     this.leader.set(leading ? 1 : 0);
+    for (const g of [this.pods, this.images, this.evictionsPaused, this.auditCompliance]) g.lead(leading);
   }
 
   /**

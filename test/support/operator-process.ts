@@ -19,6 +19,9 @@ export interface OperatorProcess {
   stop(): Promise<number | null>;
   /** SIGKILL: the process vanishes without cleaning up (no lease release), as a crashed node would. */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the process freezes and resumes, as under a long pause or a network partition. */
+  pause(): void;
+  resume(): void;
 }
 
 /**
@@ -131,6 +134,12 @@ export async function startOperatorProcess(
     apiPort: Number(apiPort ?? '0'),
     webhookPort: Number(webhookPort ?? '0'),
     logs: () => output,
+    pause(): void {
+      child.kill('SIGSTOP');
+    },
+    resume(): void {
+      child.kill('SIGCONT');
+    },
     async kill(): Promise<void> {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGKILL');
