@@ -23,6 +23,7 @@ import {
   type Limit,
   type LimitKey,
 } from './spec.js';
+import { applyDefaults, schemaDefaults } from './schema-defaults.js';
 
 /** The subset of OpenAPI v3 (structural schema) the CRD uses. */
 export interface JsonSchema {
@@ -137,10 +138,10 @@ export function labelSelectorSchema(reservedKeys: boolean): JsonSchema {
   });
 }
 
-/** `ImagePolicy.spec`. Defaults are left to the operator (policyDefaults) so stored objects stay as written. */
+/** `ImagePolicy.spec`, with the defaults of `policyDefaults` (schema-defaults.ts). */
 export function imagePolicySpecSchema(): JsonSchema {
   const d = policyDefaults;
-  return object(
+  const spec = object(
     {
       mode: {
         type: 'string',
@@ -329,4 +330,5 @@ export function imagePolicySpecSchema(): JsonSchema {
     },
     { required: ['match', 'authorities'] },
   );
+  return applyDefaults(spec, schemaDefaults());
 }

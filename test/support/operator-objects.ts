@@ -52,6 +52,14 @@ export class PolicyObjects {
     }
   }
 
+  /** The spec as stored, with what the API server filled in (schema defaults). */
+  async storedSpec(name: string): Promise<Record<string, unknown> | undefined> {
+    const p = (await this.api().getClusterCustomObject({ ...group, name })) as {
+      spec?: Record<string, unknown>;
+    };
+    return p.spec;
+  }
+
   async status(name: string): Promise<Record<string, unknown> | undefined> {
     const p = (await this.api().getClusterCustomObject({ ...group, name })) as {
       status?: Record<string, unknown>;
