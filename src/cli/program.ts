@@ -61,7 +61,8 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .description(pkg.description)
     .version(pkg.version, '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'print usage and exit')
-    .showHelpAfterError()
+    // One error and a hint, not the whole usage: the error is what the user must read.
+    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
       writeOut: (s) => {
         output.writeOut(s);

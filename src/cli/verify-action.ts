@@ -37,6 +37,10 @@ export interface VerifyFlags {
   readonly insecureIgnoreTlog?: boolean;
   readonly insecureRegistry: string[];
   readonly registryCa: string[];
+  /** cosign's spelling of --registry-ca. */
+  readonly registryCacert: string[];
+  readonly allowHttpRegistry?: boolean;
+  readonly allowInsecureRegistry?: boolean;
   readonly dockerConfig?: string;
   readonly signatureRepository?: string;
   readonly output: 'json' | 'table';
@@ -291,9 +295,18 @@ export async function verifyImages(
     extraRepositories.push(repositoryFlag('--signature-repository', flags.signatureRepository));
   }
   const credentials = dockerCredentials(flags.dockerConfig);
-  const caCertificates = flags.registryCa.map((f) => readInputText(f, 'registry CA'));
+  const caCertificates = [...flags.registryCa, ...flags.registryCacert].map((f) =>
+    readInputText(f, 'registry CA'),
+  );
+  if (flags.allowInsecureRegistry === true)
+    context.output.writeErr(
+      'sigwatch: --allow-insecure-registry is accepted but TLS is always verified; trust a private CA with --registry-ca\n',
+    );
   const client = new RegistryClient({
-    plainHttpRegistries: flags.insecureRegistry,
+    plainHttpRegistries:
+      flags.allowHttpRegistry === true
+        ? [...flags.insecureRegistry, ...images.map(registryOf).filter((r) => r !== '')]
+        : flags.insecureRegistry,
     credentials,
     caCertificates,
     limits: { maxEvidenceBytes: parseByteSize('--max-evidence-bytes', flags.maxEvidenceBytes) },

@@ -40,9 +40,20 @@ export function verifyCommand(context: CommandContext): Command {
       repeatable,
       [],
     )
+    .option('--registry-cacert <file>', "cosign's name for --registry-ca (repeatable)", repeatable, [])
     .option(
-      '--signature-repository <repo>',
-      "also look for signatures in this repository (cosign's COSIGN_REPOSITORY), e.g. registry.example.com/signatures",
+      '--allow-http-registry',
+      "cosign's flag: speak plain HTTP to the registries of the given images (like --insecure-registry for each)",
+    )
+    .option(
+      '--allow-insecure-registry',
+      "accepted for cosign's command lines; Sigwatch never skips TLS verification: give the registry's CA with --registry-ca",
+    )
+    .addOption(
+      new Option(
+        '--signature-repository <repo>',
+        'also look for signatures in this repository, e.g. registry.example.com/signatures',
+      ).env('COSIGN_REPOSITORY'),
     )
     .option(
       '--docker-config <file>',

@@ -278,6 +278,47 @@ describe('verify: image signatures against real registries and cosign', function
       expect((await cli([...base, img.ref])).code).to.equal(1);
       const found = await cli([...base, '--signature-repository', sigRepo, img.ref]);
       expect(found.code, found.out + found.err).to.equal(0);
+      // cosign's environment variable, as a script written for cosign sets it.
+      process.env['COSIGN_REPOSITORY'] = sigRepo;
+      try {
+        const viaEnv = await cli([...base, img.ref]);
+        expect(viaEnv.code, viaEnv.out + viaEnv.err).to.equal(0);
+      } finally {
+        delete process.env['COSIGN_REPOSITORY'];
+      }
+    });
+
+    it("accepts cosign's registry flags: --allow-http-registry, --registry-cacert, --allow-insecure-registry", async () => {
+      const registry = testEnv().registry;
+      const img = await pushRandomImage(registry, randomRepo());
+      await sign(img.ref, key, 'bundle');
+      // No --insecure-registry: --allow-http-registry speaks HTTP to the image's own registry.
+      const http = await cli(['verify', '--key', key.pub, '--allow-http-registry', img.ref]);
+      expect(http.code, http.out + http.err).to.equal(0);
+      const without = await cli(['verify', '--key', key.pub, img.ref]);
+      expect(without.code, 'HTTPS to a plain-HTTP registry fails').to.equal(2);
+      // --registry-cacert reads its file like --registry-ca: a missing one is a usage error naming it.
+      const cacert = await cli([
+        'verify',
+        '--key',
+        key.pub,
+        '--registry-cacert',
+        '/nonexistent/ca.pem',
+        img.ref,
+      ]);
+      expect(cacert.code).to.equal(64);
+      expect(cacert.err).to.contain('/nonexistent/ca.pem');
+      // Accepted, never honoured: TLS is always verified, and the user is told so.
+      const insecure = await cli([
+        'verify',
+        '--key',
+        key.pub,
+        '--allow-http-registry',
+        '--allow-insecure-registry',
+        img.ref,
+      ]);
+      expect(insecure.code, insecure.err).to.equal(0);
+      expect(insecure.err).to.contain('TLS is always verified');
     });
 
     it('verifies keyless with --trusted-root, requiring the log unless --insecure-ignore-tlog', async () => {

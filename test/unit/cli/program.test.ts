@@ -37,4 +37,10 @@ describe('cli/program', () => {
     expect(await runCli(['--no-such-flag'], c.output)).to.equal(ExitCode.Usage);
     expect(c.err.join('')).to.contain("unknown option '--no-such-flag'");
   });
+
+  it('prints one error and a hint for a usage error, not the whole help', async () => {
+    const c = capture();
+    expect(await runCli(['verify', '--no-such-flag', 'img'], c.output)).to.equal(ExitCode.Usage);
+    expect(c.err.join('')).to.equal("error: unknown option '--no-such-flag'\n(run with --help for usage)\n");
+  });
 });

@@ -11,6 +11,7 @@ const flags = (extra: Record<string, unknown>): Parameters<typeof authorityFromF
   certificateIdentity: identity,
   insecureRegistry: [],
   registryCa: [],
+  registryCacert: [],
   output: 'json',
   concurrency: '8',
   trustedRootRef: [],
