@@ -64,9 +64,16 @@ describe('CRDs on the API server', function () {
         'COMPLIANT',
         'NONCOMPLIANT',
         'UNKNOWN',
+        'EXEMPT',
         'READY',
+        'EVICTIONSPAUSED',
         'AGE',
       ]);
+      // The schema's default fills the Mode column of a policy that does not say it.
+      const mode = (p.spec as { mode?: string }).mode ?? 'Audit';
+      expect(table.stdout.split('\n')[1]?.split(/\s+/)[1]).to.equal(mode);
+      const wide = await kubectl(['get', 'ipol', name, '-o', 'wide']);
+      expect(wide.stdout.split('\n')[0]?.split(/\s+/)).to.include('REASON');
     });
   }
 
