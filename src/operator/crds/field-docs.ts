@@ -21,11 +21,14 @@ import {
 
 const conventions = 'https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md';
 
-/** The standard wording of every Kubernetes object's first three fields. */
+/**
+ * The standard wording of apiVersion and kind. `metadata` has none: the API
+ * server refuses a CRD whose schema says anything of metadata but name and
+ * generateName (`kubectl explain` shows ObjectMeta's own text there).
+ */
 const objectDocs: FieldDocs = {
   apiVersion: `APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: ${conventions}#resources`,
   kind: `Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: ${conventions}#types-kinds`,
-  metadata: `Standard object's metadata. More info: ${conventions}#metadata`,
 };
 
 /** metav1.Condition under `path`, as the API conventions word it. */
