@@ -38,7 +38,22 @@ const known = [
   'historyLimit',
   'notify',
 ];
-const whens: readonly NotifyWhen[] = ['Always', 'OnViolation', 'OnChange'];
+export const notifyWhens: readonly NotifyWhen[] = ['Always', 'OnViolation', 'OnChange'];
+
+/** Defaults applied to absent fields; the CRD's field descriptions say them from here too. */
+export const auditDefaults = {
+  timeZone: 'UTC',
+  suspend: false,
+  policies: [],
+  historyLimit: 12,
+  notify: { when: 'OnViolation' },
+} as const satisfies {
+  timeZone: string;
+  suspend: boolean;
+  policies: readonly string[];
+  historyLimit: number;
+  notify: { when: NotifyWhen };
+};
 
 /** `seed`: the audit's identity, fixing Jenkins-style `H` fields of its schedule. */
 export function readAuditSpec(value: unknown, seed = ''): AuditSpecReading {
@@ -50,7 +65,7 @@ export function readAuditSpec(value: unknown, seed = ''): AuditSpecReading {
     if (!known.includes(k)) f.problem(`spec.${k}`, 'UnknownField', 'unknown field');
   let schedule: CompiledSchedule | undefined;
   const expr = s['schedule'];
-  const tz = s['timeZone'] ?? 'UTC';
+  const tz = s['timeZone'] ?? auditDefaults.timeZone;
   if (typeof expr !== 'string' || expr.trim() === '')
     f.problem('spec.schedule', 'Required', 'a cron expression is required');
   else if (typeof tz !== 'string') f.problem('spec.timeZone', 'WrongType', 'expected a string');
@@ -66,9 +81,9 @@ export function readAuditSpec(value: unknown, seed = ''): AuditSpecReading {
       );
     }
   }
-  const suspend = s['suspend'] ?? false;
+  const suspend = s['suspend'] ?? auditDefaults.suspend;
   if (typeof suspend !== 'boolean') f.problem('spec.suspend', 'WrongType', 'expected a boolean');
-  const policies = s['policies'] ?? [];
+  const policies = s['policies'] ?? auditDefaults.policies;
   if (!Array.isArray(policies) || !policies.every((p) => typeof p === 'string'))
     f.problem('spec.policies', 'WrongType', 'expected a list of ImagePolicy names');
   const policySelector =
@@ -79,7 +94,7 @@ export function readAuditSpec(value: unknown, seed = ''): AuditSpecReading {
     s['namespaceSelector'] === undefined
       ? undefined
       : readSelector(f, 'spec.namespaceSelector', s['namespaceSelector']);
-  const historyLimit = s['historyLimit'] ?? 12;
+  const historyLimit = s['historyLimit'] ?? auditDefaults.historyLimit;
   if (
     typeof historyLimit !== 'number' ||
     !Number.isInteger(historyLimit) ||
@@ -90,9 +105,9 @@ export function readAuditSpec(value: unknown, seed = ''): AuditSpecReading {
   let notify: AuditSpec['notify'];
   if (s['notify'] !== undefined) {
     const n = obj(s['notify']);
-    const when = n?.['when'] ?? 'OnViolation';
-    if (!whens.includes(when as NotifyWhen))
-      f.problem('spec.notify.when', 'InvalidEnum', `one of ${whens.join(', ')}`);
+    const when = n?.['when'] ?? auditDefaults.notify.when;
+    if (!notifyWhens.includes(when as NotifyWhen))
+      f.problem('spec.notify.when', 'InvalidEnum', `one of ${notifyWhens.join(', ')}`);
     const am = n?.['alertmanager'] === undefined ? undefined : obj(n['alertmanager']);
     const url = am?.['url'];
     if (am !== undefined && (typeof url !== 'string' || !/^https?:\/\//.test(url) || !URL.canParse(url)))

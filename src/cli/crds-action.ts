@@ -2,11 +2,12 @@
  * What `sigwatch crds` does (flags in crds.ts): render the CRDs as YAML, to
  * stdout or one file each.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { CliError } from '../base/errors.js';
 import { allCrds } from '../operator/crds/crds.js';
+import { readmeSections, spliceSections } from '../operator/crds/field-table.js';
 import type { CommandContext } from './context.js';
 
 const header =
@@ -39,4 +40,25 @@ export function printCrds(outDir: string | undefined, context: CommandContext): 
     }
     context.output.writeOut(`${path}\n`);
   }
+}
+
+/**
+ * `crds --readme FILE` (`npm run docs`): rewrite the generated field tables
+ * of FILE (the README) from the CRDs and their field docs.
+ */
+export function writeReadmeTables(file: string, context: CommandContext): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error: unknown) {
+    throw new CliError('UsageError', `cannot read ${file}`, { cause: error });
+  }
+  const updated = spliceSections(text, readmeSections());
+  if (updated === text) return;
+  try {
+    writeFileSync(file, updated);
+  } catch (error: unknown) {
+    throw new CliError('UsageError', `cannot write ${file}`, { cause: error });
+  }
+  context.output.writeOut(`${file}\n`);
 }

@@ -15,7 +15,6 @@ import {
   admissionUnknownValues,
   evictableKinds,
   labelSelectorOperators,
-  policyDefaults,
   policyLimits,
   policyModes,
   signatureOnValues,
@@ -70,13 +69,9 @@ function object(properties: Record<string, JsonSchema>, extra: Partial<JsonSchem
   return { type: 'object', properties, ...extra };
 }
 
-function duration(description: string): JsonSchema {
-  return {
-    type: 'string',
-    maxLength: policyLimits.duration.maxLength,
-    pattern: durationPattern,
-    description,
-  };
+/** A Go duration; its description comes from field-docs.ts as every field's does. */
+function duration(): JsonSchema {
+  return { type: 'string', maxLength: policyLimits.duration.maxLength, pattern: durationPattern };
 }
 
 const exactlyOne = (a: string, b: string): { rule: string; message: string } => ({
@@ -140,14 +135,9 @@ export function labelSelectorSchema(reservedKeys: boolean): JsonSchema {
 
 /** `ImagePolicy.spec`, with the defaults of `policyDefaults` (schema-defaults.ts). */
 export function imagePolicySpecSchema(): JsonSchema {
-  const d = policyDefaults;
   const spec = object(
     {
-      mode: {
-        type: 'string',
-        enum: policyModes,
-        description: `Audit never changes workloads. Default ${d.mode}.`,
-      },
+      mode: { type: 'string', enum: policyModes },
       match: object(
         {
           images: list('match.images', str('match.images[]', { minLength: 1 }), { minItems: 1 }),
@@ -248,7 +238,7 @@ export function imagePolicySpecSchema(): JsonSchema {
       sbom: object({
         required: { type: 'boolean' },
         maxAge: {
-          ...duration('Oldest acceptable SBOM (signed time, else document time).'),
+          ...duration(),
           'x-kubernetes-validations': [
             { rule: "duration(self) > duration('0s')", message: 'maxAge must be positive' },
           ],
@@ -285,11 +275,9 @@ export function imagePolicySpecSchema(): JsonSchema {
         label: { type: 'boolean' },
         evict: object({
           enabled: { type: 'boolean' },
-          noncompliantFor: duration(
-            'How long a pod must stay freshly NonCompliant before it may be evicted.',
-          ),
+          noncompliantFor: duration(),
           maxPerHour: { type: 'integer', minimum: 0, maximum: 10_000 },
-          perOwnerInterval: duration('At most one eviction per owner in this interval.'),
+          perOwnerInterval: duration(),
           includeKinds: list(
             'actions.evict.includeKinds',
             { type: 'string', enum: evictableKinds },
@@ -300,29 +288,13 @@ export function imagePolicySpecSchema(): JsonSchema {
           maxNewViolationsPercent: { type: 'integer', minimum: 0, maximum: 100 },
         }),
       }),
-      admission: object(
-        {
-          enabled: {
-            type: 'boolean',
-            description:
-              'Judge pods and pod templates at admission (default true): Enforce refuses a NonCompliant image, Audit admits it with a warning.',
-          },
-          onUnknown: {
-            type: 'string',
-            enum: admissionUnknownValues,
-            description:
-              'Enforce mode: refuse (Deny, the default) or admit with a warning (Allow) an image whose verdict is Unknown at admission (registry down, timeout).',
-          },
-          pinDigests: {
-            type: 'boolean',
-            description:
-              'Rewrite each pod image this policy matches from its tag to the digest that was judged (default false).',
-          },
-        },
-        { description: 'What this policy does at deploy time, in the admission webhook.' },
-      ),
+      admission: object({
+        enabled: { type: 'boolean' },
+        onUnknown: { type: 'string', enum: admissionUnknownValues },
+        pinDigests: { type: 'boolean' },
+      }),
       reverifyInterval: {
-        ...duration('How often evidence is re-fetched; at least 1m.'),
+        ...duration(),
         'x-kubernetes-validations': [
           { rule: "duration(self) >= duration('1m')", message: 'reverifyInterval must be at least 1m' },
         ],

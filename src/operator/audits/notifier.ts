@@ -7,7 +7,7 @@
  * already succeeded and stays so.
  */
 import type { AuditReport } from '../../audit/report.js';
-import type { AuditSpec } from '../../audit/spec.js';
+import { auditDefaults, type AuditSpec } from '../../audit/spec.js';
 import {
   notifyAction,
   postable,
@@ -109,7 +109,7 @@ export class AuditNotifier {
     report: AuditReport,
     reportName: string,
   ): Promise<void> {
-    const when = spec.notify?.when ?? 'OnViolation';
+    const when = spec.notify?.when ?? auditDefaults.notify.when;
     if (!urlAllowed(target.url, this.options.allowlist)) {
       await refuseUrl(target);
       return;

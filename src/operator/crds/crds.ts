@@ -5,6 +5,8 @@
  * the same output, checked by a test.
  */
 import { imagePolicySpecSchema, type JsonSchema } from '../../policy/schema.js';
+import { describeSchema } from '../../policy/field-docs.js';
+import { kindDocs } from './field-docs.js';
 import { imageAuditReportSchema, imageAuditSpec, imageAuditStatus } from './image-audit.js';
 import { conditionsWithKeys, count, message, name253 } from './schema-parts.js';
 
@@ -59,8 +61,6 @@ const imagePolicyStatus: JsonSchema = {
     },
     evictionsPaused: {
       type: 'object',
-      description:
-        'A tripped circuit breaker: evictions stay paused until the annotation sigwatch.dev/confirm-evictions names this generation or a later one.',
       properties: {
         generation: { type: 'integer', minimum: 0 },
         since: { type: 'string', format: 'date-time' },
@@ -79,9 +79,14 @@ interface PrinterColumn {
   priority?: number;
 }
 
-/** A CRD of `sigwatch.dev/v1alpha1` with one served version whose schema is `root`. */
+type Kind = keyof typeof kindDocs;
+
+/**
+ * A CRD of `sigwatch.dev/v1alpha1` with one served version whose schema is
+ * `root`, every field described from field-docs.ts (what `kubectl explain` prints).
+ */
 function definition(
-  kind: string,
+  kind: Kind,
   plural: string,
   scope: 'Cluster' | 'Namespaced',
   shortNames: string[],
@@ -111,7 +116,7 @@ function definition(
           storage: true,
           ...(statusSubresource ? { subresources: { status: {} } } : {}),
           additionalPrinterColumns: columns,
-          schema: { openAPIV3Schema: root },
+          schema: { openAPIV3Schema: describeSchema(root, kindDocs[kind]) },
         },
       ],
     },
@@ -120,7 +125,7 @@ function definition(
 
 /** A spec/status kind: the status written through its subresource. */
 function crd(
-  kind: string,
+  kind: Kind,
   plural: string,
   scope: 'Cluster' | 'Namespaced',
   shortNames: string[],

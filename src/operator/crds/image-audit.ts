@@ -20,6 +20,7 @@
  * - Lists stay atomic (no list-type set/map): the managedFields the API
  *   server keeps then name each list once instead of every pod in it.
  */
+import { notifyWhens } from '../../audit/spec.js';
 import { definiteReasons, unknownReasons } from '../../base/reasons.js';
 import { labelSelectorSchema, type JsonSchema } from '../../policy/schema.js';
 import { policyLimits } from '../../policy/spec.js';
@@ -32,8 +33,8 @@ export const imageAuditSpec: JsonSchema = {
   type: 'object',
   required: ['schedule'],
   properties: {
-    schedule: { type: 'string', minLength: 1, maxLength: 128, description: 'Cron expression (cron-parser).' },
-    timeZone: { type: 'string', maxLength: 64, description: 'IANA time zone; default UTC.' },
+    schedule: { type: 'string', minLength: 1, maxLength: 128 },
+    timeZone: { type: 'string', maxLength: 64 },
     suspend: { type: 'boolean' },
     policies: { type: 'array', maxItems: 64, items: name253 },
     policySelector: selector,
@@ -54,18 +55,15 @@ export const imageAuditSpec: JsonSchema = {
             },
           },
         },
-        when: { type: 'string', enum: ['Always', 'OnViolation', 'OnChange'] },
+        when: { type: 'string', enum: notifyWhens },
       },
     },
   },
 };
 
 const image = { type: 'string', maxLength: auditLimits.imageLength } as const satisfies JsonSchema;
-const pod = {
-  type: 'string',
-  maxLength: auditLimits.podLength,
-  description: 'namespace/name',
-} as const satisfies JsonSchema;
+/** namespace/name */
+const pod = { type: 'string', maxLength: auditLimits.podLength } as const satisfies JsonSchema;
 const percent = { type: 'number', minimum: 0, maximum: 100 } as const satisfies JsonSchema;
 const reasons: JsonSchema = {
   type: 'array',
@@ -75,14 +73,14 @@ const reasons: JsonSchema = {
 const verdict: JsonSchema = { type: 'string', enum: ['Compliant', 'NonCompliant', 'Unknown', 'Exempt'] };
 const counts = {
   images: count,
-  signed: { ...count, description: 'Signed by an authority of a policy that matches the image.' },
-  signedUntrusted: { ...count, description: 'Signed, but by no key or identity a matching policy trusts.' },
-  withSbom: { ...count, description: 'With a signed SBOM attestation.' },
+  signed: count,
+  signedUntrusted: count,
+  withSbom: count,
   compliant: count,
   nonCompliant: count,
   unknown: count,
   exempt: count,
-  compliancePercent: { ...percent, description: '(compliant + exempt) / images × 100, one decimal.' },
+  compliancePercent: percent,
 } satisfies Record<string, JsonSchema>;
 
 export const imageAuditStatus: JsonSchema = {
@@ -90,17 +88,12 @@ export const imageAuditStatus: JsonSchema = {
   properties: {
     observedGeneration: { type: 'integer', minimum: 0 },
     conditions: conditionsWithKeys,
-    lastScheduleTime: { ...time, description: 'The scheduled time of the last run, written when it starts.' },
+    lastScheduleTime: time,
     nextScheduleTime: time,
     lastCompletionTime: time,
-    lastRunNow: {
-      type: 'string',
-      maxLength: auditLimits.runNowLength,
-      description: 'The sigwatch.dev/run-now value last served (its sha256 when longer).',
-    },
+    lastRunNow: { type: 'string', maxLength: auditLimits.runNowLength },
     lastResult: {
       type: 'object',
-      description: 'The last successful run.',
       properties: {
         ...counts,
         nonCompliantImages: {
@@ -116,10 +109,7 @@ export const imageAuditStatus: JsonSchema = {
           },
         },
         unsigned: { type: 'array', maxItems: auditLimits.listed, items: image },
-        reportName: {
-          ...name253,
-          description: 'The ImageAuditReport in this namespace that holds the whole report (its part 0).',
-        },
+        reportName: name253,
       },
     },
     history: {
@@ -132,7 +122,6 @@ export const imageAuditStatus: JsonSchema = {
     },
     alert: {
       type: 'object',
-      description: 'The Alertmanager alert this audit keeps firing or last resolved.',
       properties: {
         firing: { type: 'boolean' },
         startsAt: time,
@@ -146,10 +135,9 @@ export const imageAuditStatus: JsonSchema = {
   },
 };
 
-const items = (of: JsonSchema, description: string): JsonSchema => ({
+const items = (of: JsonSchema): JsonSchema => ({
   type: 'array',
   maxItems: auditLimits.itemsPerEntry,
-  description,
   items: of,
 });
 
@@ -157,32 +145,21 @@ const entry: JsonSchema = {
   type: 'object',
   required: ['image', 'verdict', 'signature', 'signedSbom'],
   properties: {
-    image: { ...image, description: 'registry/repository@digest' },
-    continued: {
-      type: 'boolean',
-      description:
-        'This piece continues the entry before it (same image): its lists are the rest of that entry’s. Only entries too large for one part are split.',
-    },
-    verdict: { ...verdict, description: 'Over every policy that matches the image (all must pass).' },
-    reasons: { ...reasons, description: 'Why the verdict is not Compliant (reason codes).' },
-    signature: {
-      type: 'string',
-      enum: ['trusted', 'untrusted', 'unsigned', 'unknown'],
-      description:
-        'trusted: signed by an authority of a matching policy; untrusted: signed, but by no key or identity a matching policy trusts; unknown: not decided (the registry could not be read).',
-    },
-    signedSbom: { type: 'boolean', description: 'A signed SBOM attestation was verified.' },
-    policies: items(name253, 'The ImagePolicies that match the image.'),
-    references: items(image, 'How pod specs name the image.'),
-    pods: items(pod, 'The running pods with the image.'),
+    image,
+    continued: { type: 'boolean' },
+    verdict,
+    reasons,
+    signature: { type: 'string', enum: ['trusted', 'untrusted', 'unsigned', 'unknown'] },
+    signedSbom: { type: 'boolean' },
+    policies: items(name253),
+    references: items(image),
+    pods: items(pod),
   },
 };
 
 /** The whole object (`openAPIV3Schema`): see the header for why it has this shape. */
 export const imageAuditReportSchema: JsonSchema = {
   type: 'object',
-  description:
-    'The report of one ImageAudit run, or one part of it. Part 0 is named like the report (ImageAudit.status.lastResult.reportName) and carries the summary and the part count; part n is named <report>-<n>. All parts are labelled sigwatch.dev/report=<report> and sigwatch.dev/part=<n>.',
   required: ['audit', 'time', 'part'],
   'x-kubernetes-validations': [
     {
@@ -194,39 +171,26 @@ export const imageAuditReportSchema: JsonSchema = {
     apiVersion: { type: 'string' },
     kind: { type: 'string' },
     metadata: { type: 'object' },
-    audit: { ...name253, description: 'The ImageAudit (in this namespace) whose run this is.' },
-    time: { ...time, description: 'When the run started.' },
-    part: {
-      type: 'integer',
-      minimum: 0,
-      maximum: auditLimits.maxParts - 1,
-      description: 'Which part this is; the same as the label sigwatch.dev/part.',
-    },
-    parts: { type: 'integer', minimum: 1, maximum: auditLimits.maxParts, description: 'Part 0 only.' },
+    audit: name253,
+    time,
+    part: { type: 'integer', minimum: 0, maximum: auditLimits.maxParts - 1 },
+    parts: { type: 'integer', minimum: 1, maximum: auditLimits.maxParts },
     summary: {
       type: 'object',
-      description: 'Part 0 only.',
       required: [...Object.keys(counts), 'result'],
       properties: {
         ...counts,
-        result: {
-          type: 'string',
-          enum: reportResults,
-          description:
-            'NonCompliant if any image is, else Unknown if any image is undecided, else Compliant.',
-        },
+        result: { type: 'string', enum: reportResults },
       },
     },
     entries: {
       type: 'array',
       maxItems: auditLimits.entriesPerPart,
-      description: 'Every judged image: non-compliant first, then unknown, then by name.',
       items: entry,
     },
     unmatchedPods: {
       type: 'array',
       maxItems: auditLimits.unmatchedPodsPerPart,
-      description: 'Running pods no policy selects.',
       items: pod,
     },
   },
