@@ -8,7 +8,7 @@
  * and most of start-up is compiling JavaScript. Node's compile cache keeps the
  * compiled code of every module loaded on disk (`$NODE_COMPILE_CACHE`, by
  * default `node-compile-cache` in the OS temporary directory; the container
- * image ships one warmed at build time), checked against each file's content,
+ * image ships none, see the Dockerfile), checked against each file's content,
  * so a later run skips compiling. It must be on before the CLI's modules load,
  * hence the dynamic imports. A cache that cannot be written changes nothing
  * but speed; `NODE_DISABLE_COMPILE_CACHE=1` turns it off.

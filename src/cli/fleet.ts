@@ -7,7 +7,8 @@
  * - `total`: tasks running at once overall (memory: each image holds its evidence).
  * - `perKey`: tasks running at once for one key (a registry host), so one host
  *   that is slow or answers 429 with Retry-After holds at most `perKey` of
- *   the `total` slots while other hosts' images go on. A task takes its key's
+ *   the `total` slots while other hosts' images go on (when `total` is larger:
+ *   verify's defaults are equal, 8 and 8). A task takes its key's
  *   slot before an overall one, so tasks queued behind a busy host hold none.
  *
  * A task turns its item's expected failures into a result itself, so one

@@ -259,6 +259,7 @@ export class Controller {
    */
   resync(): void {
     this.evictions.resetMemory();
+    this.status.clear();
     for (const key of this.pods.keys()) this.enqueue(key);
     this.status.setPolicies(this.policies.all);
   }

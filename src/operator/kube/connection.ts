@@ -76,7 +76,9 @@ export async function loadInCluster(options: InClusterOptions = {}): Promise<Kub
   const ca = await readMounted(join(dir, 'ca.crt'));
   const token = new TokenFile(join(dir, 'token'), await readMounted(join(dir, 'token')), options.clock);
   // One agent for every request: connections are kept alive and reused, the CA parsed once per connection.
-  const agent = new Agent({ keepAlive: true, ca });
+  // An idle socket is closed after 30 s, before the API server's own idle close (90 s) can race a reused request,
+  // and a connection that died silently (a control-plane failover) is not handed to the next Lease renewal.
+  const agent = new Agent({ keepAlive: true, timeout: 30_000, ca });
   return {
     server,
     async authorize(o: RequestOptions): Promise<void> {

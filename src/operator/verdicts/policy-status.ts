@@ -166,6 +166,15 @@ export class PolicyStatusWriter {
     this.schedule();
   }
 
+  /**
+   * Forgets what this replica wrote in an earlier term (after gaining the
+   * lease): the stored status, written by whoever led meanwhile, is the truth.
+   */
+  clear(): void {
+    this.written.clear();
+    this.violationSince.clear();
+  }
+
   /** The policy's status as stored (the watch delivers ours and a former leader's writes). */
   observeStored(policy: string, stored: StoredStatus): void {
     this.stored.set(policy, stored);
@@ -206,6 +215,10 @@ export class PolicyStatusWriter {
     const now = this.options.now().toISOString();
     const previous = this.written.get(policy.name);
     const stored = this.stored.get(policy.name);
+    // Anyone who may write the status could store a time in the future, which would then stand for ever.
+    const nowMs = Date.parse(now);
+    const past = (t: string | undefined): string | undefined =>
+      t !== undefined && Date.parse(t) <= nowMs ? t : undefined;
     const condition = (
       type: string,
       status: Condition['status'],
@@ -213,7 +226,10 @@ export class PolicyStatusWriter {
       message: string,
     ): Condition => {
       // As metav1.Condition: the time moves only when the status does, whoever wrote it last.
-      const before = previous?.conditions.find((c) => c.type === type) ?? stored?.conditions.get(type);
+      const kept = stored?.conditions.get(type);
+      const before =
+        previous?.conditions.find((c) => c.type === type) ??
+        (kept === undefined || past(kept.lastTransitionTime) === undefined ? undefined : kept);
       const lastTransitionTime = before?.status === status ? before.lastTransitionTime : now;
       return {
         type,
@@ -244,7 +260,7 @@ export class PolicyStatusWriter {
         if (r.verdict !== 'NonCompliant') continue;
         const [namespace = '', pod = ''] = podKey.split('/');
         const id = violationId(podKey, r.container, r.digest);
-        const since = sinceBefore?.get(id) ?? stored?.violationSince.get(id) ?? now;
+        const since = sinceBefore?.get(id) ?? past(stored?.violationSince.get(id)) ?? now;
         violationSince.set(id, since);
         violations.push({
           namespace,

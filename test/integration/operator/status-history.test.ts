@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import { generateKeyPair } from '../../support/cosign.js';
+import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo } from '../../support/images.js';
 import { applyCrd, freshNamespace } from '../../support/kube.js';
 import { PolicyObjects, podMarks, runningPod } from '../../support/operator-objects.js';
@@ -100,5 +101,65 @@ describe('operator: ImagePolicy status across restarts', function () {
     expect(Date.parse(since(after, 'second') ?? '')).to.be.greaterThan(
       Date.parse(since(before, 'first') ?? ''),
     );
+  });
+
+  it('does not keep a stored time from the future, whoever wrote it', async () => {
+    const ns = await freshNamespace('future');
+    const name = `future-${ns}`;
+    const img = await pushRandomImage(testEnv().registry, randomRepo('future'));
+    await policies.create(name, {
+      mode: 'Enforce',
+      match: {
+        images: [`${testEnv().registry}/**`],
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+      },
+      authorities: [{ name: 'k', key: { publicKey: await readFile((await generateKeyPair()).pub, 'utf8') } }],
+    });
+    if (operator !== undefined) expect(await operator.stop()).to.equal(0);
+    operator = undefined;
+    // Someone with access to the status subresource stores times in the year 2999.
+    const future = '2999-01-01T00:00:00Z';
+    await exec('kubectl', [
+      '--kubeconfig',
+      testEnv().kubeconfig,
+      'patch',
+      'imagepolicy',
+      name,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        status: {
+          conditions: ['Ready', 'Synced', 'Degraded'].map((type) => ({
+            type,
+            status: type === 'Degraded' ? 'False' : 'True',
+            reason: 'Forged',
+            message: '',
+            lastTransitionTime: future,
+            observedGeneration: 1,
+          })),
+          violations: [
+            {
+              namespace: ns,
+              pod: 'p',
+              container: 'app',
+              image: img.ref,
+              digest: img.digest,
+              reason: 'SignatureMissing',
+              message: '',
+              since: future,
+            },
+          ],
+        },
+      }),
+    ]);
+    operator = await start();
+    await runningPod(ns, 'p', img.ref);
+    const written = await eventually('the status rewritten', async () => {
+      const s = (await policies.status(name)) as
+        { conditions?: Condition[]; violations?: Violation[] } | undefined;
+      return s?.violations?.some((v) => v.pod === 'p' && v.since !== future) === true ? s : undefined;
+    });
+    for (const c of written.conditions ?? []) expect(c.lastTransitionTime, c.type).not.to.equal(future);
   });
 });
