@@ -98,6 +98,14 @@ export class AuditController {
     const target = reading.ok ? this.target(audit, reading.spec) : undefined;
     if (target === undefined) this.notifier.forget(auditKey(audit));
     else this.notifier.adopt(auditKey(audit), target, audit.status.alert, fromStatus);
+    // The last run's compliance as stored (newest first), whoever ran it: a new leader exports it at once
+    // instead of its own value from an earlier term, or nothing until the next run.
+    const last = audit.status.history[0];
+    if (last !== undefined && Number.isFinite(last.compliancePercent))
+      this.options.metrics?.auditCompliance.set(
+        { namespace: audit.namespace, audit: audit.name },
+        Math.min(100, Math.max(0, last.compliancePercent)) / 100,
+      );
     this.evaluate(auditKey(audit));
   }
 
