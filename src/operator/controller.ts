@@ -408,6 +408,7 @@ export class Controller {
       judgedOne: (id, v, started) => {
         this.counters.verified(id, v, started);
       },
+      sharedId: (id) => this.users.canonical(id),
     });
     this.track(key, ids);
     this.results.set(key, results);

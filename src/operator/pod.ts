@@ -54,11 +54,52 @@ export interface TrimmedPod {
   readonly serviceAccount: string;
 }
 
-function stringMap(v: unknown, keep: (key: string) => boolean = () => true): Record<string, string> {
+/** Most pods carry no Sigwatch annotations (and some no labels): one frozen empty record for all of them. */
+const noEntries: Readonly<Record<string, string>> = Object.freeze({});
+
+function stringMap(
+  v: unknown,
+  keep: (key: string) => boolean = () => true,
+): Readonly<Record<string, string>> {
   const out: Record<string, string> = {};
+  let empty = true;
   for (const [k, value] of Object.entries(obj(v) ?? {}))
-    if (typeof value === 'string' && keep(k)) out[k] = value;
-  return out;
+    if (typeof value === 'string' && keep(k)) {
+      out[k] = value;
+      empty = false;
+    }
+  return empty ? noEntries : out;
+}
+
+/**
+ * Every pod is kept for as long as it runs, and thousands of them name the
+ * same few hundred images, owners and namespaces; each parsed pod brings its
+ * own copy of those strings (and each parse of an image its own reference
+ * object). These tables hand out one copy per distinct value. Bounded: a
+ * table is emptied when full, so a cluster's churn of images and owners
+ * cannot grow it — a value seen again afterwards is simply shared anew.
+ */
+const maxShared = 8192;
+const sharedStrings = new Map<string, string>();
+const sharedImages = new Map<string, { readonly image: string; readonly reference?: ImageReference }>();
+
+function shared(value: string): string {
+  const found = sharedStrings.get(value);
+  if (found !== undefined) return found;
+  if (sharedStrings.size >= maxShared) sharedStrings.clear();
+  sharedStrings.set(value, value);
+  return value;
+}
+
+/** The spec image in canonical form and parsed (see TrimmedContainer), shared by the pods that name it. */
+function specImage(image: string): { readonly image: string; readonly reference?: ImageReference } {
+  const found = sharedImages.get(image);
+  if (found !== undefined) return found;
+  const reference = specReference(image);
+  const parsed = reference === undefined ? { image } : { image: formatReference(reference), reference };
+  if (sharedImages.size >= maxShared) sharedImages.clear();
+  sharedImages.set(image, parsed);
+  return parsed;
 }
 
 function stateOf(status: Json | undefined): TrimmedContainer['state'] {
@@ -102,18 +143,19 @@ function containersOf(spec: Json | undefined, status: Json | undefined): Trimmed
       if (container === undefined || name === undefined || image === undefined) continue;
       const s = statuses.get(name);
       const imageID = str(s?.['imageID']);
-      const reference = specReference(image);
+      const { image: canonical, reference } = specImage(image);
       out.push({
-        name,
+        name: shared(name),
         kind: kindOf(container),
-        image: reference === undefined ? image : formatReference(reference),
+        image: canonical,
         ...(reference === undefined ? {} : { reference }),
-        ...(imageID === undefined ? {} : { imageID }),
+        ...(imageID === undefined ? {} : { imageID: shared(imageID) }),
         state: stateOf(s),
       });
     }
   }
-  return out;
+  // An array grown by push keeps room for 17 entries; a pod has one or two containers.
+  return out.slice();
 }
 
 /** Names of a `[{name}]` list of LocalObjectReferences (imagePullSecrets). */
@@ -147,7 +189,7 @@ export function trimPod(raw: unknown): TrimmedPod | undefined {
   const priorityClassName = str(spec?.['priorityClassName']);
   const created = str(meta['creationTimestamp']);
   return {
-    namespace,
+    namespace: shared(namespace),
     name,
     uid: str(meta['uid']) ?? '',
     // Only a time the API server could have written; anything else is dropped, not echoed.
@@ -156,14 +198,14 @@ export function trimPod(raw: unknown): TrimmedPod | undefined {
       : {}),
     labels: stringMap(meta['labels']),
     annotations: stringMap(meta['annotations'], (k) => k.startsWith('sigwatch.dev/')),
-    phase: str(status?.['phase']) ?? 'Unknown',
-    ...(owner === undefined ? {} : { owner }),
+    phase: shared(str(status?.['phase']) ?? 'Unknown'),
+    ...(owner === undefined ? {} : { owner: { kind: shared(owner.kind), name: shared(owner.name) } }),
     ...(priorityClassName === undefined ? {} : { priorityClassName }),
     deleting: meta['deletionTimestamp'] !== undefined && meta['deletionTimestamp'] !== null,
     mirror: obj(meta['annotations'])?.['kubernetes.io/config.mirror'] !== undefined,
     containers: containersOf(spec, status),
     pullSecrets: secretNames(spec?.['imagePullSecrets']),
-    serviceAccount: str(spec?.['serviceAccountName']) ?? 'default',
+    serviceAccount: shared(str(spec?.['serviceAccountName']) ?? 'default'),
   };
 }
 

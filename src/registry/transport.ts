@@ -14,12 +14,25 @@
  * - Retries (GET/HEAD only): 5xx, connection failures and 429 whose
  *   Retry-After is within `maxRetryAfterMs`, with capped backoff.
  */
+import { createRequire } from 'node:module';
 import { rootCertificates } from 'node:tls';
-import { Agent, request, type Dispatcher } from 'undici';
+import type * as Undici from 'undici';
 import { isTimeout, withDeadline } from '../base/deadline.js';
 import { classifyHost, type AddressClass } from './addresses.js';
 import { RegistryError } from './errors.js';
 import type { RegistryLimits } from './limits.js';
+
+/**
+ * undici (about a hundred modules, some 8 MiB of memory once loaded) is
+ * loaded with the first request, not with this module: an operator with
+ * nothing to verify yet, and commands that never reach a registry, do
+ * without it.
+ */
+let undiciModule: typeof Undici | undefined;
+function undici(): typeof Undici {
+  undiciModule ??= createRequire(import.meta.url)('undici') as typeof Undici;
+  return undiciModule;
+}
 
 export interface HttpRequest {
   /** POST only for token exchanges; it is never retried. */
@@ -129,7 +142,8 @@ export type ExchangeObserver = (exchange: { registry: string; status: number; se
 
 export class RegistryTransport {
   readonly #limits: RegistryLimits;
-  readonly #dispatcher: Dispatcher;
+  readonly #agent: Undici.Agent.Options;
+  #dispatcher: Undici.Dispatcher | undefined;
   readonly #observe: ExchangeObserver | undefined;
 
   /**
@@ -139,7 +153,7 @@ export class RegistryTransport {
   constructor(limits: RegistryLimits, caCertificates: readonly string[] = [], observe?: ExchangeObserver) {
     this.#limits = limits;
     this.#observe = observe;
-    this.#dispatcher = new Agent({
+    this.#agent = {
       connect: {
         timeout: limits.connectTimeoutMs,
         ...(caCertificates.length > 0 ? { ca: [...rootCertificates, ...caCertificates] } : {}),
@@ -147,12 +161,12 @@ export class RegistryTransport {
       headersTimeout: limits.requestTimeoutMs,
       bodyTimeout: limits.requestTimeoutMs,
       connections: limits.perRegistryConcurrency,
-    });
+    };
   }
 
   /** Closes pooled connections. */
   async close(): Promise<void> {
-    await this.#dispatcher.close();
+    await this.#dispatcher?.close();
   }
 
   /**
@@ -263,6 +277,8 @@ export class RegistryTransport {
   async #exchange(req: HttpRequest, url: URL, headers: Record<string, string>): Promise<HttpResponse> {
     const signal = withDeadline(req.signal, this.#limits.requestTimeoutMs);
     try {
+      const { Agent, request } = undici();
+      this.#dispatcher ??= new Agent(this.#agent);
       const res = await request(url, {
         method: req.method,
         headers,
@@ -302,7 +318,7 @@ export class RegistryTransport {
 }
 
 async function readCapped(
-  body: Dispatcher.ResponseData['body'],
+  body: Undici.Dispatcher.ResponseData['body'],
   maxBytes: number,
   url: URL,
   status: number,

@@ -112,8 +112,16 @@ export class KubeHttp {
       ...(req.signal === undefined ? [] : [req.signal]),
     ]);
     return new Promise<KubeResponse>((resolve, reject) => {
+      // A keep-alive socket keeps the last request made on it, and so the listeners below, until its next
+      // request: what they reach is let go once settled, or the last answer on each socket (a 500-pod LIST
+      // page, parsed and raw) would stay in memory as long as the socket lives.
+      let settle: { resolve: typeof resolve; reject: typeof reject } | undefined = { resolve, reject };
+      const fail = (error: unknown): void => {
+        settle?.reject(wrap(error, req, timeoutMs));
+        settle = undefined;
+      };
       const r = request(url, { ...options, headers, signal }, (res) => {
-        const chunks: Buffer[] = [];
+        let chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
           size += c.length;
@@ -125,23 +133,21 @@ export class KubeHttp {
           }
           chunks.push(c);
         });
-        res.on('error', (error) => {
-          reject(wrap(error, req, timeoutMs));
-        });
+        res.on('error', fail);
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
+          chunks = [];
           let body: unknown = text;
           try {
             body = text === '' ? undefined : (JSON.parse(text) as unknown);
           } catch {
             // Not JSON (a proxy's error page): keep the text for the message.
           }
-          resolve({ status: res.statusCode ?? 0, body });
+          settle?.resolve({ status: res.statusCode ?? 0, body });
+          settle = undefined;
         });
       });
-      r.on('error', (error) => {
-        reject(wrap(error, req, timeoutMs));
-      });
+      r.on('error', fail);
       r.end(payload);
     });
   }

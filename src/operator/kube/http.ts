@@ -3,9 +3,17 @@
  * GET and HEAD only, no request bodies read, short timeouts: nothing on this
  * port can tie the operator up.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.js';
+
+/**
+ * Not `import … from 'node:http'`: an ES import of node:http reads every
+ * export, and its WebSocket, MessageEvent and CloseEvent getters load Node's
+ * bundled undici (fetch and all), which nothing here uses. The CommonJS
+ * module object loads them only if read.
+ */
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface ProbeServerOptions {
   readonly host: string;

@@ -24,6 +24,8 @@ export interface PodJudgeSources {
   readonly memory: VerdictMemory;
   /** Called for each verdict judged, with when its judging started (`performance.now()`), for metrics. */
   readonly judgedOne: (id: string, verdict: PolicyVerdict, started: number) => void;
+  /** An equal digest id already held elsewhere, to keep in the results instead of this pod's own copy. */
+  readonly sharedId?: (id: string) => string;
 }
 
 export interface PodJudgement {
@@ -52,7 +54,8 @@ export function judgePod(
   let validUntil: Date | undefined;
   let complete = true;
   const { reported, matched } = matchedContainers(pod, selecting);
-  for (const { container: c, digest, key: evidenceKey, id, matching } of matched) {
+  for (const { container: c, digest, key: evidenceKey, id: ownId, matching } of matched) {
+    const id = sources.sharedId?.(ownId) ?? ownId;
     ids.add(id);
     const evidence = sources.track(evidenceKey, matching);
     if (evidence === undefined) {
@@ -109,5 +112,6 @@ export function judgePod(
       }
     }
   }
-  return { results, judgements, validUntil, complete, reported };
+  // Kept for as long as the pod runs: an array grown by push keeps room for 17 results.
+  return { results: results.slice(), judgements, validUntil, complete, reported };
 }
