@@ -20,7 +20,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { KubeConfig } from '@kubernetes/client-node';
 import { allCrds } from '../../src/operator/crds/crds.js';
 import { KubeHttp } from '../../src/operator/kube/client.js';
@@ -74,6 +76,7 @@ export interface MemoryVariant {
 }
 
 const mainJs = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+const deploymentYaml = fileURLToPath(new URL('../../config/base/deployment.yaml', import.meta.url));
 
 /** Runs `count` tasks, at most `width` at a time. */
 async function inParallel(count: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
@@ -208,7 +211,30 @@ async function podIdentity(
 }
 
 /** The default: the old way (kubeconfig, client-node loaded) against the pod's way. */
-export const defaultVariants: readonly MemoryVariant[] = [{ mode: 'kubeconfig' }, { mode: 'in-cluster' }];
+/**
+ * The memory settings the install runs with: `NODE_OPTIONS` and the `MALLOC_*`
+ * variables of config/base/deployment.yaml, read from the file so the figure
+ * the targets are judged on is the one a pod gets.
+ */
+export function installSettings(): { nodeOptions: string[]; env: Record<string, string> } {
+  const deployment = parse(readFileSync(deploymentYaml, 'utf8')) as {
+    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+  };
+  const env: Record<string, string> = {};
+  let nodeOptions: string[] = [];
+  for (const e of deployment.spec.template.spec.containers[0]?.env ?? []) {
+    if (e.value === undefined) continue;
+    if (e.name === 'NODE_OPTIONS') nodeOptions = e.value.split(/\s+/).filter((f) => f !== '');
+    else if (e.name.startsWith('MALLOC_')) env[e.name] = e.value;
+  }
+  return { nodeOptions, env };
+}
+
+/** The baseline (a kubeconfig: client-node loaded, Node's defaults) and the operator as the install runs it. */
+export const defaultVariants: readonly MemoryVariant[] = [
+  { mode: 'kubeconfig' },
+  { mode: 'in-cluster', ...installSettings() },
+];
 
 export async function operatorMemoryBench(
   prepared: ScaleImages,
