@@ -44,6 +44,18 @@ describe('operator: ImagePolicy status across restarts', function () {
       'debug',
     ]);
 
+  /** An Enforce policy over `ns` with a key no image is signed with: every pod is definitely NonCompliant. */
+  const failingPolicy = async (name: string, ns: string): Promise<void> => {
+    await policies.create(name, {
+      mode: 'Enforce',
+      match: {
+        images: [`${testEnv().registry}/**`],
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+      },
+      authorities: [{ name: 'k', key: { publicKey: await readFile((await generateKeyPair()).pub, 'utf8') } }],
+    });
+  };
+
   before(async () => {
     for (const crd of allCrds()) await applyCrd(crd);
     operatorNs = await freshNamespace('sigwatch');
@@ -62,15 +74,7 @@ describe('operator: ImagePolicy status across restarts', function () {
       pushRandomImage(testEnv().registry, `${repo}/a`),
       pushRandomImage(testEnv().registry, `${repo}/b`),
     ]);
-    await policies.create(name, {
-      mode: 'Enforce',
-      match: {
-        images: [`${testEnv().registry}/**`],
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-      },
-      // A key no image is signed with: every pod is definitely NonCompliant (SignatureMissing).
-      authorities: [{ name: 'k', key: { publicKey: await readFile((await generateKeyPair()).pub, 'utf8') } }],
-    });
+    await failingPolicy(name, ns);
     operator = await start();
     await runningPod(ns, 'first', first.ref);
     const status = (want: (s: { conditions: Condition[]; violations: Violation[] }) => boolean) =>
@@ -107,14 +111,7 @@ describe('operator: ImagePolicy status across restarts', function () {
     const ns = await freshNamespace('future');
     const name = `future-${ns}`;
     const img = await pushRandomImage(testEnv().registry, randomRepo('future'));
-    await policies.create(name, {
-      mode: 'Enforce',
-      match: {
-        images: [`${testEnv().registry}/**`],
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-      },
-      authorities: [{ name: 'k', key: { publicKey: await readFile((await generateKeyPair()).pub, 'utf8') } }],
-    });
+    await failingPolicy(name, ns);
     if (operator !== undefined) expect(await operator.stop()).to.equal(0);
     operator = undefined;
     // Someone with access to the status subresource stores times in the year 2999.
