@@ -212,21 +212,22 @@ async function podIdentity(
 
 /** The default: the old way (kubeconfig, client-node loaded) against the pod's way. */
 /**
- * The memory settings the install runs with: `NODE_OPTIONS` and the `MALLOC_*`
- * variables of config/base/deployment.yaml, read from the file so the figure
- * the targets are judged on is the one a pod gets.
+ * The memory settings the install runs with: the V8 flags of the container's
+ * `command` (between `node` and the script) and the `MALLOC_*` variables of
+ * config/base/deployment.yaml, read from the file so the figure the targets
+ * are judged on is the one a pod gets.
  */
 export function installSettings(): { nodeOptions: string[]; env: Record<string, string> } {
   const deployment = parse(readFileSync(deploymentYaml, 'utf8')) as {
-    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+    spec: {
+      template: { spec: { containers: { command?: string[]; env?: { name: string; value?: string }[] }[] } };
+    };
   };
+  const container = deployment.spec.template.spec.containers[0];
   const env: Record<string, string> = {};
-  let nodeOptions: string[] = [];
-  for (const e of deployment.spec.template.spec.containers[0]?.env ?? []) {
-    if (e.value === undefined) continue;
-    if (e.name === 'NODE_OPTIONS') nodeOptions = e.value.split(/\s+/).filter((f) => f !== '');
-    else if (e.name.startsWith('MALLOC_')) env[e.name] = e.value;
-  }
+  for (const e of container?.env ?? [])
+    if (e.value !== undefined && e.name.startsWith('MALLOC_')) env[e.name] = e.value;
+  const nodeOptions = (container?.command ?? []).filter((a) => a.startsWith('--'));
   return { nodeOptions, env };
 }
 
