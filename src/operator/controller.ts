@@ -42,7 +42,7 @@ import type { RelatedDigests } from './evidence/related-digests.js';
 import type { RelatedVerdictSources } from './verdicts/related-verdicts.js';
 import type { ReplacementLookups } from './evictions/replacement.js';
 import { podMarks, VerdictMemory } from './verdicts/pod-label.js';
-import { judgePod } from './verdicts/judge-pod.js';
+import { judgePod, type PodJudgeSources } from './verdicts/judge-pod.js';
 import { writePodMarks } from './verdicts/marks-writer.js';
 import { DigestUsers } from './evidence/digest-users.js';
 import { WorkQueue } from './kube/work-queue.js';
@@ -122,9 +122,24 @@ export class Controller {
   readonly evictions: Evictions;
 
   private readonly counters: VerdictCounters;
+  /** What judging a pod reads, built once (reconcile is the hot path); `related` is attached after construction. */
+  private readonly judgeSources: PodJudgeSources;
 
   constructor(private readonly options: ControllerOptions) {
     this.counters = new VerdictCounters(options.metrics);
+    const related = (): RelatedVerdictSources | undefined => this.related;
+    this.judgeSources = {
+      track: (evidenceKey, matching) => this.store?.track(evidenceKey, this.needsFor(matching)),
+      evaluate: (evidence, policy, at) => this.evaluator.evaluate(evidence, policy, at),
+      get related() {
+        return related();
+      },
+      memory: this.memory,
+      judgedOne: (id, v, started) => {
+        this.counters.verified(id, v, started);
+      },
+      sharedId: (id) => this.users.canonical(id),
+    };
     this.events = new EventRecorder({
       kube: options.kube,
       logger: options.logger,
@@ -400,16 +415,14 @@ export class Controller {
     const now = this.now();
     const selecting = this.selectingPolicies(pod);
     const ids = new Set<string>(this.evictions.extraIds(key));
-    const { results, judgements, validUntil, complete, reported } = judgePod(key, pod, selecting, ids, now, {
-      track: (evidenceKey, matching) => this.store?.track(evidenceKey, this.needsFor(matching)),
-      evaluate: (evidence, policy, at) => this.evaluator.evaluate(evidence, policy, at),
-      related: this.related,
-      memory: this.memory,
-      judgedOne: (id, v, started) => {
-        this.counters.verified(id, v, started);
-      },
-      sharedId: (id) => this.users.canonical(id),
-    });
+    const { results, judgements, validUntil, complete, reported } = judgePod(
+      key,
+      pod,
+      selecting,
+      ids,
+      now,
+      this.judgeSources,
+    );
     this.track(key, ids);
     this.results.set(key, results);
     this.counters.setUnmatched(key, reported && ids.size === 0);

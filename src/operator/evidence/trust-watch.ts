@@ -47,34 +47,14 @@ export class TrustWatch {
       },
     });
     this.objects = new TrustObjects(() => this.publicGood.current(), logger);
-    const ns = encodeURIComponent(options.namespace);
-    this.secrets = new Reflector<DataObject>({
-      connection: options.connection,
-      path: `/api/v1/namespaces/${ns}/secrets`,
-      trim: (raw) => trimDataObject(raw, true),
-      logger,
-      onEvent: (type, _key, obj, old) => {
-        const name = obj?.name ?? old?.name;
-        if (type === 'SYNC' || name === undefined) return;
-        const now = type === 'DELETED' ? undefined : obj;
-        options.onSecret?.(name, now?.data);
-        this.objects.setSecret(name, now);
-        // Rotated registry credentials apply from the next authentication, without a restart.
-        if (name === options.registryCredentialsSecret) this.readCredentials();
-        this.changed();
-      },
+    this.secrets = this.watch('secrets', (name, secret) => {
+      options.onSecret?.(name, secret?.data);
+      this.objects.setSecret(name, secret);
+      // Rotated registry credentials apply from the next authentication, without a restart.
+      if (name === options.registryCredentialsSecret) this.readCredentials();
     });
-    this.configMaps = new Reflector<DataObject>({
-      connection: options.connection,
-      path: `/api/v1/namespaces/${ns}/configmaps`,
-      trim: (raw) => trimDataObject(raw, false),
-      logger,
-      onEvent: (type, _key, obj, old) => {
-        const name = obj?.name ?? old?.name;
-        if (type === 'SYNC' || name === undefined) return;
-        this.objects.setConfigMap(name, type === 'DELETED' ? undefined : obj);
-        this.changed();
-      },
+    this.configMaps = this.watch('configmaps', (name, configMap) => {
+      this.objects.setConfigMap(name, configMap);
     });
   }
 
@@ -113,6 +93,26 @@ export class TrustWatch {
     this.secrets.stop();
     this.configMaps.stop();
     this.publicGood.stop();
+  }
+
+  /** A watch of the namespace's Secrets or ConfigMaps; `apply` gets each change by name (undefined: gone). */
+  private watch(
+    resource: 'secrets' | 'configmaps',
+    apply: (name: string, obj: DataObject | undefined) => void,
+  ): Reflector<DataObject> {
+    return new Reflector<DataObject>({
+      connection: this.options.connection,
+      path: `/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/${resource}`,
+      // Secret data is base64; ConfigMap data is text.
+      trim: (raw) => trimDataObject(raw, resource === 'secrets'),
+      logger: this.options.logger,
+      onEvent: (type, _key, obj, old) => {
+        const name = obj?.name ?? old?.name;
+        if (type === 'SYNC' || name === undefined) return;
+        apply(name, type === 'DELETED' ? undefined : obj);
+        this.changed();
+      },
+    });
   }
 
   private readCredentials(): void {
