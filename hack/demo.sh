@@ -4,8 +4,10 @@
 # two registries on the node address; root only, no packet leaves the machine).
 #
 #  1. Sigwatch's own image is built here (hack/build-image.sh), signed, and its
-#     SBOM attested; the operator is installed from manifests/install.yaml
-#     with only the image and the air-gap flags changed, and runs as 2 pods.
+#     SBOM attested; its Helm chart is pushed to the registry as an OCI
+#     artifact, signed and verified; the operator is installed from
+#     manifests/install.yaml with only the image and the air-gap flags changed,
+#     and runs as 2 pods.
 #  2. Four Deployments run real containers: demo/good (signed, SBOM and
 #     provenance attested), demo/log4shell (signed, its SBOM lists log4j-core
 #     2.14.1), demo/unsigned and demo/imposter (a key the policy does not trust).
@@ -84,6 +86,15 @@ echo "$SELF"
 cosign sign --key "$WORK/cosign.key" "${OFFLINE[@]}" "$SELF" >/dev/null 2>&1
 cosign attest --key "$WORK/cosign.key" "${OFFLINE[@]}" --type cyclonedx --predicate "${BUILT[1]}" "$SELF" >/dev/null 2>&1
 echo "signed; CycloneDX SBOM of its $(grep -c '"bom-ref"' "${BUILT[1]}") npm components attested"
+
+say "Publishing Sigwatch's Helm chart as an OCI artifact in the same registry, signed with the same key"
+helm package charts/sigwatch --destination "$WORK" >/dev/null
+CHART_DIGEST=$(helm push "$WORK/sigwatch-0.1.0.tgz" "oci://$R/charts" --plain-http 2>&1 | sed -n 's/^Digest: //p')
+CHART="$R/charts/sigwatch@$CHART_DIGEST"
+cosign sign --key "$WORK/cosign.key" "${OFFLINE[@]}" "$CHART" >/dev/null 2>&1
+echo "$CHART"
+"${SIGWATCH[@]}" verify --key "$WORK/cosign.pub" --insecure-registry "$R" "$CHART"
+echo "(install it with: helm install sigwatch oci://$R/charts/sigwatch --version 0.1.0 --plain-http -n sigwatch-system --create-namespace; README, Install with Helm)"
 
 say "Installing Sigwatch from manifests/install.yaml (image and air-gap flags overridden with kustomize)"
 mkdir -p "$WORK/install"

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Renders manifests/install.yaml: the CRDs (crds/, from `npm run crds`) and the default kustomize
 # install (config/default), with the kubectl that hack/build-tools.sh builds (its kustomize).
-# `hack/render-install.sh --check` fails when the checked-in file is out of date.
+# Also copies into the Helm chart (charts/sigwatch) what it takes verbatim: the CRDs, the two
+# caBundle-only admission policies and the alert rules (test/integration/chart.test.ts compares the
+# chart's rendering with install.yaml).
+# `hack/render-install.sh --check` fails when a checked-in file is out of date.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 KUBECTL=${KUBECTL:-"${SIGWATCH_CACHE:-$HOME/.cache/sigwatch}/bin/kubectl"}
+CHART=charts/sigwatch
 render() {
   echo "# Sigwatch install: CRDs, namespace sigwatch-system, RBAC, Deployment, Services, APIService, admission webhooks,"
   echo "# ValidatingAdmissionPolicies, NetworkPolicy."
@@ -16,11 +20,27 @@ render() {
   echo "---"
   "$KUBECTL" kustomize config/default
 }
+# source → copy in the chart
+chart_copies() {
+  for f in crds/*.yaml; do echo "$f $CHART/crds/$(basename "$f")"; done
+  echo "config/base/api-service-policy.yaml $CHART/files/api-service-policy.yaml"
+  echo "config/base/webhook-policy.yaml $CHART/files/webhook-policy.yaml"
+  echo "config/prometheus/rules.yaml $CHART/files/rules.yaml"
+}
 if [ "${1:-}" = "--check" ]; then
   diff -u manifests/install.yaml <(render) >/dev/null || { echo "manifests/install.yaml is out of date: run hack/render-install.sh" >&2; exit 1; }
-  echo "manifests/install.yaml is up to date"
+  chart_copies | while read -r src dst; do
+    cmp -s "$src" "$dst" || { echo "$dst is out of date: run hack/render-install.sh" >&2; exit 1; }
+  done
+  # A CRD dropped from crds/ must leave the chart too.
+  for f in "$CHART"/crds/*.yaml; do
+    [ -f "crds/$(basename "$f")" ] || { echo "$f has no source in crds/: run hack/render-install.sh" >&2; exit 1; }
+  done
+  echo "manifests/install.yaml and the chart's copies are up to date"
 else
-  mkdir -p manifests
+  mkdir -p manifests "$CHART/crds" "$CHART/files"
   render > manifests/install.yaml
-  echo "wrote manifests/install.yaml"
+  rm -f "$CHART"/crds/*.yaml
+  chart_copies | while read -r src dst; do cp "$src" "$dst"; done
+  echo "wrote manifests/install.yaml and the chart's copies"
 fi

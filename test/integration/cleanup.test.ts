@@ -4,21 +4,16 @@
  * real kubectl against the real API server: afterwards no pod carries a
  * `sigwatch.dev/` label or annotation, and nothing else on the pods changed.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { exec } from '../support/exec.js';
 import { freshNamespace, kubeConfig } from '../support/kube.js';
+import { readmeBlock } from '../support/readme.js';
 import { testEnv } from '../support/testenv.js';
-
-const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
 
 /** The shell lines of the README's clean-up block. */
 function cleanupCommands(): string[][] {
-  const block = /<!-- cleanup:begin -->\n```sh\n([\s\S]*?)```\n<!-- cleanup:end -->/.exec(readme)?.[1];
-  if (block === undefined) throw new Error('README has no cleanup block');
-  return block
+  return readmeBlock('cleanup')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => l.trim().split(/\s+/));

@@ -7,10 +7,11 @@
  * service account token, probes, read-only root filesystem, non-root user,
  * RBAC — is the shipped manifest.
  */
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, stringify } from 'yaml';
 import { KubeHttp } from '../../src/operator/kube/client.js';
 import { kubeConfigConnection } from '../../src/operator/kube/connection.js';
 import { clusterEnv, type ClusterEnv } from './cluster.js';
@@ -107,13 +108,14 @@ interface PodList {
   }[];
 }
 
-export async function sigwatchPods(env: ClusterEnv): Promise<SigwatchPod[]> {
+/** The operator's live pods; with `terminating`, those being deleted too. */
+export async function sigwatchPods(env: ClusterEnv, terminating = false): Promise<SigwatchPod[]> {
   const list = (await clusterKube(env).call({
     method: 'GET',
     path: `/api/v1/namespaces/${sigwatchNamespace}/pods?labelSelector=app.kubernetes.io%2Fname%3Dsigwatch`,
   })) as PodList;
   return list.items
-    .filter((p) => p.metadata.deletionTimestamp === undefined)
+    .filter((p) => terminating || p.metadata.deletionTimestamp === undefined)
     .map((p) => ({
       name: p.metadata.name,
       ip: p.status?.podIP ?? '',
@@ -158,28 +160,36 @@ export interface InstalledSigwatch {
   readonly image: OperatorImage;
 }
 
-let installed: { env: ClusterEnv; done: Promise<InstalledSigwatch> } | undefined;
-
-/**
- * The run's cluster with Sigwatch built from this checkout and installed
- * from install.yaml, once per cluster whichever cluster test file asks first
- * (the image build dominates: ~1 min cold, ~30 s warm). A cluster stopped
- * and started again in between (the profile's own tests do) gets it anew.
- */
-export async function installedSigwatch(): Promise<InstalledSigwatch> {
-  const env = await clusterEnv();
-  if (installed?.env !== env) {
-    const done = install(env);
-    installed = { env, done };
-    // A failed attempt is not remembered: the next file tries again and reports its own error.
-    done.catch(() => {
-      if (installed?.done === done) installed = undefined;
-    });
-  }
-  return installed.done;
+/** The operator image built from this checkout, signed and attested with the run's release key. */
+export interface BuiltSigwatch {
+  readonly key: CosignKey;
+  readonly image: OperatorImage;
 }
 
-async function install(env: ClusterEnv): Promise<InstalledSigwatch> {
+/** Memo per cluster: a failed attempt is forgotten, so the next file tries again and reports its own error. */
+function memo<T>(make: (env: ClusterEnv) => Promise<T>): {
+  get: (env: ClusterEnv) => Promise<T>;
+  forget: () => void;
+} {
+  let held: { env: ClusterEnv; done: Promise<T> } | undefined;
+  return {
+    get: (env) => {
+      if (held?.env !== env) {
+        const done = make(env);
+        held = { env, done };
+        done.catch(() => {
+          if (held?.done === done) held = undefined;
+        });
+      }
+      return held.done;
+    },
+    forget: () => {
+      held = undefined;
+    },
+  };
+}
+
+const built = memo(async (env): Promise<BuiltSigwatch> => {
   const key = await generateKeyPair();
   const image = await buildOperatorImage({
     registry: env.registry,
@@ -191,8 +201,59 @@ async function install(env: ClusterEnv): Promise<InstalledSigwatch> {
   // Sigwatch's own image, signed and with its SBOM attested, like a release.
   await sign(image.ref, key, 'bundle');
   await attest(image.ref, key, 'bundle', 'cyclonedx', image.sbomPath);
+  return { key, image };
+});
+
+const installed = memo(async (env): Promise<InstalledSigwatch> => {
+  const { key, image } = await built.get(env);
   await installSigwatch(env, image.ref, ['--eviction-retry-interval=5s']);
   return { env, key, image };
+});
+
+/**
+ * The run's cluster with Sigwatch built from this checkout (once per
+ * cluster; the image build dominates: ~1 min cold, ~30 s warm) and installed
+ * from install.yaml, whichever cluster test file asks first. A cluster
+ * stopped and started again in between (the profile's own tests do) gets it
+ * anew, and so does one whose install a test removed (uninstallSigwatch).
+ */
+export const installedSigwatch = async (): Promise<InstalledSigwatch> => installed.get(await clusterEnv());
+
+/** The operator image and release key of the run's cluster, without installing anything. */
+export const builtSigwatch = async (): Promise<BuiltSigwatch> => built.get(await clusterEnv());
+
+/**
+ * Deletes what install.yaml created except its CRDs (and with them every
+ * policy) and its Namespace (slow to terminate, reused by the next install):
+ * the webhook configurations first (they fail closed), then the rest, waiting
+ * until the operator's pods are gone. Idempotent; the next installedSigwatch()
+ * installs again.
+ */
+export async function uninstallSigwatch(env: ClusterEnv): Promise<void> {
+  installed.forget();
+  const objects = parseAllDocuments(await readFile(installYaml, 'utf8'))
+    .map((d) => d.toJS() as { kind: string } | null)
+    .filter((o): o is { kind: string } => o !== null)
+    .filter((o) => o.kind !== 'CustomResourceDefinition' && o.kind !== 'Namespace');
+  const webhooks = objects.filter((o) => o.kind.endsWith('WebhookConfiguration'));
+  const dir = await mkdtemp(join(tmpdir(), 'sigwatch-uninstall-'));
+  try {
+    for (const [name, list] of [
+      ['webhooks', webhooks],
+      ['rest', objects.filter((o) => !webhooks.includes(o))],
+    ] as const) {
+      const file = join(dir, `${name}.yaml`);
+      await writeFile(file, list.map((o) => stringify(o)).join('---\n'));
+      await kubectl(env, ['delete', '--ignore-not-found', '--wait', '-f', file], 180_000);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  await eventually(
+    'the operator pods gone',
+    async () => ((await sigwatchPods(env, true)).length === 0 ? true : undefined),
+    120_000,
+  );
 }
 
 /** The leader pod (by the Lease's holder), the other replica, and the holder identity read. */

@@ -72,6 +72,11 @@ export class PolicyObjects {
     return this.created.length;
   }
 
+  /** The names of the policies this object created and has not deleted yet. */
+  names(): readonly string[] {
+    return [...this.created];
+  }
+
   async deleteAll(): Promise<void> {
     for (const name of this.created.splice(0)) {
       await this.api()

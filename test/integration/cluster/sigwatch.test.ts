@@ -10,6 +10,14 @@ import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import type { ClusterEnv } from '../../support/cluster.js';
 import {
+  clusterDeploy,
+  clusterNamespace,
+  clusterPods,
+  labelledPod,
+  type ClusterPod,
+  type DeployOptions,
+} from '../../support/cluster-workloads.js';
+import {
   clusterKube,
   installedSigwatch,
   leaderAndFollower,
@@ -27,100 +35,21 @@ import { eventually } from '../../support/operator-process.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Pod {
-  readonly name: string;
-  readonly imageID: string;
-  readonly ready: boolean;
-  readonly label: string | undefined;
-}
-
 describe('Sigwatch on a real node, installed from manifests/install.yaml', function () {
   this.timeout(300_000);
   let env: ClusterEnv;
   let key: CosignKey;
   let operatorImage: OperatorImage;
   const policies = new PolicyObjects(() => env.kc);
-  let counter = 0;
 
   const kube = (): ReturnType<typeof clusterKube> => clusterKube(env);
 
-  const namespace = async (prefix: string): Promise<string> => {
-    const name = `${prefix}-${String(Date.now() % 1_000_000)}-${String(++counter)}`;
-    await kube().call({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name } } });
-    // ServiceAccount admission refuses pods until the controller made `default`.
-    await eventually(`ServiceAccount ${name}/default`, () =>
-      kube().call({ method: 'GET', path: `/api/v1/namespaces/${name}/serviceaccounts/default` }),
-    );
-    return name;
-  };
-
-  const deploy = async (
-    ns: string,
-    name: string,
-    image: string,
-    options: { pullAlways?: boolean; replicas?: number } = {},
-  ): Promise<void> => {
-    await kube().call({
-      method: 'POST',
-      path: `/apis/apps/v1/namespaces/${ns}/deployments`,
-      body: {
-        metadata: { name },
-        spec: {
-          replicas: options.replicas ?? 1,
-          selector: { matchLabels: { app: name } },
-          template: {
-            metadata: { labels: { app: name } },
-            spec: {
-              terminationGracePeriodSeconds: 2,
-              automountServiceAccountToken: false,
-              containers: [
-                {
-                  name: 'app',
-                  image,
-                  imagePullPolicy: options.pullAlways === true ? 'Always' : 'IfNotPresent',
-                  readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
-                },
-              ],
-            },
-          },
-        },
-      },
-    });
-  };
-
-  const pods = async (ns: string, app: string): Promise<Pod[]> => {
-    const list = (await kube().call({
-      method: 'GET',
-      path: `/api/v1/namespaces/${ns}/pods?labelSelector=app%3D${app}`,
-    })) as {
-      items: {
-        metadata: { name: string; deletionTimestamp?: string; labels?: Record<string, string> };
-        status?: {
-          conditions?: { type: string; status: string }[];
-          containerStatuses?: { imageID?: string }[];
-        };
-      }[];
-    };
-    return list.items
-      .filter((p) => p.metadata.deletionTimestamp === undefined)
-      .map((p) => ({
-        name: p.metadata.name,
-        imageID: p.status?.containerStatuses?.[0]?.imageID ?? '',
-        ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-        label: p.metadata.labels?.['sigwatch.dev/compliance'],
-      }));
-  };
-
-  /** The one live pod of `app`, once it is Ready and labelled `label`. */
-  const labelled = (ns: string, app: string, label: string, timeoutMs = 60_000): Promise<Pod> =>
-    eventually(
-      `${ns}/${app} Ready and labelled ${label}`,
-      async () => {
-        const live = await pods(ns, app);
-        return live.length === 1 && live[0]?.ready === true && live[0].label === label ? live[0] : undefined;
-      },
-      timeoutMs,
-    );
+  const namespace = (prefix: string): Promise<string> => clusterNamespace(env, prefix);
+  const deploy = (ns: string, name: string, image: string, options: DeployOptions = {}): Promise<void> =>
+    clusterDeploy(env, ns, name, image, options);
+  const pods = (ns: string, app: string): Promise<ClusterPod[]> => clusterPods(env, ns, app);
+  const labelled = (ns: string, app: string, label: string, timeoutMs?: number): Promise<ClusterPod> =>
+    labelledPod(env, ns, app, label, timeoutMs);
 
   /** The Events of `reason` in `ns`: the pod each is about, and its message. */
   const events = async (ns: string, reason: string): Promise<{ pod: string; message: string }[]> => {
@@ -293,7 +222,7 @@ describe('Sigwatch on a real node, installed from manifests/install.yaml', funct
     template: PushedImage,
     running: PushedImage,
     count = 1,
-  ): Promise<[Pod, ...Pod[]]> => {
+  ): Promise<[ClusterPod, ...ClusterPod[]]> => {
     const labels = { app, 'pod-template-hash': 'old' };
     const container = (image: string): object => ({
       name: 'app',
