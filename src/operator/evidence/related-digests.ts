@@ -8,8 +8,22 @@
  * `failed` (the registry could not be asked and there is no earlier answer;
  * retried after `retryMs`, the waiting pods named back then too) — so the controller's reconcile
  * loop never waits on a registry. Only the leader fetches (`active`). An
- * index's contents are immutable and kept while asked for; a tag is
- * re-resolved after `tagTtlMs`, its last answer served meanwhile.
+ * index's contents are immutable and kept while asked for.
+ *
+ * A tag is re-read on its own schedule, not only when a pod asks: every
+ * `tagTtlMs` (5 minutes), or sooner when a policy's `reverifyInterval` asks
+ * for it, for as long as pods keep asking; when it names something new, every
+ * pod that asked is re-judged. Its last answer is served meanwhile, so an
+ * answer is at most that old — except that a pod running a digest the cached
+ * answer does not know re-reads the tag at once (the cache is the likelier
+ * thing to be stale).
+ *
+ * Relations between digests are content-addressed and never change: once a
+ * tag has named a single-platform manifest, or an index listing a platform
+ * manifest, that is remembered, so a tag moved elsewhere later turns no
+ * definite verdict into Unknown. Remembered for as long as the process runs
+ * (bounded): a restarted operator that first sees a tag after it moved cannot
+ * know what it named before, and answers `unresolved` as before.
  */
 import type { Digest } from '../../base/digest.js';
 import type { RegistryClient, Repository } from '../../registry/client.js';
@@ -29,6 +43,8 @@ export interface RelatedDigestsOptions {
   readonly timeoutMs?: number;
   /** Entries kept; the least recently asked are dropped beyond it. */
   readonly maxEntries?: number;
+  /** A cached tag answer younger than this is not re-read because a pod runs a digest it does not know (10 s). */
+  readonly mismatchRereadMs?: number;
 }
 
 /** What a tag resolved to: its digest and, for an index, what it lists (empty for a single manifest). */
@@ -47,7 +63,18 @@ interface Entry {
   fetching: boolean;
   retry?: NodeJS.Timeout | undefined;
   readonly waiters: Set<string>;
+  /** Tags only: the pods that asked since the last scheduled re-read, re-judged when the tag moves. */
+  askers?: Set<string> | undefined;
+  /** Tags only: the shortest age any asker accepts, and the timer of the next re-read. */
+  ttlMs?: number | undefined;
+  reread?: NodeJS.Timeout | undefined;
 }
+
+/** Pods remembered per tag for its scheduled re-read; beyond it the oldest are dropped (they ask again when judged). */
+const maxAskersPerTag = 5_000;
+
+/** A relation learnt from a tag or an index: the index listing a digest, or none (a single-platform image). */
+type Relation = Digest | 'standalone';
 
 /** Entries of an index that a node could run: attestation manifests (platform unknown/unknown) are not images. */
 export const runnable = (d: { platform?: { os: string; architecture: string } }): boolean =>
@@ -55,6 +82,8 @@ export const runnable = (d: { platform?: { os: string; architecture: string } })
 
 export class RelatedDigests {
   private readonly entries = new Map<string, Entry>();
+  /** platform manifest → what lists it (content-addressed: never changes once seen), least recently learnt first. */
+  private readonly relations = new Map<Digest, Relation>();
   private readonly controller = new AbortController();
 
   constructor(private readonly options: RelatedDigestsOptions) {}
@@ -69,7 +98,9 @@ export class RelatedDigests {
         const fetched = await this.options.client.getManifest(repo, index, signal);
         if (fetched === undefined) return 'unresolved';
         const m = fetched.manifest;
-        return m.kind === 'index' ? m.manifests.filter(runnable).map((d) => d.digest) : [];
+        if (m.kind !== 'index') return [];
+        for (const d of m.manifests) this.learn(d.digest, index);
+        return m.manifests.filter(runnable).map((d) => d.digest);
       },
     );
     if (typeof value === 'string') return value;
@@ -81,27 +112,52 @@ export class RelatedDigests {
   /**
    * The index `tag` resolves to, if it lists `platform`; `none` when the tag
    * names `platform` itself (a single-platform image: there is no index);
-   * `unresolved` when the tag now names something else (it moved).
+   * `unresolved` when the tag now names something else (it moved) and what it
+   * named before is not known. `maxAgeMs`: the oldest tag answer the caller
+   * accepts (a policy's `reverifyInterval`).
    */
-  indexFor(repo: Repository, tag: string, platform: Digest, waiter: string): RelatedAnswer<Digest> {
-    const target = this.tagTarget(repo, tag, waiter);
+  indexFor(
+    repo: Repository,
+    tag: string,
+    platform: Digest,
+    waiter: string,
+    maxAgeMs?: number,
+  ): RelatedAnswer<Digest> {
+    const key = tagKey(repo, tag);
+    const target = this.tagTarget(repo, tag, waiter, maxAgeMs);
+    if (typeof target !== 'string' && (target.digest === platform || target.listed.includes(platform))) {
+      return target.digest === platform ? 'none' : target.digest;
+    }
+    // What a tag once named still holds for the digest a pod runs, wherever the tag points now.
+    const known = this.relations.get(platform);
+    if (known !== undefined) return known === 'standalone' ? 'none' : known;
     if (typeof target === 'string') return target;
-    if (target.listed.length === 0) return target.digest === platform ? 'none' : 'unresolved';
-    return target.listed.includes(platform) ? target.digest : 'unresolved';
+    // The cached answer does not know the running digest: re-read the tag before calling it moved.
+    const entry = this.entries.get(key);
+    if (
+      entry !== undefined &&
+      (entry.fetching || Date.now() - entry.at >= (this.options.mismatchRereadMs ?? 10_000))
+    ) {
+      if (!entry.fetching && this.options.active()) this.start(key, entry, this.tagFetch(repo, tag));
+      if (entry.fetching) {
+        entry.waiters.add(waiter);
+        return 'pending';
+      }
+    }
+    return 'unresolved';
   }
 
   /**
    * What `tag` names now: its digest and, for an index, every manifest it
    * lists (empty for a single manifest); `unresolved` when the tag is gone.
+   * The answer is at most `min(tagTtlMs, maxAgeMs)` old while pods keep asking.
    */
-  tagTarget(repo: Repository, tag: string, waiter: string): RelatedAnswer<TagTarget> {
-    const ttl = this.options.tagTtlMs ?? 5 * 60_000;
-    const value = this.ask(`tag ${repo.registry}/${repo.repository}:${tag}`, waiter, ttl, async (signal) => {
-      const fetched = await this.options.client.getManifest(repo, tag, signal);
-      if (fetched === undefined) return 'unresolved';
-      const m = fetched.manifest;
-      return { digest: fetched.digest, listed: m.kind === 'index' ? m.manifests.map((d) => d.digest) : [] };
-    });
+  tagTarget(repo: Repository, tag: string, waiter: string, maxAgeMs?: number): RelatedAnswer<TagTarget> {
+    const key = tagKey(repo, tag);
+    const ttl = Math.max(1_000, Math.min(this.options.tagTtlMs ?? 5 * 60_000, maxAgeMs ?? Infinity));
+    const value = this.ask(key, waiter, ttl, this.tagFetch(repo, tag));
+    const entry = this.entries.get(key);
+    if (entry !== undefined) this.noteAsker(key, entry, waiter, ttl, () => this.tagFetch(repo, tag));
     if (typeof value === 'string') return value;
     if (Array.isArray(value)) return 'unresolved';
     return value as TagTarget;
@@ -109,7 +165,78 @@ export class RelatedDigests {
 
   stop(): void {
     this.controller.abort();
-    for (const entry of this.entries.values()) clearTimeout(entry.retry);
+    for (const entry of this.entries.values()) {
+      clearTimeout(entry.retry);
+      clearTimeout(entry.reread);
+    }
+  }
+
+  /** Reads a tag, learning the relations its target shows. */
+  private tagFetch(repo: Repository, tag: string): (signal: AbortSignal) => Promise<Value> {
+    return async (signal) => {
+      const fetched = await this.options.client.getManifest(repo, tag, signal);
+      if (fetched === undefined) return 'unresolved';
+      const m = fetched.manifest;
+      if (m.kind !== 'index') {
+        this.learn(fetched.digest, 'standalone');
+        return { digest: fetched.digest, listed: [] };
+      }
+      for (const d of m.manifests) this.learn(d.digest, fetched.digest);
+      return { digest: fetched.digest, listed: m.manifests.map((d) => d.digest) };
+    };
+  }
+
+  private learn(digest: Digest, relation: Relation): void {
+    // An index listing a manifest is the more specific fact: a manifest pushed alone and later listed keeps its index.
+    if (this.relations.get(digest) !== undefined && relation === 'standalone') return;
+    this.relations.delete(digest);
+    this.relations.set(digest, relation);
+    const max = this.options.maxEntries ?? 10_000;
+    for (const oldest of this.relations.keys()) {
+      if (this.relations.size <= max) break;
+      this.relations.delete(oldest);
+    }
+  }
+
+  /**
+   * Remembers who asked about a tag and keeps its re-read scheduled: at the
+   * shortest age an asker accepts, for as long as someone asked since the
+   * last re-read; a re-read that finds the tag moved re-judges them all.
+   */
+  private noteAsker(
+    key: string,
+    entry: Entry,
+    waiter: string,
+    ttlMs: number,
+    fetch: () => (signal: AbortSignal) => Promise<Value>,
+  ): void {
+    const askers = (entry.askers ??= new Set());
+    askers.delete(waiter);
+    askers.add(waiter);
+    for (const oldest of askers) {
+      if (askers.size <= maxAskersPerTag) break;
+      askers.delete(oldest);
+    }
+    const sooner = entry.ttlMs === undefined || ttlMs < entry.ttlMs;
+    entry.ttlMs = Math.min(entry.ttlMs ?? ttlMs, ttlMs);
+    if (entry.reread !== undefined && !sooner) return;
+    clearTimeout(entry.reread);
+    entry.reread = setTimeout(() => {
+      this.reread(key, entry, fetch());
+    }, entry.ttlMs);
+    entry.reread.unref();
+  }
+
+  private reread(key: string, entry: Entry, fetch: (signal: AbortSignal) => Promise<Value>): void {
+    entry.reread = undefined;
+    const askers = entry.askers ?? new Set<string>();
+    entry.askers = undefined;
+    entry.ttlMs = undefined;
+    // Nobody asked since the last re-read (the pods are gone), or another replica leads: let it rest.
+    if (askers.size === 0 || this.entries.get(key) !== entry || !this.options.active()) return;
+    const before = entry.value;
+    for (const a of askers) entry.waiters.add(a);
+    if (!entry.fetching) this.start(key, entry, fetch, (after) => sameTarget(before, after));
   }
 
   private ask(
@@ -140,7 +267,13 @@ export class RelatedDigests {
     return entry.value ?? 'pending';
   }
 
-  private start(key: string, entry: Entry, fetch: (signal: AbortSignal) => Promise<Value>): void {
+  /** `quiet`: given the old and new answer, whether to skip waking the waiters (nothing changed). */
+  private start(
+    key: string,
+    entry: Entry,
+    fetch: (signal: AbortSignal) => Promise<Value>,
+    quiet?: (after: Value | undefined) => boolean,
+  ): void {
     entry.fetching = true;
     clearTimeout(entry.retry);
     const signal = AbortSignal.any([
@@ -164,7 +297,8 @@ export class RelatedDigests {
         entry.at = Date.now();
         entry.fetching = false;
         if (this.controller.signal.aborted) return;
-        this.notify(entry);
+        if (!entry.failed && quiet?.(entry.value) === true) entry.waiters.clear();
+        else this.notify(entry);
         if (entry.failed) {
           // Nothing else re-judges these pods: wake them when the retry is due.
           entry.retry = setTimeout(() => {
@@ -187,7 +321,18 @@ export class RelatedDigests {
     for (const [key, entry] of this.entries) {
       if (this.entries.size <= max) return;
       clearTimeout(entry.retry);
+      clearTimeout(entry.reread);
       this.entries.delete(key);
     }
   }
+}
+
+const tagKey = (repo: Repository, tag: string): string => `tag ${repo.registry}/${repo.repository}:${tag}`;
+
+/** Whether two tag answers name the same digest (a re-read that finds this changes nothing). */
+function sameTarget(before: Value | undefined, after: Value | undefined): boolean {
+  if (before === undefined || after === undefined || Array.isArray(before) || Array.isArray(after))
+    return false;
+  if (before === 'unresolved' || after === 'unresolved') return before === after;
+  return (before as TagTarget).digest === (after as TagTarget).digest;
 }

@@ -5,6 +5,7 @@
  * RelatedDigests and judged from the shared evidence store like any digest.
  */
 import type { ReadyPolicy } from '../../policy/compile.js';
+import { parseDuration } from '../../policy/duration.js';
 import {
   combineBySignatureOn,
   needsRelated,
@@ -76,7 +77,16 @@ export function verdictBySignatureOn(
     const tagged = taggedReference(a.container);
     // A pod that names its image by digest pulled that manifest itself: there is no index to relate.
     const index =
-      tagged === undefined ? 'none' : sources.related.indexFor(tagged, tagged.tag, a.image.digest, a.key);
+      tagged === undefined
+        ? 'none'
+        : sources.related.indexFor(
+            tagged,
+            tagged.tag,
+            a.image.digest,
+            a.key,
+            // The tag is re-read at least as often as the policy re-verifies evidence.
+            parseDuration(a.policy.spec.reverifyInterval),
+          );
     // (Spelt out: TypeScript cannot narrow a branded Digest against these literals.)
     if (index === 'pending') keys = 'pending';
     else if (index === 'failed') keys = 'failed';

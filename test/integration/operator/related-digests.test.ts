@@ -85,4 +85,98 @@ describe('operator: related digests', function () {
     await when('woken for the retry', () => (woken.length >= 2 ? true : undefined));
     expect(woken[1]).to.deep.equal(['pod-a']);
   });
+
+  describe('when tags move (issue 22)', () => {
+    /** A RelatedDigests with a short tag TTL and an immediate re-read on an unknown digest. */
+    const fast = (): RelatedDigests =>
+      new RelatedDigests({
+        client,
+        logger: quiet,
+        active: () => true,
+        tagTtlMs: 400,
+        mismatchRereadMs: 0,
+        onResolved: (w) => woken.push([...w]),
+      });
+
+    it('keeps what a tag named: a single-platform digest stays without an index, a platform manifest keeps its index', async () => {
+      related.stop();
+      related = fast();
+      const repo = randomRepo('moved');
+      const r = { registry: testEnv().registry, repository: repo };
+      const first = await pushRandomImage(testEnv().registry, repo, { tag: 'v1' });
+      const { index, platforms } = await pushRandomIndex(testEnv().registry, repo, 'multi');
+      const amd64 = platforms[0]?.digest as Digest;
+      await when('v1 read', () =>
+        related.indexFor(r, 'v1', first.digest as Digest, 'pod-a') === 'none' ? true : undefined,
+      );
+      await when('multi read', () =>
+        related.indexFor(r, 'multi', amd64, 'pod-b') === index.digest ? true : undefined,
+      );
+      // Both tags move to a new single-platform image.
+      const moved = await pushRandomImage(testEnv().registry, repo, { tag: 'v1' });
+      await pushRandomImage(testEnv().registry, repo, { tag: 'multi' });
+      await when('v1 re-read', () => {
+        const t = related.tagTarget(r, 'v1', 'pod-a');
+        return typeof t !== 'string' && t.digest === moved.digest ? true : undefined;
+      });
+      await when('multi re-read', () => {
+        const t = related.tagTarget(r, 'multi', 'pod-b');
+        return typeof t !== 'string' && t.listed.length === 0 ? true : undefined;
+      });
+      // Content-addressed facts outlive the tags: no Unknown for what was known.
+      expect(related.indexFor(r, 'v1', first.digest as Digest, 'pod-a')).to.equal('none');
+      expect(related.indexFor(r, 'multi', amd64, 'pod-b')).to.equal(index.digest);
+      // A digest the tag never named is not given a relation (re-read first, then unresolved: never none).
+      const stranger = `sha256:${'cd'.repeat(32)}` as Digest;
+      expect(['pending', 'unresolved']).to.include(related.indexFor(r, 'v1', stranger, 'pod-c'));
+    });
+
+    it('re-reads a cached tag at once for a pod that runs a digest the cached answer does not know', async () => {
+      const repo = randomRepo('stale');
+      const r = { registry: testEnv().registry, repository: repo };
+      const old = await pushRandomImage(testEnv().registry, repo, { tag: 'v1' });
+      // The default 5-minute TTL: only the mismatch can cause a re-read within this test.
+      related.stop();
+      related = new RelatedDigests({
+        client,
+        logger: quiet,
+        active: () => true,
+        mismatchRereadMs: 0,
+        onResolved: (w) => woken.push([...w]),
+      });
+      await when('v1 read', () =>
+        related.indexFor(r, 'v1', old.digest as Digest, 'pod-a') === 'none' ? true : undefined,
+      );
+      const current = await pushRandomImage(testEnv().registry, repo, { tag: 'v1' });
+      // A new pod runs what the tag names now; the cache still says `old`.
+      expect(related.indexFor(r, 'v1', current.digest as Digest, 'pod-new')).to.equal('pending');
+      await when('pod-new woken', () => (woken.some((w) => w.includes('pod-new')) ? true : undefined));
+      expect(related.indexFor(r, 'v1', current.digest as Digest, 'pod-new')).to.equal('none');
+    });
+
+    it('re-reads a tag on its own schedule and re-judges the pods that asked only when it moved', async () => {
+      related.stop();
+      related = fast();
+      const repo = randomRepo('schedule');
+      const r = { registry: testEnv().registry, repository: repo };
+      await pushRandomImage(testEnv().registry, repo, { tag: 'v1' });
+      await when('v1 read', () =>
+        typeof related.tagTarget(r, 'v1', 'pod-a') !== 'string' ? true : undefined,
+      );
+      related.tagTarget(r, 'v1', 'pod-b');
+      woken.length = 0;
+      // Several TTLs pass with the tag unmoved and the pods asking: nobody is woken.
+      for (let i = 0; i < 4; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        related.tagTarget(r, 'v1', 'pod-a');
+      }
+      expect(woken).to.deep.equal([]);
+      const moved = await pushRandomImage(testEnv().registry, repo, { tag: 'v1' });
+      // No pod asks again: the scheduled re-read finds the move and wakes those that asked.
+      const wake = await when('woken by the re-read', () => woken.find((w) => w.includes('pod-a')));
+      expect(wake).to.include('pod-a');
+      const t = related.tagTarget(r, 'v1', 'pod-a');
+      expect(typeof t === 'string' ? t : t.digest).to.equal(moved.digest);
+    });
+  });
 });
