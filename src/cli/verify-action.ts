@@ -22,12 +22,17 @@ import { checkImageSignatures } from '../verify/image-signatures.js';
 import { parsePublicKey } from '../verify/keys.js';
 import type { CommandContext } from './context.js';
 import { mapBounded } from './fleet.js';
-import { parseByteSize } from './flags.js';
+import {
+  githubWorkflowFromFlags,
+  githubWorkflowIgnoredWithKey,
+  parseByteSize,
+  type GithubWorkflowFlags,
+} from './flags.js';
 import { loadInput, readInputText } from './inputs.js';
 import { trustedRootFrom } from './trusted-root.js';
 import { exitCodeFor, formatTable, type ImageVerdict, type Judge } from './verify-output.js';
 
-export interface VerifyFlags {
+export interface VerifyFlags extends GithubWorkflowFlags {
   readonly key?: string;
   readonly certificateIdentity?: string;
   readonly certificateIdentityRegexp?: string;
@@ -54,7 +59,9 @@ export interface VerifyFlags {
 const usage = (message: string): CliError => new CliError('UsageError', message);
 
 /**
- * Builds the one authority the flags describe (key xor keyless).
+ * Builds the one authority the flags describe (key xor keyless). The GitHub
+ * workflow flags go to a keyless authority only: with `--key` cosign never
+ * reads them, and neither does Sigwatch (the caller warns).
  * @throws CliError `UsageError` for contradictory flags or unusable key, pattern or trust root files.
  */
 export function authorityFromFlags(flags: VerifyFlags): Authority {
@@ -83,6 +90,7 @@ export function authorityFromFlags(flags: VerifyFlags): Authority {
     );
   }
   const trust = trustedRootFrom(flags.trustedRoot);
+  const githubWorkflow = githubWorkflowFromFlags(flags);
   return {
     kind: 'keyless',
     name: 'keyless',
@@ -98,6 +106,7 @@ export function authorityFromFlags(flags: VerifyFlags): Authority {
         : loadInput('--certificate-oidc-issuer-regexp', () =>
             regexpIdentity(flags.certificateOidcIssuerRegexp ?? ''),
           ),
+    ...(githubWorkflow === undefined ? {} : { githubWorkflow }),
     trust,
     requireTransparencyLog: flags.insecureIgnoreTlog !== true,
   };
@@ -235,7 +244,11 @@ async function verifyPlan(
     if (flags.trustedRootRef.length > 0 || flags.secretKey.length > 0) {
       throw usage('--trusted-root-ref and --secret-key only apply with --policy');
     }
-    return { judge: authorityJudge(authorityFromFlags(flags)), extraRepositories: [], attestations: false };
+    const authority = authorityFromFlags(flags);
+    if (authority.kind === 'key' && githubWorkflowFromFlags(flags) !== undefined) {
+      context.output.writeErr(githubWorkflowIgnoredWithKey);
+    }
+    return { judge: authorityJudge(authority), extraRepositories: [], attestations: false };
   }
   const authorityFlags = [
     flags.key,
@@ -243,6 +256,7 @@ async function verifyPlan(
     flags.certificateIdentityRegexp,
     flags.certificateOidcIssuer,
     flags.certificateOidcIssuerRegexp,
+    githubWorkflowFromFlags(flags),
   ];
   if (authorityFlags.some((f) => f !== undefined) || flags.insecureIgnoreTlog === true) {
     throw usage(

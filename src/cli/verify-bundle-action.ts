@@ -12,14 +12,19 @@ import { exactIdentity } from '../verify/identity.js';
 import { parsePublicKey } from '../verify/keys.js';
 import type { LoadedTrustRoot } from '../verify/trust.js';
 import type { CommandContext } from './context.js';
-import { oneLine } from './flags.js';
+import {
+  githubWorkflowFromFlags,
+  githubWorkflowIgnoredWithKey,
+  oneLine,
+  type GithubWorkflowFlags,
+} from './flags.js';
 import { loadInput, readInputFile } from './inputs.js';
 import { trustedRootFrom } from './trusted-root.js';
 
 /** Exit code of a bundle that does not verify (usage errors are ExitCode.Usage, 64). */
 export const verifyBundleFailed = 1;
 
-export interface VerifyBundleFlags {
+export interface VerifyBundleFlags extends GithubWorkflowFlags {
   readonly bundle: string;
   readonly key?: string;
   readonly certificateIdentity?: string;
@@ -40,7 +45,8 @@ function trustFrom(flags: VerifyBundleFlags): LoadedTrustRoot {
 
 /**
  * The one authority the flags describe: `--key`, or keyless with an exact
- * identity and issuer (the protocol has no regexp flags).
+ * identity and issuer (the protocol has no regexp flags) and any GitHub
+ * workflow claims (ignored with `--key`, as in cosign).
  * @throws CliError `UsageError` for missing or contradictory flags and unusable files.
  */
 export function bundleAuthorityFromFlags(flags: VerifyBundleFlags): Authority {
@@ -56,11 +62,13 @@ export function bundleAuthorityFromFlags(flags: VerifyBundleFlags): Authority {
   if (flags.certificateIdentity === undefined || flags.certificateOidcIssuer === undefined) {
     throw usage('either --key, or both --certificate-identity and --certificate-oidc-issuer, are required');
   }
+  const githubWorkflow = githubWorkflowFromFlags(flags);
   return {
     kind: 'keyless',
     name: 'keyless',
     identity: exactIdentity(flags.certificateIdentity),
     issuer: exactIdentity(flags.certificateOidcIssuer),
+    ...(githubWorkflow === undefined ? {} : { githubWorkflow }),
     trust: trustFrom(flags),
     requireTransparencyLog: true,
   };
@@ -93,6 +101,9 @@ function verify(bundlePath: string, artifact: Artifact, authority: Authority): B
 export function verifyBundleFile(argument: string, flags: VerifyBundleFlags, context: CommandContext): void {
   const authority = bundleAuthorityFromFlags(flags);
   const artifact = artifactFromArgument(argument);
+  if (authority.kind === 'key' && githubWorkflowFromFlags(flags) !== undefined) {
+    context.output.writeErr(githubWorkflowIgnoredWithKey);
+  }
   const result = verify(flags.bundle, artifact, authority);
   if (result instanceof VerifyError) {
     const cause = result.cause === undefined ? '' : ` (${describeError(result.cause)})`;

@@ -11,11 +11,11 @@
  */
 import { Command, Option } from 'commander';
 import type { CommandContext } from './context.js';
-import { repeatable } from './flags.js';
+import { repeatable, withGithubWorkflowOptions } from './flags.js';
 import type { VerifyFlags } from './verify-action.js';
 
 export function verifyCommand(context: CommandContext): Command {
-  return new Command('verify')
+  const command = new Command('verify')
     .description(
       'verify the signatures of images in their registries (exit 1: a definite failure, 2: undecided)',
     )
@@ -30,7 +30,8 @@ export function verifyCommand(context: CommandContext): Command {
     .option(
       '--certificate-oidc-issuer-regexp <re2>',
       'keyless: OIDC issuer pattern, RE2, unanchored like cosign (anchor it with ^…$)',
-    )
+    );
+  return withGithubWorkflowOptions(command)
     .option('--trusted-root <file>', 'Sigstore trusted_root.json (default: the embedded public-good root)')
     .option('--insecure-ignore-tlog', 'keyless: accept signatures without a transparency-log entry')
     .option('--insecure-registry <host>', 'speak plain HTTP to this registry (repeatable)', repeatable, [])

@@ -4,6 +4,7 @@
  * Inside one policy authorities are alternatives (design §2).
  */
 import type { KeyObject } from 'node:crypto';
+import type { GithubWorkflowClaims } from './fulcio.js';
 import type { IdentityMatcher } from './identity.js';
 import type { LoadedTrustRoot } from './trust.js';
 
@@ -22,6 +23,11 @@ export interface KeylessAuthority {
   readonly name: string;
   readonly identity: IdentityMatcher;
   readonly issuer: IdentityMatcher;
+  /**
+   * cosign's `--certificate-github-workflow-*`: claims the leaf's deprecated
+   * GitHub extensions must equal exactly (identity.ts `githubWorkflowMismatch`).
+   */
+  readonly githubWorkflow?: GithubWorkflowClaims;
   readonly trust: LoadedTrustRoot;
   /** Default true for keyless: a verified SET, or an inclusion proof with checkpoint. */
   readonly requireTransparencyLog: boolean;

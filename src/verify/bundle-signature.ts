@@ -18,7 +18,8 @@
  *     certificate (one SAN, KeyUsage digitalSignature, EKU codeSigning) →
  *     `CertificateUntrusted`; no verified signing time may lie in the future.
  *  5. Identity: the verified SAN and issuer against the authority's RE2
- *     matchers (never a JS RegExp) → `IdentityMismatch`.
+ *     matchers (never a JS RegExp), then the leaf's GitHub workflow claims
+ *     against the authority's exact values → `IdentityMismatch`.
  * A private-CA keyless bundle with no log, no TSA and a log-optional
  * authority replaces step 3 with a chain check at `now` (bundle-unlogged.ts).
  */
@@ -44,7 +45,7 @@ import {
   type BundleRejection,
 } from './bundle-failure.js';
 import { isUnloggedPrivateKeyless, verifyChainAtNow } from './bundle-unlogged.js';
-import { describeMatcher, matchesIdentity } from './identity.js';
+import { describeMatcher, githubWorkflowMismatch, matchesIdentity } from './identity.js';
 import type { SignerInfo, TimeSource } from './result.js';
 
 /** A signing time later than `now` by more than this is refused; real clock skew is seconds. */
@@ -128,7 +129,8 @@ export function verifyBundleSignature(
   }
   const info = signerInfo(signer);
   if (authority.kind === 'keyless') {
-    const mismatch = identityProblem(authority, info);
+    const mismatch =
+      identityProblem(authority, info) ?? githubWorkflowMismatch(authority.githubWorkflow, leaf);
     if (mismatch !== undefined) return reject('IdentityMismatch', mismatch);
   }
   const first = times.find((t) => t.kind === 'transparency-log') ?? times[0];

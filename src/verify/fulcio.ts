@@ -24,6 +24,36 @@ export interface CertificateIdentity {
 }
 
 /**
+ * The deprecated GitHub Actions extensions (fulcio docs/oid-info.md), which
+ * Fulcio still writes for tokens of token.actions.githubusercontent.com: the
+ * claims `event_name`, `sha`, `workflow`, `repository` and `ref`, each the raw
+ * string as the extension value, with no DER string around it (unlike …1.8
+ * onwards). These, and not the generic …1.9–…1.22 that replaced them, are what
+ * cosign's `--certificate-github-workflow-*` compare: cosign's
+ * `validateCertExtensions` (pkg/cosign/verify.go) and sigstore-go's
+ * `CompareExtensions`, with no fallback to the newer extensions.
+ */
+export const githubWorkflowOids = {
+  trigger: '1.3.6.1.4.1.57264.1.2',
+  sha: '1.3.6.1.4.1.57264.1.3',
+  name: '1.3.6.1.4.1.57264.1.4',
+  repository: '1.3.6.1.4.1.57264.1.5',
+  ref: '1.3.6.1.4.1.57264.1.6',
+} as const;
+
+export type GithubWorkflowClaim = keyof typeof githubWorkflowOids;
+
+/** The GitHub workflow claims a leaf carries; a claim is absent when its extension is. */
+export type GithubWorkflowClaims = Readonly<Partial<Record<GithubWorkflowClaim, string>>>;
+
+/**
+ * Longest claim value read, in bytes. Real ones are a ref, a repository or a
+ * workflow name, far shorter; a longer value counts as absent (it then
+ * matches no expected value), as identity inputs are capped in identity.ts.
+ */
+export const maxGithubWorkflowClaimBytes = 4096;
+
+/**
  * Longest certificate or chain annotation read, in UTF-16 code units. A
  * Fulcio leaf is about 1 KiB of PEM and cosign's chain two certificates; a
  * chain is refused beyond ten certificates anyway (certificate-chain.ts).
@@ -128,6 +158,55 @@ function issuerV2(cert: X509Certificate): string | undefined {
   try {
     const value = ASN1Obj.parseBuffer(Buffer.from(ext.value));
     return value.tag.number === 0x0c ? value.value.toString('utf8') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const claimOfOid: ReadonlyMap<string, GithubWorkflowClaim> = new Map(
+  Object.entries(githubWorkflowOids).map(([claim, id]) => [id, claim as GithubWorkflowClaim]),
+);
+
+// fatal: bytes that are not UTF-8 match no flag value (cosign compares bytes, and argv
+// arrives here as UTF-8); ignoreBOM: a leading U+FEFF is part of the value, not dropped.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Reads the deprecated GitHub workflow extensions of a leaf (see
+ * {@link githubWorkflowOids}). A claim is left out when its extension is
+ * absent, appears more than once (X.509 forbids it; Go's parser, hence
+ * cosign, refuses such a certificate), is not an OCTET STRING, is longer than
+ * {@link maxGithubWorkflowClaimBytes} or is not UTF-8. Never throws.
+ */
+export function readGithubWorkflowClaims(cert: X509Certificate): GithubWorkflowClaims {
+  const seen = new Map<GithubWorkflowClaim, string | undefined>();
+  try {
+    for (const ext of cert.extensions) {
+      const claim = claimOfOid.get(ext.subs[0]?.toOID() ?? '');
+      if (claim === undefined) continue;
+      // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+      const value = ext.subs.at(-1);
+      const usable =
+        !seen.has(claim) &&
+        ext.subs.length >= 2 &&
+        value?.tag.isOctetString() === true &&
+        !value.tag.constructed &&
+        value.value.length <= maxGithubWorkflowClaimBytes;
+      seen.set(claim, usable ? decodeUtf8(value.value) : undefined);
+    }
+  } catch {
+    return {}; // @sigstore/core's getters throw on unexpected ASN.1: no claims
+  }
+  const claims: Partial<Record<GithubWorkflowClaim, string>> = {};
+  for (const [claim, value] of seen) {
+    if (value !== undefined) claims[claim] = value;
+  }
+  return claims;
+}
+
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
   } catch {
     return undefined;
   }

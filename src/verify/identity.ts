@@ -4,8 +4,15 @@
  * the pattern, so a hostile certificate cannot make a policy backtrack for
  * minutes. Never `new RegExp` on user input here.
  */
+import type { X509Certificate } from '@sigstore/core';
 import { RE2JS } from 're2js';
 import { VerifyError } from './errors.js';
+import {
+  githubWorkflowOids,
+  readGithubWorkflowClaims,
+  type GithubWorkflowClaim,
+  type GithubWorkflowClaims,
+} from './fulcio.js';
 
 /** Inputs longer than this never match (design §2: matched inputs are capped at 4 KiB). */
 export const maxIdentityInputBytes = 4096;
@@ -58,4 +65,32 @@ export function matchesIdentity(matcher: IdentityMatcher, input: string): boolea
 
 export function describeMatcher(matcher: IdentityMatcher): string {
   return matcher.kind === 'exact' ? JSON.stringify(matcher.value) : `/${matcher.source}/ (RE2)`;
+}
+
+/** In cosign's order of checks (`validateCertExtensions`), so the first mismatch named is cosign's. */
+const workflowClaims = Object.keys(githubWorkflowOids) as GithubWorkflowClaim[];
+
+/**
+ * cosign's `--certificate-github-workflow-*` on a verified leaf: every
+ * expected claim must equal the leaf's extension exactly (no pattern, no case
+ * folding); an absent extension equals no value. An empty expected value is no
+ * constraint, as in cosign. Returns the first mismatch, or undefined. The leaf
+ * is read only when something is expected; no leaf has no claims. Never throws.
+ */
+export function githubWorkflowMismatch(
+  expected: GithubWorkflowClaims | undefined,
+  leaf: X509Certificate | undefined,
+): string | undefined {
+  const wanted = workflowClaims.filter((claim) => (expected?.[claim] ?? '') !== '');
+  if (wanted.length === 0) return undefined;
+  const actual = leaf === undefined ? {} : readGithubWorkflowClaims(leaf);
+  for (const claim of wanted) {
+    const want = expected?.[claim];
+    const got = actual[claim];
+    if (got !== want) {
+      const has = got === undefined ? 'has no usable' : `has ${JSON.stringify(got)} as`;
+      return `the certificate ${has} GitHub workflow ${claim} (${githubWorkflowOids[claim]}), not ${JSON.stringify(want)}`;
+    }
+  }
+  return undefined;
 }

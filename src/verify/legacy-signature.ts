@@ -25,7 +25,7 @@
  *  5. Keyless: chain to a trusted CA at the signing time (→
  *     `CertificateUntrusted` / `CertificateExpired`), an embedded SCT from a
  *     CT log of the trust root when it lists any (→ `CertificateUntrusted`),
- *     then SAN and issuer (→
+ *     then SAN, issuer and any expected GitHub workflow claims (→
  *     `IdentityMismatch`). Without a trusted time the chain is judged at
  *     `now`, which only a log-less authority reaches: a Fulcio leaf is then
  *     expired after 10 minutes (`CertificateExpired`), a long-lived private
@@ -53,7 +53,7 @@ import {
   parseCertificatesPem,
   readCertificateIdentity,
 } from './fulcio.js';
-import { matchesIdentity } from './identity.js';
+import { githubWorkflowMismatch, matchesIdentity } from './identity.js';
 import { spkiDer, verifyMessage } from './keys.js';
 import { checkEntryBody, parseCosignBundle, verifySet, type EntryExpectation } from './rekor-set.js';
 import type { RejectedSignature, TimeSource, VerifiedSignature } from './result.js';
@@ -244,6 +244,8 @@ export function checkAuthority(
       `certificate identity ${JSON.stringify(identity)} does not match the authority`,
     );
   }
+  const workflow = githubWorkflowMismatch(authority.githubWorkflow, certificate.leaf);
+  if (workflow !== undefined) return reject('IdentityMismatch', workflow);
   return {
     ok: true,
     authority: authority.name,

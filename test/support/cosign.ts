@@ -11,7 +11,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exec } from './exec.js';
+import { exec, execOutcome, type ExecOutcome } from './exec.js';
 import type { LeafCertificate } from './test-ca.js';
 
 export type SignatureFormat = 'bundle' | 'legacy';
@@ -48,6 +48,23 @@ async function cosign(
     timeoutMs: 60_000,
   });
   return stdout;
+}
+
+/**
+ * Runs cosign for its verdict: the exit code and output, a refusal being an
+ * outcome rather than a failure (parity tests compare it with Sigwatch's).
+ * Requests to any host but loopback go to a closed loopback port (Go's proxy
+ * settings never apply to loopback), so a cosign that tried to reach the
+ * network fails here instead of leaving the machine.
+ */
+export async function cosignOutcome(args: readonly string[]): Promise<ExecOutcome> {
+  const d = await dir();
+  const nowhere = 'http://127.0.0.1:9';
+  return execOutcome('cosign', args, {
+    env: { TUF_ROOT: join(d, 'tuf'), HTTPS_PROXY: nowhere, HTTP_PROXY: nowhere, NO_PROXY: '' },
+    cwd: d,
+    timeoutMs: 60_000,
+  });
 }
 
 let counter = 0;

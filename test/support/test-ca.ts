@@ -3,7 +3,8 @@
  * certificates carry what Fulcio puts in a keyless certificate: the identity
  * as a SAN (URI or email), code-signing EKU, and the OIDC issuer in both the
  * v1 extension (1.3.6.1.4.1.57264.1.1, raw string, still read by cosign's
- * legacy verification) and the v2 extension (…1.8, a DER UTF8String).
+ * legacy verification) and the v2 extension (…1.8, a DER UTF8String), and
+ * on request the GitHub Actions extensions of a workflow's certificate.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -56,17 +57,51 @@ export async function createTestCa(name = 'sigwatch-test-fulcio'): Promise<TestC
   return { dir, rootCert, rootKey };
 }
 
+/**
+ * The trusted root cosign itself would use for the test CA (`cosign trusted-root
+ * create`): the CA as a Fulcio instance, no log, no CT log, no TSA. Returns its path.
+ */
+export async function createTrustedRoot(ca: TestCa): Promise<string> {
+  const out = join(ca.dir, 'trusted_root.json');
+  const chain = `--fulcio=url=https://ca.test,certificate-chain=${ca.rootCert}`;
+  await exec('cosign', ['trusted-root', 'create', chain, '--out', out]);
+  return out;
+}
+
 const colonHex = (s: string): string =>
   Buffer.from(s, 'utf8')
     .toString('hex')
     .replace(/(..)(?!$)/g, '$1:');
 
-/** Issues a Fulcio-like leaf for `identity` (a URI, or an email when it contains '@' and no scheme). */
+/** The GitHub Actions claims Fulcio writes into a leaf, by extension: …1.2 to …1.6. */
+export interface GithubWorkflowClaims {
+  readonly trigger: string;
+  readonly sha: string;
+  readonly name: string;
+  readonly repository: string;
+  readonly ref: string;
+}
+
+/**
+ * openssl extension lines for the deprecated GitHub extensions, written as
+ * Fulcio writes them (docs/oid-info.md): the raw claim bytes as the value.
+ */
+export function githubWorkflowExtensions(claims: GithubWorkflowClaims): string[] {
+  const order = [claims.trigger, claims.sha, claims.name, claims.repository, claims.ref];
+  return order.map((value, i) => `1.3.6.1.4.1.57264.1.${String(i + 2)}=DER:${colonHex(value)}`);
+}
+
+/**
+ * Issues a Fulcio-like leaf for `identity` (a URI, or an email when it
+ * contains '@' and no scheme); `extraExtensions` are more openssl extension
+ * lines (e.g. {@link githubWorkflowExtensions}).
+ */
 export async function issueLeaf(
   ca: TestCa,
   identity: string,
   issuer: string,
   validDays = 1,
+  extraExtensions: readonly string[] = [],
 ): Promise<LeafCertificate> {
   const base = join(ca.dir, `leaf-${randomBytes(4).toString('hex')}`);
   const key = `${base}.key`;
@@ -84,6 +119,7 @@ export async function issueLeaf(
       `subjectAltName=critical,${san}`,
       `1.3.6.1.4.1.57264.1.1=DER:${colonHex(issuer)}`,
       `1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:${issuer}`,
+      ...extraExtensions,
       '',
     ].join('\n'),
   );

@@ -7,6 +7,7 @@
  * addressed the same way: by source and case folder.
  */
 import { readFileSync } from 'node:fs';
+import { X509Certificate } from '@sigstore/core';
 
 /** `test/fixtures/` (this file is `test/support/testdata.ts`). */
 export const testdataRoot = new URL('../fixtures/', import.meta.url);
@@ -141,4 +142,18 @@ export function caseTrustedRoot(testCase: TestCase): URL {
   return named === undefined || named.includes('production')
     ? productionTrustedRoot
     : caseFile(testCase, named);
+}
+
+/** The leaf certificate of a Sigstore bundle of the corpus (`certificate`, or a chain's first). */
+export function readBundleLeaf(path: string): X509Certificate {
+  const bundle = JSON.parse(readTestdata(path)) as {
+    verificationMaterial: {
+      certificate?: { rawBytes: string };
+      x509CertificateChain?: { certificates: { rawBytes: string }[] };
+    };
+  };
+  const material = bundle.verificationMaterial;
+  const raw = material.certificate?.rawBytes ?? material.x509CertificateChain?.certificates[0]?.rawBytes;
+  if (raw === undefined) throw new Error(`${path} has no leaf certificate`);
+  return X509Certificate.parse(Buffer.from(raw, 'base64'));
 }

@@ -38,6 +38,8 @@ export const ext$ = {
   issuerV1: (v: string): Buffer => ext('1.3.6.1.4.1.57264.1.1', false, Buffer.from(v)),
   issuerV2: (v: string): Buffer => ext('1.3.6.1.4.1.57264.1.8', false, utf8(v)),
   unknownCritical: (): Buffer => ext('1.2.3.4', true, der(0x05)),
+  /** Any non-critical extension with `value` as its extnValue contents, unchanged. */
+  raw: (id: string, value: Buffer): Buffer => ext(id, false, value),
 };
 export const codeSigning = '1.3.6.1.5.5.7.3.3';
 

@@ -17,10 +17,9 @@ import { checkImageSignatures, type SignatureCheck } from '../../../src/verify/i
 import { parsePublicKey } from '../../../src/verify/keys.js';
 import { loadTrustedRoot } from '../../../src/verify/trust.js';
 import { generateKeyPair, importCertificateKey, sign, type CosignKey } from '../../support/cosign.js';
-import { exec } from '../../support/exec.js';
 import { pushRandomImage, randomRepo, type PushedImage } from '../../support/images.js';
 import { digestTag, getBlob, getManifest, pushBlob, pushManifest } from '../../support/oci-http.js';
-import { createTestCa, issueLeaf, type TestCa } from '../../support/test-ca.js';
+import { createTestCa, createTrustedRoot, issueLeaf, type TestCa } from '../../support/test-ca.js';
 import { testEnv } from '../../support/testenv.js';
 
 const identity = 'https://github.com/sigwatch/app/.github/workflows/release.yml@refs/heads/main';
@@ -41,15 +40,8 @@ async function caAuthority(
   id = exactIdentity(identity),
   iss = exactIdentity(issuer),
 ): Promise<Authority> {
-  // The same trusted root cosign itself would use: `cosign trusted-root create` over the test CA.
-  const out = `${ca.dir}/trusted_root.json`;
-  await exec('cosign', [
-    'trusted-root',
-    'create',
-    `--fulcio=url=https://ca.test,certificate-chain=${ca.rootCert}`,
-    '--out',
-    out,
-  ]);
+  // The same trusted root cosign itself would use.
+  const out = await createTrustedRoot(ca);
   const trust = loadTrustedRoot(JSON.parse(await readFile(out, 'utf8')) as unknown);
   return { kind: 'keyless', name: 'ci', identity: id, issuer: iss, trust, requireTransparencyLog: false };
 }
@@ -327,14 +319,7 @@ describe('verify: image signatures against real registries and cosign', function
       const signer = await importCertificateKey(await issueLeaf(ca, identity, issuer, 1));
       const img = await pushRandomImage(registry, randomRepo());
       await sign(img.ref, signer, 'bundle');
-      const root = `${ca.dir}/trusted_root.json`;
-      await exec('cosign', [
-        'trusted-root',
-        'create',
-        `--fulcio=url=https://ca.test,certificate-chain=${ca.rootCert}`,
-        '--out',
-        root,
-      ]);
+      const root = await createTrustedRoot(ca);
       const base = [
         'verify',
         '--certificate-identity',
@@ -373,14 +358,7 @@ describe('verify: image signatures against real registries and cosign', function
       const signer = await importCertificateKey(await issueLeaf(ca, identity, issuer, 1));
       const img = await pushRandomImage(registry, randomRepo());
       await sign(img.ref, signer, 'bundle');
-      const root = `${ca.dir}/trusted_root.json`;
-      await exec('cosign', [
-        'trusted-root',
-        'create',
-        `--fulcio=url=https://ca.test,certificate-chain=${ca.rootCert}`,
-        '--out',
-        root,
-      ]);
+      const root = await createTrustedRoot(ca);
       const common = ['--insecure-registry', registry, '-o', 'json'];
       const flags = [
         'verify',

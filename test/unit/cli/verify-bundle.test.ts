@@ -63,6 +63,40 @@ describe('cli/verify-bundle', () => {
     expect(result.err).to.match(/^sigwatch: verify-bundle: BundleInvalid: [^\n]+\n$/);
   });
 
+  describe("cosign's --certificate-github-workflow-* (real GitHub Actions leaf)", () => {
+    const claims = [
+      '--certificate-github-workflow-trigger',
+      'workflow_dispatch',
+      '--certificate-github-workflow-sha',
+      'af785b6d3b0fa0c0aa1305faee7ce6036e8d90c4',
+      '--certificate-github-workflow-name',
+      'Extremely dangerous OIDC beacon',
+      '--certificate-github-workflow-repository',
+      'sigstore-conformance/extremely-dangerous-public-oidc-beacon',
+      '--certificate-github-workflow-ref',
+      'refs/heads/main',
+    ];
+
+    it('exits 0 when every claim equals the leaf', async () => {
+      expect(await run(keyless('happy-path-v0.1', aTxtDigest, claims))).to.include({ code: 0, err: '' });
+    });
+
+    it('exits 1 with IdentityMismatch when one differs', async () => {
+      const wrong = claims.map((v) => (v === 'refs/heads/main' ? 'refs/heads/release' : v));
+      const result = await run(keyless('happy-path-v0.1', aTxtDigest, wrong));
+      expect(result.code).to.equal(1);
+      expect(result.err).to.match(/^sigwatch: verify-bundle: IdentityMismatch: [^\n]+\n$/);
+    });
+
+    it('ignores them with --key, as cosign does, and says so', async () => {
+      const argv = ['verify-bundle', '--bundle', path('managed-key-happy-path/bundle.sigstore.json')];
+      argv.push('--key', path('managed-key-happy-path/key.pub'), '--certificate-github-workflow-ref', 'x');
+      const result = await run([...argv, aTxtDigest]);
+      expect(result.code).to.equal(0);
+      expect(result.err).to.contain('ignored with --key');
+    });
+  });
+
   describe('usage errors exit 64', () => {
     const rows: [string, string[]][] = [
       [
@@ -83,6 +117,17 @@ describe('cli/verify-bundle', () => {
       [
         '--key with --certificate-identity',
         [...keyless('happy-path-v0.1', aTxtDigest, ['--key', path('managed-key-happy-path/key.pub')])],
+      ],
+      [
+        'a GitHub workflow claim without identity and issuer',
+        [
+          'verify-bundle',
+          '--bundle',
+          path('happy-path-v0.1/bundle.sigstore.json'),
+          '--certificate-github-workflow-trigger',
+          'workflow_dispatch',
+          aTxtDigest,
+        ],
       ],
       ['a malformed digest', keyless('happy-path-v0.1', 'sha256:ABC')],
       ['a missing artifact file', keyless('happy-path-v0.1', path('no-such-artifact'))],

@@ -1,8 +1,10 @@
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { CliError } from '../../../src/base/errors.js';
 import { ExitCode, runCli } from '../../../src/cli/program.js';
 import { authorityFromFlags } from '../../../src/cli/verify-action.js';
 import { matchesIdentity } from '../../../src/verify/identity.js';
+import { testdataUrl } from '../../support/testdata.js';
 
 const identity = 'https://gitlab.com/myorg/app//.gitlab-ci.yml@refs/heads/main';
 
@@ -29,6 +31,17 @@ function usageError(run: () => unknown): string {
     return (error as CliError).message;
   }
   throw new Error('no usage error');
+}
+
+/** `sigwatch verify --policy` with `authorityFlags` too: a usage error, the policy names the authorities. */
+async function expectReplacedByPolicy(authorityFlags: readonly string[]): Promise<void> {
+  let err = '';
+  const code = await runCli(['verify', '--policy', 'p.yaml', ...authorityFlags, 'img'], {
+    writeOut: () => undefined,
+    writeErr: (s) => (err += s),
+  });
+  expect(code).to.equal(ExitCode.Usage);
+  expect(err).to.contain('--policy replaces');
 }
 
 describe('cli/verify flags', () => {
@@ -70,13 +83,44 @@ describe('cli/verify flags', () => {
     });
 
     it('is parsed by `sigwatch verify`, and replaced by the policy with --policy (usage exit code)', async () => {
-      let err = '';
-      const code = await runCli(
-        ['verify', '--policy', 'p.yaml', '--certificate-oidc-issuer-regexp', '^https://x$', 'img'],
-        { writeOut: () => undefined, writeErr: (s) => (err += s) },
+      await expectReplacedByPolicy(['--certificate-oidc-issuer-regexp', '^https://x$']);
+    });
+  });
+
+  describe("cosign's --certificate-github-workflow-*", () => {
+    it('become exact claims of the keyless authority; an empty value is no constraint, as in cosign', () => {
+      const a = authorityFromFlags(
+        flags({
+          certificateOidcIssuer: 'https://token.actions.githubusercontent.com',
+          certificateGithubWorkflowTrigger: 'push',
+          certificateGithubWorkflowSha: '',
+          certificateGithubWorkflowRef: 'refs/tags/v1',
+        }),
       );
-      expect(code).to.equal(ExitCode.Usage);
-      expect(err).to.contain('--policy replaces');
+      if (a.kind !== 'keyless') throw new Error('not keyless');
+      expect(a.githubWorkflow).to.deep.equal({ trigger: 'push', ref: 'refs/tags/v1' });
+      const none = authorityFromFlags(
+        flags({ certificateOidcIssuer: 'https://x', certificateGithubWorkflowName: '' }),
+      );
+      expect(none).not.to.have.property('githubWorkflow');
+    });
+
+    it('are not carried by a key authority (cosign never reads them with --key)', () => {
+      const a = authorityFromFlags(
+        flags({
+          certificateIdentity: undefined,
+          key: fileURLToPath(
+            testdataUrl('sigstore-conformance/bundle-verify/managed-key-happy-path/key.pub'),
+          ),
+          certificateGithubWorkflowTrigger: 'push',
+        }),
+      );
+      expect(a.kind).to.equal('key');
+      expect(a).not.to.have.property('githubWorkflow');
+    });
+
+    it('are replaced by the policy with --policy (usage exit code)', async () => {
+      await expectReplacedByPolicy(['--certificate-github-workflow-repository', 'o/r']);
     });
   });
 });

@@ -158,6 +158,35 @@ describe('verify/bundle-signature', () => {
       expect(verifyBundle(json, aTxt, unanchored, now)).to.include({ ok: true });
     });
 
+    it('IdentityMismatch when a GitHub workflow claim differs from the leaf (v0.1, v0.3 and a DSSE bundle)', () => {
+      for (const dir of ['happy-path-v0.1', 'happy-path-v0.3', 'happy-path-intoto-in-dsse-v3']) {
+        const json = bundleJson(dir);
+        const right = keyless({ githubWorkflow: { trigger: 'workflow_dispatch', ref: 'refs/heads/main' } });
+        expect(verifyBundle(json, aTxt, right, now), dir).to.include({ ok: true });
+        const wrong = keyless({ githubWorkflow: { trigger: 'workflow_dispatch', ref: 'refs/heads/dev' } });
+        const result = verifyBundle(json, aTxt, wrong, now);
+        expect(result, dir).to.include({ ok: false, reason: 'IdentityMismatch' });
+        expect(!result.ok && result.message, dir).to.match(/GitHub workflow ref/);
+      }
+    });
+
+    it('IdentityMismatch when the trusted leaf has no GitHub extensions (private CA, GitHub SAN)', () => {
+      const dir = 'intoto-with-custom-trust-root';
+      const custom = loadTrustedRoot(readJson(new URL(`${dir}/trusted_root.json`, conformance)));
+      const artifact: Artifact = {
+        kind: 'bytes',
+        bytes: readFileSync(new URL(`${dir}/artifact`, conformance)),
+      };
+      expect(verifyBundle(bundleJson(dir), artifact, keyless({ trust: custom }), now)).to.include({
+        ok: true,
+      });
+      const wanting = keyless({ trust: custom, githubWorkflow: { trigger: 'workflow_dispatch' } });
+      expect(verifyBundle(bundleJson(dir), artifact, wanting, now)).to.include({
+        ok: false,
+        reason: 'IdentityMismatch',
+      });
+    });
+
     it('a broken SET with the log optional leaves no verified time: CertificateExpired', () => {
       const json = tamperedSet('happy-path-v0.1');
       const result = verifyBundle(json, aTxt, keyless({ requireTransparencyLog: false }), now);

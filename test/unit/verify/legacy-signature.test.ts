@@ -393,6 +393,19 @@ describe('verify/legacy-signature: rules beyond the upstream cases', () => {
     );
   });
 
+  it('keyless expecting a GitHub workflow claim the real Fulcio leaf lacks is IdentityMismatch', () => {
+    // The leaf was issued for a GitHub *login* (email SAN): none of the workflow extensions.
+    const wanting = (trigger: string): Authority => {
+      const base = mitr(production);
+      if (base.kind !== 'keyless') throw new Error('not keyless');
+      return { ...base, githubWorkflow: { trigger } };
+    };
+    const judge = (a: Authority): unknown =>
+      outcome(verifyLegacySignature(fulcioLayer, must(fulcioDigest), a, now));
+    expect(judge(wanting('push'))).to.equal('IdentityMismatch');
+    expect(judge(wanting(''))).to.equal(true);
+  });
+
   it('keyless, log not required, SET present: verified with the SET time', () => {
     const result = verifyLegacySignature(
       fulcioLayer,
