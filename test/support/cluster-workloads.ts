@@ -33,6 +33,39 @@ export async function clusterNamespace(env: ClusterEnv, prefix: string): Promise
 }
 
 /** A Deployment of the runnable test image (ready when /healthz answers), labelled app=`name`. */
+export function deploymentObject(
+  ns: string,
+  name: string,
+  image: string,
+  options: DeployOptions = {},
+): Record<string, unknown> {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: ns },
+    spec: {
+      replicas: options.replicas ?? 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          terminationGracePeriodSeconds: 2,
+          automountServiceAccountToken: false,
+          containers: [
+            {
+              name: 'app',
+              image,
+              imagePullPolicy: options.pullAlways === true ? 'Always' : 'IfNotPresent',
+              readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** Creates deploymentObject(…) through the API. */
 export async function clusterDeploy(
   env: ClusterEnv,
   ns: string,
@@ -43,28 +76,7 @@ export async function clusterDeploy(
   await clusterKube(env).call({
     method: 'POST',
     path: `/apis/apps/v1/namespaces/${ns}/deployments`,
-    body: {
-      metadata: { name },
-      spec: {
-        replicas: options.replicas ?? 1,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: {
-            terminationGracePeriodSeconds: 2,
-            automountServiceAccountToken: false,
-            containers: [
-              {
-                name: 'app',
-                image,
-                imagePullPolicy: options.pullAlways === true ? 'Always' : 'IfNotPresent',
-                readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
-              },
-            ],
-          },
-        },
-      },
-    },
+    body: deploymentObject(ns, name, image, options),
   });
 }
 

@@ -127,16 +127,23 @@ export async function pushRunnableImage(registry: string, repo: string, tag?: st
   return image(registry, repo, descriptor);
 }
 
-/** Pushes a multi-platform index over random linux/amd64 and linux/arm64 images. */
+/**
+ * Pushes a multi-platform index over random linux/amd64 and linux/arm64
+ * images; with `runnable`, the amd64 entry is a runnable image (a node here
+ * pulls and runs it from the index).
+ */
 export async function pushRandomIndex(
   registry: string,
   repo: string,
   tag?: string,
+  runnable = false,
 ): Promise<{ index: PushedImage; platforms: PushedImage[] }> {
   const platforms: PushedImage[] = [];
   for (const architecture of ['amd64', 'arm64']) {
     platforms.push(
-      await pushRandomImage(registry, repo, { platform: { architecture, os: 'linux' }, layers: 1 }),
+      runnable && architecture === 'amd64'
+        ? await pushRunnableImage(registry, repo)
+        : await pushRandomImage(registry, repo, { platform: { architecture, os: 'linux' }, layers: 1 }),
     );
   }
   const manifests = platforms.map((p, i) => ({

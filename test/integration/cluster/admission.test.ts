@@ -16,6 +16,7 @@ import {
   sigwatchNamespace,
   sigwatchPods,
 } from '../../support/cluster-sigwatch.js';
+import { deploymentObject } from '../../support/cluster-workloads.js';
 import { sign, type CosignKey } from '../../support/cosign.js';
 import { exec } from '../../support/exec.js';
 import { pushRunnableImage, randomRepo, type PushedImage } from '../../support/images.js';
@@ -50,23 +51,8 @@ describe('admission through the installed webhooks', function () {
     }
   };
 
-  const deployment = (namespace: string, name: string, image: string): object => ({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          terminationGracePeriodSeconds: 2,
-          automountServiceAccountToken: false,
-          containers: [{ name: 'app', image }],
-        },
-      },
-    },
-  });
+  const deployment = (namespace: string, name: string, image: string): object =>
+    deploymentObject(namespace, name, image);
 
   const pod = (namespace: string, name: string, image: string): object => ({
     apiVersion: 'v1',
