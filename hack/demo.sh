@@ -88,13 +88,17 @@ cosign attest --key "$WORK/cosign.key" "${OFFLINE[@]}" --type cyclonedx --predic
 echo "signed; CycloneDX SBOM of its $(grep -c '"bom-ref"' "${BUILT[1]}") npm components attested"
 
 say "Publishing Sigwatch's Helm chart as an OCI artifact in the same registry, signed with the same key"
+CHART_VERSION=$(sed -n 's/^version: //p' charts/sigwatch/Chart.yaml)
 helm package charts/sigwatch --destination "$WORK" >/dev/null
-CHART_DIGEST=$(helm push "$WORK/sigwatch-0.1.0.tgz" "oci://$R/charts" --plain-http 2>&1 | sed -n 's/^Digest: //p')
+PUSHED=$(helm push "$WORK/sigwatch-$CHART_VERSION.tgz" "oci://$R/charts" --plain-http 2>&1) || { echo "$PUSHED" >&2; exit 1; }
+CHART_DIGEST=$(sed -n 's/^Digest: \(sha256:[0-9a-f]\{64\}\)$/\1/p' <<<"$PUSHED")
+[ -n "$CHART_DIGEST" ] || { echo "helm push printed no digest: $PUSHED" >&2; exit 1; }
 CHART="$R/charts/sigwatch@$CHART_DIGEST"
 cosign sign --key "$WORK/cosign.key" "${OFFLINE[@]}" "$CHART" >/dev/null 2>&1
 echo "$CHART"
 "${SIGWATCH[@]}" verify --key "$WORK/cosign.pub" --insecure-registry "$R" "$CHART"
-echo "(install it with: helm install sigwatch oci://$R/charts/sigwatch --version 0.1.0 --plain-http -n sigwatch-system --create-namespace; README, Install with Helm)"
+echo "(the operator below is installed from manifests/install.yaml; on a cluster of your own this chart installs with"
+echo " helm pull oci://$CHART --plain-http and README, Install with Helm)"
 
 say "Installing Sigwatch from manifests/install.yaml (image and air-gap flags overridden with kustomize)"
 mkdir -p "$WORK/install"

@@ -292,7 +292,7 @@ describe('Helm chart charts/sigwatch', function () {
   for (const [what, values, message] of [
     ['a misspelt key', { replica: 3 }, 'replica'],
     ['a replica count that is not a number', { replicas: 'two' }, 'replicas'],
-    ['a flag that is not a flag', { extraArgs: ['run; rm -rf /'] }, 'extraArgs'],
+    ['an argument that is not a flag', { extraArgs: ['run'] }, 'extraArgs'],
     ['a digest that is not sha256', { image: { digest: 'md5:abc' } }, 'digest'],
     [
       'a failure policy the API server does not know',
@@ -304,6 +304,30 @@ describe('Helm chart charts/sigwatch', function () {
       'an excluded namespace that is not a name',
       { webhook: { excludedNamespaces: ['a b'] } },
       'excludedNamespaces',
+    ],
+    // A newline in a string value must not write fields of its own into the pod spec.
+    [
+      'a priority class smuggling pod fields',
+      { priorityClassName: 'x\n      hostPID: true' },
+      'priorityClassName',
+    ],
+    ['no replica at all (admission would refuse every pod)', { replicas: 0 }, 'replicas'],
+    ['a flag the chart sets from its values', { extraArgs: ['--no-leader-election'] }, 'extraArgs'],
+    ['a second --namespace', { extraArgs: ['--namespace=kube-system'] }, 'extraArgs'],
+    [
+      'an image repository that is a bare host:port',
+      { image: { repository: 'localhost:5000' } },
+      'repository',
+    ],
+    [
+      'a NetworkPolicy peer that matches nothing',
+      { networkPolicy: { ingressFrom: { metrics: [{}] } } },
+      'metrics',
+    ],
+    [
+      'a label key kube-prometheus-stack could not select',
+      { prometheus: { additionalLabels: { 'bad key!': 'x' } } },
+      'bad key!',
     ],
   ] as const) {
     it(`refuses ${what} with the schema's error`, async () => {
@@ -317,7 +341,36 @@ describe('Helm chart charts/sigwatch', function () {
     });
   }
 
-  it('renders, with every option changed, objects the real API server accepts (server-side dry run)', async () => {
+  for (const namespace of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+    it(`refuses to install into ${namespace}: the webhooks never cover the release namespace and the operator reads its Secrets`, async () => {
+      const err = await renderChart({}, namespace).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err?.message).to.contain('install Sigwatch into a namespace of its own');
+    });
+  }
+
+  it('refuses as many replicas as the disruption budget keeps (no node could be drained)', async () => {
+    const err = await renderChart({ replicas: 2, podDisruptionBudget: { minAvailable: 2 } }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).to.contain('must be more than podDisruptionBudget.minAvailable');
+  });
+
+  it('quotes names Helm would otherwise read as booleans or numbers', async () => {
+    const objects = await renderChart({ imagePullSecrets: ['true', '123'] }, 'no');
+    const pod = (
+      find(objects, 'Deployment', 'sigwatch') as unknown as {
+        spec: { template: { spec: { imagePullSecrets: unknown } } };
+      }
+    ).spec.template.spec;
+    expect(pod.imagePullSecrets).to.deep.equal([{ name: 'true' }, { name: '123' }]);
+    expect(find(objects, 'Deployment', 'sigwatch').metadata.namespace).to.equal('no');
+  });
+
+  it('renders, with the options changed, objects the real API server accepts (server-side dry run)', async () => {
     const ns = `chart-${String(Date.now() % 1_000_000)}`;
     await exec('kubectl', ['create', 'namespace', ns]);
     const dir = await mkdtemp(join(tmpdir(), 'sigwatch-chart-dry-'));
@@ -326,10 +379,22 @@ describe('Helm chart charts/sigwatch', function () {
         {
           pullSecrets: { enabled: true },
           policyReports: { enabled: true },
-          replicas: 1,
+          replicas: 3,
           extraArgs: ['--trust-refresh=off'],
-          webhook: { failurePolicy: 'Ignore', excludedNamespaces: ['ci'] },
           networkPolicy: { ingressFrom: { api: [{ ipBlock: { cidr: '192.0.2.0/24' } }] } },
+          imagePullSecrets: ['regcred'],
+          nodeSelector: { 'kubernetes.io/os': 'linux' },
+          tolerations: [{ key: 'dedicated', operator: 'Exists', effect: 'NoSchedule' }],
+          podDisruptionBudget: { minAvailable: '50%' },
+          podAnnotations: { 'example.com/team': 'security' },
+          extraVolumes: [{ name: 'webhook-tls', secret: { secretName: 'sigwatch-webhook-tls' } }],
+          extraVolumeMounts: [{ name: 'webhook-tls', mountPath: '/tls', readOnly: true }],
+          webhook: {
+            failurePolicy: 'Ignore',
+            excludedNamespaces: ['ci'],
+            annotations: { 'cert-manager.io/inject-ca-from': 'x/y' },
+          },
+          apiService: { annotations: { 'cert-manager.io/inject-ca-from': 'x/y' } },
         },
         ns,
       );

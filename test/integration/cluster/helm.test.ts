@@ -11,7 +11,7 @@
  * did not create. Later files install it again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -31,9 +31,12 @@ import {
 } from '../../support/cluster-sigwatch.js';
 import { clusterDeploy, clusterNamespace, labelledPod } from '../../support/cluster-workloads.js';
 import { generateKeyPair, sign } from '../../support/cosign.js';
+import { exec } from '../../support/exec.js';
 import { pushRunnableImage, randomRepo } from '../../support/images.js';
 import { enforceIn, PolicyObjects } from '../../support/operator-objects.js';
 import { runReadmeBlock } from '../../support/readme.js';
+
+const crds = ['imagepolicies.sigwatch.dev', 'imageaudits.sigwatch.dev', 'imageauditreports.sigwatch.dev'];
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -110,6 +113,14 @@ describe('Helm chart on a real node: OCI push, cosign signature, install, upgrad
     env = await clusterEnv();
     built = await builtSigwatch();
     await uninstallSigwatch(env);
+    // The CRDs too (and with them every policy of earlier files): the chart's crds/ must install them.
+    await exec(
+      'kubectl',
+      ['--kubeconfig', env.kubeconfig, 'delete', 'crd', ...crds, '--ignore-not-found', '--wait'],
+      {
+        timeoutMs: 120_000,
+      },
+    );
     dir = await mkdtemp(join(tmpdir(), 'sigwatch-helm-'));
   });
 
@@ -163,22 +174,23 @@ describe('Helm chart on a real node: OCI push, cosign signature, install, upgrad
     // What users install is what was pushed: the pulled chart is the packaged file, byte for byte.
     const pulledDir = join(dir, 'pulled');
     await mkdir(pulledDir);
-    await helm([
-      'pull',
-      `oci://${env.registry}/charts/sigwatch`,
-      '--version',
-      '0.1.0',
-      '--plain-http',
-      '--destination',
-      pulledDir,
-    ]);
-    chart = join(pulledDir, 'sigwatch-0.1.0.tgz');
+    // By the digest that was verified (README): a tag could have been re-pushed since.
+    await helm(['pull', `oci://${ref}`, '--plain-http', '--destination', pulledDir]);
+    const [file, ...others] = await readdir(pulledDir);
+    expect(others, 'one chart pulled').to.deep.equal([]);
+    chart = join(pulledDir, String(file));
     expect(sha256(await readFile(chart))).to.equal(sha256(await readFile(tgz)));
   });
 
   it("installs with the README's commands: two Ready replicas, a leader, and pods labelled by verdict", async () => {
     await writeValues();
     await runReadmeBlock('helm-install', { env: shellEnv(), cwd: dir });
+    for (const crd of crds) {
+      expect(
+        await kube().getOptional(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd}`),
+        crd,
+      ).not.to.equal(undefined);
+    }
     const deployment = (await kube().call({
       method: 'GET',
       path: `/apis/apps/v1/namespaces/${sigwatchNamespace}/deployments/sigwatch`,
