@@ -62,11 +62,20 @@ const imagePolicyStatus: JsonSchema = {
     evictionsPaused: {
       type: 'object',
       properties: {
+        reason: { type: 'string', maxLength: 64 },
         generation: { type: 'integer', minimum: 0 },
         since: { type: 'string', format: 'date-time' },
         newlyNonCompliant: count,
         matchedPods: count,
+        maxNewViolationsPercent: { type: 'integer', minimum: 0, maximum: 100 },
         confirmationAtTrip: { type: 'string', maxLength: 256 },
+      },
+    },
+    evictionsConfirmed: {
+      type: 'object',
+      properties: {
+        generation: { type: 'integer', minimum: 0 },
+        time: { type: 'string', format: 'date-time' },
       },
     },
   },

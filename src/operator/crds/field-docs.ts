@@ -79,13 +79,21 @@ const imagePolicyStatusDocs: FieldDocs = {
     'Kind/name of the workload (the Deployment for a ReplicaSet’s pod); Pod/<name> for a bare pod.',
   'status.evictionsPaused':
     'A tripped circuit breaker: evictions stay paused until the annotation sigwatch.dev/confirm-evictions names this generation or a later one.',
+  'status.evictionsPaused.reason':
+    'TooManyNewViolations (a change turned too many pods NonCompliant) or EvictionsSwitchedOn (evictions were switched on while too many pods were NonCompliant).',
   'status.evictionsPaused.generation':
     'The policy generation when the breaker tripped: a confirmation must name it or a later one.',
   'status.evictionsPaused.since': 'When the breaker tripped.',
-  'status.evictionsPaused.newlyNonCompliant': 'Pods that turned NonCompliant at once.',
+  'status.evictionsPaused.newlyNonCompliant':
+    'New violations it counted: pods that turned NonCompliant within one noncompliantFor whose workload and digest did too (with EvictionsSwitchedOn: the pods that would be evicted).',
   'status.evictionsPaused.matchedPods': 'Pods the policy selected then.',
+  'status.evictionsPaused.maxNewViolationsPercent': 'The threshold in force when it tripped.',
   'status.evictionsPaused.confirmationAtTrip':
     'The value sigwatch.dev/confirm-evictions had when the breaker tripped: it confirmed an earlier trip, not this one.',
+  'status.evictionsConfirmed':
+    'The confirmation that last lifted the circuit breaker: workloads and digests NonCompliant before it do not count as new violations again, also after a restart.',
+  'status.evictionsConfirmed.generation': 'The generation of the trip it lifted.',
+  'status.evictionsConfirmed.time': 'When the operator saw the confirmation and lifted the breaker.',
 };
 
 export const imagePolicyDocs: KindDocs = {

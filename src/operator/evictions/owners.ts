@@ -31,6 +31,35 @@ export interface OwnerInfo {
 }
 
 const obj = (v: unknown): Json => asObject(v) ?? {};
+
+/**
+ * The workload a pod belongs to, as `Kind/name`, without asking the API
+ * server — what the circuit breaker keys its memory by, once per judged pod.
+ * A Deployment's pods are owned by one of its ReplicaSets, which the
+ * Deployment controller names `<deployment>-<pod-template-hash>` and whose
+ * pods carry that hash as the label `pod-template-hash`: such a pod belongs
+ * to `Deployment/<deployment>`, the name OwnerLookup.resolve finds and
+ * `status.evictions` records. Any other controlling owner is the workload
+ * itself; a bare pod is `Pod/<name>`, as its eviction record names it. A
+ * hand-made ReplicaSet named and labelled like a Deployment's merges with
+ * that Deployment here, which only ever makes the breaker count fewer pods
+ * of the same workload and digest as new.
+ */
+export function workloadOf(pod: {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly owner?: { readonly kind: string; readonly name: string };
+}): string {
+  const { owner } = pod;
+  if (owner === undefined) return `Pod/${pod.name}`;
+  const hash = pod.labels['pod-template-hash'];
+  if (owner.kind === 'ReplicaSet' && hash !== undefined && hash !== '') {
+    const suffix = `-${hash}`;
+    if (owner.name.length > suffix.length && owner.name.endsWith(suffix))
+      return `Deployment/${owner.name.slice(0, -suffix.length)}`;
+  }
+  return `${owner.kind}/${owner.name}`;
+}
 const num = (v: unknown, fallback: number): number =>
   typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 

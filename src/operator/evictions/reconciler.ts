@@ -24,7 +24,7 @@
  * attempt with its Events (attempt.ts).
  */
 import type { CompiledPolicy, ReadyPolicy } from '../../policy/compile.js';
-import type { BreakerTrip, EvictionRecord } from '../verdicts/eviction-status.js';
+import type { EvictionStatus } from '../verdicts/policy-status.js';
 import { Breakers, pausedCondition } from './breakers.js';
 import { EvictionState, type PersistedEvictions } from './state.js';
 import {
@@ -36,7 +36,8 @@ import {
 } from './noncompliant-clock.js';
 import type { EvictionContext, EvictionsOptions, JudgedPod } from './options.js';
 import { considerPod } from './pod-decision.js';
-import { clockInput, definitelyNoncompliant, durationMs, evicting, standing } from './standing.js';
+import { workloadOf } from './owners.js';
+import { breakerStanding, clockInput, durationMs, evicting, standing } from './standing.js';
 
 const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
 
@@ -126,18 +127,8 @@ export class Evictions {
     const sinceMs = readClock(pod.annotations, now).since?.getTime();
     this.breakers.note(
       key,
-      new Map(
-        [...standings.keys()].map(
-          (policy) =>
-            [
-              policy,
-              {
-                noncompliant: definitelyNoncompliant(results, policy),
-                ...(sinceMs === undefined ? {} : { sinceMs }),
-              },
-            ] as const,
-        ),
-      ),
+      { namespace: pod.namespace, workload: workloadOf(pod), ...(sinceMs === undefined ? {} : { sinceMs }) },
+      new Map([...standings.keys()].map((policy) => [policy, breakerStanding(results, policy)] as const)),
       now.getTime(),
     );
     const input = clockInput([...standings.values()]);
@@ -173,8 +164,9 @@ export class Evictions {
   /** Trips or lifts circuit breakers, then considers every pod queued since the last settle. */
   async settle(policies: readonly CompiledPolicy[]): Promise<void> {
     if (this.stopped) return;
-    const ready = policies.filter((p): p is ReadyPolicy => p.ready && evicting(p));
-    for (const p of ready) {
+    const ready = policies.filter((p): p is ReadyPolicy => p.ready);
+    for (const p of ready) if (!evicting(p)) this.breakers.seenNotEvicting(p.name);
+    for (const p of ready.filter(evicting)) {
       // perOwnerInterval may exceed the hour status keeps by default.
       this.state.keepFor(p.name, durationMs(p.spec.actions.evict.perOwnerInterval, 600_000));
       await this.breakers.check(p);
@@ -204,16 +196,16 @@ export class Evictions {
   }
 
   /** The eviction part of a policy's status. */
-  statusOf(policy: CompiledPolicy): {
-    evictions: EvictionRecord[];
-    evictionsPaused: BreakerTrip | null;
-    condition?: { status: 'True' | 'False'; reason: string; message: string };
-  } {
+  statusOf(policy: CompiledPolicy): EvictionStatus {
     const now = this.options.now();
-    const evictions = this.state.records(policy.name, now);
     const trip = this.state.paused(policy.name);
-    if (!policy.ready || !evicting(policy)) return { evictions, evictionsPaused: trip ?? null };
-    return { evictions, evictionsPaused: trip ?? null, condition: pausedCondition(policy, trip) };
+    const stored = {
+      evictions: this.state.records(policy.name, now),
+      evictionsPaused: trip ?? null,
+      evictionsConfirmed: this.state.confirmed(policy.name) ?? null,
+    };
+    if (!policy.ready || !evicting(policy)) return stored;
+    return { ...stored, condition: pausedCondition(trip) };
   }
 
   private recheck(key: string, at: Date): void {

@@ -7,6 +7,7 @@
 import type { ReadyPolicy } from '../../policy/compile.js';
 import { parseDuration } from '../../policy/duration.js';
 import type { ContainerResult } from '../verdicts/policy-status.js';
+import type { PodStanding } from './new-violations.js';
 import type { ClockInput } from './noncompliant-clock.js';
 
 /** Whether the policy may evict at all: the only policies whose pods carry a clock. */
@@ -32,9 +33,22 @@ export function standing(results: readonly ContainerResult[], policy: string): C
   return stale ? 'stale' : 'other';
 }
 
-/** Whether the pod counts as NonCompliant for the circuit breaker: a definite verdict, fresh or stale. */
-export const definitelyNoncompliant = (results: readonly ContainerResult[], policy: string): boolean =>
-  results.some((r) => r.policy === policy && r.actionable && r.verdict === 'NonCompliant');
+/**
+ * The pod under one policy as the circuit breaker reads it: the digests of
+ * its actionable containers with a definite verdict, fresh or stale —
+ * failing (NonCompliant) or passing (Compliant, Exempt); an Unknown with no
+ * definite verdict to fall back on is neither.
+ */
+export function breakerStanding(results: readonly ContainerResult[], policy: string): PodStanding {
+  const failing: string[] = [];
+  const passing: string[] = [];
+  for (const r of results) {
+    if (r.policy !== policy || !r.actionable) continue;
+    if (r.verdict === 'NonCompliant') failing.push(r.digest);
+    else if (r.verdict === 'Compliant' || r.verdict === 'Exempt') passing.push(r.digest);
+  }
+  return { failing, passing };
+}
 
 /** The clock's input over every evicting policy: fresh beats stale beats anything else. */
 export function clockInput(standings: readonly ClockInput[]): ClockInput {

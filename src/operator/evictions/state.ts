@@ -6,14 +6,22 @@
  *   `maxPerHour` and `perOwnerInterval` survive a restart (an eviction is
  *   recorded *before* the Eviction API is called and withdrawn if it did not
  *   happen, so a crash in between over-counts, never under-counts);
- * - `status.evictionsPaused`: a tripped circuit breaker and the generation
- *   that `sigwatch.dev/confirm-evictions` must name to lift it.
+ * - `status.evictionsPaused`: a tripped circuit breaker, the figures it
+ *   acted on and the generation that `sigwatch.dev/confirm-evictions` must
+ *   name to lift it;
+ * - `status.evictionsConfirmed`: when a confirmation last lifted it, so that
+ *   what failed before then does not trip it again after a restart.
  *
  * The leader reads both back from the policy watch (a new leader starts
  * from what the old one wrote) and merges them with what it did itself.
  * Pure apart from the clock passed in.
  */
-import type { BreakerTrip, EvictionRecord } from '../verdicts/eviction-status.js';
+import type {
+  BreakerConfirmation,
+  BreakerReason,
+  BreakerTrip,
+  EvictionRecord,
+} from '../verdicts/eviction-status.js';
 import { stillPaused } from './rules.js';
 import { asObject as obj, asString as str } from '../../base/json.js';
 
@@ -21,6 +29,7 @@ import { asObject as obj, asString as str } from '../../base/json.js';
 export interface PersistedEvictions {
   readonly evictions: readonly EvictionRecord[];
   readonly paused?: BreakerTrip;
+  readonly confirmed?: BreakerConfirmation;
   /** The `sigwatch.dev/confirm-evictions` annotation, verbatim. */
   readonly confirmation?: string;
 }
@@ -29,12 +38,16 @@ export const historyWindowMs = 3_600_000;
 
 const int = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+const breakerReasons: readonly BreakerReason[] = ['TooManyNewViolations', 'EvictionsSwitchedOn'];
+const reasonOf = (v: unknown): BreakerReason => breakerReasons.find((r) => r === v) ?? 'TooManyNewViolations';
+const isTime = (v: string | undefined): v is string => v !== undefined && Number.isFinite(Date.parse(v));
 
 /**
  * Reads the persisted state from an ImagePolicy object. Entries that do not
  * parse are dropped one by one (a hand edit cannot hide the others); a
  * breaker record that does not parse counts as tripped at generation 0 —
- * paused until confirmed, the safe reading.
+ * paused until confirmed, the safe reading — and a confirmation record
+ * that does not parse as none (more pods count as new).
  */
 export function readPersisted(raw: unknown): PersistedEvictions {
   const o = obj(raw);
@@ -47,27 +60,38 @@ export function readPersisted(raw: unknown): PersistedEvictions {
     const namespace = str(r?.['namespace']);
     const pod = str(r?.['pod']);
     const owner = str(r?.['owner']);
-    if (time === undefined || !Number.isFinite(Date.parse(time))) continue;
+    if (!isTime(time)) continue;
     if (namespace === undefined || pod === undefined || owner === undefined) continue;
     evictions.push({ time, namespace, pod, owner });
   }
   const p = status?.['evictionsPaused'];
   const trip = obj(p);
   const confirmationAtTrip = str(trip?.['confirmationAtTrip']);
+  const threshold = int(trip?.['maxNewViolationsPercent']);
   const paused: BreakerTrip | undefined =
     p === undefined || p === null
       ? undefined
       : {
+          reason: reasonOf(trip?.['reason']),
           generation: int(trip?.['generation']) ?? 0,
           since: str(trip?.['since']) ?? new Date(0).toISOString(),
           newlyNonCompliant: int(trip?.['newlyNonCompliant']) ?? 0,
           matchedPods: int(trip?.['matchedPods']) ?? 0,
+          ...(threshold === undefined || threshold > 100 ? {} : { maxNewViolationsPercent: threshold }),
           ...(confirmationAtTrip === undefined ? {} : { confirmationAtTrip }),
         };
+  const c = obj(status?.['evictionsConfirmed']);
+  const confirmedGeneration = int(c?.['generation']);
+  const confirmedTime = str(c?.['time']);
+  const confirmed =
+    confirmedGeneration === undefined || !isTime(confirmedTime)
+      ? undefined
+      : { generation: confirmedGeneration, time: confirmedTime };
   const confirmation = str(annotations?.['sigwatch.dev/confirm-evictions']);
   return {
     evictions,
     ...(paused === undefined ? {} : { paused }),
+    ...(confirmed === undefined ? {} : { confirmed }),
     ...(confirmation === undefined ? {} : { confirmation }),
   };
 }
@@ -82,7 +106,10 @@ export class EvictionState {
   /** Records withdrawn (the eviction did not happen) → when: a late watch echo must not bring them back. */
   private readonly withdrawn = new Map<string, number>();
   private readonly trips = new Map<string, BreakerTrip>();
+  /** The `sigwatch.dev/confirm-evictions` annotation's value, per policy. */
   private readonly confirmations = new Map<string, string>();
+  /** When a confirmation last lifted each policy's breaker. */
+  private readonly lifted = new Map<string, BreakerConfirmation>();
 
   /**
    * Merges what the policy object says (ours, or a former leader's) into memory.
@@ -94,6 +121,13 @@ export class EvictionState {
     this.history.set(policy, this.prune(policy, [...known.values()], now));
     // A trip is only ever written by the leader; one it does not know yet (a restart) is adopted.
     if (persisted.paused !== undefined && !this.trips.has(policy)) this.trips.set(policy, persisted.paused);
+    // The later of ours and the stored one: a former leader's, or our own write echoed.
+    const lifted = this.lifted.get(policy);
+    if (
+      persisted.confirmed !== undefined &&
+      (lifted === undefined || Date.parse(persisted.confirmed.time) > Date.parse(lifted.time))
+    )
+      this.lifted.set(policy, persisted.confirmed);
     const before = this.confirmations.get(policy);
     if (persisted.confirmation === undefined) this.confirmations.delete(policy);
     else this.confirmations.set(policy, persisted.confirmation);
@@ -110,6 +144,7 @@ export class EvictionState {
     this.retention.delete(policy);
     this.trips.delete(policy);
     this.confirmations.delete(policy);
+    this.lifted.delete(policy);
   }
 
   record(policy: string, r: EvictionRecord): void {
@@ -170,13 +205,29 @@ export class EvictionState {
     return full;
   }
 
-  /** The trip that still holds (not yet confirmed), if any; a confirmed one is cleared. */
+  /** The trip that still holds (not yet confirmed), if any. */
   paused(policy: string): BreakerTrip | undefined {
     const trip = this.trips.get(policy);
-    if (trip === undefined) return undefined;
-    if (stillPaused(trip, this.confirmations.get(policy))) return trip;
+    return trip !== undefined && stillPaused(trip, this.confirmations.get(policy)) ? trip : undefined;
+  }
+
+  /**
+   * Clears a trip the annotation now confirms and notes when (breakers.ts,
+   * once per settle: `paused` alone never clears, so no confirmation goes
+   * unnoticed).
+   * @returns the trip it lifted, if any
+   */
+  lift(policy: string, now: Date): BreakerTrip | undefined {
+    const trip = this.trips.get(policy);
+    if (trip === undefined || stillPaused(trip, this.confirmations.get(policy))) return undefined;
     this.trips.delete(policy);
-    return undefined;
+    this.lifted.set(policy, { generation: trip.generation, time: now.toISOString() });
+    return trip;
+  }
+
+  /** The confirmation that last lifted the policy's breaker (what status.evictionsConfirmed holds). */
+  confirmed(policy: string): BreakerConfirmation | undefined {
+    return this.lifted.get(policy);
   }
 
   private prune(policy: string, records: readonly EvictionRecord[], now: Date): EvictionRecord[] {

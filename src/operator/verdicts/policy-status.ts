@@ -9,7 +9,7 @@ import type { Reason } from '../../base/reasons.js';
 import { isUnknownReason } from '../../base/reasons.js';
 import type { CompiledPolicy } from '../../policy/compile.js';
 import { verdictSeverity, type Verdict } from '../../policy/verdict.js';
-import type { BreakerTrip, EvictionRecord } from './eviction-status.js';
+import type { BreakerConfirmation, BreakerTrip, EvictionRecord } from './eviction-status.js';
 import type { KubeHttp } from '../kube/client.js';
 import type { Logger } from '../kube/logger.js';
 import { asArray, asObject, asString } from '../../base/json.js';
@@ -68,12 +68,15 @@ export interface PolicyStatus {
   evictions: EvictionRecord[];
   /** A tripped circuit breaker; null removes it (merge patch). */
   evictionsPaused: BreakerTrip | null;
+  /** The confirmation that last lifted the breaker. */
+  evictionsConfirmed: BreakerConfirmation | null;
 }
 
 /** What the eviction reconciler adds to a policy's status. */
 export interface EvictionStatus {
   readonly evictions: EvictionRecord[];
   readonly evictionsPaused: BreakerTrip | null;
+  readonly evictionsConfirmed: BreakerConfirmation | null;
   /** The EvictionsPaused condition; absent for a policy that cannot evict. */
   readonly condition?: { status: 'True' | 'False'; reason: string; message: string };
 }
@@ -327,6 +330,7 @@ export class PolicyStatusWriter {
       violations: violations.slice(0, maxViolations),
       evictions: evictions?.evictions ?? [],
       evictionsPaused: evictions?.evictionsPaused ?? null,
+      evictionsConfirmed: evictions?.evictionsConfirmed ?? null,
     };
   }
 

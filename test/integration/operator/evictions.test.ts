@@ -335,6 +335,109 @@ describe('operator: evictions', function () {
     });
   });
 
+  it('asks once when evictions are switched on, with the figures it acted on; a replacement, a scale-up and a restart never ask again', async () => {
+    const operatorNs = await freshNamespace('evict-switch-op');
+    const ns = await freshNamespace('evict-switch');
+    const name = `switch-${ns}`;
+    const kube = new KubeHttp(kubeConnection());
+    const path = `/apis/sigwatch.dev/v1alpha1/imagepolicies/${name}`;
+    const paused = async (): Promise<{ status: string; reason: string; message: string } | undefined> =>
+      (
+        (await policies.status(name))?.['conditions'] as
+          { type: string; status: string; reason: string; message: string }[] | undefined
+      )?.find((c) => c.type === 'EvictionsPaused');
+    const pausedGauge = async (op: OperatorProcess): Promise<string | undefined> => {
+      const metrics = await (await fetch(`http://127.0.0.1:${String(op.probePort)}/metrics`)).text();
+      return new RegExp(`sigwatch_evictions_paused\\{policy="${name}"\\} (\\d)`).exec(metrics)?.[1];
+    };
+    // Two replicas running an unsigned digest whose template's tag names a signed one now; three
+    // Compliant pods besides: 2 of 5 matched pods fail.
+    await deployment(ns, 'web', fixedTag, unsigned.ref, ['web-1', 'web-2']);
+    for (const p of ['ok-1', 'ok-2', 'ok-3']) await runningPod(ns, p, signed.ref);
+    const evict = { perOwnerInterval: '10m', maxNewViolationsPercent: 10 };
+    await policies.create(name, { ...(await spec(ns, evict)), mode: 'Audit' });
+    let op = await startOperatorProcess(operatorArgs(operatorNs));
+    try {
+      await eventually('judged in Audit', async () =>
+        (await policies.status(name))?.['summary'] !== undefined &&
+        ((await policies.status(name))?.['summary'] as { nonCompliant: number }).nonCompliant === 2
+          ? true
+          : undefined,
+      );
+      // Audit → Enforce (generation 2): one confirmation, saying how many pods would be evicted.
+      await policies.replaceSpec(name, await spec(ns, evict));
+      const tripped = await eventually('EvictionsPaused', async () => {
+        const c = await paused();
+        return c?.status === 'True' ? c : undefined;
+      });
+      const message =
+        'Evictions were switched on while 2 of 5 matched pods are NonCompliant (more than 10%): up to 2 pods would be evicted; evictions are paused until the annotation sigwatch.dev/confirm-evictions names generation 2';
+      expect(tripped.reason).to.equal('EvictionsSwitchedOn');
+      expect(tripped.message).to.equal(message);
+      expect((await policies.status(name))?.['evictionsPaused']).to.deep.include({
+        reason: 'EvictionsSwitchedOn',
+        generation: 2,
+        newlyNonCompliant: 2,
+        matchedPods: 5,
+        maxNewViolationsPercent: 10,
+      });
+      // Raised while tripped (generation 3): still paused, and the message keeps the figures it acted on.
+      await policies.replaceSpec(name, await spec(ns, { ...evict, maxNewViolationsPercent: 15 }));
+      await eventually('generation 3 judged', async () =>
+        (await policies.status(name))?.['observedGeneration'] === 3 ? true : undefined,
+      );
+      await sleep(2_000);
+      expect(await paused()).to.deep.include({ status: 'True', message });
+      expect(await podExists(ns, 'web-1')).to.equal(true);
+      expect(await podExists(ns, 'web-2')).to.equal(true);
+
+      await kube.call({
+        method: 'PATCH',
+        path,
+        body: { metadata: { annotations: { 'sigwatch.dev/confirm-evictions': '3' } } },
+      });
+      const evicted = await eventually('one pod of web evicted', async () => {
+        const [a, b] = await Promise.all([podExists(ns, 'web-1'), podExists(ns, 'web-2')]);
+        return a && b ? undefined : a ? 'web-2' : 'web-1';
+      });
+      expect((await policies.status(name))?.['evictionsConfirmed']).to.deep.include({ generation: 2 });
+      // Playing the ReplicaSet controller: the replacement, then a scale-up, run the same unsigned
+      // digest again (the node's cached copy of the tag). 1 of 5 would be more than 15%.
+      const rs = (await kube.call({
+        method: 'GET',
+        path: `/apis/apps/v1/namespaces/${ns}/replicasets/web-rs`,
+      })) as { metadata: { uid: string } };
+      const ownerReferences = [
+        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-rs', uid: rs.metadata.uid, controller: true },
+      ];
+      for (const pod of ['web-3', 'web-4']) {
+        await runningPod(ns, pod, unsigned.ref, { labels: { app: 'web' }, ownerReferences });
+        await eventually(`${pod} judged NonCompliant`, async () =>
+          (await label(ns, pod)) === 'noncompliant' ? true : undefined,
+        );
+        await sleep(3_000);
+        expect(await paused(), `after ${pod}`).to.deep.include({ status: 'False', reason: 'NotPaused' });
+      }
+      expect(await pausedGauge(op)).to.equal('0');
+
+      // A restart within the breaker's minute: the new leader meets every pod anew; the stored
+      // confirmation keeps them from counting again.
+      expect(await op.stop(), op.logs().slice(-3000)).to.equal(0);
+      op = await startOperatorProcess(operatorArgs(operatorNs));
+      await eventually('the breaker checked after the restart', async () => pausedGauge(op));
+      await sleep(5_000);
+      expect(await pausedGauge(op)).to.equal('0');
+      expect(await paused()).to.deep.include({ status: 'False', reason: 'NotPaused' });
+      expect((await policies.status(name))?.['evictionsPaused'] ?? null).to.equal(null);
+      expect(
+        await podExists(ns, evicted === 'web-1' ? 'web-2' : 'web-1'),
+        'within perOwnerInterval',
+      ).to.equal(true);
+    } finally {
+      expect(await op.stop(), op.logs().slice(-3000)).to.equal(0);
+    }
+  });
+
   it('keeps to maxPerHour across three crashes within the hour (the budget lives in status)', async () => {
     const operatorNs = await freshNamespace('evict-crash-op');
     const ns = await freshNamespace('evict-crash');

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { EvictionState, readPersisted } from '../../../../src/operator/evictions/state.js';
-import { NewViolations } from '../../../../src/operator/evictions/new-violations.js';
 
 const now = new Date('2026-12-03T08:00:00Z');
 const ago = (minutes: number): string => new Date(now.getTime() - minutes * 60_000).toISOString();
@@ -8,17 +7,33 @@ const ago = (minutes: number): string => new Date(now.getTime() - minutes * 60_0
 describe('operator eviction state', () => {
   describe('readPersisted', () => {
     it('reads the history, the breaker and the confirmation from an ImagePolicy object', () => {
+      const evictions = [{ time: ago(5), namespace: 'shop', pod: 'cart-1', owner: 'Deployment/cart' }];
+      const paused = {
+        reason: 'EvictionsSwitchedOn',
+        generation: 3,
+        since: ago(1),
+        newlyNonCompliant: 9,
+        matchedPods: 20,
+        maxNewViolationsPercent: 10,
+      };
+      const confirmed = { generation: 2, time: ago(30) };
       const p = readPersisted({
         metadata: { annotations: { 'sigwatch.dev/confirm-evictions': '4' } },
-        status: {
-          evictions: [{ time: ago(5), namespace: 'shop', pod: 'cart-1', owner: 'Deployment/cart' }],
-          evictionsPaused: { generation: 3, since: ago(1), newlyNonCompliant: 9, matchedPods: 20 },
-        },
+        status: { evictions, evictionsPaused: paused, evictionsConfirmed: confirmed },
       });
-      expect(p).to.deep.equal({
-        evictions: [{ time: ago(5), namespace: 'shop', pod: 'cart-1', owner: 'Deployment/cart' }],
-        paused: { generation: 3, since: ago(1), newlyNonCompliant: 9, matchedPods: 20 },
-        confirmation: '4',
+      expect(p).to.deep.equal({ evictions, paused, confirmed, confirmation: '4' });
+    });
+
+    it('reads a trip an older version wrote (no reason, no threshold) as too many new violations at an unknown threshold', () => {
+      const p = readPersisted({
+        status: { evictionsPaused: { generation: 3, since: ago(1), newlyNonCompliant: 1, matchedPods: 5 } },
+      });
+      expect(p.paused).to.deep.equal({
+        reason: 'TooManyNewViolations',
+        generation: 3,
+        since: ago(1),
+        newlyNonCompliant: 1,
+        matchedPods: 5,
       });
     });
 
@@ -36,6 +51,26 @@ describe('operator eviction state', () => {
       });
       expect(p.evictions.map((e) => e.pod)).to.deep.equal(['ok']);
       expect(p.paused?.generation).to.equal(0);
+      expect(p.paused?.reason).to.equal('TooManyNewViolations');
+    });
+
+    it('drops a malformed confirmation record or trip field: fewer things settled, never more', () => {
+      for (const evictionsConfirmed of [
+        { generation: 2, time: 'soon' },
+        { generation: -1, time: ago(1) },
+        { time: ago(1) },
+        'yes',
+      ]) {
+        const p = readPersisted({ status: { evictionsConfirmed } });
+        expect(p.confirmed, JSON.stringify(evictionsConfirmed)).to.equal(undefined);
+      }
+      const p = readPersisted({
+        status: {
+          evictionsPaused: { reason: 'Whatever', generation: 1, maxNewViolationsPercent: 250 },
+        },
+      });
+      expect(p.paused?.reason).to.equal('TooManyNewViolations');
+      expect(p.paused?.maxNewViolationsPercent).to.equal(undefined);
     });
 
     it('reads an object without status as nothing persisted', () => {
@@ -99,7 +134,16 @@ describe('operator eviction state', () => {
       const s = new EvictionState();
       s.observe(
         'p',
-        { evictions: [], paused: { generation: 3, since: ago(1), newlyNonCompliant: 5, matchedPods: 10 } },
+        {
+          evictions: [],
+          paused: {
+            reason: 'TooManyNewViolations',
+            generation: 3,
+            since: ago(1),
+            newlyNonCompliant: 5,
+            matchedPods: 10,
+          },
+        },
         now,
       );
       expect(s.paused('p')?.generation).to.equal(3);
@@ -113,56 +157,46 @@ describe('operator eviction state', () => {
       expect(s.observe('p', { evictions: [], confirmation: '3' }, now)).to.equal(false);
       expect(s.paused('p')).to.equal(undefined);
       // A later trip at the same generation is not confirmed by the value already standing.
-      const trip = s.trip('p', { generation: 3, since: ago(0), newlyNonCompliant: 5, matchedPods: 10 });
+      const trip = s.trip('p', {
+        reason: 'TooManyNewViolations',
+        generation: 3,
+        since: ago(0),
+        newlyNonCompliant: 5,
+        matchedPods: 10,
+      });
       expect(trip.confirmationAtTrip).to.equal('3');
       expect(s.paused('p')?.generation).to.equal(3);
       s.observe('p', { evictions: [], confirmation: '3/again' }, now);
       expect(s.paused('p')).to.equal(undefined);
     });
-  });
 
-  describe('NewViolations (the circuit breaker input)', () => {
-    const states = (
-      noncompliant: boolean,
-      sinceMs?: number,
-    ): Map<string, { noncompliant: boolean; sinceMs?: number }> =>
-      new Map([['p', { noncompliant, ...(sinceMs === undefined ? {} : { sinceMs }) }]]);
-    const t = now.getTime();
-
-    it('counts pods that turned NonCompliant within the window among the pods the policy judges', () => {
-      const v = new NewViolations();
-      for (let i = 0; i < 10; i++) v.note(`ns/pod-${String(i)}`, states(false), t - 600_000);
-      expect(v.note('ns/pod-0', states(true), t)).to.deep.equal(['p']);
-      expect(v.note('ns/pod-1', states(true), t)).to.deep.equal(['p']);
-      expect(v.note('ns/pod-1', states(true), t), 'still NonCompliant is no new transition').to.deep.equal(
-        [],
-      );
-      expect(v.count('p', 300_000, t)).to.deep.equal({ newly: 2, matched: 10 });
-      expect(v.count('p', 300_000, t + 301_000), 'outside the window').to.deep.equal({
-        newly: 0,
-        matched: 10,
+    it('notes when a confirmation lifted a trip, keeps the later of its own and the stored one, and forgets it with the policy', () => {
+      const s = new EvictionState();
+      const trip = {
+        reason: 'EvictionsSwitchedOn',
+        generation: 3,
+        since: ago(5),
+        newlyNonCompliant: 2,
+        matchedPods: 6,
+      } as const;
+      s.observe('p', { evictions: [], paused: trip }, now);
+      expect(s.lift('p', now), 'not confirmed yet').to.equal(undefined);
+      s.observe('p', { evictions: [], confirmation: '3' }, now);
+      // paused() alone never clears a trip: the lift, and its time, cannot be missed.
+      expect(s.paused('p')).to.equal(undefined);
+      expect(s.lift('p', now)?.generation).to.equal(3);
+      expect(s.lift('p', now), 'lifted once').to.equal(undefined);
+      expect(s.confirmed('p')).to.deep.equal({ generation: 3, time: now.toISOString() });
+      s.observe('p', { evictions: [], confirmed: { generation: 2, time: ago(60) }, confirmation: '3' }, now);
+      expect(s.confirmed('p')?.time, 'an older stored one does not win').to.equal(now.toISOString());
+      const fresh = new EvictionState();
+      fresh.observe('p', { evictions: [], confirmed: { generation: 3, time: ago(1) } }, now);
+      expect(fresh.confirmed('p'), 'a new leader reads it from status').to.deep.equal({
+        generation: 3,
+        time: ago(1),
       });
-    });
-
-    it('dates a pod first seen NonCompliant by its annotation: long ago is not new, within the window still is', () => {
-      const v = new NewViolations();
-      // NonCompliant for a day before a restart: not part of any burst.
-      expect(v.note('ns/a', states(true, t - 86_400_000), t)).to.deep.equal(['p']);
-      // Turned 30 s ago, in a burst a crashed leader was handling: still new.
-      v.note('ns/b', states(true, t - 30_000), t);
-      // No annotation: turned now.
-      v.note('ns/c', states(true), t);
-      expect(v.count('p', 60_000, t)).to.deep.equal({ newly: 2, matched: 3 });
-    });
-
-    it('forgets a pod the policy no longer judges, and settles the count after a confirmation', () => {
-      const v = new NewViolations();
-      v.note('ns/a', states(true), t);
-      v.note('ns/b', states(true), t);
-      v.note('ns/a', new Map(), t);
-      expect(v.count('p', 60_000, t)).to.deep.equal({ newly: 1, matched: 1 });
-      v.settle('p');
-      expect(v.count('p', 60_000, t)).to.deep.equal({ newly: 0, matched: 1 });
+      fresh.forget('p');
+      expect(fresh.confirmed('p')).to.equal(undefined);
     });
   });
 });
