@@ -280,6 +280,10 @@ volumePluginDir: $k/volume-plugins
 podLogsDir: $k/pod-logs
 registerNode: true
 serializeImagePulls: false
+# Every image the node holds in status.images (the default lists the 50 largest): a run leaves many small test
+# images on the one node, and the eviction tests predict replacements from that list. The partial-list rule is
+# tested with Node objects (test/integration/operator/eviction-nodes.test.ts).
+nodeStatusMaxImages: -1
 # The kubelet must never evict or collect images on its own in a test.
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99

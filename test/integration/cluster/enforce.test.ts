@@ -17,7 +17,7 @@ import {
 } from '../../support/cluster-workloads.js';
 import { sign, type CosignKey } from '../../support/cosign.js';
 import { pushRandomIndex, pushRunnableImage, randomRepo } from '../../support/images.js';
-import { enforceIn, PolicyObjects } from '../../support/operator-objects.js';
+import { enforceIn, PolicyObjects, testEvictAction } from '../../support/operator-objects.js';
 import { eventually } from '../../support/operator-process.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -131,5 +131,156 @@ describe('Enforce on a real node: tags that move, indexes and signatureOn', func
       expect(m.pod.imageID, signatureOn).to.equal(`${env.registry}/${repo}@${index.digest}`);
       if (label === 'noncompliant') expect(m.reasons, signatureOn).to.contain('SignatureMissing');
     }
+  });
+
+  describe('evictions', () => {
+    /** An Enforce policy that labels and evicts (3 s NonCompliant, a short per-owner interval). */
+    const evicting = async (
+      ns: string,
+      name: string,
+      mode: 'Audit' | 'Enforce' = 'Enforce',
+    ): Promise<void> => {
+      const spec = enforceIn(
+        ns,
+        [`${env.registry}/**`],
+        [{ name: 'release', key: { publicKey: await readFile(key.pub, 'utf8') } }],
+        {
+          mode,
+          actions: {
+            label: true,
+            evict: testEvictAction({ perOwnerInterval: '5s', maxNewViolationsPercent: 10 }),
+          },
+          admission: { enabled: false },
+          reverifyInterval: '1m',
+        },
+      );
+      if (policies.names().includes(name)) await policies.replaceSpec(name, spec);
+      else await policies.create(name, spec);
+    };
+
+    /** The messages of the Events of `reason` in `ns`. */
+    const events = async (ns: string, reason: string): Promise<string[]> =>
+      (
+        (await clusterKube(env).call({
+          method: 'GET',
+          path: `/api/v1/namespaces/${ns}/events?fieldSelector=reason%3D${reason}`,
+        })) as { items: { message?: string }[] }
+      ).items.map((e) => e.message ?? '');
+
+    const evictions = async (name: string): Promise<{ pod: string }[]> =>
+      ((await policies.status(name))?.['evictions'] ?? []) as { pod: string }[];
+
+    const condition = async (
+      name: string,
+      type: string,
+    ): Promise<{ status: string; reason: string; message: string } | undefined> =>
+      (
+        ((await policies.status(name))?.['conditions'] ?? []) as {
+          type: string;
+          status: string;
+          reason: string;
+          message: string;
+        }[]
+      ).find((c) => c.type === type);
+
+    it('a tag moved to a Compliant digest with IfNotPresent and the old image on the node: no eviction, an Event naming the cached digest', async () => {
+      const ns = await clusterNamespace(env, 'cached');
+      const repo = randomRepo('cached');
+      const old = await pushRunnableImage(env.registry, repo, 'v1');
+      const name = `ev-${ns}`;
+      await evicting(ns, name);
+      await clusterDeploy(env, ns, 'app', `${env.registry}/${repo}:v1`);
+      const before = await judged(ns, 'app', 'noncompliant');
+      const fixed = await pushRunnableImage(env.registry, repo, 'v1');
+      await sign(fixed.ref, key, 'bundle');
+      const cause = `holds ${env.registry}/${repo}:v1 as ${old.digest} (imagePullPolicy IfNotPresent): a replacement there would run it again; pin the digest, set imagePullPolicy: Always, or remove the image from the node`;
+      const event = await eventually(
+        'EvictionWouldNotHelp naming the cached digest',
+        async () => (await events(ns, 'EvictionWouldNotHelp')).find((m) => m.includes(cause)),
+        150_000,
+      );
+      expect(event).to.match(
+        /^ImagePolicy \S+: not evicted, because a replacement from Deployment\/app would run a failing image again: container app: node \S+ holds/,
+      );
+      await sleep(10_000);
+      const after = await marks(ns, 'app');
+      expect(after?.pod.name, 'the same pod still runs').to.equal(before.pod.name);
+      expect(await evictions(name)).to.deep.equal([]);
+    });
+
+    it('the same with imagePullPolicy Always: exactly one eviction, and the replacement runs the Compliant digest', async () => {
+      const ns = await clusterNamespace(env, 'always');
+      const repo = randomRepo('always');
+      await pushRunnableImage(env.registry, repo, 'v1');
+      const name = `ev-${ns}`;
+      await evicting(ns, name);
+      await clusterDeploy(env, ns, 'app', `${env.registry}/${repo}:v1`, { pullAlways: true });
+      const before = await judged(ns, 'app', 'noncompliant');
+      const fixed = await pushRunnableImage(env.registry, repo, 'v1');
+      await sign(fixed.ref, key, 'bundle');
+      const replaced = await eventually(
+        'a Compliant replacement',
+        async () => {
+          const m = await marks(ns, 'app');
+          return m !== undefined &&
+            m.pod.name !== before.pod.name &&
+            m.pod.ready &&
+            m.pod.label === 'compliant'
+            ? m
+            : undefined;
+        },
+        150_000,
+      );
+      expect(replaced.pod.imageID).to.equal(`${env.registry}/${repo}@${fixed.digest}`);
+      await sleep(10_000);
+      expect((await evictions(name)).map((e) => e.pod)).to.deep.equal([before.pod.name]);
+    });
+
+    it('Audit to Enforce asks for one confirmation, saying how many pods would be evicted; evicting a 2-replica Deployment never trips the breaker again', async () => {
+      const ns = await clusterNamespace(env, 'switch');
+      const repo = randomRepo('switch');
+      await pushRunnableImage(env.registry, repo, 'v1');
+      const name = `ev-${ns}`;
+      await evicting(ns, name, 'Audit');
+      await clusterDeploy(env, ns, 'web', `${env.registry}/${repo}:v1`, { pullAlways: true, replicas: 2 });
+      await eventually(
+        'both judged NonCompliant in Audit',
+        async () => {
+          const summary = (await policies.status(name))?.['summary'] as { nonCompliant?: number } | undefined;
+          return summary?.nonCompliant === 2 ? true : undefined;
+        },
+        120_000,
+      );
+      const fixed = await pushRunnableImage(env.registry, repo, 'v1');
+      await sign(fixed.ref, key, 'bundle');
+      await evicting(ns, name, 'Enforce');
+      const tripped = await eventually('EvictionsPaused', async () => {
+        const c = await condition(name, 'EvictionsPaused');
+        return c?.status === 'True' ? c : undefined;
+      });
+      expect(tripped.reason).to.equal('EvictionsSwitchedOn');
+      expect(tripped.message).to.equal(
+        'Evictions were switched on while 2 of 2 matched pods are NonCompliant (more than 10%): up to 2 pods would be evicted; evictions are paused until the annotation sigwatch.dev/confirm-evictions names generation 2',
+      );
+      await clusterKube(env).call({
+        method: 'PATCH',
+        path: `/apis/sigwatch.dev/v1alpha1/imagepolicies/${name}`,
+        body: { metadata: { annotations: { 'sigwatch.dev/confirm-evictions': '2' } } },
+      });
+      // Both pods are evicted one after the other; the breaker stays clear throughout.
+      await eventually(
+        'two Compliant replacements',
+        async () => {
+          const c = await condition(name, 'EvictionsPaused');
+          expect(c?.status, `breaker: ${c?.message ?? ''}`).not.to.equal('True');
+          const live = await clusterPods(env, ns, 'web');
+          return live.length === 2 && live.every((p) => p.ready && p.label === 'compliant')
+            ? true
+            : undefined;
+        },
+        180_000,
+      );
+      expect(await evictions(name)).to.have.length(2);
+    });
   });
 });
