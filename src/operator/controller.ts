@@ -37,6 +37,7 @@ import type { KubeHttp } from './kube/client.js';
 import type { Logger } from './kube/logger.js';
 import type { OperatorMetrics } from './metrics.js';
 import { OwnerLookup } from './evictions/owners.js';
+import { NodeImages } from './evictions/node-images.js';
 import { inScope, type TrimmedPod } from './pod.js';
 import type { RelatedDigests } from './evidence/related-digests.js';
 import type { RelatedVerdictSources } from './verdicts/related-verdicts.js';
@@ -120,6 +121,8 @@ export class Controller {
   readonly status: PolicyStatusWriter;
   private readonly events: EventRecorder;
   readonly evictions: Evictions;
+  /** What nodes hold, read when a replacement is predicted (the pods that asked are re-judged on the answer). */
+  private readonly nodeImages: NodeImages;
 
   private readonly counters: VerdictCounters;
   /** What judging a pod reads, built once (reconcile is the hot path); `related` is attached after construction. */
@@ -160,6 +163,14 @@ export class Controller {
             },
           }),
       evictions: (policy) => this.evictions.statusOf(policy),
+    });
+    this.nodeImages = new NodeImages({
+      kube: options.kube,
+      logger: options.logger,
+      active: options.mayWrite,
+      onResolved: (keys) => {
+        this.requeue(keys);
+      },
     });
     this.evictions = new Evictions({
       kube: options.kube,
@@ -325,6 +336,7 @@ export class Controller {
     this.queue.stop();
     this.status.stop();
     this.evictions.stop();
+    this.nodeImages.stop();
   }
 
   /** Re-judges the pods with results under `policy`. */
@@ -354,6 +366,9 @@ export class Controller {
     return {
       platformsOf: (repo, digest) => related?.platformsOf(repo, digest, key) ?? 'failed',
       tagTarget: (repo, tag) => related?.tagTarget(repo, tag, key) ?? 'failed',
+      tagDueAt: (repo, tag) => related?.tagDueAt(repo, tag),
+      nodeImages: (node) => this.nodeImages.imagesOf(node, key),
+      nodeDueAt: (node) => this.nodeImages.dueAt(node),
       verdictOf: (repo, digest) => {
         const evidenceKey: EvidenceKey = { ...repo, digest };
         const id = evidenceKeyString(evidenceKey);

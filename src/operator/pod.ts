@@ -52,6 +52,8 @@ export interface TrimmedPod {
   readonly pullSecrets: readonly string[];
   /** `spec.serviceAccountName` (its pull secrets count too), `default` when unset. */
   readonly serviceAccount: string;
+  /** `spec.nodeName`, once bound: whose cached images a replacement there would run (evictions/). */
+  readonly nodeName?: string;
 }
 
 /** Most pods carry no Sigwatch annotations (and some no labels): one frozen empty record for all of them. */
@@ -187,6 +189,7 @@ export function trimPod(raw: unknown): TrimmedPod | undefined {
   const status = obj(pod?.['status']);
   const owner = controllerOf(meta);
   const priorityClassName = str(spec?.['priorityClassName']);
+  const nodeName = str(spec?.['nodeName']);
   const created = str(meta['creationTimestamp']);
   return {
     namespace: shared(namespace),
@@ -206,6 +209,7 @@ export function trimPod(raw: unknown): TrimmedPod | undefined {
     containers: containersOf(spec, status),
     pullSecrets: secretNames(spec?.['imagePullSecrets']),
     serviceAccount: shared(str(spec?.['serviceAccountName']) ?? 'default'),
+    ...(nodeName === undefined || nodeName === '' ? {} : { nodeName: shared(nodeName) }),
   };
 }
 

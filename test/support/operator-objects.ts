@@ -96,12 +96,17 @@ export async function runningPod(
   ref: string,
   metadata: { labels?: Record<string, string>; ownerReferences?: V1OwnerReference[] } = {},
   imageID = ref,
+  /** Bound to this node, as the scheduler would have done (none runs here). */
+  nodeName?: string,
 ): Promise<void> {
   await kubeConfig()
     .makeApiClient(CoreV1Api)
     .createNamespacedPod({
       namespace,
-      body: { metadata: { name, ...metadata }, spec: { containers: [{ name: 'app', image: ref }] } },
+      body: {
+        metadata: { name, ...metadata },
+        spec: { containers: [{ name: 'app', image: ref }], ...(nodeName === undefined ? {} : { nodeName }) },
+      },
     });
   await setRunning(namespace, name, [{ name: 'app', image: ref, imageID }]);
 }

@@ -12,9 +12,11 @@ const kube = (): KubeHttp => new KubeHttp(kubeConnection());
 const post = async (path: string, body: object): Promise<{ metadata: { uid: string } }> =>
   (await kube().call({ method: 'POST', path, body })) as { metadata: { uid: string } };
 
-const podTemplate = (labels: Record<string, string>, image: string): object => ({
+const podTemplate = (labels: Record<string, string>, image: string, imagePullPolicy?: string): object => ({
   metadata: { labels },
-  spec: { containers: [{ name: 'app', image }] },
+  spec: {
+    containers: [{ name: 'app', image, ...(imagePullPolicy === undefined ? {} : { imagePullPolicy }) }],
+  },
 });
 
 const controllerRef = (
@@ -32,7 +34,9 @@ const controllerRef = (
 
 /**
  * A Deployment whose ReplicaSet's template names `templateImage`, with
- * `pods` running `runningRef` (by digest), all replicas reported Ready.
+ * `pods` running `runningRef` (by digest), all replicas reported Ready;
+ * `options` set the template's `imagePullPolicy` and bind the pods to a node.
+ * @returns the ReplicaSet's uid, for replicaPod
  */
 export async function deployment(
   namespace: string,
@@ -40,13 +44,14 @@ export async function deployment(
   templateImage: string,
   runningRef: string,
   pods: readonly string[],
-): Promise<void> {
+  options: { readonly imagePullPolicy?: string; readonly nodeName?: string } = {},
+): Promise<{ rsUid: string }> {
   const apps = `/apis/apps/v1/namespaces/${namespace}`;
   const labels = { app: name };
   const spec = {
     replicas: pods.length,
     selector: { matchLabels: labels },
-    template: podTemplate(labels, templateImage),
+    template: podTemplate(labels, templateImage, options.imagePullPolicy),
   };
   const d = await post(`${apps}/deployments`, { metadata: { name }, spec });
   const rs = await post(`${apps}/replicasets`, {
@@ -67,12 +72,54 @@ export async function deployment(
     path: `${apps}/replicasets/${name}-rs/status`,
     body: { status: ready },
   });
-  for (const pod of pods) {
-    await runningPod(namespace, pod, runningRef, {
-      labels,
-      ownerReferences: [controllerRef('apps/v1', 'ReplicaSet', `${name}-rs`, rs.metadata.uid)],
-    });
-  }
+  for (const pod of pods)
+    await replicaPod(namespace, name, pod, runningRef, rs.metadata.uid, options.nodeName);
+  return { rsUid: rs.metadata.uid };
+}
+
+/**
+ * One more pod of `deployment(namespace, name, …)`'s ReplicaSet (whose uid
+ * is `rsUid`), as its controller would create a replacement.
+ */
+export async function replicaPod(
+  namespace: string,
+  name: string,
+  pod: string,
+  runningRef: string,
+  rsUid: string,
+  nodeName?: string,
+): Promise<void> {
+  await runningPod(
+    namespace,
+    pod,
+    runningRef,
+    {
+      labels: { app: name },
+      ownerReferences: [controllerRef('apps/v1', 'ReplicaSet', `${name}-rs`, rsUid)],
+    },
+    runningRef,
+    nodeName,
+  );
+}
+
+/**
+ * A Node as a kubelet would report it (none runs here): `images` are the
+ * `status.images[].names` lists, largest first. Call again to change them.
+ */
+export async function nodeWithImages(name: string, images: readonly (readonly string[])[]): Promise<void> {
+  const path = `/api/v1/nodes/${encodeURIComponent(name)}`;
+  if ((await kube().getOptional(path)) === undefined) await post('/api/v1/nodes', { metadata: { name } });
+  await kube().call({
+    method: 'PATCH',
+    path: `${path}/status`,
+    body: { status: { images: images.map((names, i) => ({ names, sizeBytes: 1_000_000 - i })) } },
+  });
+}
+
+export async function deleteNode(name: string): Promise<void> {
+  await kube()
+    .call({ method: 'DELETE', path: `/api/v1/nodes/${encodeURIComponent(name)}` })
+    .catch(() => undefined);
 }
 
 /** A Job whose template names `templateImage`, with one pod running `runningRef`. */

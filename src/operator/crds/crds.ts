@@ -56,6 +56,35 @@ const imagePolicyStatus: JsonSchema = {
           namespace: name253,
           pod: name253,
           owner: { type: 'string', maxLength: 512 },
+          predicted: {
+            type: 'object',
+            properties: {
+              controller: { type: 'string', maxLength: 512 },
+              generation: { type: 'integer', minimum: 0 },
+              reasons: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 64 } },
+              images: {
+                type: 'array',
+                maxItems: 32,
+                items: {
+                  type: 'object',
+                  properties: {
+                    container: name253,
+                    image: { type: 'string', maxLength: 1024 },
+                    tagTarget: { type: 'string', maxLength: 128 },
+                    nodeImage: { type: 'string', maxLength: 128 },
+                  },
+                },
+              },
+            },
+          },
+          loop: {
+            type: 'object',
+            properties: {
+              time: { type: 'string', format: 'date-time' },
+              pod: name253,
+              digest: { type: 'string', maxLength: 128 },
+            },
+          },
         },
       },
     },

@@ -52,7 +52,7 @@ const imagePolicyStatusDocs: FieldDocs = {
   'status.observedGeneration': observedGeneration,
   ...conditionDocs(
     'status.conditions',
-    'Ready (the spec is valid and its keys and trusted roots are loaded), Synced, Degraded (registry errors) and, for a policy that can evict, EvictionsPaused',
+    'Ready (the spec is valid and its keys and trusted roots are loaded), Synced, Degraded (registry errors) and, for a policy that can evict, EvictionsPaused and EvictionLoop',
   ),
   'status.summary': 'Pods the policy selects, each counted once by the worst verdict of its containers.',
   'status.summary.pods': 'Running pods the policy selects.',
@@ -71,12 +71,30 @@ const imagePolicyStatusDocs: FieldDocs = {
   'status.violations[].message': 'What failed, in words.',
   'status.violations[].since': 'When the container was first found NonCompliant with this digest.',
   'status.evictions':
-    'This policy’s evictions of the last hour (longer if perOwnerInterval is), each recorded before the Eviction API call.',
+    'This policy’s evictions of the last hour (longer if perOwnerInterval is), each recorded before the Eviction API call; a workload’s newest record stays longer while it marks a loop.',
   'status.evictions[].time': 'When the pod was evicted.',
   'status.evictions[].namespace': 'The pod’s namespace.',
   'status.evictions[].pod': 'The pod’s name.',
   'status.evictions[].owner':
     'Kind/name of the workload (the Deployment for a ReplicaSet’s pod); Pod/<name> for a bare pod.',
+  'status.evictions[].predicted':
+    'What the replacement was predicted from, for the loop guard: a second eviction of the workload for the same reasons needs another template, tag target or node image.',
+  'status.evictions[].predicted.controller':
+    'Kind/name of the object whose template creates the replacement (a Deployment’s pod: its ReplicaSet).',
+  'status.evictions[].predicted.generation': 'That object’s metadata.generation when the pod was evicted.',
+  'status.evictions[].predicted.reasons': 'The reason codes the evicted pod failed with.',
+  'status.evictions[].predicted.images': 'Per failing container, what its replacement was predicted to run.',
+  'status.evictions[].predicted.images[].container': 'The container’s name.',
+  'status.evictions[].predicted.images[].image': 'The image the template names.',
+  'status.evictions[].predicted.images[].tagTarget':
+    'The digest the tag named in the registry, if it was asked.',
+  'status.evictions[].predicted.images[].nodeImage':
+    'What the pod’s node held under the tag: a digest, absent, or unlisted (its list of images was full without it).',
+  'status.evictions[].loop':
+    'Set when a replacement failed again for one of the same reasons: the workload is not evicted again until its template, the tag’s target or the node’s image changes (condition EvictionLoop). Kept past the hour while it holds.',
+  'status.evictions[].loop.time': 'When the replacement was seen failing again.',
+  'status.evictions[].loop.pod': 'The replacement’s name.',
+  'status.evictions[].loop.digest': 'The digest it runs.',
   'status.evictionsPaused':
     'A tripped circuit breaker: evictions stay paused until the annotation sigwatch.dev/confirm-evictions names this generation or a later one.',
   'status.evictionsPaused.reason':

@@ -8,7 +8,7 @@
  * line, an Event on the pod and, unless the pod is gone, a re-check.
  */
 import type { ReadyPolicy } from '../../policy/compile.js';
-import type { EvictionRecord } from '../verdicts/eviction-status.js';
+import type { EvictionRecord, PredictedReplacement } from '../verdicts/eviction-status.js';
 import type { TrimmedPod } from '../pod.js';
 import { evictPod, type EvictionOutcome } from './evictor.js';
 import type { EvictionContext } from './options.js';
@@ -21,6 +21,8 @@ export async function attemptEviction(
   policy: ReadyPolicy,
   owner: OwnerInfo | undefined,
   now: Date,
+  /** What the replacement was predicted from: kept in the record for the loop guard. */
+  predicted?: PredictedReplacement,
 ): Promise<void> {
   const { options, state, retryMs, recheck } = context;
   const record: EvictionRecord = {
@@ -28,6 +30,7 @@ export async function attemptEviction(
     namespace: pod.namespace,
     pod: pod.name,
     owner: owner === undefined ? `Pod/${pod.name}` : `${owner.kind}/${owner.name}`,
+    ...(predicted === undefined ? {} : { predicted }),
   };
   // Recorded first: if we crash after the eviction, the budget still counts it.
   state.record(policy.name, record);

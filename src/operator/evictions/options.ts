@@ -15,6 +15,7 @@ import type { TrimmedPod } from '../pod.js';
 import type { ContainerResult } from '../verdicts/policy-status.js';
 import type { ReplacementLookups } from './replacement.js';
 import type { EvictionState } from './state.js';
+import type { EvictionRecord } from '../verdicts/eviction-status.js';
 
 /** A pod as the controller last judged it, for `settle`. */
 export interface JudgedPod {
@@ -61,4 +62,6 @@ export interface EvictionContext {
   readonly retryMs: number;
   /** Re-judges pod `key` at `at` (or earlier, if a sooner re-check is already set). */
   readonly recheck: (key: string, at: Date) => void;
+  /** Whether a replacement of the eviction in `record` was judged and passed the policy (loop-guard.ts). */
+  readonly proven: (policy: string, record: EvictionRecord) => boolean;
 }

@@ -28,6 +28,17 @@ export interface OwnerInfo {
    * brings back the same image.
    */
   readonly templateImages: ReadonlyMap<string, string>;
+  /** Container name → `imagePullPolicy` of the same template, where it is set (the API server defaults it). */
+  readonly templatePullPolicies: ReadonlyMap<string, string>;
+  /** The object whose template creates the replacement (the pod's own controller) and its generation. */
+  readonly template: { readonly controller: string; readonly generation: number };
+}
+
+/** The pod's own controller as it stands now, for releasing a loop (loop-guard.ts). */
+export interface TemplateState {
+  readonly generation: number;
+  /** Desired replicas; undefined for kinds without them (DaemonSet, Job). */
+  readonly replicas?: number;
 }
 
 const obj = (v: unknown): Json => asObject(v) ?? {};
@@ -91,28 +102,36 @@ export function ownerReady(kind: string, object: unknown): boolean {
   }
 }
 
-/** Container name → image of `spec.template.spec` (containers, init containers). */
-export function templateImages(object: unknown): Map<string, string> {
+/** Container name → `field` (a string) of `spec.template.spec`'s containers and init containers. */
+function templateField(object: unknown, field: 'image' | 'imagePullPolicy'): Map<string, string> {
   const podSpec = obj(obj(obj(obj(object)['spec'])['template'])['spec']);
-  const images = new Map<string, string>();
-  for (const field of ['initContainers', 'containers']) {
-    const list = podSpec[field];
+  const values = new Map<string, string>();
+  for (const group of ['initContainers', 'containers']) {
+    const list = podSpec[group];
     if (!Array.isArray(list)) continue;
     for (const c of list) {
-      const { name, image } = obj(c);
-      if (typeof name === 'string' && typeof image === 'string') images.set(name, image);
+      const name = obj(c)['name'];
+      const value = obj(c)[field];
+      if (typeof name === 'string' && typeof value === 'string') values.set(name, value);
     }
   }
-  return images;
+  return values;
 }
+
+/** Container name → image of `spec.template.spec` (containers, init containers). */
+export const templateImages = (object: unknown): Map<string, string> => templateField(object, 'image');
+
+/** The generation of an object as read (0 when missing: never equal to a real one, which starts at 1). */
+const generationOf = (object: unknown): number => num(obj(obj(object)['metadata'])['generation'], 0);
 
 /** The fields ownerReady, templateImages and controllerOf read. */
 function slim(object: unknown): unknown {
   const o = obj(object);
   const spec = obj(o['spec']);
   const podSpec = obj(obj(spec['template'])['spec']);
+  const meta = obj(o['metadata']);
   return {
-    metadata: { ownerReferences: obj(o['metadata'])['ownerReferences'] },
+    metadata: { ownerReferences: meta['ownerReferences'], generation: meta['generation'] },
     spec: {
       replicas: spec['replicas'],
       template: { spec: { containers: podSpec['containers'], initContainers: podSpec['initContainers'] } },
@@ -139,15 +158,35 @@ export class OwnerLookup {
   async resolve(namespace: string, owner: { kind: string; name: string }): Promise<OwnerInfo | undefined> {
     const direct = await this.read(namespace, owner.kind, owner.name);
     if (direct === undefined) return undefined;
-    const images = templateImages(direct);
+    const fromTemplate = {
+      templateImages: templateImages(direct),
+      templatePullPolicies: templateField(direct, 'imagePullPolicy'),
+      template: { controller: `${owner.kind}/${owner.name}`, generation: generationOf(direct) },
+    };
     // A Deployment's ReplicaSet: the Deployment is the workload whose availability the eviction must not hurt.
     const parent = owner.kind === 'ReplicaSet' ? controllerOf(obj(direct)['metadata']) : undefined;
     if (parent?.kind === 'Deployment') {
       const deployment = await this.read(namespace, parent.kind, parent.name);
       if (deployment !== undefined)
-        return { ...parent, ready: ownerReady(parent.kind, deployment), templateImages: images };
+        return { ...parent, ready: ownerReady(parent.kind, deployment), ...fromTemplate };
     }
-    return { ...owner, ready: ownerReady(owner.kind, direct), templateImages: images };
+    return { ...owner, ready: ownerReady(owner.kind, direct), ...fromTemplate };
+  }
+
+  /**
+   * The generation and desired replicas of a pod's controller `Kind/name`;
+   * undefined when it is gone (or of a kind Sigwatch does not read).
+   * @throws KubeError when the API server cannot be asked
+   */
+  async templateState(namespace: string, controller: string): Promise<TemplateState | undefined> {
+    const slash = controller.indexOf('/');
+    const object = await this.read(namespace, controller.slice(0, slash), controller.slice(slash + 1));
+    if (object === undefined) return undefined;
+    const replicas = obj(obj(object)['spec'])['replicas'];
+    return {
+      generation: generationOf(object),
+      ...(typeof replicas === 'number' ? { replicas } : {}),
+    };
   }
 
   private async read(namespace: string, kind: string, name: string): Promise<unknown> {

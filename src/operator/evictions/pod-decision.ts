@@ -3,17 +3,24 @@
  * pod fails, gathers what rules.ts needs (the pod, the policy's budget, the
  * owner's readiness, whether a replacement would run the same failing
  * image) and acts on its answer: wait and re-check, warn that eviction
- * would not help, or hand over to attempt.ts. The cheap checks run first;
- * only a pod that passes them costs an owner lookup or a registry answer.
+ * would not help, or — unless the loop guard (loop-guard.ts) says the
+ * workload's last eviction looped — hand over to attempt.ts. The cheap
+ * checks run first; only a pod that passes them costs an owner lookup or a
+ * registry or node answer. A decision resting on a tag's or a node's answer
+ * is taken again when that answer is next re-read, not only when the pod
+ * changes.
  */
 import type { Digest } from '../../base/digest.js';
 import type { ReadyPolicy } from '../../policy/compile.js';
 import { systemNamespaces } from '../verdicts/scope.js';
+import type { PredictedReplacement } from '../verdicts/eviction-status.js';
 import { attemptEviction } from './attempt.js';
+import { guardEviction, recordedReasons } from './loop-guard.js';
+import { wouldNotHelpMessage } from './messages.js';
 import { readClock, type NoncompliantClock } from './noncompliant-clock.js';
 import type { EvictionContext, JudgedPod } from './options.js';
 import type { OwnerInfo } from './owners.js';
-import { predictReplacement } from './replacement.js';
+import { predictReplacement, type Prediction } from './replacement.js';
 import { evictionDecision, type EvictionCandidate, type Replacement } from './rules.js';
 import { durationMs, evicting, failingNow, standing } from './standing.js';
 
@@ -89,27 +96,40 @@ export async function considerPod(
         continue;
       }
     }
+    const failing = failingNow(judged.results, policy.name);
     // A bare pod comes back from nowhere: evicting it cannot restart-loop.
-    const replacement =
+    const prediction: Prediction | undefined =
       owner === undefined
-        ? 'different'
+        ? undefined
         : predictReplacement(
-            failingNow(judged.results, policy.name).map((r) => ({
+            failing.map((r) => ({
+              container: r.container,
               running: r.digest as Digest,
               templateImage: owner.templateImages.get(r.container),
+              pullPolicy: owner.templatePullPolicies.get(r.container),
             })),
             options.lookups(key, policy),
+            pod.nodeName,
           );
-    const decision = decide(owner, replacement);
+    const decision = decide(owner, prediction?.replacement ?? 'different');
+    const answersDue = prediction?.recheckAt === undefined ? undefined : new Date(prediction.recheckAt);
     if (decision.kind === 'wouldNotHelp') {
+      if (answersDue !== undefined) recheck(key, answersDue);
+      const cause = prediction?.cause;
       await options.events.action(
         pod,
         {
           type: 'Warning',
           reason: 'EvictionWouldNotHelp',
-          message: `ImagePolicy ${policy.name}: not evicted, because ${owner === undefined ? 'its replacement' : `${owner.kind} ${owner.name}`} would run the same failing image again; fix the image or the workload's template`,
+          message: wouldNotHelpMessage(
+            policy.name,
+            owner === undefined ? 'the pod' : `${owner.kind} ${owner.name}`,
+            cause?.container ?? failing[0]?.container ?? '',
+            cause?.text ?? 'it would run the same image',
+          ),
         },
-        `${policy.name}|wouldNotHelp`,
+        // A new cause (the tag moved, the node's copy changed) is news; the same one is said once an hour.
+        `${policy.name}|wouldNotHelp|${cause?.text ?? ''}`,
         3_600_000,
       );
       continue;
@@ -118,13 +138,45 @@ export async function considerPod(
       waitOrLog(context, key, policy, decision, now);
       continue;
     }
+    let predicted: PredictedReplacement | undefined;
+    if (owner !== undefined && prediction !== undefined) {
+      predicted = {
+        ...owner.template,
+        reasons: recordedReasons(failing.flatMap((r) => r.reasons)),
+        images: prediction.images,
+      };
+      const last = state.lastEviction(policy.name, pod.namespace, `${owner.kind}/${owner.name}`);
+      const guard = guardEviction(last, predicted, last !== undefined && context.proven(policy.name, last));
+      if (guard.kind === 'stopped' || guard.kind === 'unproven') {
+        // A stopped loop waits for another template (only a read of the owner shows it), tag target or
+        // node copy; an unproven eviction for its replacement to be judged: looked at every retry interval.
+        recheck(key, new Date(now.getTime() + retryMs));
+        options.logger.debug('eviction waits', {
+          pod: key,
+          policy: policy.name,
+          reason:
+            guard.kind === 'stopped'
+              ? 'the last eviction of the workload looped under the same template, tag target and node image'
+              : "the last eviction's replacement has not been judged yet",
+        });
+        continue;
+      }
+      if (guard.kind === 'released') {
+        state.releaseLoop(policy.name, guard.record, now);
+        options.logger.info('eviction loop released: the template, a tag target or a node image changed', {
+          pod: key,
+          policy: policy.name,
+          owner: guard.record.owner,
+        });
+      }
+    }
     // An eviction cannot be undone: it acts on evidence fetched just now, never on the last
     // interval's. A registry that went down meanwhile makes the verdict Unknown, which pauses the clock.
-    if (!options.evidenceFresh(failingNow(judged.results, policy.name))) {
+    if (!options.evidenceFresh(failing)) {
       recheck(key, new Date(now.getTime() + retryMs));
       return;
     }
-    await attemptEviction(context, key, pod, policy, owner, now);
+    await attemptEviction(context, key, pod, policy, owner, now, predicted);
     return; // one eviction per pod, whichever policy asked first
   }
 }

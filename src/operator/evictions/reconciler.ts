@@ -21,11 +21,13 @@
  * This class keeps the per-pod memory (clocks, pending pods, re-check
  * timers) and the order of a pass; the parts live beside it: the breakers
  * (breakers.ts), the decision per pod (pod-decision.ts) and the eviction
- * attempt with its Events (attempt.ts).
+ * attempt with its Events (attempt.ts), the loop guard's watch over
+ * replacements (loop-watch.ts).
  */
 import type { CompiledPolicy, ReadyPolicy } from '../../policy/compile.js';
 import type { EvictionStatus } from '../verdicts/policy-status.js';
 import { Breakers, pausedCondition } from './breakers.js';
+import { LoopWatch } from './loop-watch.js';
 import { EvictionState, type PersistedEvictions } from './state.js';
 import {
   advanceClock,
@@ -54,8 +56,10 @@ export class Evictions {
   /** What the decision, the attempt and the breakers share with this class. */
   private readonly context: EvictionContext;
   private readonly breakers: Breakers;
+  private readonly loops: LoopWatch;
 
   constructor(private readonly options: EvictionsOptions) {
+    this.loops = new LoopWatch({ options, state: this.state });
     this.context = {
       options,
       state: this.state,
@@ -63,6 +67,7 @@ export class Evictions {
       recheck: (key, at) => {
         this.recheck(key, at);
       },
+      proven: (policy, record) => this.loops.proven(policy, record),
     };
     this.breakers = new Breakers(this.context);
   }
@@ -131,6 +136,7 @@ export class Evictions {
       new Map([...standings.keys()].map((policy) => [policy, breakerStanding(results, policy)] as const)),
       now.getTime(),
     );
+    this.loops.note(key, judged, standings.keys());
     const input = clockInput([...standings.values()]);
     if (input === 'other') this.replacementIds.delete(key);
     else this.pending.add(key);
@@ -171,6 +177,7 @@ export class Evictions {
       this.state.keepFor(p.name, durationMs(p.spec.actions.evict.perOwnerInterval, 600_000));
       await this.breakers.check(p);
     }
+    await this.loops.settle(ready);
     if (!this.options.mayWrite()) {
       // A follower decides nothing; the leader's resync queues everything again.
       this.pending.clear();
@@ -205,7 +212,7 @@ export class Evictions {
       evictionsConfirmed: this.state.confirmed(policy.name) ?? null,
     };
     if (!policy.ready || !evicting(policy)) return stored;
-    return { ...stored, condition: pausedCondition(trip) };
+    return { ...stored, condition: pausedCondition(trip), loopCondition: this.loops.condition(policy.name) };
   }
 
   private recheck(key: string, at: Date): void {

@@ -11,6 +11,10 @@
  *   name to lift it;
  * - `status.evictionsConfirmed`: when a confirmation last lifted it, so that
  *   what failed before then does not trip it again after a restart.
+ * - in each record of a workload's pod, what its replacement was predicted
+ *   from and, once a replacement failed again, the loop (loop-guard.ts):
+ *   the newest looped record of each workload is kept past the hour (at most
+ *   `maxLoops` per policy), so a loop stays stopped across restarts.
  *
  * The leader reads both back from the policy watch (a new leader starts
  * from what the old one wrote) and merges them with what it did itself.
@@ -20,10 +24,12 @@ import type {
   BreakerConfirmation,
   BreakerReason,
   BreakerTrip,
+  EvictionLoop,
   EvictionRecord,
 } from '../verdicts/eviction-status.js';
 import { stillPaused } from './rules.js';
 import { asObject as obj, asString as str } from '../../base/json.js';
+import { readLoop, readPredicted } from './loop-guard.js';
 
 /** What the policy watch delivers besides the spec. */
 export interface PersistedEvictions {
@@ -35,6 +41,8 @@ export interface PersistedEvictions {
 }
 
 export const historyWindowMs = 3_600_000;
+/** Looped records kept past the window per policy; the oldest go first beyond it. */
+export const maxLoops = 100;
 
 const int = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
@@ -62,7 +70,16 @@ export function readPersisted(raw: unknown): PersistedEvictions {
     const owner = str(r?.['owner']);
     if (!isTime(time)) continue;
     if (namespace === undefined || pod === undefined || owner === undefined) continue;
-    evictions.push({ time, namespace, pod, owner });
+    const predicted = readPredicted(r?.['predicted']);
+    const loop = predicted === undefined ? undefined : readLoop(r?.['loop']);
+    evictions.push({
+      time,
+      namespace,
+      pod,
+      owner,
+      ...(predicted === undefined ? {} : { predicted }),
+      ...(loop === undefined ? {} : { loop }),
+    });
   }
   const p = status?.['evictionsPaused'];
   const trip = obj(p);
@@ -96,7 +113,16 @@ export function readPersisted(raw: unknown): PersistedEvictions {
   };
 }
 
-const recordId = (r: EvictionRecord): string => `${r.time}|${r.namespace}|${r.pod}`;
+/** The record without its loop mark. */
+const unlooped = (r: EvictionRecord): EvictionRecord => ({
+  time: r.time,
+  namespace: r.namespace,
+  pod: r.pod,
+  owner: r.owner,
+  ...(r.predicted === undefined ? {} : { predicted: r.predicted }),
+});
+
+export const recordId = (r: EvictionRecord): string => `${r.time}|${r.namespace}|${r.pod}`;
 
 /** Per-policy eviction history and breaker state, as the leader keeps it. */
 export class EvictionState {
@@ -105,6 +131,8 @@ export class EvictionState {
   private readonly retention = new Map<string, number>();
   /** Records withdrawn (the eviction did not happen) → when: a late watch echo must not bring them back. */
   private readonly withdrawn = new Map<string, number>();
+  /** Looped records released (a condition changed, the template is gone) → when: an echo must not restore the loop. */
+  private readonly released = new Map<string, number>();
   private readonly trips = new Map<string, BreakerTrip>();
   /** The `sigwatch.dev/confirm-evictions` annotation's value, per policy. */
   private readonly confirmations = new Map<string, string>();
@@ -117,7 +145,13 @@ export class EvictionState {
    */
   observe(policy: string, persisted: PersistedEvictions, now: Date): boolean {
     const known = new Map((this.history.get(policy) ?? []).map((r) => [recordId(r), r]));
-    for (const r of persisted.evictions) if (!this.withdrawn.has(recordId(r))) known.set(recordId(r), r);
+    for (const r of persisted.evictions) {
+      const id = recordId(r);
+      if (this.withdrawn.has(id)) continue;
+      // A loop this leader marked may not be written yet; one it released must not come back with an echo.
+      const loop = this.released.has(id) ? undefined : (r.loop ?? known.get(id)?.loop);
+      known.set(id, loop === undefined ? unlooped(r) : { ...r, loop });
+    }
     this.history.set(policy, this.prune(policy, [...known.values()], now));
     // A trip is only ever written by the leader; one it does not know yet (a restart) is adopted.
     if (persisted.paused !== undefined && !this.trips.has(policy)) this.trips.set(policy, persisted.paused);
@@ -194,6 +228,39 @@ export class EvictionState {
     return last === undefined ? undefined : new Date(last);
   }
 
+  /** The newest record of `namespace`'s workload `owner` under `policy`. */
+  lastEviction(policy: string, namespace: string, owner: string): EvictionRecord | undefined {
+    return (this.history.get(policy) ?? []).findLast((r) => r.namespace === namespace && r.owner === owner);
+  }
+
+  /** The newest record under `policy` of an eviction whose replacement `controller` (`Kind/name`) creates. */
+  lastFromController(policy: string, namespace: string, controller: string): EvictionRecord | undefined {
+    return (this.history.get(policy) ?? []).findLast(
+      (r) => r.namespace === namespace && r.predicted?.controller === controller,
+    );
+  }
+
+  /** Marks `record` as looped, unless it was released (a condition changed since). @returns whether it was not already */
+  markLoop(policy: string, record: EvictionRecord, loop: EvictionLoop): boolean {
+    if (this.released.has(recordId(record))) return false;
+    return this.replace(policy, record, (r) => (r.loop === undefined ? { ...r, loop } : undefined));
+  }
+
+  /** Takes the loop mark off `record`. @returns whether it had one */
+  releaseLoop(policy: string, record: EvictionRecord, now: Date): boolean {
+    const id = recordId(record);
+    this.released.set(id, now.getTime());
+    for (const [k, at] of this.released) if (now.getTime() - at > historyWindowMs) this.released.delete(k);
+    return this.replace(policy, record, (r) => (r.loop === undefined ? undefined : unlooped(r)));
+  }
+
+  /** The policy's workloads whose newest record is looped: evictions of them are stopped. */
+  loops(policy: string, now: Date): EvictionRecord[] {
+    const newest = new Map<string, EvictionRecord>();
+    for (const r of this.records(policy, now)) newest.set(`${r.namespace}/${r.owner}`, r);
+    return [...newest.values()].filter((r) => r.loop !== undefined);
+  }
+
   /** Trips the breaker; the confirmation standing now answered an earlier trip, not this one. */
   trip(policy: string, trip: Omit<BreakerTrip, 'confirmationAtTrip'>): BreakerTrip {
     const standing = this.confirmations.get(policy);
@@ -230,10 +297,33 @@ export class EvictionState {
     return this.lifted.get(policy);
   }
 
+  private replace(
+    policy: string,
+    record: EvictionRecord,
+    change: (r: EvictionRecord) => EvictionRecord | undefined,
+  ): boolean {
+    const id = recordId(record);
+    let changed = false;
+    const records = (this.history.get(policy) ?? []).map((r) => {
+      if (recordId(r) !== id) return r;
+      const next = change(r);
+      if (next === undefined) return r;
+      changed = true;
+      return next;
+    });
+    this.history.set(policy, records);
+    return changed;
+  }
+
+  /** The window's records, and past it the newest looped record of each workload (at most maxLoops), oldest first. */
   private prune(policy: string, records: readonly EvictionRecord[], now: Date): EvictionRecord[] {
     const from = now.getTime() - (this.retention.get(policy) ?? historyWindowMs);
-    return records
-      .filter((r) => Date.parse(r.time) > from)
-      .sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+    const sorted = [...records].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+    const newest = new Map<string, EvictionRecord>();
+    for (const r of sorted) newest.set(`${r.namespace}/${r.owner}`, r);
+    const stopped = new Set(
+      [...newest.values()].filter((r) => r.loop !== undefined && Date.parse(r.time) <= from).slice(-maxLoops),
+    );
+    return sorted.filter((r) => Date.parse(r.time) > from || stopped.has(r));
   }
 }

@@ -163,6 +163,19 @@ export class RelatedDigests {
     return value as TagTarget;
   }
 
+  /**
+   * When `tagTarget`'s answer for `repo:tag` is due to be re-read (ms since
+   * the epoch): an eviction decision that rested on it is taken again then,
+   * so its pod keeps asking (a scheduled re-read re-judges only the pods
+   * that asked since the last one). Undefined while a read is running or
+   * failed (the waiting pods are named back) or before any answer.
+   */
+  tagDueAt(repo: Repository, tag: string): number | undefined {
+    const entry = this.entries.get(tagKey(repo, tag));
+    if (entry?.value === undefined || entry.fetching || entry.failed) return undefined;
+    return entry.at + (entry.ttlMs ?? this.options.tagTtlMs ?? 5 * 60_000);
+  }
+
   stop(): void {
     this.controller.abort();
     for (const entry of this.entries.values()) {

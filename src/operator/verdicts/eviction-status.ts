@@ -11,6 +11,40 @@ export interface EvictionRecord {
   readonly pod: string;
   /** `Kind/name` of the workload (the Deployment for a ReplicaSet's pod); `Pod/<name>` for a bare pod. */
   readonly owner: string;
+  /** What the replacement was predicted from, for the loop guard; absent for a bare pod. */
+  readonly predicted?: PredictedReplacement;
+  /** Set once a replacement ran a failing image again: the workload is not evicted again for these reasons. */
+  readonly loop?: EvictionLoop;
+}
+
+/** The conditions an eviction was decided under: a second one under the same conditions would loop. */
+export interface PredictedReplacement {
+  /** `Kind/name` of the object whose template creates the replacement (a Deployment's pod: its ReplicaSet). */
+  readonly controller: string;
+  /** That object's `metadata.generation`: an edit of its template changes it. */
+  readonly generation: number;
+  /** The definite reasons the evicted pod failed with. */
+  readonly reasons: readonly string[];
+  /** Per failing container, what its replacement was predicted from. */
+  readonly images: readonly PredictedImageRecord[];
+}
+
+export interface PredictedImageRecord {
+  readonly container: string;
+  /** The template's image. */
+  readonly image: string;
+  /** The digest the tag named in the registry, if the registry was asked. */
+  readonly tagTarget?: string;
+  /** What the node held under the tag: a digest, `absent` or `unlisted` (a full list without it). */
+  readonly nodeImage?: string;
+}
+
+/** The replacement that failed again. */
+export interface EvictionLoop {
+  /** RFC 3339: when it was seen failing. */
+  readonly time: string;
+  readonly pod: string;
+  readonly digest: string;
 }
 
 /**

@@ -79,6 +79,8 @@ export interface EvictionStatus {
   readonly evictionsConfirmed: BreakerConfirmation | null;
   /** The EvictionsPaused condition; absent for a policy that cannot evict. */
   readonly condition?: { status: 'True' | 'False'; reason: string; message: string };
+  /** The EvictionLoop condition (evictions/loop-guard.ts); absent for a policy that cannot evict. */
+  readonly loopCondition?: { status: 'True' | 'False'; reason: string; message: string };
 }
 
 export interface PolicyStatusOptions {
@@ -316,6 +318,16 @@ export class PolicyStatusWriter {
                 evictions.condition.status,
                 evictions.condition.reason,
                 evictions.condition.message,
+              ),
+            ]),
+        ...(evictions?.loopCondition === undefined
+          ? []
+          : [
+              condition(
+                'EvictionLoop',
+                evictions.loopCondition.status,
+                evictions.loopCondition.reason,
+                evictions.loopCondition.message,
               ),
             ]),
       ],

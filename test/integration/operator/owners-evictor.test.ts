@@ -1,17 +1,29 @@
 /**
- * The two API-facing pieces of evictions (issue 7), on the real API server:
- * the owner lookup (a ReplicaSet's replacements follow its Deployment's
- * template; readiness from each kind's status) and the Eviction API call
- * (a PodDisruptionBudget's refusal is reported, never forced).
+ * The API-facing pieces of evictions (issues 7 and 22), on the real API
+ * server: the owner lookup (a ReplicaSet's replacements follow its
+ * Deployment's template; readiness from each kind's status), the node
+ * lookup (what a node holds, read with GET and cached), and the Eviction API
+ * call (a PodDisruptionBudget's refusal is reported, never forced).
  */
 import { PolicyV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { evictPod } from '../../../src/operator/evictions/evictor.js';
 import { KubeHttp } from '../../../src/operator/kube/client.js';
 import { OwnerLookup } from '../../../src/operator/evictions/owners.js';
+import { NodeImages } from '../../../src/operator/evictions/node-images.js';
+import { createLogger } from '../../../src/operator/kube/logger.js';
+import { deleteNode, nodeWithImages } from '../../support/workloads.js';
 import { freshNamespace, kubeConfig, setPdbStatus, setRunning, kubeConnection } from '../../support/kube.js';
 
 const labels = { app: 'shop' };
+const randomSuffix = (): string => Math.random().toString(16).slice(2, 10);
+/** Waits (at most 10 s) for something a background read does. */
+async function until(done: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !done();) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 const template = (image: string): object => ({
   metadata: { labels },
   spec: {
@@ -64,6 +76,14 @@ describe('operator: owners and the Eviction API', function () {
       init: 'example.test/init:1',
       app: 'example.test/shop:1.0',
     });
+    // The API server defaults the pull policy in a template; the generation names the template's version.
+    expect(notReady?.templatePullPolicies.get('app')).to.equal('IfNotPresent');
+    expect(notReady?.template).to.deep.equal({ controller: 'ReplicaSet/shop-old', generation: 1 });
+    expect(await lookup.templateState(ns, 'ReplicaSet/shop-old')).to.deep.equal({
+      generation: 1,
+      replicas: 3,
+    });
+    expect(await lookup.templateState(ns, 'ReplicaSet/gone')).to.equal(undefined);
 
     await patchStatus(`${apps}/deployments/shop`, { replicas: 3, readyReplicas: 3, unavailableReplicas: 0 });
     expect((await lookup.resolve(ns, { kind: 'ReplicaSet', name: 'shop-old' }))?.ready).to.equal(true);
@@ -99,6 +119,50 @@ describe('operator: owners and the Eviction API', function () {
     expect(agent?.templateImages.get('app')).to.equal('example.test/agent:1');
     expect(await lookup.resolve(ns, { kind: 'ReplicaSet', name: 'gone' })).to.equal(undefined);
     expect(await lookup.resolve(ns, { kind: 'Rollout', name: 'x' })).to.equal(undefined);
+  });
+
+  it("reads a node's images once per TTL and names the pods that waited; a missing node is unresolved", async () => {
+    const node = `sigwatch-lookup-${randomSuffix()}`;
+    await nodeWithImages(node, [['reg.test/app:v1', `reg.test/app@sha256:${'a'.repeat(64)}`]]);
+    try {
+      let now = 1_000_000;
+      const woken: string[] = [];
+      const images = new NodeImages({
+        kube: kube(),
+        logger: createLogger('error'),
+        active: () => true,
+        onResolved: (keys) => woken.push(...keys),
+        ttlMs: 30_000,
+        now: () => now,
+      });
+      expect(images.imagesOf(node, 'ns/a')).to.equal('pending');
+      expect(images.dueAt(node), 'no due time while a read runs').to.equal(undefined);
+      await until(() => woken.length > 0);
+      expect(woken).to.deep.equal(['ns/a']);
+      const first = images.imagesOf(node, 'ns/b');
+      expect(typeof first === 'string' ? first : Object.fromEntries(first.tags)).to.deep.equal({
+        'reg.test/app:v1': [`sha256:${'a'.repeat(64)}`],
+      });
+      expect(images.dueAt(node)).to.equal(1_030_000);
+
+      await nodeWithImages(node, []);
+      now += 29_000;
+      expect(images.imagesOf(node, 'ns/b'), 'the answer holds for its TTL').to.equal(first);
+      now += 1_000;
+      expect(images.imagesOf(node, 'ns/b'), 'the last answer is served while it is read again').to.equal(
+        first,
+      );
+      await until(() => woken.length > 1);
+      const second = images.imagesOf(node, 'ns/b');
+      expect(typeof second === 'string' ? second : second.tags.size).to.equal(0);
+
+      expect(images.imagesOf('sigwatch-no-such-node', 'ns/c')).to.equal('pending');
+      await until(() => woken.includes('ns/c'));
+      expect(images.imagesOf('sigwatch-no-such-node', 'ns/c')).to.equal('unresolved');
+      images.stop();
+    } finally {
+      await deleteNode(node);
+    }
   });
 
   it('evicts only when the PodDisruptionBudget allows it; a refusal is reported, never forced', async () => {
