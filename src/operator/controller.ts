@@ -286,6 +286,7 @@ export class Controller {
   resync(): void {
     this.evictions.resetMemory();
     this.status.clear();
+    this.events.reset();
     for (const key of this.pods.keys()) this.enqueue(key);
     this.status.setPolicies(this.policies.all);
   }
@@ -441,7 +442,8 @@ export class Controller {
     this.track(key, ids);
     this.results.set(key, results);
     this.counters.setUnmatched(key, reported && ids.size === 0);
-    this.status.setPodResults(key, results);
+    // Judged at `now`: each violation's `since`, never after the Event this judgement writes below.
+    this.status.setPodResults(key, results, now);
     this.options.onResults?.(key, pod, results, complete);
     if (validUntil !== undefined) this.queue.wakeAt(key, validUntil, now);
     // Until every matched digest has evidence, a partial label could be wrong in either direction.

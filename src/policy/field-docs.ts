@@ -180,7 +180,7 @@ export const imagePolicySpecDocs: FieldDocs = {
   'spec.actions':
     'What Enforce mode does to pods with a fresh, definite NonCompliant verdict (Audit mode does nothing).',
   'spec.actions.label':
-    'Label the pods the policy selects sigwatch.dev/compliance=compliant|noncompliant|unknown, with sigwatch.dev/reasons.',
+    'Label the pods the policy selects sigwatch.dev/compliance=compliant|noncompliant|unknown, with the annotation sigwatch.dev/reasons.',
   'spec.actions.evict':
     'Evictions through the Eviction API, only when every rule holds (README, "Evictions"); PodDisruptionBudgets are honoured.',
   'spec.actions.evict.enabled': 'Evict NonCompliant pods at all.',

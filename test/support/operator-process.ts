@@ -77,6 +77,8 @@ export async function startOperatorProcess(
     readonly kubeconfig?: string;
     /** Run as in a pod instead of with a kubeconfig (see {@link InCluster}); needs root. */
     readonly inCluster?: InCluster;
+    /** Exactly `args` after `run` (and the kubeconfig): none of the loopback defaults below, which would hide a missing flag. */
+    readonly asGiven?: boolean;
   } = {},
 ): Promise<OperatorProcess> {
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -84,18 +86,22 @@ export async function startOperatorProcess(
     ...(options.entry ?? ['--import', 'tsx', mainTs]),
     'run',
     ...(options.inCluster === undefined ? ['--kubeconfig', options.kubeconfig ?? testEnv().kubeconfig] : []),
-    '--probe-address',
-    '127.0.0.1',
-    '--probe-port',
-    '0',
-    // Tests stay on loopback: no TUF refresh unless a test asks for one (a later flag wins).
-    '--trust-refresh',
-    'off',
-    // The aggregated API on loopback, on a free port (two replicas in one test must not collide).
-    '--api-address',
-    '127.0.0.1',
-    '--api-port',
-    '0',
+    ...(options.asGiven === true
+      ? []
+      : [
+          '--probe-address',
+          '127.0.0.1',
+          '--probe-port',
+          '0',
+          // Tests stay on loopback: no TUF refresh unless a test asks for one (a later flag wins).
+          '--trust-refresh',
+          'off',
+          // The aggregated API on loopback, on a free port (two replicas in one test must not collide).
+          '--api-address',
+          '127.0.0.1',
+          '--api-port',
+          '0',
+        ]),
     ...args,
   ];
   const env = { ...process.env, ...options.env };

@@ -13,6 +13,28 @@ import { conditionsWithKeys, count, message, name253 } from './schema-parts.js';
 export const group = 'sigwatch.dev';
 export const version = 'v1alpha1';
 
+/**
+ * A list of `violations` or `unknown`: at most 50 entries, each naming the
+ * pod's container and what it runs, with `own` fields, a message and since when.
+ */
+const containerList = (own: Record<string, JsonSchema>): JsonSchema => ({
+  type: 'array',
+  maxItems: 50,
+  items: {
+    type: 'object',
+    properties: {
+      namespace: name253,
+      pod: name253,
+      container: name253,
+      image: { type: 'string', maxLength: 1024 },
+      digest: { type: 'string', maxLength: 128 },
+      ...own,
+      message,
+      since: { type: 'string', format: 'date-time' },
+    },
+  },
+});
+
 const imagePolicyStatus: JsonSchema = {
   type: 'object',
   properties: {
@@ -29,23 +51,10 @@ const imagePolicyStatus: JsonSchema = {
         exempt: count,
       },
     },
-    violations: {
-      type: 'array',
-      maxItems: 50,
-      items: {
-        type: 'object',
-        properties: {
-          namespace: name253,
-          pod: name253,
-          container: name253,
-          image: { type: 'string', maxLength: 1024 },
-          digest: { type: 'string', maxLength: 128 },
-          reason: { type: 'string', maxLength: 64 },
-          message,
-          since: { type: 'string', format: 'date-time' },
-        },
-      },
-    },
+    violations: containerList({ reason: { type: 'string', maxLength: 64 }, stale: { type: 'boolean' } }),
+    unknown: containerList({
+      reasons: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 64 } },
+    }),
     evictions: {
       type: 'array',
       maxItems: 10_000,

@@ -58,18 +58,35 @@ const imagePolicyStatusDocs: FieldDocs = {
   'status.summary.pods': 'Running pods the policy selects.',
   'status.summary.images': 'Distinct image digests those pods run.',
   'status.summary.compliant': 'Pods whose every container is Compliant.',
-  'status.summary.nonCompliant': 'Pods with a NonCompliant container.',
-  'status.summary.unknown': 'Pods with an Unknown container and none NonCompliant.',
+  'status.summary.nonCompliant':
+    'Pods with a NonCompliant container (a stale one included): the pods of violations.',
+  'status.summary.unknown': 'Pods with an Unknown container and none NonCompliant: the pods of unknown.',
   'status.summary.exempt': 'Pods with an Exempt container, the others Compliant.',
-  'status.violations': 'The 50 most recent NonCompliant containers, newest first.',
+  'status.violations':
+    'The NonCompliant containers of the pods counted nonCompliant, the 50 newest first; never an Unknown reason (those pods are listed under unknown).',
   'status.violations[].namespace': 'The pod’s namespace.',
   'status.violations[].pod': 'The pod’s name.',
   'status.violations[].container': 'The container’s name.',
   'status.violations[].image': 'The image as the pod spec names it.',
   'status.violations[].digest': 'The digest that was judged.',
-  'status.violations[].reason': 'The verdict’s first reason code (SignatureMissing, KeyMismatch, …).',
+  'status.violations[].reason':
+    'The verdict’s first reason code, always a definite one (SignatureMissing, KeyMismatch, …).',
   'status.violations[].message': 'What failed, in words.',
-  'status.violations[].since': 'When the container was first found NonCompliant with this digest.',
+  'status.violations[].since':
+    'When the container was first judged NonCompliant with this digest and reason (never after the first Event about it).',
+  'status.violations[].stale':
+    'True while the current verdict is Unknown (a registry or an index could not be read): reason and message are the last definite verdict’s.',
+  'status.unknown':
+    'The Unknown containers of the pods counted unknown (no definite verdict yet, none NonCompliant), the 50 newest first.',
+  'status.unknown[].namespace': 'The pod’s namespace.',
+  'status.unknown[].pod': 'The pod’s name.',
+  'status.unknown[].container': 'The container’s name.',
+  'status.unknown[].image': 'The image as the pod spec names it.',
+  'status.unknown[].digest': 'The digest that was judged.',
+  'status.unknown[].reasons':
+    'Why no definite verdict could be reached (RegistryUnavailable, IndexUnresolved, …).',
+  'status.unknown[].message': 'What could not be decided, in words.',
+  'status.unknown[].since': 'When the container was first judged Unknown with this digest.',
   'status.evictions':
     'This policy’s evictions of the last hour (longer if perOwnerInterval is), each recorded before the Eviction API call; a workload’s newest record stays longer while it marks a loop.',
   'status.evictions[].time': 'When the pod was evicted.',

@@ -88,13 +88,18 @@ export async function attemptEviction(
     await options.persist(policy.name);
   }
   if (outcome.kind === 'gone') return;
-  const message =
-    outcome.kind === 'refused' ? outcome.message : `${String(outcome.status)} ${outcome.message}`;
-  options.logger.info(
-    outcome.kind === 'refused' ? 'eviction refused; retrying later' : 'eviction failed; retrying later',
-    { pod: key, policy: policy.name, message },
-  );
-  if (outcome.kind === 'refused')
+  const refused = outcome.kind === 'refused';
+  const status = outcome.kind === 'refused' ? 429 : outcome.status;
+  // The cause is a field of its own: winston would append a `message` field to the log message.
+  options.logger.info(refused ? 'eviction refused, retried later' : 'eviction failed, retried later', {
+    pod: key,
+    policy: policy.name,
+    status,
+    cause: outcome.message,
+    retryInMs: retryMs,
+  });
+  const message = refused ? outcome.message : `${String(status)} ${outcome.message}`;
+  if (refused)
     await options.events.action(
       pod,
       {
@@ -104,6 +109,7 @@ export async function attemptEviction(
       },
       `${policy.name}|refused`,
       600_000,
+      'owner',
     );
   recheck(key, new Date(options.now().getTime() + retryMs));
 }

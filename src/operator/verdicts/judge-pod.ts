@@ -84,7 +84,12 @@ export function judgePod(
         continue;
       }
       sources.judgedOne(`${id}|${p.name}`, v, started);
-      const effective = sources.memory.effective(id, p.name, v.verdict);
+      const message = v.findings[0]?.message ?? '';
+      const effective = sources.memory.effective(id, p.name, {
+        verdict: v.verdict,
+        reasons: v.reasons,
+        message,
+      });
       if (v.validUntil !== undefined && (validUntil === undefined || v.validUntil < validUntil))
         validUntil = v.validUntil;
       results.push({
@@ -97,7 +102,8 @@ export function judgePod(
         current: v.verdict,
         stale: effective.stale,
         reasons: v.reasons,
-        message: v.findings[0]?.message ?? '',
+        message,
+        ...(effective.lastDefinite === undefined ? {} : { lastDefinite: effective.lastDefinite }),
         actionable: act,
         ...(v.validUntil === undefined ? {} : { validUntil: v.validUntil.getTime() }),
         evidenceAt: evidence.fetchedAt.getTime(),
@@ -107,7 +113,7 @@ export function judgePod(
           policy: p.name,
           verdict: effective.verdict,
           stale: effective.stale,
-          reasons: v.reasons,
+          reasons: effective.lastDefinite?.reasons ?? v.reasons,
         });
       }
     }

@@ -6,8 +6,11 @@
  *   names the exempting policies in `sigwatch.dev/exempt-by`;
  * - an Unknown verdict keeps the digest's last definite verdict (marked
  *   stale); `unknown` appears only when the digest never had one, so an
- *   outage never turns a label into `noncompliant` nor drops it.
+ *   outage never turns a label into `noncompliant` nor drops it;
+ * - `sigwatch.dev/reasons` (an annotation) explains the label: a stale
+ *   verdict keeps its own definite reasons, never the Unknown ones.
  */
+import type { Reason } from '../../base/reasons.js';
 import type { Verdict } from '../../policy/verdict.js';
 
 export const complianceLabel = 'sigwatch.dev/compliance';
@@ -18,19 +21,45 @@ export const staleAnnotation = 'sigwatch.dev/stale';
 export type LabelValue = 'compliant' | 'noncompliant' | 'unknown';
 type Definite = Exclude<Verdict, 'Unknown'>;
 
+/** A definite verdict with what explains it, as it was last judged. */
+export interface DefiniteVerdict {
+  readonly verdict: Definite;
+  readonly reasons: readonly Reason[];
+  readonly message: string;
+}
+
+/**
+ * The verdict to act on: `verdict` is the current one if definite, else the
+ * last definite one (`stale`), whose reasons and message are in `lastDefinite`
+ * — a stale NonCompliant is explained by its own definite reasons, never by
+ * the Unknown reasons that made it stale.
+ */
+export interface EffectiveVerdict {
+  readonly verdict: Verdict;
+  readonly stale: boolean;
+  /** Present only while stale. */
+  readonly lastDefinite?: DefiniteVerdict;
+}
+
 /** Last definite verdict per (digest, policy). */
 export class VerdictMemory {
-  private readonly last = new Map<string, Definite>();
+  private readonly last = new Map<string, DefiniteVerdict>();
 
   /** The verdict to act on: the current one if definite (remembered), else the last definite one, stale. */
-  effective(digestKey: string, policy: string, current: Verdict): { verdict: Verdict; stale: boolean } {
+  effective(
+    digestKey: string,
+    policy: string,
+    current: { readonly verdict: Verdict; readonly reasons: readonly Reason[]; readonly message: string },
+  ): EffectiveVerdict {
     const id = `${digestKey}|${policy}`;
-    if (current !== 'Unknown') {
-      this.last.set(id, current);
-      return { verdict: current, stale: false };
+    if (current.verdict !== 'Unknown') {
+      this.last.set(id, { verdict: current.verdict, reasons: current.reasons, message: current.message });
+      return { verdict: current.verdict, stale: false };
     }
     const previous = this.last.get(id);
-    return previous === undefined ? { verdict: 'Unknown', stale: false } : { verdict: previous, stale: true };
+    return previous === undefined
+      ? { verdict: 'Unknown', stale: false }
+      : { verdict: previous.verdict, stale: true, lastDefinite: previous };
   }
 
   forgetDigest(digestKey: string): void {

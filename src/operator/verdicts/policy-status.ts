@@ -1,9 +1,11 @@
 /**
  * `ImagePolicy.status` (design §2): observedGeneration, the conditions
  * Ready / Synced / Degraded in the standard shape, summary counts and the
- * 50 most recent violations. Debounced, written only when it changed, only
- * through the status subresource (the spec is never written, so GitOps tools
- * see no drift), and only by the leader.
+ * 50 most recent violations and Unknown containers (status-entries.ts: the
+ * lists and the counts come from the same per-pod verdict). Debounced,
+ * written only when it changed, only through the status subresource (the
+ * spec is never written, so GitOps tools see no drift), and only by the
+ * leader.
  */
 import type { Reason } from '../../base/reasons.js';
 import { isUnknownReason } from '../../base/reasons.js';
@@ -13,6 +15,14 @@ import type { BreakerConfirmation, BreakerTrip, EvictionRecord } from './evictio
 import type { KubeHttp } from '../kube/client.js';
 import type { Logger } from '../kube/logger.js';
 import { asArray, asObject, asString } from '../../base/json.js';
+import type { DefiniteVerdict } from './pod-label.js';
+import {
+  EntryLists,
+  readStoredSince,
+  VerdictTimes,
+  type UnknownEntry,
+  type Violation,
+} from './status-entries.js';
 
 /** One container's verdict under one policy, as the controller found it. */
 export interface ContainerResult {
@@ -25,8 +35,11 @@ export interface ContainerResult {
   readonly verdict: Verdict;
   readonly current: Verdict;
   readonly stale: boolean;
+  /** The current verdict's (Unknown-class reasons while `stale`). */
   readonly reasons: readonly Reason[];
   readonly message: string;
+  /** While `stale`: the last definite verdict's reasons and message, which explain `verdict`. */
+  readonly lastDefinite?: DefiniteVerdict;
   readonly actionable: boolean;
   /** When a Compliant verdict's evidence expires (ms), if it does. */
   readonly validUntil?: number;
@@ -54,16 +67,10 @@ export interface PolicyStatus {
     unknown: number;
     exempt: number;
   };
-  violations: {
-    namespace: string;
-    pod: string;
-    container: string;
-    image: string;
-    digest: string;
-    reason: string;
-    message: string;
-    since: string;
-  }[];
+  /** NonCompliant containers of the pods counted nonCompliant, newest first. */
+  violations: Violation[];
+  /** Unknown containers of the pods counted unknown, newest first. */
+  unknown: UnknownEntry[];
   /** The last hour's evictions (eviction-state.ts); always written, so old entries are dropped. */
   evictions: EvictionRecord[];
   /** A tripped circuit breaker; null removes it (merge patch). */
@@ -98,27 +105,24 @@ export interface PolicyStatusOptions {
   readonly evictions?: (policy: CompiledPolicy) => EvictionStatus;
 }
 
-const maxViolations = 50;
 const maxMessage = 1024;
 const maxStoredConditions = 16;
 
 /**
  * What a stored status says that must outlive the replica that wrote it:
- * when each condition last changed and when each listed violation began.
+ * when each condition last changed and when each listed entry began.
  * Read back from the policy watch, so a restart or a new leader keeps them
- * instead of stamping every condition and violation with "now".
+ * instead of stamping every condition and entry with "now".
  */
 export interface StoredStatus {
   readonly conditions: ReadonlyMap<string, { readonly status: string; readonly lastTransitionTime: string }>;
-  /** By `namespace/pod|container|digest`. */
-  readonly violationSince: ReadonlyMap<string, string>;
+  /** `since` of the listed violations and Unknown containers, by `namespace/pod|container|digest|verdict`. */
+  readonly since: ReadonlyMap<string, string>;
 }
 
-const violationId = (podKey: string, container: string, digest: string): string =>
-  `${podKey}|${container}|${digest}`;
 const isTime = (v: string | undefined): v is string => v !== undefined && Number.isFinite(Date.parse(v));
 
-/** Reads `status.conditions` and `status.violations` of a watched ImagePolicy; anything malformed is skipped. */
+/** Reads `status.conditions`, `status.violations` and `status.unknown` of a watched ImagePolicy; anything malformed is skipped. */
 export function readStoredStatus(raw: unknown): StoredStatus {
   const status = asObject(asObject(raw)?.['status']);
   const conditions = new Map<string, { status: string; lastTransitionTime: string }>();
@@ -130,29 +134,15 @@ export function readStoredStatus(raw: unknown): StoredStatus {
     if (type !== undefined && s !== undefined && isTime(lastTransitionTime))
       conditions.set(type, { status: s, lastTransitionTime });
   }
-  const violationSince = new Map<string, string>();
-  for (const v of asArray(status?.['violations']).slice(0, maxViolations)) {
-    const o = asObject(v);
-    const [namespace, pod, container, digest, since] = [
-      'namespace',
-      'pod',
-      'container',
-      'digest',
-      'since',
-    ].map((k) => asString(o?.[k]));
-    if (namespace === undefined || pod === undefined || container === undefined || digest === undefined)
-      continue;
-    if (isTime(since)) violationSince.set(violationId(`${namespace}/${pod}`, container, digest), since);
-  }
-  return { conditions, violationSince };
+  return { conditions, since: readStoredSince(status) };
 }
 
 export class PolicyStatusWriter {
   private policies = new Map<string, CompiledPolicy>();
   private readonly podResults = new Map<string, readonly ContainerResult[]>();
   private readonly written = new Map<string, PolicyStatus>();
-  /** Per policy, when each current violation began; rebuilt on every computation, so it holds no departed pod. */
-  private readonly violationSince = new Map<string, ReadonlyMap<string, string>>();
+  /** When each pod's current verdicts were judged: recorded with the results, not when the status is computed. */
+  private readonly times = new VerdictTimes();
   private readonly stored = new Map<string, StoredStatus>();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
@@ -165,9 +155,11 @@ export class PolicyStatusWriter {
     this.schedule();
   }
 
-  setPodResults(podKey: string, results: readonly ContainerResult[]): void {
+  /** A pod's results, judged at `judgedAt` (default now): the time its NonCompliant and Unknown entries start from. */
+  setPodResults(podKey: string, results: readonly ContainerResult[], judgedAt = this.options.now()): void {
     if (results.length === 0) this.podResults.delete(podKey);
     else this.podResults.set(podKey, results);
+    this.times.set(podKey, results, judgedAt.getTime());
     this.schedule();
   }
 
@@ -177,7 +169,6 @@ export class PolicyStatusWriter {
    */
   clear(): void {
     this.written.clear();
-    this.violationSince.clear();
   }
 
   /** The policy's status as stored (the watch delivers ours and a former leader's writes). */
@@ -188,7 +179,6 @@ export class PolicyStatusWriter {
   forget(policy: string): void {
     this.written.delete(policy);
     this.stored.delete(policy);
-    this.violationSince.delete(policy);
   }
 
   stop(): void {
@@ -245,42 +235,27 @@ export class PolicyStatusWriter {
         observedGeneration: policy.generation,
       };
     };
+    // Each pod is counted once, by the worst verdict of its containers, and listed by that verdict alone.
     const perPod = new Map<string, Verdict>();
     const images = new Map<string, Verdict>();
-    const violations: PolicyStatus['violations'] = [];
+    const lists = new EntryLists(this.times, stored?.since, nowMs);
     let registryTrouble = 0;
-    const sinceBefore = this.violationSince.get(policy.name);
-    const violationSince = new Map<string, string>();
-    for (const [podKey, results] of this.podResults) {
+    for (const [podKey, all] of this.podResults) {
+      const results = all.filter((r) => r.policy === policy.name);
+      let worst: Verdict | undefined;
       for (const r of results) {
-        if (r.policy !== policy.name) continue;
         const worstImage = images.get(r.digestKey);
         if (worstImage === undefined || verdictSeverity[r.verdict] > verdictSeverity[worstImage])
           images.set(r.digestKey, r.verdict);
-        const worst = perPod.get(podKey);
-        if (worst === undefined || verdictSeverity[r.verdict] > verdictSeverity[worst])
-          perPod.set(podKey, r.verdict);
+        if (worst === undefined || verdictSeverity[r.verdict] > verdictSeverity[worst]) worst = r.verdict;
         if (r.current === 'Unknown' && r.reasons.some((x) => isUnknownReason(x) && x.startsWith('Registry')))
           registryTrouble++;
-        if (r.verdict !== 'NonCompliant') continue;
-        const [namespace = '', pod = ''] = podKey.split('/');
-        const id = violationId(podKey, r.container, r.digest);
-        const since = sinceBefore?.get(id) ?? past(stored?.violationSince.get(id)) ?? now;
-        violationSince.set(id, since);
-        violations.push({
-          namespace,
-          pod,
-          container: r.container,
-          image: r.image,
-          digest: r.digest,
-          reason: r.reasons[0] ?? 'Unknown',
-          message: r.message.slice(0, maxMessage),
-          since,
-        });
       }
+      if (worst === undefined) continue;
+      perPod.set(podKey, worst);
+      lists.add(podKey, worst, results);
     }
-    this.violationSince.set(policy.name, violationSince);
-    violations.sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
+    const { violations, unknown } = lists.finish();
     const count = (v: Verdict): number => [...perPod.values()].filter((x) => x === v).length;
     const tally = (m: ReadonlyMap<string, Verdict>): Partial<Record<Verdict, number>> => {
       const t: Partial<Record<Verdict, number>> = {};
@@ -339,7 +314,8 @@ export class PolicyStatusWriter {
         unknown: count('Unknown'),
         exempt: count('Exempt'),
       },
-      violations: violations.slice(0, maxViolations),
+      violations,
+      unknown,
       evictions: evictions?.evictions ?? [],
       evictionsPaused: evictions?.evictionsPaused ?? null,
       evictionsConfirmed: evictions?.evictionsConfirmed ?? null,

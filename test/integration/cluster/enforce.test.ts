@@ -200,7 +200,7 @@ describe('Enforce on a real node: tags that move, indexes and signatureOn', func
         150_000,
       );
       expect(event).to.match(
-        /^ImagePolicy \S+: not evicted, because a replacement from Deployment\/app would run a failing image again: container app: node \S+ holds/,
+        /^ImagePolicy \S+: not evicted, because a replacement from (Deployment app|ReplicaSet app-\S+) would run a failing image again: container app: node \S+ holds/,
       );
       await sleep(10_000);
       const after = await marks(ns, 'app');

@@ -299,17 +299,23 @@ describe('operator pod label', () => {
     });
   });
 
-  it('keeps the last definite verdict through an outage, marked stale', () => {
+  it('keeps the last definite verdict through an outage, marked stale, with its own reasons', () => {
     const memory = new VerdictMemory();
-    expect(memory.effective('d', 'p', 'Unknown')).to.deep.equal({ verdict: 'Unknown', stale: false });
-    expect(memory.effective('d', 'p', 'NonCompliant')).to.deep.equal({
+    const unknown = { verdict: 'Unknown', reasons: ['RegistryUnavailable'], message: 'down' } as const;
+    const failing = { verdict: 'NonCompliant', reasons: ['SignatureMissing'], message: 'unsigned' } as const;
+    expect(memory.effective('d', 'p', unknown)).to.deep.equal({ verdict: 'Unknown', stale: false });
+    expect(memory.effective('d', 'p', failing)).to.deep.equal({ verdict: 'NonCompliant', stale: false });
+    expect(memory.effective('d', 'p', unknown)).to.deep.equal({
       verdict: 'NonCompliant',
+      stale: true,
+      lastDefinite: failing,
+    });
+    expect(memory.effective('d', 'p', { verdict: 'Compliant', reasons: [], message: '' })).to.deep.equal({
+      verdict: 'Compliant',
       stale: false,
     });
-    expect(memory.effective('d', 'p', 'Unknown')).to.deep.equal({ verdict: 'NonCompliant', stale: true });
-    expect(memory.effective('d', 'p', 'Compliant')).to.deep.equal({ verdict: 'Compliant', stale: false });
     memory.forgetDigest('d');
-    expect(memory.effective('d', 'p', 'Unknown').verdict).to.equal('Unknown');
+    expect(memory.effective('d', 'p', unknown).verdict).to.equal('Unknown');
     const marks = podMarks([{ policy: 'p', verdict: 'Compliant', stale: true, reasons: [] }]);
     expect(marks.annotations[staleAnnotation]).to.equal('true');
   });

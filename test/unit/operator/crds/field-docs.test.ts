@@ -168,7 +168,7 @@ describe('README field tables', () => {
     try {
       const file = join(dir, 'README.md');
       const markers = Object.keys(readmeSections())
-        .map((n) => `<!-- generated:${n} -->\nstale\n<!-- end -->\n`)
+        .map((n) => `<!-- generated:${n} -->\nOUTDATED-TABLE\n<!-- end -->\n`)
         .join('');
       writeFileSync(file, markers);
       const code = await runCli(['crds', '--readme', file], {
@@ -177,7 +177,7 @@ describe('README field tables', () => {
       });
       expect(code).to.equal(0);
       const text = readFileSync(file, 'utf8');
-      expect(text).to.not.include('stale');
+      expect(text).to.not.include('OUTDATED-TABLE');
       expect(spliceSections(text, readmeSections())).to.equal(text);
     } finally {
       rmSync(dir, { recursive: true, force: true });
