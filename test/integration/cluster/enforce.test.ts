@@ -8,7 +8,14 @@
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import type { ClusterEnv } from '../../support/cluster.js';
-import { clusterKube, installedSigwatch } from '../../support/cluster-sigwatch.js';
+import {
+  clusterKube,
+  installedSigwatch,
+  kubectl,
+  leaderPod,
+  sigwatchNamespace,
+  sigwatchPods,
+} from '../../support/cluster-sigwatch.js';
 import {
   clusterDeploy,
   clusterNamespace,
@@ -133,12 +140,73 @@ describe('Enforce on a real node: tags that move, indexes and signatureOn', func
     }
   });
 
+  it('an operator restart repeats no violation Event: a new pod of the same owner and digest after it gets none', async () => {
+    const ns = await clusterNamespace(env, 'restart');
+    const repo = randomRepo('restart');
+    await pushRunnableImage(env.registry, repo, 'v1');
+    await policy(ns);
+    await clusterDeploy(env, ns, 'app', `${env.registry}/${repo}:v1`);
+    await judged(ns, 'app', 'noncompliant');
+    const violationEvents = async (): Promise<{ name: string; count: number }[]> =>
+      (
+        (await clusterKube(env).call({
+          method: 'GET',
+          path: `/api/v1/namespaces/${ns}/events?fieldSelector=reason%3DSignatureMissing`,
+        })) as { items: { metadata: { name: string }; count?: number }[] }
+      ).items.map((e) => ({ name: e.metadata.name, count: e.count ?? 1 }));
+    const first = await eventually('the SignatureMissing Event', async () => {
+      const list = await violationEvents();
+      return list.length > 0 ? list : undefined;
+    });
+    expect(first).to.have.length(1);
+
+    // Both replicas deleted: the Deployment's new pods elect a new leader that starts with an empty memory.
+    const before = new Set((await sigwatchPods(env)).map((p) => p.name));
+    await kubectl(env, [
+      '-n',
+      sigwatchNamespace,
+      'delete',
+      'pod',
+      '-l',
+      'app.kubernetes.io/name=sigwatch',
+      '--wait=false',
+    ]);
+    await eventually(
+      'two new Ready replicas',
+      async () => {
+        const now = await sigwatchPods(env);
+        return now.length === 2 && now.every((p) => p.ready && !before.has(p.name)) ? true : undefined;
+      },
+      180_000,
+    );
+    const leader = await leaderPod(env, 120_000);
+    expect(before.has(leader.name)).to.equal(false);
+    // A second pod of the same owner and digest, judged by the new leader.
+    await clusterKube(env).call({
+      method: 'PATCH',
+      path: `/apis/apps/v1/namespaces/${ns}/deployments/app`,
+      body: { spec: { replicas: 2 } },
+    });
+    await eventually(
+      'both pods labelled noncompliant by the new leader',
+      async () => {
+        const live = await clusterPods(env, ns, 'app');
+        return live.length === 2 && live.every((p) => p.label === 'noncompliant') ? true : undefined;
+      },
+      120_000,
+    );
+    await sleep(5_000);
+    expect(await violationEvents()).to.deep.equal(first);
+  });
+
   describe('evictions', () => {
     /** An Enforce policy that labels and evicts (3 s NonCompliant, a short per-owner interval). */
+    /** `maxNewViolationsPercent` 100: never trips (a new policy's pods are all new); the switch test sets 10. */
     const evicting = async (
       ns: string,
       name: string,
       mode: 'Audit' | 'Enforce' = 'Enforce',
+      maxNewViolationsPercent = 100,
     ): Promise<void> => {
       const spec = enforceIn(
         ns,
@@ -148,7 +216,7 @@ describe('Enforce on a real node: tags that move, indexes and signatureOn', func
           mode,
           actions: {
             label: true,
-            evict: testEvictAction({ perOwnerInterval: '5s', maxNewViolationsPercent: 10 }),
+            evict: testEvictAction({ perOwnerInterval: '5s', maxNewViolationsPercent }),
           },
           admission: { enabled: false },
           reverifyInterval: '1m',
@@ -241,7 +309,7 @@ describe('Enforce on a real node: tags that move, indexes and signatureOn', func
       const repo = randomRepo('switch');
       await pushRunnableImage(env.registry, repo, 'v1');
       const name = `ev-${ns}`;
-      await evicting(ns, name, 'Audit');
+      await evicting(ns, name, 'Audit', 10);
       await clusterDeploy(env, ns, 'web', `${env.registry}/${repo}:v1`, { pullAlways: true, replicas: 2 });
       await eventually(
         'both judged NonCompliant in Audit',
@@ -253,7 +321,7 @@ describe('Enforce on a real node: tags that move, indexes and signatureOn', func
       );
       const fixed = await pushRunnableImage(env.registry, repo, 'v1');
       await sign(fixed.ref, key, 'bundle');
-      await evicting(ns, name, 'Enforce');
+      await evicting(ns, name, 'Enforce', 10);
       const tripped = await eventually('EvictionsPaused', async () => {
         const c = await condition(name, 'EvictionsPaused');
         return c?.status === 'True' ? c : undefined;
@@ -281,6 +349,54 @@ describe('Enforce on a real node: tags that move, indexes and signatureOn', func
         180_000,
       );
       expect(await evictions(name)).to.have.length(2);
+    });
+
+    it('a forced loop (the replacement runs a failing digest again) stops after one eviction with EvictionLoop and one Event', async () => {
+      const ns = await clusterNamespace(env, 'loop');
+      const repo = randomRepo('loop');
+      await pushRunnableImage(env.registry, repo, 'v1');
+      const name = `ev-${ns}`;
+      await evicting(ns, name);
+      await clusterDeploy(env, ns, 'app', `${env.registry}/${repo}:v1`, { pullAlways: true });
+      const first = await judged(ns, 'app', 'noncompliant');
+      // The node takes no new pod for a while, so the replacement is pulled only after the tag has moved back:
+      // Sigwatch evicts because the tag names a Compliant digest, and the replacement runs a failing one again.
+      await kubectl(env, ['cordon', env.nodeName]);
+      try {
+        const fixed = await pushRunnableImage(env.registry, repo, 'v1');
+        await sign(fixed.ref, key, 'bundle');
+        await eventually(
+          'the first eviction',
+          async () => ((await evictions(name)).length === 1 ? true : undefined),
+          150_000,
+        );
+        expect((await evictions(name)).map((e) => e.pod)).to.deep.equal([first.pod.name]);
+        await pushRunnableImage(env.registry, repo, 'v1');
+      } finally {
+        await kubectl(env, ['uncordon', env.nodeName]);
+      }
+      const loop = await eventually(
+        'EvictionLoop',
+        async () => {
+          const c = await condition(name, 'EvictionLoop');
+          return c?.status === 'True' ? c : undefined;
+        },
+        150_000,
+      );
+      expect(loop.reason).to.equal('ReplacementFailedAgain');
+      expect(loop.message).to.match(
+        /^evictions stopped for 1 workload\(s\), whose replacements ran a failing image again: /,
+      );
+      const loopEvents = await eventually('the EvictionLoop Event', async () => {
+        const list = await events(ns, 'EvictionLoop');
+        return list.length > 0 ? list : undefined;
+      });
+      expect(loopEvents).to.have.length(1);
+      expect(loopEvents[0]).to.contain(`(evicted at `);
+      expect(loopEvents[0]).to.contain('and fails again (SignatureMissing)');
+      await sleep(15_000);
+      expect(await evictions(name)).to.have.length(1);
+      expect(await events(ns, 'EvictionLoop')).to.have.length(1);
     });
   });
 });
