@@ -217,6 +217,11 @@ export class Controller {
   }
 
   /** Re-judges these pods (related digests they waited for were resolved). */
+  /** Whether the pod `key` is still watched (RelatedDigests keeps re-reading a tag for as long as one is). */
+  hasPod(key: string): boolean {
+    return this.pods.has(key);
+  }
+
   requeue(keys: Iterable<string>): void {
     for (const key of keys) this.enqueue(key);
   }

@@ -150,6 +150,7 @@ export async function startOperator(settings: OperatorSettings): Promise<Running
     onResolved: (waiters) => {
       controller.requeue(waiters);
     },
+    alive: (key) => controller.hasPod(key),
   });
   controller.attachRelated(related);
 

@@ -36,9 +36,13 @@ export type ReportedKind = 'index' | 'platform';
  *   the tag names this very manifest (a single-platform image), or the index
  *   lists no runnable manifest;
  * - `unresolved`: there should be something but it cannot be found (the tag
- *   moved to a manifest that does not list the running digest).
+ *   moved to a manifest that does not list the running digest);
+ * - `standalone`: the pod's tag named this very platform manifest (a
+ *   single-platform image): there is no index, and the manifest the tag
+ *   named is the top-level artifact a pipeline signs — judged itself under
+ *   every `signatureOn`, `index` included.
  */
-export type Related = readonly PolicyVerdict[] | 'pending' | 'failed' | 'none' | 'unresolved';
+export type Related = readonly PolicyVerdict[] | 'pending' | 'failed' | 'none' | 'unresolved' | 'standalone';
 
 /** Which related digests an evaluation needs, before any is fetched. */
 export function needsRelated(on: SignatureOn, kind: ReportedKind, reported: PolicyVerdict): boolean {
@@ -100,6 +104,7 @@ export function combineBySignatureOn(
       'RegistryUnavailable',
       'the related index or platform manifests could not be read',
     );
+  if (related === 'standalone') return reported;
   if (related === 'none' || related.length === 0) {
     // Nothing to relate: `either` has its answer in the reported digest; the others need what does not exist.
     return on === 'either' ? reported : unresolved(reported, kind);

@@ -98,7 +98,8 @@ const imagePolicyStatusDocs: FieldDocs = {
     'What the replacement was predicted from, for the loop guard: a second eviction of the workload for the same reasons needs another template, tag target or node image.',
   'status.evictions[].predicted.controller':
     'Kind/name of the object whose template creates the replacement (a Deployment’s pod: its ReplicaSet).',
-  'status.evictions[].predicted.generation': 'That object’s metadata.generation when the pod was evicted.',
+  'status.evictions[].predicted.generation':
+    'The version of that object’s pod template when the pod was evicted (a hash of spec.template: a scale does not change it, a template edit does).',
   'status.evictions[].predicted.reasons': 'The reason codes the evicted pod failed with.',
   'status.evictions[].predicted.images': 'Per failing container, what its replacement was predicted to run.',
   'status.evictions[].predicted.images[].container': 'The container’s name.',

@@ -10,6 +10,7 @@
  * seconds; no cluster-wide watch of Deployments and ReplicaSets is kept for
  * the sake of a decision most clusters never reach.
  */
+import { createHash } from 'node:crypto';
 import type { KubeHttp } from '../kube/client.js';
 import { controllerOf } from '../pod.js';
 import { asObject, type JsonObject as Json } from '../../base/json.js';
@@ -121,20 +122,44 @@ function templateField(object: unknown, field: 'image' | 'imagePullPolicy'): Map
 /** Container name → image of `spec.template.spec` (containers, init containers). */
 export const templateImages = (object: unknown): Map<string, string> => templateField(object, 'image');
 
-/** The generation of an object as read (0 when missing: never equal to a real one, which starts at 1). */
-const generationOf = (object: unknown): number => num(obj(obj(object)['metadata'])['generation'], 0);
+/**
+ * The version of an object's pod template: a hash of `spec.template`, not
+ * `metadata.generation`, which a scale (`kubectl scale`, an autoscaler) moves
+ * too — a loop must be released by a new template, never by a scale. 0 when
+ * the object has no template (never equal to a hash, which is at least 1).
+ */
+export function templateVersion(object: unknown): number {
+  const template = obj(obj(object)['spec'])['template'];
+  if (template === undefined) return 0;
+  const digest = createHash('sha256').update(stableJson(template)).digest();
+  // 48 bits: a safe integer, and a collision between two templates of one workload is not a concern.
+  return digest.readUIntBE(0, 6) + 1;
+}
+
+/** JSON with object keys sorted, so the hash does not depend on the order the API server sent them in. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return v === undefined ? 'null' : JSON.stringify(v);
+}
 
 /** The fields ownerReady, templateImages and controllerOf read. */
 function slim(object: unknown): unknown {
   const o = obj(object);
   const spec = obj(o['spec']);
-  const podSpec = obj(obj(spec['template'])['spec']);
   const meta = obj(o['metadata']);
   return {
     metadata: { ownerReferences: meta['ownerReferences'], generation: meta['generation'] },
     spec: {
       replicas: spec['replicas'],
-      template: { spec: { containers: podSpec['containers'], initContainers: podSpec['initContainers'] } },
+      // The whole template: its hash is the template's version (templateVersion).
+      template: obj(spec['template']),
     },
     status: o['status'],
   };
@@ -161,7 +186,7 @@ export class OwnerLookup {
     const fromTemplate = {
       templateImages: templateImages(direct),
       templatePullPolicies: templateField(direct, 'imagePullPolicy'),
-      template: { controller: `${owner.kind}/${owner.name}`, generation: generationOf(direct) },
+      template: { controller: `${owner.kind}/${owner.name}`, generation: templateVersion(direct) },
     };
     // A Deployment's ReplicaSet: the Deployment is the workload whose availability the eviction must not hurt.
     const parent = owner.kind === 'ReplicaSet' ? controllerOf(obj(direct)['metadata']) : undefined;
@@ -184,7 +209,7 @@ export class OwnerLookup {
     if (object === undefined) return undefined;
     const replicas = obj(obj(object)['spec'])['replicas'];
     return {
-      generation: generationOf(object),
+      generation: templateVersion(object),
       ...(typeof replicas === 'number' ? { replicas } : {}),
     };
   }

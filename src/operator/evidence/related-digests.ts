@@ -45,6 +45,12 @@ export interface RelatedDigestsOptions {
   readonly maxEntries?: number;
   /** A cached tag answer younger than this is not re-read because a pod runs a digest it does not know (10 s). */
   readonly mismatchRereadMs?: number;
+  /**
+   * Whether a waiter (a pod key) still exists: a tag keeps being re-read on
+   * its schedule for as long as a pod that asked about it lives. Without it,
+   * a re-read that finds nothing new ends the schedule until a pod asks again.
+   */
+  readonly alive?: (waiter: string) => boolean;
 }
 
 /** What a tag resolved to: its digest and, for an index, what it lists (empty for a single manifest). */
@@ -63,6 +69,8 @@ interface Entry {
   fetching: boolean;
   retry?: NodeJS.Timeout | undefined;
   readonly waiters: Set<string>;
+  /** The waiters that were told `pending` or `failed` (woken whatever the answer); the rest are askers. */
+  readonly explicit: Set<string>;
   /** Tags only: the pods that asked since the last scheduled re-read, re-judged when the tag moves. */
   askers?: Set<string> | undefined;
   /** Tags only: the shortest age any asker accepts, and the timer of the next re-read. */
@@ -73,8 +81,17 @@ interface Entry {
 /** Pods remembered per tag for its scheduled re-read; beyond it the oldest are dropped (they ask again when judged). */
 const maxAskersPerTag = 5_000;
 
-/** A relation learnt from a tag or an index: the index listing a digest, or none (a single-platform image). */
+/**
+ * What a tag once named, for a digest: the index it named that lists the
+ * digest, or the digest itself (a single-platform image). Keyed by
+ * repository, tag and digest — a fact about this tag only, so an index read
+ * elsewhere (another repository, another registry, another tenant's tag)
+ * can never teach a relation that changes this pod's verdict.
+ */
 type Relation = Digest | 'standalone';
+
+const relationKey = (repo: Repository, tag: string, digest: Digest): string =>
+  `${repo.registry}/${repo.repository}:${tag}@${digest}`;
 
 /** Entries of an index that a node could run: attestation manifests (platform unknown/unknown) are not images. */
 export const runnable = (d: { platform?: { os: string; architecture: string } }): boolean =>
@@ -82,8 +99,8 @@ export const runnable = (d: { platform?: { os: string; architecture: string } })
 
 export class RelatedDigests {
   private readonly entries = new Map<string, Entry>();
-  /** platform manifest → what lists it (content-addressed: never changes once seen), least recently learnt first. */
-  private readonly relations = new Map<Digest, Relation>();
+  /** relationKey → what the tag named for that digest (content-addressed: never changes once seen), least recently used first. */
+  private readonly relations = new Map<string, Relation>();
   private readonly controller = new AbortController();
 
   constructor(private readonly options: RelatedDigestsOptions) {}
@@ -98,9 +115,7 @@ export class RelatedDigests {
         const fetched = await this.options.client.getManifest(repo, index, signal);
         if (fetched === undefined) return 'unresolved';
         const m = fetched.manifest;
-        if (m.kind !== 'index') return [];
-        for (const d of m.manifests) this.learn(d.digest, index);
-        return m.manifests.filter(runnable).map((d) => d.digest);
+        return m.kind === 'index' ? m.manifests.filter(runnable).map((d) => d.digest) : [];
       },
     );
     if (typeof value === 'string') return value;
@@ -128,21 +143,25 @@ export class RelatedDigests {
     if (typeof target !== 'string' && (target.digest === platform || target.listed.includes(platform))) {
       return target.digest === platform ? 'none' : target.digest;
     }
-    // What a tag once named still holds for the digest a pod runs, wherever the tag points now.
-    const known = this.relations.get(platform);
+    // What this tag once named still holds for the digest a pod runs, wherever the tag points now.
+    const known = this.relation(repo, tag, platform);
     if (known !== undefined) return known === 'standalone' ? 'none' : known;
     if (typeof target === 'string') return target;
-    // The cached answer does not know the running digest: re-read the tag before calling it moved.
     const entry = this.entries.get(key);
+    if (entry === undefined) return 'unresolved';
+    // A re-read of the tag failed: the registry could not be asked, which is not an answer.
+    if (entry.failed) return 'failed';
+    // The cached answer does not know the running digest: re-read the tag before calling it moved.
     if (
-      entry !== undefined &&
-      (entry.fetching || Date.now() - entry.at >= (this.options.mismatchRereadMs ?? 10_000))
+      !entry.fetching &&
+      Date.now() - entry.at >= (this.options.mismatchRereadMs ?? 10_000) &&
+      this.options.active()
     ) {
-      if (!entry.fetching && this.options.active()) this.start(key, entry, this.tagFetch(repo, tag));
-      if (entry.fetching) {
-        entry.waiters.add(waiter);
-        return 'pending';
-      }
+      this.refresh(key, entry, this.tagFetch(repo, tag));
+    }
+    if (entry.fetching) {
+      this.wait(entry, waiter);
+      return 'pending';
     }
     return 'unresolved';
   }
@@ -191,24 +210,30 @@ export class RelatedDigests {
       if (fetched === undefined) return 'unresolved';
       const m = fetched.manifest;
       if (m.kind !== 'index') {
-        this.learn(fetched.digest, 'standalone');
+        this.learn(relationKey(repo, tag, fetched.digest), 'standalone');
         return { digest: fetched.digest, listed: [] };
       }
-      for (const d of m.manifests) this.learn(d.digest, fetched.digest);
+      for (const d of m.manifests) this.learn(relationKey(repo, tag, d.digest), fetched.digest);
       return { digest: fetched.digest, listed: m.manifests.map((d) => d.digest) };
     };
   }
 
-  private learn(digest: Digest, relation: Relation): void {
-    // An index listing a manifest is the more specific fact: a manifest pushed alone and later listed keeps its index.
-    if (this.relations.get(digest) !== undefined && relation === 'standalone') return;
-    this.relations.delete(digest);
-    this.relations.set(digest, relation);
+  private learn(key: string, relation: Relation): void {
+    this.relations.delete(key);
+    this.relations.set(key, relation);
     const max = this.options.maxEntries ?? 10_000;
     for (const oldest of this.relations.keys()) {
       if (this.relations.size <= max) break;
       this.relations.delete(oldest);
     }
+  }
+
+  /** What `tag` once named for `digest`, if known; a relation in use moves to the back of the eviction order. */
+  private relation(repo: Repository, tag: string, digest: Digest): Relation | undefined {
+    const key = relationKey(repo, tag, digest);
+    const known = this.relations.get(key);
+    if (known !== undefined) this.learn(key, known);
+    return known;
   }
 
   /**
@@ -242,14 +267,50 @@ export class RelatedDigests {
 
   private reread(key: string, entry: Entry, fetch: (signal: AbortSignal) => Promise<Value>): void {
     entry.reread = undefined;
-    const askers = entry.askers ?? new Set<string>();
-    entry.askers = undefined;
-    entry.ttlMs = undefined;
-    // Nobody asked since the last re-read (the pods are gone), or another replica leads: let it rest.
-    if (askers.size === 0 || this.entries.get(key) !== entry || !this.options.active()) return;
+    const alive = this.options.alive;
+    const askers = [...(entry.askers ?? [])].filter((a) => alive === undefined || alive(a));
+    const ttlMs = entry.ttlMs;
+    // Without a way to know the pods still live, the next ask re-arms the schedule.
+    entry.askers = alive === undefined ? undefined : new Set(askers);
+    if (alive === undefined) entry.ttlMs = undefined;
+    // Nobody left who asked (the pods are gone), or another replica leads: let it rest.
+    if (askers.length === 0 || this.entries.get(key) !== entry || !this.options.active()) {
+      entry.askers = undefined;
+      entry.ttlMs = undefined;
+      return;
+    }
+    if (!entry.fetching) this.refresh(key, entry, fetch, askers);
+    if (alive !== undefined && ttlMs !== undefined) {
+      entry.reread = setTimeout(() => {
+        this.reread(key, entry, fetch);
+      }, ttlMs);
+      entry.reread.unref();
+    }
+  }
+
+  /**
+   * Re-reads a tag now. Every pod that asked about it is re-judged if it
+   * names something new; those that wait on this very read are answered
+   * either way.
+   */
+  private refresh(
+    key: string,
+    entry: Entry,
+    fetch: (signal: AbortSignal) => Promise<Value>,
+    who: Iterable<string> = entry.askers ?? [],
+  ): void {
     const before = entry.value;
+    const askers = new Set(who);
     for (const a of askers) entry.waiters.add(a);
-    if (!entry.fetching) this.start(key, entry, fetch, (after) => sameTarget(before, after));
+    this.start(key, entry, fetch, (after) =>
+      sameTarget(before, after) ? new Set([...askers].filter((a) => !entry.explicit.has(a))) : undefined,
+    );
+  }
+
+  /** `waiter` was told `pending` or `failed`: it is woken when the answer comes, whatever it is. */
+  private wait(entry: Entry, waiter: string): void {
+    entry.waiters.add(waiter);
+    entry.explicit.add(waiter);
   }
 
   private ask(
@@ -265,27 +326,38 @@ export class RelatedDigests {
       this.entries.delete(key);
       this.entries.set(key, entry);
     } else {
-      entry = { value: undefined, at: now, failed: false, fetching: false, waiters: new Set() };
+      entry = {
+        value: undefined,
+        at: now,
+        failed: false,
+        fetching: false,
+        waiters: new Set(),
+        explicit: new Set(),
+      };
       this.entries.set(key, entry);
       this.trim();
     }
     const due =
       entry.value === undefined ||
       now - entry.at >= (entry.failed ? (this.options.retryMs ?? 30_000) : ttlMs);
-    if (due && !entry.fetching && this.options.active()) this.start(key, entry, fetch);
-    // Whoever asks while an answer is coming (or will be retried) hears about it.
-    if (entry.fetching || entry.failed) entry.waiters.add(waiter);
+    if (due && !entry.fetching && this.options.active()) {
+      // A refresh of an answer already given wakes its askers only if the answer changes.
+      if (entry.value === undefined) this.start(key, entry, fetch);
+      else this.refresh(key, entry, fetch);
+    }
+    // Whoever is told `pending` or `failed` hears when an answer comes (or the retry is due).
+    if ((entry.fetching || entry.failed) && entry.value === undefined) this.wait(entry, waiter);
     // After a failed refresh the last real answer still holds (a tag rarely moves); with none, it is `failed`.
     if (entry.failed && entry.value === undefined) return 'failed';
     return entry.value ?? 'pending';
   }
 
-  /** `quiet`: given the old and new answer, whether to skip waking the waiters (nothing changed). */
+  /** `quiet`: given the new answer, the waiters not to wake (nothing changed for them); undefined wakes all. */
   private start(
     key: string,
     entry: Entry,
     fetch: (signal: AbortSignal) => Promise<Value>,
-    quiet?: (after: Value | undefined) => boolean,
+    quiet?: (after: Value | undefined) => ReadonlySet<string> | undefined,
   ): void {
     entry.fetching = true;
     clearTimeout(entry.retry);
@@ -310,8 +382,9 @@ export class RelatedDigests {
         entry.at = Date.now();
         entry.fetching = false;
         if (this.controller.signal.aborted) return;
-        if (!entry.failed && quiet?.(entry.value) === true) entry.waiters.clear();
-        else this.notify(entry);
+        const skip = entry.failed ? undefined : quiet?.(entry.value);
+        if (skip !== undefined) for (const w of skip) entry.waiters.delete(w);
+        this.notify(entry);
         if (entry.failed) {
           // Nothing else re-judges these pods: wake them when the retry is due.
           entry.retry = setTimeout(() => {
@@ -323,6 +396,7 @@ export class RelatedDigests {
   }
 
   private notify(entry: Entry): void {
+    entry.explicit.clear();
     if (entry.waiters.size === 0) return;
     const waiters = new Set(entry.waiters);
     entry.waiters.clear();

@@ -69,7 +69,7 @@ export function verdictBySignatureOn(
   const kind = reportedKind(a.evidence.imageMediaType);
   const on = a.policy.spec.match.signatureOn;
   if (kind === undefined || !needsRelated(on, kind, a.own)) return a.own;
-  let keys: RelatedAnswer<readonly EvidenceKey[]>;
+  let keys: RelatedAnswer<readonly EvidenceKey[]> | 'standalone';
   if (kind === 'index') {
     const platforms = sources.related.platformsOf(a.image, a.image.digest, a.key);
     keys = typeof platforms === 'string' ? platforms : platforms.map((digest) => ({ ...a.image, digest }));
@@ -91,7 +91,9 @@ export function verdictBySignatureOn(
     if (index === 'pending') keys = 'pending';
     else if (index === 'failed') keys = 'failed';
     else if (index === 'unresolved') keys = 'unresolved';
-    else if (index === 'none' || tagged === undefined) keys = 'none';
+    else if (tagged === undefined) keys = 'none';
+    // The pod's tag named this manifest itself: a single-platform image, judged as the top-level artifact.
+    else if (index === 'none') keys = 'standalone';
     else keys = [{ registry: tagged.registry, repository: tagged.repository, digest: index }];
   }
   return combineBySignatureOn(on, kind, a.own, judgeRelated(sources, keys, a.policy, a.ids, a.now));
@@ -99,7 +101,7 @@ export function verdictBySignatureOn(
 
 function judgeRelated(
   sources: RelatedVerdictSources,
-  keys: RelatedAnswer<readonly EvidenceKey[]>,
+  keys: RelatedAnswer<readonly EvidenceKey[]> | 'standalone',
   policy: ReadyPolicy,
   ids: Set<string>,
   now: Date,

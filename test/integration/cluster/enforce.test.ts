@@ -116,6 +116,8 @@ describe('Enforce on a real node: tags that move, indexes and signatureOn', func
       expect(now?.pod.label, 'old pod label').to.equal('noncompliant');
       expect(now?.reasons).to.contain('SignatureMissing');
       expect(now?.reasons).not.to.contain('IndexUnresolved');
+      // Definite, not a stale verdict held over an Unknown one (the old pod was re-judged when the tag moved).
+      expect(now?.stale, 'old pod stale').to.equal(undefined);
       await sleep(2_000);
     }
   });

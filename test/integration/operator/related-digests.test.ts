@@ -178,5 +178,62 @@ describe('operator: related digests', function () {
       const t = related.tagTarget(r, 'v1', 'pod-a');
       expect(typeof t === 'string' ? t : t.digest).to.equal(moved.digest);
     });
+
+    it('keeps re-reading on schedule while a pod that asked lives, and wakes it when the tag moves after unchanged re-reads', async () => {
+      related.stop();
+      const alive = new Set(['pod-a']);
+      related = new RelatedDigests({
+        client,
+        logger: quiet,
+        active: () => true,
+        tagTtlMs: 300,
+        onResolved: (w) => woken.push([...w]),
+        alive: (k) => alive.has(k),
+      });
+      const repo = randomRepo('alive');
+      const r = { registry: testEnv().registry, repository: repo };
+      await pushRandomImage(testEnv().registry, repo, { tag: 'v1' });
+      await when('v1 read', () =>
+        typeof related.tagTarget(r, 'v1', 'pod-a') !== 'string' ? true : undefined,
+      );
+      woken.length = 0;
+      // Several schedules pass without any ask and without a move: nobody is woken, the schedule goes on.
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      expect(woken).to.deep.equal([]);
+      const moved = await pushRandomImage(testEnv().registry, repo, { tag: 'v1' });
+      await when('woken by a later re-read', () => woken.find((w) => w.includes('pod-a')));
+      const t = related.tagTarget(r, 'v1', 'pod-a');
+      expect(typeof t === 'string' ? t : t.digest).to.equal(moved.digest);
+      // Once the pod is gone the schedule ends: a later move wakes nobody.
+      alive.delete('pod-a');
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      woken.length = 0;
+      await pushRandomImage(testEnv().registry, repo, { tag: 'v1' });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(woken).to.deep.equal([]);
+    });
+
+    it("never applies what another repository's tag named: relations belong to the tag that showed them", async () => {
+      related.stop();
+      related = fast();
+      const mine = randomRepo('mine');
+      const theirs = randomRepo('theirs');
+      const single = await pushRandomImage(testEnv().registry, mine, { tag: 'v1' });
+      const m = { registry: testEnv().registry, repository: mine };
+      const t = { registry: testEnv().registry, repository: theirs };
+      await when('mine read', () =>
+        related.indexFor(m, 'v1', single.digest as Digest, 'pod-a') === 'none' ? true : undefined,
+      );
+      // Another repository's tag says nothing of this digest: its own tag does not list it either.
+      await pushRandomImage(testEnv().registry, theirs, { tag: 'v1' });
+      await when('theirs read', () =>
+        typeof related.tagTarget(t, 'v1', 'pod-b') !== 'string' ? true : undefined,
+      );
+      expect(['pending', 'unresolved']).to.include(
+        related.indexFor(t, 'v1', single.digest as Digest, 'pod-b'),
+      );
+      // And the same digest under its own tag keeps its relation.
+      expect(related.indexFor(m, 'v1', single.digest as Digest, 'pod-a')).to.equal('none');
+    });
   });
 });

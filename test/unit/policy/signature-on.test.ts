@@ -54,6 +54,10 @@ describe('policy/signature-on', () => {
     // Provably nothing related (single-platform image, image named by digest): the reported verdict is final.
     ['either', 'platform', bad('D'), 'none', 'NonCompliant:D'],
     ['index', 'platform', bad('D'), 'none', 'Unknown IndexUnresolved'],
+    // The pod's tag named the platform manifest itself: no index exists; the manifest is the top-level artifact.
+    ['index', 'platform', bad('D'), 'standalone', 'NonCompliant:D'],
+    ['index', 'platform', ok('D'), 'standalone', 'Compliant:D'],
+    ['either', 'platform', bad('D'), 'standalone', 'NonCompliant:D'],
     // Something related should exist but cannot be found (the tag moved): never definite.
     ['either', 'platform', bad('D'), 'unresolved', 'Unknown IndexUnresolved'],
     // The registry could not be asked: Unknown in every mode that needs the answer.
