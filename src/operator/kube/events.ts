@@ -9,6 +9,7 @@
  * an Event for its `--event-ttl` (1 h by default): that is how far back the
  * read-back reaches.
  */
+import { createHash } from 'node:crypto';
 import { asArray, asObject, asString } from '../../base/json.js';
 import { KubeError, type KubeHttp } from './client.js';
 
@@ -16,6 +17,17 @@ export const eventKeyAnnotation = 'sigwatch.dev/event-key';
 /** `source.component` of every Sigwatch Event (a field selector the API server indexes for Events). */
 export const eventSource = 'sigwatch';
 const maxKeyLength = 1024;
+
+/**
+ * The de-duplication key as stored in an Event (and remembered): a key
+ * longer than an annotation should hold keeps its first 900 characters and
+ * gains a hash of the whole, so two long keys never collide and the one read
+ * back after a restart is the one remembered before it.
+ */
+export function eventKey(raw: string): string {
+  if (raw.length <= maxKeyLength) return raw;
+  return `${raw.slice(0, 900)}#sha256:${createHash('sha256').update(raw).digest('hex')}`;
+}
 
 /** A core/v1 Event about `involved`, as Sigwatch reports it (message cut to 1 KiB); `key`: see the module comment. */
 export function eventBody(

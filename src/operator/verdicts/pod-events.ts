@@ -18,7 +18,7 @@
 import type { KubeHttp } from '../kube/client.js';
 import type { Logger } from '../kube/logger.js';
 import type { TrimmedPod } from '../pod.js';
-import { eventBody, listEventKeys } from '../kube/events.js';
+import { eventBody, eventKey, listEventKeys } from '../kube/events.js';
 
 export interface ViolationEvent {
   readonly policy: string;
@@ -47,7 +47,7 @@ const maxPages = 20;
 
 /** The key of a violation Event: its owner is the part after the first `|` (names hold no `|`). */
 const violationKey = (owner: string, digest: string, reason: string): string =>
-  `violation|${owner}|${digest}|${reason}`;
+  eventKey(`violation|${owner}|${digest}|${reason}`);
 const ownerOfKey = (key: string): string | undefined =>
   key.startsWith('violation|') ? key.split('|')[1] : undefined;
 
@@ -120,7 +120,7 @@ export class EventRecorder {
     if (!(await this.ready(pod.namespace))) return;
     const now = this.options.now().getTime();
     const scope = per === 'owner' ? this.ownerOf(pod) : `${pod.namespace}/Pod/${pod.name}`;
-    const key = `action|${scope}|${dedupeKey}`;
+    const key = eventKey(`action|${scope}|${dedupeKey}`);
     const last = this.sent.get(key);
     if (last !== undefined && now - last < quietMs) return;
     remember(this.sent, key, now);

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { eventBody, eventKeyAnnotation, keyedEventTime } from '../../../../src/operator/kube/events.js';
+import {
+  eventBody,
+  eventKey,
+  eventKeyAnnotation,
+  keyedEventTime,
+} from '../../../../src/operator/kube/events.js';
 
 const pod = { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'web-1', uid: 'u' };
 const warning = { type: 'Warning', reason: 'SignatureMissing', message: 'unsigned' } as const;
@@ -60,4 +65,21 @@ describe('Sigwatch Events and their de-duplication keys', () => {
     it(`skips ${what}`, () => {
       expect(keyedEventTime(item)).to.equal(undefined);
     });
+
+  it('stores a key too long for an annotation so that the one read back is the one remembered, and two never collide', () => {
+    const cause = 'x'.repeat(2_000);
+    const a = eventKey(`action|ns/Pod/p|policy|wouldNotHelp|${cause}a`);
+    const b = eventKey(`action|ns/Pod/p|policy|wouldNotHelp|${cause}b`);
+    expect(a.length).to.be.at.most(1024);
+    expect(a).not.to.equal(b);
+    expect(eventKey('short|key')).to.equal('short|key');
+    const body = eventBody(
+      { apiVersion: 'v1', kind: 'Pod', namespace: 'ns', name: 'p', uid: 'u' },
+      'p.sigwatch-',
+      { type: 'Warning', reason: 'EvictionWouldNotHelp', message: 'm' },
+      Date.parse('2026-12-05T10:00:00Z'),
+      a,
+    );
+    expect(keyedEventTime(body)?.key).to.equal(a);
+  });
 });
