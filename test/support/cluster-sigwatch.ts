@@ -256,6 +256,37 @@ export async function uninstallSigwatch(env: ClusterEnv): Promise<void> {
   );
 }
 
+/**
+ * Waits until the admission webhooks answer: a server-side dry run of a
+ * Deployment in `default` (covered by the webhooks, judged by no test policy)
+ * goes through them. After a test killed a replica, the webhook Service can
+ * still route to the dead pod for a while, and with failurePolicy Fail every
+ * workload change is refused meanwhile.
+ */
+export async function admissionAnswers(env: ClusterEnv, timeoutMs = 120_000): Promise<void> {
+  await eventually(
+    'the admission webhooks answering',
+    async () => {
+      const res = await clusterKube(env).send({
+        method: 'POST',
+        path: '/apis/apps/v1/namespaces/default/deployments?dryRun=All',
+        body: {
+          metadata: { name: 'admission-probe' },
+          spec: {
+            selector: { matchLabels: { app: 'admission-probe' } },
+            template: {
+              metadata: { labels: { app: 'admission-probe' } },
+              spec: { containers: [{ name: 'app', image: `${env.registry}/admission-probe:1` }] },
+            },
+          },
+        },
+      });
+      return res.status === 201 ? true : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 /** The leader pod (by the Lease's holder), the other replica, and the holder identity read. */
 export async function leaderAndFollower(
   env: ClusterEnv,

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import type { ClusterEnv } from '../../support/cluster.js';
 import {
+  admissionAnswers,
   clusterKube,
   installedSigwatch,
   kubectl,
@@ -86,6 +87,8 @@ describe('Enforce on a real node: tags that move, indexes and signatureOn', func
   before(async function () {
     this.timeout(900_000);
     ({ env, key } = await installedSigwatch());
+    // The file before may have killed a replica: workloads are refused until the webhooks answer again.
+    await admissionAnswers(env);
   });
 
   after(async () => {
