@@ -9,7 +9,7 @@ import { PolicyV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { evictPod } from '../../../src/operator/evictions/evictor.js';
 import { KubeHttp } from '../../../src/operator/kube/client.js';
-import { OwnerLookup } from '../../../src/operator/evictions/owners.js';
+import { OwnerLookup, templateVersion } from '../../../src/operator/evictions/owners.js';
 import { NodeImages } from '../../../src/operator/evictions/node-images.js';
 import { createLogger } from '../../../src/operator/kube/logger.js';
 import { deleteNode, nodeWithImages } from '../../support/workloads.js';
@@ -76,13 +76,23 @@ describe('operator: owners and the Eviction API', function () {
       init: 'example.test/init:1',
       app: 'example.test/shop:1.0',
     });
-    // The API server defaults the pull policy in a template; the generation names the template's version.
+    // The API server defaults the pull policy in a template; `generation` is the template's version (its hash).
     expect(notReady?.templatePullPolicies.get('app')).to.equal('IfNotPresent');
-    expect(notReady?.template).to.deep.equal({ controller: 'ReplicaSet/shop-old', generation: 1 });
+    const stored = await kube().call({ method: 'GET', path: `${apps}/replicasets/shop-old` });
+    const version = templateVersion(stored);
+    expect(version).to.be.greaterThan(1);
+    expect(notReady?.template).to.deep.equal({ controller: 'ReplicaSet/shop-old', generation: version });
     expect(await lookup.templateState(ns, 'ReplicaSet/shop-old')).to.deep.equal({
-      generation: 1,
+      generation: version,
       replicas: 3,
     });
+    // A scale moves metadata.generation, not the template's version: a loop is never released by a scale.
+    await kube().call({
+      method: 'PATCH',
+      path: `${apps}/replicasets/shop-old`,
+      body: { spec: { replicas: 4 } },
+    });
+    expect((await lookup.templateState(ns, 'ReplicaSet/shop-old'))?.generation).to.equal(version);
     expect(await lookup.templateState(ns, 'ReplicaSet/gone')).to.equal(undefined);
 
     await patchStatus(`${apps}/deployments/shop`, { replicas: 3, readyReplicas: 3, unavailableReplicas: 0 });
