@@ -310,7 +310,7 @@ describe('the aggregated API inventory.sigwatch.dev through the API server', fun
     expect(await cli(as.viewerA, '<2.0'), 'nothing in range: exit 1').to.equal(1);
   });
 
-  it('moves with the leader: killing it, the API answers again from the new leader within lease + 5 s', async () => {
+  it('moves with the leader: killing it, the API answers again from the new leader within lease + 8 s (target lease + 5 s)', async () => {
     const { identity: holder, leader } = await leaderAndFollower(env);
     const ctrKill = (signal: string): Promise<unknown> => signalContainer(env, leader, signal);
     const killedAt = Date.now();
@@ -337,8 +337,8 @@ describe('the aggregated API inventory.sigwatch.dev through the API server', fun
       const ms = back - killedAt;
       // install.yaml's lease is 15 s; the target is lease + 5 s (README, with the measured spread). Asserted is what
       // the design bounds: the lease, up to two jittered retry periods of 2 s before a follower takes it, then
-      // labelling, publishing the CA and judging — under a loaded full-suite run the target was missed by 262 ms
-      // (20,262 ms), so the assertion allows lease + 8 s and the log line reports the figure against the target.
+      // labelling, publishing the CA and judging — under loaded full-suite runs the target was missed (20,262 and
+      // 21,228 ms), so the assertion allows lease + 8 s and the log line reports the figure against the target.
       if (ms > 20_000)
         process.stderr.write(`[aggregated-api] takeover ${String(ms)} ms: over the lease + 5 s target\n`);
       expect(ms, `the API answered again after ${String(ms)} ms`).to.be.at.most(23_000);
